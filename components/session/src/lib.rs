@@ -1,0 +1,13 @@
+//! `POST /api/session`: a signed, stateless session token for a chosen name.
+use spin_sdk::http::{IntoResponse, Request};
+
+#[spin_sdk::http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    let incoming = match chat_spin::read(req).await {
+        Ok(incoming) => incoming,
+        Err(reply) => return chat_spin::respond(reply),
+    };
+    let config = chat_spin::config::chat().await;
+    let now = chat_spin::now_unix();
+    chat_spin::respond(chat::api::session(&incoming.as_request(), &config, now))
+}

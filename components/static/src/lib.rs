@@ -1,0 +1,98 @@
+//! The browser page and its assets (all UTF-8 text), compiled into the component so it needs
+//! no file mounts. Answers `ETag` revalidation with 304 so repeat loads are
+//! cheap, and unknown `/api/...` paths with the API's JSON 404.
+
+use spin_sdk::http::{IntoResponse, Method, Request, Response, StatusCode};
+
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "/index.html",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("../assets/index.html"),
+    },
+    Asset {
+        path: "/app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../assets/app.js"),
+    },
+    Asset {
+        path: "/style.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("../assets/style.css"),
+    },
+];
+
+/// A strong validator from the content (FNV-1a), stable across hosts, so any
+/// replica answers a revalidation the same way.
+fn etag(body: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("\"{h:016x}\"")
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<String> {
+    let mut res = Response::new(body.to_string());
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        "content-type",
+        spin_sdk::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+#[spin_sdk::http_service]
+async fn handle(req: Request) -> impl IntoResponse {
+    let path = req.uri().path();
+    if path == "/api" || path.starts_with("/api/") {
+        return chat_spin::respond(chat::api::not_found(path));
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+        res.headers_mut().insert(
+            "allow",
+            spin_sdk::http::HeaderValue::from_static("GET, HEAD"),
+        );
+        return res;
+    }
+    let path = if path == "/" { "/index.html" } else { path };
+    let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
+        return text(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let tag = etag(asset.body);
+    let fresh = req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, String::new())
+    } else if req.method() == Method::HEAD {
+        (StatusCode::OK, String::new())
+    } else {
+        (StatusCode::OK, asset.body.to_string())
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", asset.content_type)
+        .header("etag", tag)
+        // Revalidate every time: the names are not content-hashed, so a new
+        // deploy must be picked up at once; a 304 costs a few bytes.
+        .header("cache-control", "no-cache")
+        .header("x-content-type-options", "nosniff")
+        .header(
+            "content-security-policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+             connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+        )
+        .body(body)
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
+}

@@ -1,0 +1,174 @@
+//! The single error type of the HTTP API.
+//!
+//! Every failure a client can see is an [`ApiError`]: a status code, a
+//! stable machine-readable `code` clients can branch on, and a human message
+//! that says what to do next. Internal details (database text, secrets) are
+//! never put into an `ApiError`, so rendering one can never leak them.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// An error reply of the API, rendered as
+/// `{"error": {"code": "<machine_code>", "message": "<human text>"}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// Seconds for the `Retry-After` header (503 only).
+    pub retry_after: Option<u32>,
+    /// Value for the `Allow` header (405 only).
+    pub allow: Option<String>,
+}
+
+/// Seconds a client should wait before retrying after a 503; short because
+/// the usual cause (a database restart or failover) is over quickly.
+pub const RETRY_AFTER_SECS: u32 = 2;
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+            allow: None,
+        }
+    }
+
+    /// 400: the request is syntactically or semantically invalid.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+
+    /// 401: the bearer token is missing, malformed, forged or expired.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(401, code, message)
+    }
+
+    /// 403: authenticated or not, this action is not allowed.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(403, code, message)
+    }
+
+    /// 404: unknown room or route.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(404, code, message)
+    }
+
+    /// 405 with the `Allow` header listing the methods that do work.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        let mut e = Self::new(
+            405,
+            "method_not_allowed",
+            format!("this endpoint does not support that method; use {allowed}"),
+        );
+        e.allow = Some(allowed.to_string());
+        e
+    }
+
+    /// 409: the resource exists already.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(409, code, message)
+    }
+
+    /// 413: the request body is larger than the API accepts.
+    pub fn payload_too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(413, code, message)
+    }
+
+    /// 415: the request body is not declared as JSON.
+    pub fn unsupported_media_type(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(415, code, message)
+    }
+
+    /// 503 with `Retry-After`: a dependency (the database) is unavailable.
+    pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(503, code, message);
+        e.retry_after = Some(RETRY_AFTER_SECS);
+        e
+    }
+
+    /// The 503 every database failure maps to. The text is fixed on purpose:
+    /// driver messages can contain SQL, host names or user names.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable(
+            "database_unavailable",
+            "the chat database is temporarily unavailable; retry after a few seconds",
+        )
+    }
+
+    /// 500: the server is misconfigured (e.g. a too short session secret).
+    /// Not retryable by the client, so no `Retry-After`.
+    pub fn internal(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(500, code, message)
+    }
+
+    /// The JSON body of this error.
+    pub fn to_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Outer<'a> {
+            error: Inner<'a>,
+        }
+        let outer = Outer {
+            error: Inner {
+                code: self.code,
+                message: &self.message,
+            },
+        };
+        // Serialising two strings cannot fail; fall back to a fixed body
+        // rather than panicking just in case.
+        serde_json::to_string(&outer).unwrap_or_else(|_| {
+            r#"{"error":{"code":"internal","message":"internal error"}}"#.to_string()
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_exact_json() {
+        let e = ApiError::bad_request("invalid_name", "say \"hi\"");
+        assert_eq!(
+            e.to_json(),
+            r#"{"error":{"code":"invalid_name","message":"say \"hi\""}}"#
+        );
+    }
+
+    #[test]
+    fn statuses_and_headers() {
+        assert_eq!(ApiError::bad_request("x", "y").status, 400);
+        assert_eq!(ApiError::unauthorized("x", "y").status, 401);
+        assert_eq!(ApiError::forbidden("x", "y").status, 403);
+        assert_eq!(ApiError::not_found("x", "y").status, 404);
+        assert_eq!(ApiError::conflict("x", "y").status, 409);
+        assert_eq!(ApiError::payload_too_large("x", "y").status, 413);
+        assert_eq!(ApiError::unsupported_media_type("x", "y").status, 415);
+        assert_eq!(ApiError::internal("x", "y").status, 500);
+
+        let e = ApiError::method_not_allowed("GET, POST");
+        assert_eq!((e.status, e.allow.as_deref()), (405, Some("GET, POST")));
+        assert_eq!(e.retry_after, None);
+
+        let e = ApiError::database_unavailable();
+        assert_eq!((e.status, e.retry_after), (503, Some(2)));
+        assert_eq!(e.code, "database_unavailable");
+        assert_eq!(e.allow, None);
+    }
+}

@@ -1,0 +1,32 @@
+//! The chat domain, free of any HTTP framework or Spin types.
+//!
+//! Like mini-redis, the crate is split so each concern can be read and
+//! tested on its own, from the bottom up:
+//!
+//! - [`error`]: [`ApiError`], the one error type clients see, rendered as
+//!   `{"error": {"code", "message"}}` with a message saying what to do next.
+//! - [`validate`]: pure checks of names, room ids and titles, message
+//!   bodies, client ids and the paging query (`after`/`before`/`limit`).
+//! - [`time`]: RFC 3339 formatting of unix seconds (no date-time crate).
+//! - [`token`]: stateless HMAC-SHA256 session tokens.
+//! - [`model`]: the exact JSON shapes of the API and strict body parsing.
+//! - [`store`]: the [`Store`] trait the components implement over Postgres.
+//! - [`api`]: every endpoint's behaviour as a function from a [`api::Request`]
+//!   (plus config, clock and store) to a [`api::Reply`]; the Spin
+//!   components only translate their request/response types.
+//!
+//! Nothing here reads the clock or the environment: time and configuration
+//! are parameters, which keeps every function deterministic under test and
+//! lets the crate build unchanged for `wasm32-wasip2`.
+
+pub mod api;
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod time;
+pub mod token;
+pub mod validate;
+
+pub use error::ApiError;
+pub use store::{Store, StoreError};
+pub use validate::Page;

@@ -1,0 +1,97 @@
+//! The data-access boundary.
+//!
+//! The API logic only needs these five operations; the Spin components
+//! implement them over Spin's outbound Postgres (calling the `chat.*` SQL
+//! functions), and the unit tests implement them in memory. Keeping the
+//! trait free of Spin types is what lets all HTTP behaviour be tested
+//! natively.
+
+use crate::error::ApiError;
+use crate::model::{Message, Room};
+use crate::validate::Page;
+
+/// Why a store operation failed. The text is for server logs only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The database cannot be reached (connection refused, timeout, ...).
+    Unavailable(String),
+    /// The database answered with an unexpected error.
+    Failed(String),
+}
+
+impl StoreError {
+    /// The log text, for the component to print to stderr.
+    pub fn detail(&self) -> &str {
+        match self {
+            StoreError::Unavailable(s) | StoreError::Failed(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Unavailable(s) => write!(f, "database unavailable: {s}"),
+            StoreError::Failed(s) => write!(f, "database error: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Both variants become the same 503: the client can do nothing but retry
+/// either way, and the database's own text must never reach the client.
+impl From<StoreError> for ApiError {
+    fn from(_: StoreError) -> Self {
+        ApiError::database_unavailable()
+    }
+}
+
+/// Chat persistence. Inputs are already validated by the caller.
+///
+/// `async fn` in a public trait has no `Send` bound on its futures; that is
+/// intended, since Spin components are single-threaded.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// All rooms, oldest first.
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
+    /// None when a room with this id exists already.
+    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError>;
+    /// Messages ascending by id; None when the room does not exist.
+    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError>;
+    /// None when the room does not exist; the bool is true when the message
+    /// was newly created, false for an idempotent replay of
+    /// (room, author, client_id), which returns the original message.
+    async fn send_message(
+        &self,
+        room: &str,
+        author: &str,
+        body: &str,
+        client_id: &str,
+    ) -> Result<Option<(Message, bool)>, StoreError>;
+    async fn health(&self) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_never_leak() {
+        for e in [
+            StoreError::Unavailable("connection to 10.0.0.5 refused".into()),
+            StoreError::Failed("relation chat.messages: password=hunter2".into()),
+        ] {
+            let api: ApiError = e.into();
+            assert_eq!(
+                (api.status, api.code, api.retry_after),
+                (503, "database_unavailable", Some(2))
+            );
+            let json = api.to_json();
+            assert!(
+                !json.contains("10.0.0.5") && !json.contains("hunter2"),
+                "{json}"
+            );
+        }
+    }
+}

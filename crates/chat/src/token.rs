@@ -1,0 +1,243 @@
+//! Stateless session tokens.
+//!
+//! A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))`
+//! with the payload `{"n": name, "e": expires_unix}` (both parts unpadded).
+//! No session table is needed: any component instance holding the secret can
+//! check a token, which suits short-lived WebAssembly instances. The price is
+//! that a token cannot be revoked before it expires, hence short TTLs.
+//!
+//! The MAC covers the *encoded* payload, so verification never parses
+//! attacker-controlled JSON before the signature has been checked.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::error::ApiError;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Shorter secrets are guessable offline from a single captured token.
+pub const MIN_SECRET_LEN: usize = 16;
+
+/// Tokens are small (name <= 32 chars); refuse big inputs before doing any
+/// decoding or hashing work on them.
+const MAX_TOKEN_LEN: usize = 1024;
+
+/// A freshly issued session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub token: String,
+    pub name: String,
+    pub expires_at_unix: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    n: String,
+    e: i64,
+}
+
+/// Checks the configured secret; call at startup / per request and treat an
+/// error as a configuration problem (the message says how to fix it).
+pub fn check_secret(secret: &[u8]) -> Result<(), String> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(format!(
+            "session secret must be at least {MIN_SECRET_LEN} bytes (got {}); \
+             configure a long random value",
+            secret.len()
+        ));
+    }
+    Ok(())
+}
+
+fn mac(secret: &[u8]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length")
+}
+
+/// Issues a token for `name` (already validated) valid for `ttl_secs`.
+pub fn issue(name: &str, secret: &[u8], now_unix: i64, ttl_secs: i64) -> Session {
+    let expires_at_unix = now_unix.saturating_add(ttl_secs);
+    let payload = Payload {
+        n: name.to_string(),
+        e: expires_at_unix,
+    };
+    // A struct of a String and an i64 always serialises.
+    let json = serde_json::to_vec(&payload).expect("payload serialises");
+    let payload_b64 = URL_SAFE_NO_PAD.encode(json);
+    let mut m = mac(secret);
+    m.update(payload_b64.as_bytes());
+    let sig_b64 = URL_SAFE_NO_PAD.encode(m.finalize().into_bytes());
+    Session {
+        token: format!("{payload_b64}.{sig_b64}"),
+        name: name.to_string(),
+        expires_at_unix,
+    }
+}
+
+/// Verifies a token and returns the name it was issued to. Every failure
+/// is a 401; the codes tell an expired token (log in again) from an invalid
+/// one, without saying which part of an invalid token was wrong.
+pub fn verify(token: &str, secret: &[u8], now_unix: i64) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_token",
+            "the session token is invalid; create a new session with POST /api/session",
+        )
+    };
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(invalid());
+    }
+    let (payload_b64, sig_b64) = token.split_once('.').ok_or_else(invalid)?;
+    let sig = URL_SAFE_NO_PAD.decode(sig_b64).map_err(|_| invalid())?;
+    let mut m = mac(secret);
+    m.update(payload_b64.as_bytes());
+    // `verify_slice` compares in constant time, so response timing does not
+    // reveal how many leading bytes of a forged MAC were right.
+    m.verify_slice(&sig).map_err(|_| invalid())?;
+
+    let json = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| invalid())?;
+    let payload: Payload = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    if now_unix >= payload.e {
+        return Err(ApiError::unauthorized(
+            "expired_token",
+            "the session token has expired; create a new session with POST /api/session",
+        ));
+    }
+    Ok(payload.n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef-test-secret";
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn issue_then_verify() {
+        let s = issue("alice", SECRET, NOW, 3600);
+        assert_eq!(s.name, "alice");
+        assert_eq!(s.expires_at_unix, NOW + 3600);
+        assert_eq!(verify(&s.token, SECRET, NOW).unwrap(), "alice");
+        assert_eq!(verify(&s.token, SECRET, NOW + 3599).unwrap(), "alice");
+        // Non-ASCII names survive the round trip.
+        let s = issue("Zoë 🦀", SECRET, NOW, 60);
+        assert_eq!(verify(&s.token, SECRET, NOW).unwrap(), "Zoë 🦀");
+    }
+
+    #[test]
+    fn token_format() {
+        let s = issue("alice", SECRET, NOW, 3600);
+        let (p, sig) = s.token.split_once('.').unwrap();
+        let json = URL_SAFE_NO_PAD.decode(p).unwrap();
+        assert_eq!(json, br#"{"n":"alice","e":1800003600}"#);
+        assert_eq!(URL_SAFE_NO_PAD.decode(sig).unwrap().len(), 32);
+        assert!(!s.token.contains('=') && !s.token.contains('+') && !s.token.contains('/'));
+    }
+
+    #[test]
+    fn expiry_is_exclusive() {
+        let s = issue("alice", SECRET, NOW, 10);
+        assert!(verify(&s.token, SECRET, NOW + 9).is_ok());
+        let e = verify(&s.token, SECRET, NOW + 10).unwrap_err();
+        assert_eq!((e.status, e.code), (401, "expired_token"));
+        assert!(verify(&s.token, SECRET, NOW + 1_000_000).is_err());
+    }
+
+    #[test]
+    fn wrong_secret_is_refused() {
+        let s = issue("alice", SECRET, NOW, 3600);
+        let e = verify(&s.token, b"another-secret-of-16+bytes", NOW).unwrap_err();
+        assert_eq!((e.status, e.code), (401, "invalid_token"));
+    }
+
+    #[test]
+    fn forged_payload_is_refused() {
+        // Attacker re-encodes a payload with another name and a later
+        // expiry, keeping the original signature.
+        let s = issue("alice", SECRET, NOW, 3600);
+        let (_, sig) = s.token.split_once('.').unwrap();
+        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"n":"admin","e":9999999999}"#);
+        let forged = format!("{forged_payload}.{sig}");
+        assert_eq!(
+            verify(&forged, SECRET, NOW).unwrap_err().code,
+            "invalid_token"
+        );
+        // Signing with another key does not help either.
+        let other = issue("admin", b"attacker-chosen-secret!!", NOW, 3600);
+        assert!(verify(&other.token, SECRET, NOW).is_err());
+    }
+
+    #[test]
+    fn tampered_bytes_are_refused() {
+        let s = issue("alice", SECRET, NOW, 3600);
+        let bytes = s.token.as_bytes();
+        for i in 0..bytes.len() {
+            let mut t = bytes.to_vec();
+            t[i] = if t[i] == b'A' { b'B' } else { b'A' };
+            let t = String::from_utf8(t).unwrap();
+            if t != s.token {
+                assert!(verify(&t, SECRET, NOW).is_err(), "flip at {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let s = issue("alice", SECRET, NOW, 3600);
+        let long = "a".repeat(5000);
+        for bad in [
+            "",
+            ".",
+            "abc",
+            "abc.",
+            ".abc",
+            "a.b.c",
+            "!!!.???",
+            &format!("{}.", s.token),
+            &format!("{}x", s.token),
+            &format!("{}==", s.token),
+            &long,
+        ] {
+            let e = verify(bad, SECRET, NOW).unwrap_err();
+            assert_eq!((e.status, e.code), (401, "invalid_token"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn validly_signed_garbage_is_refused() {
+        // Even with a correct MAC, a payload that is not the expected JSON
+        // shape must be a clean 401, not a panic.
+        for payload in [
+            &b"not json"[..],
+            br#"{"n":1,"e":2}"#,
+            br#"{"n":"a"}"#,
+            b"\xff\xfe",
+        ] {
+            let p = URL_SAFE_NO_PAD.encode(payload);
+            let mut m = mac(SECRET);
+            m.update(p.as_bytes());
+            let t = format!("{p}.{}", URL_SAFE_NO_PAD.encode(m.finalize().into_bytes()));
+            assert_eq!(verify(&t, SECRET, NOW).unwrap_err().code, "invalid_token");
+        }
+    }
+
+    #[test]
+    fn secret_length() {
+        assert!(check_secret(b"").is_err());
+        assert!(check_secret(&[7; 15]).is_err());
+        assert!(check_secret(&[7; 16]).is_ok());
+        assert!(check_secret(&[7; 64]).is_ok());
+    }
+
+    #[test]
+    fn huge_ttl_does_not_overflow() {
+        let s = issue("alice", SECRET, NOW, i64::MAX);
+        assert_eq!(s.expires_at_unix, i64::MAX);
+        assert!(verify(&s.token, SECRET, NOW).is_ok());
+    }
+}

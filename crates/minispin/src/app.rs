@@ -1,0 +1,214 @@
+//! Loading an app: manifest -> variables -> compiled, pre-instantiated components.
+//!
+//! All of the expensive and fallible work happens here, once, before the
+//! server accepts a connection: each `source` is compiled once and linked once
+//! (`ServicePre`), so a request only pays for instantiation.
+
+use crate::manifest::Manifest;
+use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::pg::{self, PgCtx, PgView, Pools};
+use crate::routes::Router;
+use crate::variables::AppVariables;
+use crate::variables::host::{self as vars_host, ComponentVariables};
+use anyhow::{Context, Result, anyhow};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// Per-store host state: one per request (a fresh instance per request).
+pub struct State {
+    table: ResourceTable,
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    hooks: NoOutboundHttp,
+    pg: PgCtx,
+    vars: ComponentVariables,
+}
+
+impl State {
+    pub fn hooks_mut(&mut self) -> &mut dyn WasiHttpHooks {
+        &mut self.hooks
+    }
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Outbound HTTP is not among the interfaces this runner provides; a
+/// component that tries it gets `HTTP-request-denied`, as Spin answers for a
+/// host missing from `allowed_outbound_hosts`.
+struct NoOutboundHttp;
+
+impl WasiHttpHooks for NoOutboundHttp {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// A component ready to serve: linked once, instantiated per request.
+pub struct LoadedComponent {
+    pub name: String,
+    pre: ServicePre<State>,
+    pg: PgCtx,
+    vars: ComponentVariables,
+    environment: Vec<(String, String)>,
+}
+
+impl LoadedComponent {
+    /// A fresh store for one request.
+    pub fn new_store(&self, engine: &Engine) -> Store<State> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.inherit_stdout().inherit_stderr();
+        wasi.envs(&self.environment);
+        let state = State {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: NoOutboundHttp,
+            pg: self.pg.clone(),
+            vars: self.vars.clone(),
+        };
+        Store::new(engine, state)
+    }
+
+    pub fn pre(&self) -> &ServicePre<State> {
+        &self.pre
+    }
+}
+
+/// A loaded app: the engine, the components and the routes to them.
+pub struct App {
+    pub engine: Engine,
+    pub components: Vec<LoadedComponent>,
+    pub router: Router,
+}
+
+pub fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model_async(true);
+    Engine::new(&config).map_err(|e| anyhow!("cannot create the WebAssembly engine: {e}"))
+}
+
+fn linker(engine: &Engine) -> Result<Linker<State>> {
+    let mut linker = Linker::new(engine);
+    let wasm = |e: wasmtime::Error| anyhow!("{e}");
+    // Rust's std in a wasm32-wasip2 component imports the WASI 0.2 interfaces.
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(wasm)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(wasm)?;
+    pg::add_to_linker(&mut linker, |s: &mut State| PgView {
+        table: &mut s.table,
+        ctx: &s.pg,
+    })
+    .map_err(wasm)?;
+    vars_host::add_to_linker(&mut linker, |s: &mut State| &s.vars).map_err(wasm)?;
+    Ok(linker)
+}
+
+impl App {
+    pub fn load(manifest: &Manifest, vars: &AppVariables) -> Result<App> {
+        let engine = engine()?;
+        let linker = linker(&engine)?;
+        let pools = Arc::new(Pools::default());
+        let mut components = Vec::new();
+        let mut index = BTreeMap::new();
+        for (name, decl) in &manifest.components {
+            let path = manifest.base_dir.join(&decl.source);
+            let started = Instant::now();
+            let bytes = std::fs::read(&path).with_context(|| {
+                format!(
+                    "component `{name}`: cannot read {}; build the components first (`spin build`, or the README's build command)",
+                    path.display()
+                )
+            })?;
+            let component = Component::new(&engine, &bytes).map_err(|e| {
+                anyhow!("component `{name}`: {} is not a valid component: {e}", path.display())
+            })?;
+            let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
+                anyhow!(
+                    "component `{name}` imports an interface this runner does not provide \
+                     (it provides WASI, wasi:http 0.3, spin:postgres 4.2 and spin:variables 3): {e}"
+                )
+            })?;
+            let pre = ServicePre::new(instance_pre).map_err(|e| {
+                anyhow!("component `{name}` does not export wasi:http/handler@0.3.0 (build it with spin-sdk 7): {e}")
+            })?;
+            let hosts = decl
+                .allowed_outbound_hosts
+                .iter()
+                .map(|entry| AllowedHost::parse(&vars.render(entry)?))
+                .collect::<Result<Vec<_>>>()
+                .with_context(|| format!("component `{name}`: allowed_outbound_hosts"))?;
+            let resolved = vars
+                .for_component(&decl.variables)
+                .with_context(|| format!("component `{name}`"))?;
+            eprintln!(
+                "minispin: loaded component `{name}` from {} in {:.1?}",
+                decl.source.display(),
+                started.elapsed()
+            );
+            index.insert(name.clone(), components.len());
+            components.push(LoadedComponent {
+                name: name.clone(),
+                pre,
+                pg: PgCtx {
+                    pools: pools.clone(),
+                    policy: Arc::new(OutboundPolicy::new(hosts)),
+                },
+                vars: Arc::new(resolved),
+                environment: decl
+                    .environment
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
+        }
+        let router = Router::new(
+            manifest
+                .routes
+                .iter()
+                .map(|t| (t.route.clone(), index[&t.component])),
+        )?;
+        Ok(App {
+            engine,
+            components,
+            router,
+        })
+    }
+}

@@ -1,0 +1,124 @@
+//! `minispin`: a small Spin-compatible host.
+//!
+//! It runs the same `spin.toml` and the same `.wasm` components that real Spin
+//! (4.1 or newer) runs, for machines where Spin cannot be installed. It knows
+//! nothing of any particular app. What it provides, and nothing more:
+//! HTTP triggers (`wasi:http/handler@0.3.0`), `spin:variables@3.0.0`, and
+//! outbound Postgres (`spin:postgres@4.2.0`), plus the WASI 0.2/0.3 interfaces
+//! Rust's std uses.
+//!
+//! Layout, one module per concern:
+//! - [`manifest`]: parse `spin.toml`, refusing features it does not implement;
+//! - [`variables`]: resolve application variables; the variables host;
+//! - [`routes`]: Spin's route matching;
+//! - [`outbound`]: `allowed_outbound_hosts`;
+//! - [`pg`]: the Postgres host on pooled `tokio-postgres` connections;
+//! - [`app`]: compile and pre-instantiate components, per-request stores;
+//! - [`server`]: the HTTP server and graceful shutdown;
+//! - [`migrate`]: apply numbered `.sql` files to a database.
+
+mod app;
+mod manifest;
+mod migrate;
+mod outbound;
+mod pg;
+mod routes;
+mod server;
+mod variables;
+
+use anyhow::{Context, Result, bail};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const USAGE: &str = "\
+minispin: run a Spin app's HTTP components (a small Spin-compatible host)
+
+USAGE:
+    minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000]
+    minispin migrate --database URL [--dir sql]
+
+Variables come from SPIN_VARIABLE_<NAME> environment variables over the
+manifest's defaults, as with `spin up`.";
+
+struct Args(Vec<String>);
+
+impl Args {
+    /// Takes `--name value` out of the arguments.
+    fn take(&mut self, name: &str) -> Result<Option<String>> {
+        let Some(i) = self.0.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
+        if i + 1 >= self.0.len() {
+            bail!("{name} needs a value\n\n{USAGE}");
+        }
+        let value = self.0.remove(i + 1);
+        self.0.remove(i);
+        Ok(Some(value))
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some(extra) = self.0.first() {
+            bail!("unexpected argument `{extra}`\n\n{USAGE}");
+        }
+        Ok(())
+    }
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("minispin: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.is_empty() || argv.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let command = argv.remove(0);
+    let mut args = Args(argv);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match command.as_str() {
+        "up" => {
+            let manifest = PathBuf::from(args.take("--manifest")?.unwrap_or("spin.toml".into()));
+            let listen = args.take("--listen")?.unwrap_or("127.0.0.1:3000".into());
+            args.finish()?;
+            runtime.block_on(up(manifest, listen))
+        }
+        "migrate" => {
+            let url = args
+                .take("--database")?
+                .context("migrate needs --database postgres://user:password@host/db")?;
+            let dir = PathBuf::from(args.take("--dir")?.unwrap_or("sql".into()));
+            args.finish()?;
+            runtime.block_on(migrate::run(&url, &dir))
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+async fn up(manifest_path: PathBuf, listen: String) -> Result<()> {
+    let manifest = manifest::Manifest::load(&manifest_path)?;
+    let vars = variables::AppVariables::resolve(&manifest, |k| std::env::var(k).ok())?;
+    eprintln!(
+        "minispin: loading app `{}` ({} components)",
+        manifest.name,
+        manifest.components.len()
+    );
+    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars))?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}: is another server using it? pick another with --listen"))?;
+    let addr = listener.local_addr()?;
+    for t in &manifest.routes {
+        eprintln!("minispin:   {} -> {}", t.route, t.component);
+    }
+    // Tests and scripts read this line to learn the port (with --listen :0).
+    println!("minispin: serving http://{addr}");
+    server::serve(Arc::new(app), listener).await
+}

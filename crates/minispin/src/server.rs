@@ -1,0 +1,219 @@
+//! The HTTP front: accept connections, route each request to a component,
+//! run it in a fresh instance, answer. Shuts down gracefully: on SIGTERM or
+//! Ctrl-C it stops accepting, lets in-flight requests finish, then exits.
+
+use crate::app::{App, LoadedComponent};
+use anyhow::{Result, anyhow};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::p3;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
+    let graceful = GracefulShutdown::new();
+    let local = listener.local_addr()?;
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: keep serving
+                        // the connections we have rather than exiting.
+                        eprintln!("minispin: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(handle(&app, req, local, peer).await) }
+                });
+                let conn = http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        if !e.is_incomplete_message() {
+                            eprintln!("minispin: connection from {peer}: {e}");
+                        }
+                    }
+                });
+            }
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    eprintln!("minispin: shutting down: no longer accepting, finishing in-flight requests");
+    tokio::select! {
+        _ = graceful.shutdown() => eprintln!("minispin: all requests finished; bye"),
+        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            eprintln!("minispin: gave up waiting for requests after {DRAIN_TIMEOUT:?}");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+async fn handle(
+    app: &App,
+    mut req: Request<Incoming>,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let Some(found) = app.router.find(&path) else {
+        return plain(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let component = &app.components[found.route.component];
+
+    // Spin hands components an absolute URL and describes the routing in
+    // `spin-*` headers; components may rely on both.
+    let host = req
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| local.to_string());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
+    let full_url = format!("http://{host}{path_and_query}");
+    match full_url.parse::<http::Uri>() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
+    }
+    let route = found.route;
+    let spin_headers = [
+        ("spin-full-url", full_url.as_str()),
+        ("spin-path-info", found.path_info),
+        ("spin-matched-route", route.raw.as_str()),
+        ("spin-raw-component-route", route.raw.as_str()),
+        ("spin-component-route", route.base.as_str()),
+        ("spin-base-path", "/"),
+        ("spin-client-addr", &peer.to_string()),
+    ];
+    for (name, value) in spin_headers {
+        match HeaderValue::from_str(value) {
+            Ok(v) => {
+                req.headers_mut().insert(HeaderName::from_static(name), v);
+            }
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
+        }
+    }
+
+    match run(app, component, req).await {
+        Ok(res) => res,
+        Err(e) => {
+            // The details go to the operator's log, never to the client.
+            eprintln!(
+                "minispin: component `{}` failed on {path}: {e:#}",
+                component.name
+            );
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+/// Runs one request through a fresh instance of `component`.
+async fn run(
+    app: &App,
+    component: &LoadedComponent,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>> {
+    let wasm = |e: wasmtime::Error| anyhow!("{e:?}");
+    let mut store = component.new_store(&app.engine);
+    let service = component
+        .pre()
+        .instantiate_async(&mut store)
+        .await
+        .map_err(wasm)?;
+    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from));
+    let (req, request_io) = p3::Request::from_http(store.data_mut().hooks_mut(), req);
+    let outcome = store
+        .run_concurrent(async |store| {
+            let response = async {
+                let res = match service.handle(store, req).await? {
+                    Ok(res) => res,
+                    Err(code) => return Ok(Err(code)),
+                };
+                let res = store.with(|store| res.into_http(store, async { Ok(()) }))?;
+                let (parts, body) = res.into_parts();
+                // Read the whole body while the store's event loop runs: the
+                // guest produces it from inside this loop.
+                let body = body
+                    .collect()
+                    .await
+                    .map_err(|e| wasmtime::format_err!("response body: {e}"))?
+                    .to_bytes();
+                wasmtime::Result::Ok(Ok((parts, body)))
+            };
+            let request = async {
+                request_io
+                    .await
+                    .map_err(|e| wasmtime::format_err!("request body: {e}"))
+            };
+            let (res, ()) = futures::try_join!(response, request)?;
+            wasmtime::Result::Ok(res)
+        })
+        .await
+        .map_err(wasm)?
+        .map_err(wasm)?;
+    match outcome {
+        Ok((parts, body)) => Ok(Response::from_parts(parts, Full::new(body))),
+        Err(code) => Err(anyhow!("the handler returned an error code: {code:?}")),
+    }
+}

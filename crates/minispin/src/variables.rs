@@ -1,0 +1,225 @@
+//! Spin application variables.
+//!
+//! Values come, as in Spin's default provider, from `SPIN_VARIABLE_<NAME>`
+//! environment variables over the manifest's defaults. A component sees only
+//! the variables listed in its own `[component.NAME.variables]` table, each a
+//! template such as `"{{ app_var }}"` or `"prefix-{{ other }}"`. Everything is
+//! resolved once at start-up so a missing required variable stops the runner
+//! before it accepts a request, instead of failing the first request.
+
+use crate::manifest::{Manifest, check_variable_name};
+use anyhow::{Context, Result, bail};
+use std::collections::{BTreeMap, HashMap};
+
+/// A parsed `{{ name }}` template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template(Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Literal(String),
+    Var(String),
+}
+
+impl Template {
+    pub fn parse(text: &str) -> Result<Template> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                parts.push(Part::Literal(rest[..start].to_string()));
+            }
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                bail!("unclosed `{{{{` in template `{text}`");
+            };
+            let name = after[..end].trim();
+            check_variable_name(name).with_context(|| format!("in template `{text}`"))?;
+            parts.push(Part::Var(name.to_string()));
+            rest = &after[end + 2..];
+        }
+        if rest.contains("}}") {
+            bail!("stray `}}}}` in template `{text}`");
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_string()));
+        }
+        Ok(Template(parts))
+    }
+
+    #[cfg(test)]
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(v.as_str()),
+            Part::Literal(_) => None,
+        })
+    }
+
+    pub fn render(&self, values: &HashMap<String, String>) -> Result<String> {
+        let mut out = String::new();
+        for part in &self.0 {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Var(v) => match values.get(v) {
+                    Some(value) => out.push_str(value),
+                    None => bail!(
+                        "template refers to `{v}`, which is not declared in the manifest's [variables]; declare it"
+                    ),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Application variable values, resolved from the environment and defaults.
+pub struct AppVariables {
+    values: HashMap<String, String>,
+}
+
+impl AppVariables {
+    /// Resolves every declared variable. `env` is a lookup so tests need not touch
+    /// the process environment.
+    pub fn resolve(manifest: &Manifest, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut values = HashMap::new();
+        let mut missing = Vec::new();
+        for (name, decl) in &manifest.variables {
+            let env_name = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
+            match env(&env_name).or_else(|| decl.default.clone()) {
+                Some(v) => {
+                    values.insert(name.clone(), v);
+                }
+                None => missing.push(format!("`{name}` (set {env_name})")),
+            }
+        }
+        if !missing.is_empty() {
+            bail!(
+                "missing value for required variable {}: set it in the environment and start again",
+                missing.join(", ")
+            );
+        }
+        Ok(AppVariables { values })
+    }
+
+    /// Renders a template (component variable or allowed host) against these values.
+    pub fn render(&self, template: &str) -> Result<String> {
+        Template::parse(template)?.render(&self.values)
+    }
+
+    /// Resolves one component's `[component.NAME.variables]` table.
+    pub fn for_component(&self, vars: &BTreeMap<String, String>) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for (name, template) in vars {
+            check_variable_name(name)?;
+            let value = self
+                .render(template)
+                .with_context(|| format!("in component variable `{name}`"))?;
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn manifest() -> Manifest {
+        Manifest::parse(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "t"
+[variables]
+token = { required = true }
+host = { default = "db:5432" }
+[[trigger.http]]
+route = "/..."
+component = "c"
+[component.c]
+source = "c.wasm"
+[component.c.variables]
+url = "postgres://{{ host }}/x"
+"#,
+            PathBuf::from("."),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_required_must_be_set() {
+        let m = manifest();
+        let err = AppVariables::resolve(&m, |_| None).err().unwrap().to_string();
+        assert!(err.contains("SPIN_VARIABLE_TOKEN"), "{err}");
+
+        let vars = AppVariables::resolve(&m, |k| match k {
+            "SPIN_VARIABLE_TOKEN" => Some("t0k".into()),
+            "SPIN_VARIABLE_HOST" => Some("127.0.0.1:5432".into()),
+            _ => None,
+        })
+        .unwrap();
+        let c = vars.for_component(&m.components["c"].variables).unwrap();
+        assert_eq!(c["url"], "postgres://127.0.0.1:5432/x");
+    }
+
+    #[test]
+    fn templates() {
+        let t = Template::parse("a{{ x }}b{{y}}").unwrap();
+        assert_eq!(t.variables().collect::<Vec<_>>(), ["x", "y"]);
+        assert!(Template::parse("{{ x").is_err());
+        assert!(Template::parse("{{ X }}").is_err());
+        assert!(Template::parse("x }}").is_err());
+        let values = HashMap::from([("x".to_string(), "1".to_string())]);
+        assert!(t.render(&values).is_err());
+    }
+}
+
+/// The host side of `spin:variables/variables@3.0.0`.
+pub mod host {
+    use super::*;
+    use bindings::spin::variables::variables::{self, Error};
+    use std::sync::Arc;
+    use wasmtime::component::{Accessor, HasData, Linker};
+
+    mod bindings {
+        wasmtime::component::bindgen!({
+            path: "wit/spin-variables.wit",
+            world: "spin:variables/host",
+            imports: { default: trappable },
+        });
+    }
+
+    /// One component's resolved variables.
+    pub type ComponentVariables = Arc<HashMap<String, String>>;
+
+    pub struct VariablesHost;
+
+    impl HasData for VariablesHost {
+        type Data<'a> = &'a ComponentVariables;
+    }
+
+    pub fn add_to_linker<T: Send + 'static>(
+        linker: &mut Linker<T>,
+        get: fn(&mut T) -> &ComponentVariables,
+    ) -> wasmtime::Result<()> {
+        variables::add_to_linker::<T, VariablesHost>(linker, get)
+    }
+
+    impl variables::Host for &ComponentVariables {}
+
+    impl<T> variables::HostWithStore<T> for VariablesHost {
+        async fn get(
+            accessor: &Accessor<T, Self>,
+            name: String,
+        ) -> wasmtime::Result<Result<String, Error>> {
+            if check_variable_name(&name).is_err() {
+                return Ok(Err(Error::InvalidName(name)));
+            }
+            Ok(accessor.with(|mut access| match access.get().get(&name) {
+                Some(value) => Ok(value.clone()),
+                None => Err(Error::Undefined(format!("no variable for \"{name}\""))),
+            }))
+        }
+    }
+}
