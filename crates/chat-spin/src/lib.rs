@@ -58,20 +58,29 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// The client only ever sees a generic 503; the operator needs the reason,
+/// so it goes to the component's stderr (the host's log).
+fn logged(e: StoreError) -> StoreError {
+    eprintln!("chat: {e}");
+    e
+}
+
 /// `Ok(None)` for an unknown room; every other failure stays an error.
 fn room_scoped<T>(r: Result<T, Failure>) -> Result<Option<T>, StoreError> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(Failure::UnknownRoom) => Ok(None),
-        Err(Failure::Store(e)) => Err(e),
+        Err(Failure::Store(e)) => Err(logged(e)),
     }
 }
 
 fn plain<T>(r: Result<T, Failure>) -> Result<T, StoreError> {
     match r {
         Ok(v) => Ok(v),
-        Err(Failure::UnknownRoom) => Err(StoreError::Failed("unexpected unknown room".into())),
-        Err(Failure::Store(e)) => Err(e),
+        Err(Failure::UnknownRoom) => Err(logged(StoreError::Failed(
+            "unexpected unknown-room error".into(),
+        ))),
+        Err(Failure::Store(e)) => Err(logged(e)),
     }
 }
 
@@ -126,7 +135,11 @@ impl PgStore {
         Ok(conn.query(sql, params).await?.collect().await?)
     }
 
-    async fn message_rows(&self, sql: &str, params: Vec<ParameterValue>) -> Result<Vec<Message>, Failure> {
+    async fn message_rows(
+        &self,
+        sql: &str,
+        params: Vec<ParameterValue>,
+    ) -> Result<Vec<Message>, Failure> {
         let rows = self.rows(sql, params).await?;
         Ok(rows.iter().map(message).collect::<Result<_, _>>()?)
     }
@@ -135,8 +148,11 @@ impl PgStore {
 impl Store for PgStore {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
         let rows = plain(
-            self.rows("SELECT id, title, last_message_id FROM chat.list_rooms()", vec![])
-                .await,
+            self.rows(
+                "SELECT id, title, last_message_id FROM chat.list_rooms()",
+                vec![],
+            )
+            .await,
         )?;
         rows.iter().map(room).collect()
     }
@@ -209,7 +225,9 @@ impl Store for PgStore {
         let rows = plain(self.rows("SELECT chat.health() AS ok", vec![]).await)?;
         match rows.first().map(|r| &r[0]) {
             Some(DbValue::Int64(1)) => Ok(()),
-            _ => Err(StoreError::Failed("health check returned an unexpected value".into())),
+            _ => Err(StoreError::Failed(
+                "health check returned an unexpected value".into(),
+            )),
         }
     }
 }
@@ -251,7 +269,10 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
     let too_large = || {
         chat::api::Reply::from(chat::ApiError::payload_too_large(
             "body_too_large",
-            format!("request bodies are limited to {} KiB; send less", limit / 1024),
+            format!(
+                "request bodies are limited to {} KiB; send less",
+                limit / 1024
+            ),
         ))
     };
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());

@@ -158,7 +158,10 @@ impl App {
                 )
             })?;
             let component = Component::new(&engine, &bytes).map_err(|e| {
-                anyhow!("component `{name}`: {} is not a valid component: {e}", path.display())
+                anyhow!(
+                    "component `{name}`: {} is not a valid component: {e}",
+                    path.display()
+                )
             })?;
             let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
                 anyhow!(

@@ -8,14 +8,14 @@
 //! Rust's std uses.
 //!
 //! Layout, one module per concern:
-//! - [`manifest`]: parse `spin.toml`, refusing features it does not implement;
-//! - [`variables`]: resolve application variables; the variables host;
-//! - [`routes`]: Spin's route matching;
-//! - [`outbound`]: `allowed_outbound_hosts`;
-//! - [`pg`]: the Postgres host on pooled `tokio-postgres` connections;
-//! - [`app`]: compile and pre-instantiate components, per-request stores;
-//! - [`server`]: the HTTP server and graceful shutdown;
-//! - [`migrate`]: apply numbered `.sql` files to a database.
+//! - `manifest`: parse `spin.toml`, refusing features it does not implement;
+//! - `variables`: resolve application variables; the variables host;
+//! - `routes`: Spin's route matching;
+//! - `outbound`: `allowed_outbound_hosts`;
+//! - `pg`: the Postgres host on pooled `tokio-postgres` connections;
+//! - `app`: compile and pre-instantiate components, per-request stores;
+//! - `server`: the HTTP server and graceful shutdown;
+//! - `migrate`: apply numbered `.sql` files to a database.
 
 mod app;
 mod manifest;
@@ -113,7 +113,11 @@ async fn up(manifest_path: PathBuf, listen: String) -> Result<()> {
     let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars))?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}: is another server using it? pick another with --listen"))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {listen}: is another server using it? pick another with --listen"
+            )
+        })?;
     let addr = listener.local_addr()?;
     for t in &manifest.routes {
         eprintln!("minispin:   {} -> {}", t.route, t.component);

@@ -287,14 +287,20 @@ command = "cargo build"
     #[test]
     fn names_unsupported_features() {
         let text = GOOD.replace(
-            "[component.web.build]",
-            "key_value_stores = [\"default\"]\n[component.web.build]",
+            "[component.web.variables]",
+            "key_value_stores = [\"default\"]\n[component.web.variables]",
         );
-        let err = format!("{:#}", Manifest::parse(&text, PathBuf::from(".")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Manifest::parse(&text, PathBuf::from(".")).unwrap_err()
+        );
         assert!(err.contains("component.web.key_value_stores"), "{err}");
 
         let text = format!("{GOOD}\n[[trigger.redis]]\nchannel = \"x\"\ncomponent = \"web\"\n");
-        let err = format!("{:#}", Manifest::parse(&text, PathBuf::from(".")).unwrap_err());
+        let err = format!(
+            "{:#}",
+            Manifest::parse(&text, PathBuf::from(".")).unwrap_err()
+        );
         assert!(err.contains("trigger.redis"), "{err}");
 
         let text = GOOD.replace("spin_manifest_version = 2", "spin_manifest_version = 1");

@@ -42,7 +42,9 @@ fn default_port(scheme: &str) -> Option<u16> {
 impl AllowedHost {
     pub fn parse(entry: &str) -> Result<AllowedHost> {
         let Some((scheme, rest)) = entry.split_once("://") else {
-            bail!("allowed_outbound_hosts entry `{entry}` needs a scheme, as in `postgres://host:5432`");
+            bail!(
+                "allowed_outbound_hosts entry `{entry}` needs a scheme, as in `postgres://host:5432`"
+            );
         };
         let rest = rest.trim_end_matches('/');
         if rest.contains('/') {
@@ -144,8 +146,12 @@ mod tests {
         assert!(p.allows("postgres", "a.internal", 6005));
         assert!(!p.allows("postgres", "internal", 6005));
         assert!(!p.allows("mysql", "db", 5432));
-        assert!(OutboundPolicy::default().allows("postgres", "db", 5432) == false);
-        assert!(AllowedHost::parse("*://*:*").unwrap().allows("postgres", "x", 1));
+        assert!(!OutboundPolicy::default().allows("postgres", "db", 5432));
+        assert!(
+            AllowedHost::parse("*://*:*")
+                .unwrap()
+                .allows("postgres", "x", 1)
+        );
         assert!(AllowedHost::parse("nohost").is_err());
         assert!(AllowedHost::parse("custom://h").is_err());
     }

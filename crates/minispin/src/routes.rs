@@ -65,7 +65,7 @@ impl Router {
                 component,
             });
         }
-        wildcards.sort_by(|a, b| b.base.len().cmp(&a.base.len()));
+        wildcards.sort_by_key(|r| std::cmp::Reverse(r.base.len()));
         Ok(Router { exact, wildcards })
     }
 

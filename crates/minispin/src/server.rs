@@ -51,10 +51,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        if !e.is_incomplete_message() {
-                            eprintln!("minispin: connection from {peer}: {e}");
-                        }
+                    if let Err(e) = conn.await
+                        && !e.is_incomplete_message()
+                    {
+                        eprintln!("minispin: connection from {peer}: {e}");
                     }
                 });
             }

@@ -107,7 +107,10 @@ impl AppVariables {
     }
 
     /// Resolves one component's `[component.NAME.variables]` table.
-    pub fn for_component(&self, vars: &BTreeMap<String, String>) -> Result<HashMap<String, String>> {
+    pub fn for_component(
+        &self,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<HashMap<String, String>> {
         let mut out = HashMap::new();
         for (name, template) in vars {
             check_variable_name(name)?;
@@ -150,7 +153,10 @@ url = "postgres://{{ host }}/x"
     #[test]
     fn environment_overrides_defaults_and_required_must_be_set() {
         let m = manifest();
-        let err = AppVariables::resolve(&m, |_| None).err().unwrap().to_string();
+        let err = AppVariables::resolve(&m, |_| None)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("SPIN_VARIABLE_TOKEN"), "{err}");
 
         let vars = AppVariables::resolve(&m, |k| match k {

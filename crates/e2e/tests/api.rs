@@ -1,0 +1,397 @@
+//! Every route of the HTTP API, through the real components under minispin,
+//! against a fresh Postgres database: shapes, each error status, the
+//! idempotent retry, history paging.
+
+use e2e::{Client, RunnerConfig, TestDb, json, send};
+
+#[test]
+fn health_and_static_assets() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+
+    let r = c.get("/api/health");
+    assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
+    let r = send(&c.agent, "POST", &runner.url("/api/health"), &[], Some(b""));
+    assert_eq!(r.status, 405);
+
+    for (path, ctype) in [
+        ("/", "text/html"),
+        ("/index.html", "text/html"),
+        ("/app.js", "text/javascript"),
+        ("/style.css", "text/css"),
+    ] {
+        let r = c.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.header("content-type").unwrap().starts_with(ctype),
+            "{path}"
+        );
+        let etag = r.header("etag").expect("etag").to_string();
+        let again = send(
+            &c.agent,
+            "GET",
+            &runner.url(path),
+            &[("if-none-match", &etag)],
+            None,
+        );
+        assert_eq!(again.status, 304, "{path} revalidation");
+        assert!(again.body.is_empty());
+    }
+    let page = c.get("/").body;
+    assert!(page.contains("app.js") && page.contains("style.css"));
+
+    let r = c.get("/nope.png");
+    assert_eq!(r.status, 404);
+    let r = c.get("/api/nope");
+    assert_eq!((r.status, r.error_code().as_str()), (404, "not_found"));
+}
+
+#[test]
+fn sessions() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+
+    let r = c.post_json("/api/session", None, &json!({"name": "  alice  "}));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["name"], "alice");
+    assert!(v["token"].as_str().unwrap().len() > 20);
+    let expires = v["expires_at"].as_str().unwrap();
+    assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
+
+    for bad in [
+        json!({"name": ""}),
+        json!({"name": "x".repeat(33)}),
+        json!({"name": 5}),
+        json!({}),
+    ] {
+        let r = c.post_json("/api/session", None, &bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    assert_eq!(
+        c.post_json("/api/session", None, &json!({"name": "x".repeat(32)}))
+            .status,
+        201
+    );
+
+    let url = runner.url("/api/session");
+    let r = send(
+        &c.agent,
+        "POST",
+        &url,
+        &[("content-type", "text/plain")],
+        Some(b"{\"name\":\"a\"}"),
+    );
+    assert_eq!(r.status, 415);
+    let r = send(
+        &c.agent,
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        Some(b"{nope"),
+    );
+    assert_eq!(r.status, 400);
+    let big = format!("{{\"name\":\"{}\"}}", "a".repeat(17 * 1024));
+    let r = send(
+        &c.agent,
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        Some(big.as_bytes()),
+    );
+    assert_eq!(r.status, 413);
+    let r = send(&c.agent, "GET", &url, &[], None);
+    assert_eq!(r.status, 405);
+    assert!(r.header("allow").is_some());
+}
+
+#[test]
+fn rooms_list_and_admin_creation() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+
+    let rooms = c.get("/api/rooms").json();
+    let ids: Vec<&str> = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "general",
+            "distributed-systems",
+            "operating-systems",
+            "secure-software"
+        ]
+    );
+    assert_eq!(rooms["rooms"][0]["last_message_id"], 0);
+
+    let new = json!({"id": "rust", "title": "Rust"});
+    assert_eq!(c.post_json("/api/rooms", None, &new).status, 401);
+    assert_eq!(c.post_json("/api/rooms", Some("wrong"), &new).status, 401);
+    let r = c.post_json("/api/rooms", Some(e2e::ADMIN_TOKEN), &new);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.json(),
+        json!({"id": "rust", "title": "Rust", "last_message_id": 0})
+    );
+    let r = c.post_json("/api/rooms", Some(e2e::ADMIN_TOKEN), &new);
+    assert_eq!(r.status, 409);
+    for bad in [
+        json!({"id": "Rust", "title": "x"}),
+        json!({"id": "-x", "title": "x"}),
+        json!({"id": "x".repeat(33), "title": "x"}),
+        json!({"id": "ok", "title": ""}),
+        json!({"id": "ok", "title": "t".repeat(65)}),
+    ] {
+        let r = c.post_json("/api/rooms", Some(e2e::ADMIN_TOKEN), &bad);
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let rooms = c.get("/api/rooms").json();
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 5);
+    let r = send(&c.agent, "DELETE", &runner.url("/api/rooms"), &[], None);
+    assert_eq!(r.status, 405);
+
+    // With no admin token configured, creating rooms is switched off.
+    let locked = RunnerConfig::chat(&db).set("admin_token", "").start();
+    let c2 = Client::new(&locked);
+    let r = c2.post_json("/api/rooms", Some(""), &json!({"id": "go", "title": "Go"}));
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
+#[test]
+fn messages_send_read_and_errors() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    let alice = c.login("alice");
+    let bob = c.login("bob");
+
+    // Sending needs a valid token.
+    let path = "/api/rooms/general/messages";
+    let msg = json!({"body": "hi", "client_id": "c-1"});
+    assert_eq!(c.post_json(path, None, &msg).status, 401);
+    assert_eq!(c.post_json(path, Some("forged.token"), &msg).status, 401);
+    let mut tampered = alice.clone();
+    tampered.replace_range(2..3, if &alice[2..3] == "A" { "B" } else { "A" });
+    assert_eq!(c.post_json(path, Some(&tampered), &msg).status, 401);
+
+    let r = c.send_message(&alice, "general", "  hi  ", "c-1");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let m = r.json()["message"].clone();
+    assert_eq!(m["id"], 1);
+    assert_eq!(m["room"], "general");
+    assert_eq!(m["author"], "alice");
+    assert_eq!(m["body"], "hi");
+    assert_eq!(m["client_id"], "c-1");
+    let sent_at = m["sent_at"].as_str().unwrap();
+    assert!(
+        sent_at.len() == 24 && sent_at.ends_with('Z') && &sent_at[19..20] == ".",
+        "{sent_at}"
+    );
+
+    // The same author and client_id again: the original, not a new message.
+    let again = c.send_message(&alice, "general", "hi, edited?", "c-1");
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["message"], m);
+    // Another author may use the same client_id.
+    let r = c.send_message(&bob, "general", "hello", "c-1");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.json()["message"]["id"], 2);
+
+    for (body, cid) in [
+        ("", "c-x"),
+        ("   ", "c-x"),
+        ("bell\u{7}", "c-x"),
+        ("ok", ""),
+        ("ok", &"k".repeat(65)),
+    ] {
+        let r = c.send_message(&alice, "general", body, cid);
+        assert_eq!(r.status, 400, "{body:?}/{cid:?}: {}", r.body);
+    }
+    let long = "é".repeat(2000);
+    assert_eq!(
+        c.send_message(&alice, "general", &long, "c-long").status,
+        201
+    );
+    assert_eq!(
+        c.send_message(&alice, "general", &format!("{long}x"), "c-2001")
+            .status,
+        400
+    );
+    assert_eq!(
+        c.send_message(&alice, "general", "multi\nline\ttab", "c-nl")
+            .status,
+        201
+    );
+
+    let r = c.send_message(&alice, "no-such-room", "hi", "c-9");
+    assert_eq!((r.status, r.error_code().as_str()), (404, "unknown_room"));
+    let r = c.get("/api/rooms/no-such-room/messages");
+    assert_eq!(r.status, 404);
+    let r = c.get("/api/rooms/general/nope");
+    assert_eq!(r.status, 404);
+    let r = send(&c.agent, "PUT", &runner.url(path), &[], Some(b"{}"));
+    assert_eq!(r.status, 405);
+    let url = runner.url(path);
+    let auth = format!("Bearer {alice}");
+    let r = send(
+        &c.agent,
+        "POST",
+        &url,
+        &[("authorization", &auth), ("content-type", "text/html")],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 415);
+    let big = vec![b'a'; 16 * 1024 + 1];
+    let r = send(
+        &c.agent,
+        "POST",
+        &url,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(&big),
+    );
+    assert_eq!(r.status, 413);
+
+    // Nothing invalid was stored: ids 1..=4 exactly.
+    let (all, cursor) = c.poll("general", 0, 100);
+    let ids: Vec<i64> = all.iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+    assert_eq!(cursor, 4);
+    let (none, cursor) = c.poll("general", 4, 100);
+    assert!(none.is_empty());
+    assert_eq!(cursor, 4, "an empty page keeps the cursor");
+
+    for q in [
+        "limit=0",
+        "limit=501",
+        "after=-1",
+        "after=x",
+        "after=1&before=3",
+    ] {
+        let r = c.get(&format!("{path}?{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+    }
+    let rooms = c.get("/api/rooms").json();
+    assert_eq!(rooms["rooms"][0]["last_message_id"], 4);
+}
+
+#[test]
+fn history_paging_and_first_load() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    let token = c.login("pager");
+    for i in 1..=25 {
+        let r = c.send_message(
+            &token,
+            "operating-systems",
+            &format!("m{i}"),
+            &format!("p{i}"),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let ids = |v: &e2e::Value| -> Vec<i64> {
+        v["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect()
+    };
+    let base = "/api/rooms/operating-systems/messages";
+    // First load: the newest `limit`, ascending.
+    let first = c.get(&format!("{base}?limit=10")).json();
+    assert_eq!(ids(&first), (16..=25).collect::<Vec<_>>());
+    assert_eq!(first["cursor"], 25);
+    // Older pages with before=, ascending, no overlap, down to the start.
+    let mut oldest = 16;
+    let mut seen = ids(&first);
+    while oldest > 1 {
+        let page = c.get(&format!("{base}?before={oldest}&limit=10")).json();
+        let page_ids = ids(&page);
+        assert!(!page_ids.is_empty());
+        assert!(page_ids.windows(2).all(|w| w[0] + 1 == w[1]));
+        assert_eq!(*page_ids.last().unwrap(), oldest - 1);
+        oldest = page_ids[0];
+        seen.splice(0..0, page_ids);
+    }
+    assert_eq!(seen, (1..=25).collect::<Vec<_>>());
+    let empty = c.get(&format!("{base}?before=1")).json();
+    assert!(ids(&empty).is_empty());
+    // Default limit is 100 and paging after a cursor works in steps.
+    let (page, cursor) = c.poll("operating-systems", 20, 3);
+    assert_eq!(page.len(), 3);
+    assert_eq!(cursor, 23);
+    // An empty room's first load.
+    let empty = c.get("/api/rooms/secure-software/messages").json();
+    assert_eq!(empty, json!({"messages": [], "cursor": 0}));
+}
+
+#[test]
+fn database_down_is_503_without_internals() {
+    let db = TestDb::new();
+    // A port where no Postgres listens, allowed so the connection is tried.
+    let url = db.app_url().replace(db.host(), "127.0.0.1:9");
+    let runner = RunnerConfig::chat(&db)
+        .set("database_url", &url)
+        .set("db_host", "127.0.0.1:9")
+        .start();
+    let c = Client::new(&runner);
+    for path in ["/api/health", "/api/rooms", "/api/rooms/general/messages"] {
+        let r = c.get(path);
+        assert_eq!(r.status, 503, "{path}: {}", r.body);
+        assert_eq!(r.error_code(), "database_unavailable");
+        assert!(r.header("retry-after").is_some(), "{path}");
+        assert!(
+            !r.body.contains("127.0.0.1") && !r.body.contains("refused"),
+            "{}",
+            r.body
+        );
+    }
+    // Sessions need no database.
+    assert_eq!(
+        c.post_json("/api/session", None, &json!({"name": "x"}))
+            .status,
+        201
+    );
+}
+
+#[test]
+fn outbound_hosts_are_enforced() {
+    let db = TestDb::new();
+    // The database is reachable, but the manifest allows another host only.
+    let runner = RunnerConfig::chat(&db)
+        .set("db_host", "db.invalid:5432")
+        .start();
+    let c = Client::new(&runner);
+    let r = c.get("/api/health");
+    assert_eq!(r.status, 503);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        runner.stderr().contains("is not permitted"),
+        "{}",
+        runner.stderr()
+    );
+}
+
+#[test]
+fn least_privilege_role_cannot_touch_tables() {
+    let db = TestDb::new();
+    let mut app = postgres::Client::connect(&db.app_url(), postgres::NoTls).unwrap();
+    assert!(app.simple_query("SELECT * FROM chat.messages").is_err());
+    assert!(
+        app.simple_query("INSERT INTO chat.rooms (id, title) VALUES ('x', 'x')")
+            .is_err()
+    );
+    let rows = app.query("SELECT id FROM chat.list_rooms()", &[]).unwrap();
+    assert_eq!(rows.len(), 4);
+}

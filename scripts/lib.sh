@@ -1,0 +1,80 @@
+# Shared steps for scripts/dev.sh and scripts/test.sh. Each step says what it
+# does and installs or starts what is missing, so both work on a fresh machine
+# (Debian, run as root or with sudo).
+
+set -euo pipefail
+
+# wasmtime captures a backtrace for every dropped store when RUST_BACKTRACE
+# is set; that costs a lot per request and says nothing useful.
+export RUST_LIB_BACKTRACE=0
+
+COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-health ostchat-static)
+OWNER_URL="postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432"
+
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+ensure_wasm_target() {
+    if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+        step "Installing the Rust target wasm32-wasip2 (components are built for it)"
+        rustup target add wasm32-wasip2 || fail "could not add wasm32-wasip2; check that rustup can reach its registry"
+    fi
+}
+
+ensure_postgres() {
+    if ! command -v pg_ctlcluster >/dev/null || [ -z "$(ls /etc/postgresql 2>/dev/null)" ]; then
+        step "Installing PostgreSQL from Debian (apt-get install postgresql)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+            || fail "could not install postgresql; run 'apt-get install postgresql' by hand and retry"
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if ! pg_lsclusters --no-header 2>/dev/null | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+        step "Starting PostgreSQL $version"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start \
+            || fail "could not start PostgreSQL; see /var/log/postgresql/ for why"
+    fi
+    for _ in $(seq 1 60); do
+        pg_isready -q -h 127.0.0.1 -p 5432 && break
+        sleep 0.5
+    done
+    pg_isready -q -h 127.0.0.1 -p 5432 || fail "PostgreSQL does not answer on 127.0.0.1:5432"
+}
+
+# Two roles: the owner runs migrations (and, for tests, creates databases);
+# the app role may only EXECUTE the chat's SQL functions.
+ensure_roles() {
+    step "Making sure the database roles ostchat_owner and ostchat_app exist"
+    as_postgres psql -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<'SQL'
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ostchat_owner') THEN
+        CREATE ROLE ostchat_owner LOGIN CREATEDB CREATEROLE PASSWORD 'ostchat_owner';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ostchat_app') THEN
+        CREATE ROLE ostchat_app LOGIN PASSWORD 'ostchat_app';
+    ELSE
+        ALTER ROLE ostchat_app LOGIN PASSWORD 'ostchat_app';
+    END IF;
+END
+$$;
+SQL
+}
+
+build_all() {
+    step "Building the Spin components for wasm32-wasip2 (release)"
+    local args=()
+    for c in "${COMPONENTS[@]}"; do args+=(-p "$c"); done
+    cargo build --release --target wasm32-wasip2 "${args[@]}"
+    step "Building minispin, the Spin-compatible runner (release; the first build takes several minutes)"
+    cargo build --release -p minispin
+}
