@@ -67,6 +67,9 @@ BEGIN
     END IF;
 END
 $$;
+-- Lets the owner drop a test database that app connections still hold
+-- (DROP DATABASE ... WITH (FORCE) terminates them).
+GRANT pg_signal_backend TO ostchat_owner;
 SQL
 }
 
