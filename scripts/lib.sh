@@ -81,3 +81,13 @@ build_all() {
     step "Building minispin, the Spin-compatible runner (release; the first build takes several minutes)"
     cargo build --release -p minispin
 }
+
+# The browser tests drive headless Chromium through chromedriver.
+ensure_chromium() {
+    if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+        step "Installing Chromium and chromedriver from Debian (apt-get install chromium chromium-driver) for the browser tests"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+            || fail "could not install chromium and chromium-driver; run 'apt-get install chromium chromium-driver' by hand and retry"
+    fi
+}

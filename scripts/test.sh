@@ -7,6 +7,7 @@ source scripts/lib.sh
 ensure_wasm_target
 ensure_postgres
 ensure_roles
+ensure_chromium
 build_all
 
 step "Running the tests (cargo test --release)"

@@ -1,34 +1,65 @@
-/* Chat UI — plain JS, no dependencies. All user data is rendered as text. */
+/* Chat UI: plain JavaScript, no dependencies, no build step.
+ * Every name and message body is rendered as text (textContent), never as HTML.
+ * The session token lives in sessionStorage (localStorage with "remember me")
+ * and travels only in the Authorization header, never in the URL. */
 (function () {
   'use strict';
 
   var SESSION_KEY = 'chat.session';
+  var SEEN_KEY = 'chat.seen';        // localStorage: last seen message id per room
+  var PENDING_KEY = 'chat.pending';  // sessionStorage: messages not yet stored
   var DEFAULT_ROOM = 'general';
-  var POLL_MS = 1000;
-  var MAX_BACKOFF_MS = 30000;
+  var POLL_MS = 1000;                // while the tab is visible
+  var HIDDEN_POLL_MS = 10000;        // while it is hidden
+  var ROOMS_MS = 4000;
+  var HIDDEN_ROOMS_MS = 30000;
+  var MIN_BACKOFF_MS = 1000;
+  var MAX_BACKOFF_MS = 15000;
   var PAGE = 100;
   var OLDER_PAGE = 50;
-  var ROOMS_REFRESH_MS = 15000;
-  var REQUEST_TIMEOUT_MS = 20000;
+  var REQUEST_TIMEOUT_MS = 15000;
+  var MAX_BODY = 2000;
 
   function $(id) { return document.getElementById(id); }
   var ui = {
-    status: $('status'), identity: $('identity'), whoami: $('whoami'), changeName: $('change-name'),
+    status: $('status'), statusLive: $('status-live'), identity: $('identity'), whoami: $('whoami'),
+    changeName: $('change-name'), signOut: $('sign-out'),
     roomList: $('room-list'), roomsError: $('rooms-error'), roomTitle: $('room-title'),
-    notice: $('notice'), scroller: $('scroller'), loadOlder: $('load-older'),
-    historyStart: $('history-start'), empty: $('empty'), list: $('messages'),
-    joinForm: $('join-form'), nameInput: $('name-input'), joinButton: $('join-button'),
-    joinCancel: $('join-cancel'), joinError: $('join-error'),
-    composer: $('composer'), input: $('message-input'), sendButton: $('send-button')
+    notice: $('notice'), scroller: $('messages'), loadOlder: $('load-older'),
+    historyStart: $('history-start'), empty: $('empty'), list: $('message-list'), jump: $('jump'),
+    joinForm: $('join-form'), nameInput: $('name-input'), remember: $('remember'),
+    joinButton: $('join-button'), joinCancel: $('join-cancel'), joinError: $('join-error'),
+    composer: $('composer'), input: $('message-input'), composerError: $('composer-error')
   };
 
   var session = loadSession();
+  var seen = readJSON(localStore(), SEEN_KEY) || {};
   var rooms = [];
   var roomStates = Object.create(null);
   var current = null;
-  var poll = { timer: null, inFlight: false, again: false, failures: 0, countdown: null };
+  var poll = { timer: null, inFlight: false, again: false, failures: 0, countdown: null, until: 0 };
+  var roomsTimer = null;
 
-  /* ---------- helpers ---------- */
+  /* ---------- small helpers ---------- */
+
+  function localStore() { try { return window.localStorage; } catch (e) { return null; } }
+  function sessionStore() { try { return window.sessionStorage; } catch (e) { return null; } }
+  function readJSON(store, key) {
+    try { return store ? JSON.parse(store.getItem(key) || 'null') : null; } catch (e) { return null; }
+  }
+  function writeJSON(store, key, value) {
+    try {
+      if (!store) return;
+      if (value == null) store.removeItem(key); else store.setItem(key, JSON.stringify(value));
+    } catch (e) { /* storage full or disabled: keep going in memory */ }
+  }
+
+  function make(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = String(text);
+    return n;
+  }
 
   function ApiError(status, code, message, retryAfter) {
     this.status = status; this.code = code; this.message = message; this.retryAfter = retryAfter;
@@ -41,7 +72,7 @@
     var ctrl = typeof AbortController === 'function' ? new AbortController() : null;
     var timer = ctrl ? setTimeout(function () { ctrl.abort(); }, REQUEST_TIMEOUT_MS) : null;
     return fetch(path, {
-      method: method, headers: headers, cache: 'no-store', credentials: 'same-origin',
+      method: method, headers: headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer',
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: ctrl ? ctrl.signal : undefined
     }).then(function (res) {
@@ -62,6 +93,16 @@
     }).finally(function () { if (timer) clearTimeout(timer); });
   }
 
+  // Worth retrying later: no answer, a timeout, overload or a server error.
+  function transient(e) { return e.status === 0 || e.status === 408 || e.status === 429 || e.status >= 500; }
+
+  // Exponential backoff with +-25% jitter.
+  function backoff(attempt, retryAfter) {
+    var base = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * Math.pow(2, Math.max(0, attempt - 1)));
+    var d = Math.min(MAX_BACKOFF_MS, Math.max(500, base * (0.75 + Math.random() * 0.5)));
+    return retryAfter ? Math.max(d, retryAfter * 1000) : d;
+  }
+
   function roomPath(id) { return '/api/rooms/' + encodeURIComponent(id) + '/messages'; }
 
   function newClientId() {
@@ -76,13 +117,6 @@
     return hex;
   }
 
-  function make(tag, cls, text) {
-    var n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text != null) n.textContent = String(text);
-    return n;
-  }
-
   function fmtTime(iso) {
     var d = new Date(iso);
     if (isNaN(d.getTime())) return { short: '', full: '' };
@@ -94,11 +128,44 @@
     };
   }
 
+  // Message text with http(s) links made clickable. Only text nodes and
+  // anchors built here; the href is re-serialised by URL and must be http(s).
+  var URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  function safeHref(s) {
+    try {
+      var u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
+    } catch (e) { return null; }
+  }
+  function renderBody(el, text) {
+    var last = 0, m;
+    URL_RE.lastIndex = 0;
+    while ((m = URL_RE.exec(text)) !== null) {
+      var link = m[0].replace(/[.,;:!?)\]}]+$/, '');
+      var href = safeHref(link);
+      if (!href) continue;
+      if (m.index > last) el.appendChild(document.createTextNode(text.slice(last, m.index)));
+      var a = make('a', null, link);
+      a.href = href;
+      a.rel = 'noopener noreferrer';
+      a.target = '_blank';
+      el.appendChild(a);
+      last = m.index + link.length;
+      URL_RE.lastIndex = last;
+    }
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+    return el;
+  }
+
   function isAtBottom() {
     var s = ui.scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight < 48;
   }
-  function scrollToBottom() { ui.scroller.scrollTop = ui.scroller.scrollHeight; }
+  function scrollToBottom() {
+    ui.scroller.scrollTop = ui.scroller.scrollHeight;
+    if (current) roomState(current).newBelow = 0;
+    ui.jump.hidden = true;
+  }
 
   function showNotice(text) {
     ui.notice.textContent = text || '';
@@ -108,25 +175,28 @@
   /* ---------- session ---------- */
 
   function loadSession() {
-    try {
-      var s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
-      if (!s || !s.token || !s.name) return null;
-      if (s.expires_at && Date.parse(s.expires_at) <= Date.now()) {
-        sessionStorage.removeItem(SESSION_KEY);
-        return null;
-      }
+    var stores = [sessionStore(), localStore()];
+    for (var i = 0; i < stores.length; i++) {
+      var s = readJSON(stores[i], SESSION_KEY);
+      if (!s || !s.token || !s.name) continue;
+      if (s.expires_at && Date.parse(s.expires_at) <= Date.now()) { writeJSON(stores[i], SESSION_KEY, null); continue; }
+      s.remember = i === 1;
       return s;
-    } catch (e) { return null; }
+    }
+    return null;
   }
 
   function saveSession(s) {
     session = s;
-    try { sessionStorage.setItem(SESSION_KEY, JSON.stringify(s)); } catch (e) { /* ignore */ }
+    writeJSON(s.remember ? localStore() : sessionStore(), SESSION_KEY,
+      { token: s.token, name: s.name, expires_at: s.expires_at });
+    writeJSON(s.remember ? sessionStore() : localStore(), SESSION_KEY, null);
   }
 
   function clearSession() {
     session = null;
-    try { sessionStorage.removeItem(SESSION_KEY); } catch (e) { /* ignore */ }
+    writeJSON(sessionStore(), SESSION_KEY, null);
+    writeJSON(localStore(), SESSION_KEY, null);
   }
 
   function sessionValid() {
@@ -146,6 +216,7 @@
     ui.composer.hidden = true;
     ui.joinCancel.hidden = !session;
     if (session && !ui.nameInput.value) ui.nameInput.value = session.name;
+    ui.remember.checked = !!(session && session.remember);
     ui.joinError.textContent = message || '';
     ui.joinError.hidden = !message;
     updateIdentity();
@@ -176,24 +247,26 @@
     if (problem) { showJoin(problem); return; }
     ui.joinButton.disabled = true;
     ui.joinError.hidden = true;
+    var remember = ui.remember.checked;
     api('POST', '/api/session', { name: name }).then(function (data) {
-      saveSession({ token: data.token, name: data.name || name, expires_at: data.expires_at });
+      saveSession({ token: data.token, name: data.name || name, expires_at: data.expires_at, remember: remember });
       ui.nameInput.value = '';
       showComposer(true);
-      rerenderMine();
+      rerenderCurrent();
+      flushPending(true);
     }, function (e) {
       showJoin(e.message || 'Could not join.');
     }).finally(function () { ui.joinButton.disabled = false; });
   }
 
-  /* ---------- rooms ---------- */
+  /* ---------- rooms and unread counts ---------- */
 
   function roomState(id) {
     var st = roomStates[id];
     if (!st) {
       st = roomStates[id] = {
         id: id, msgs: new Map(), minId: 0, cursor: 0, loaded: false, atStart: false,
-        loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true
+        loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0
       };
     }
     return st;
@@ -204,18 +277,37 @@
     return id;
   }
 
+  function markSeen(roomId, id) {
+    if (!(id > (seen[roomId] || 0))) return;
+    seen[roomId] = id;
+    writeJSON(localStore(), SEEN_KEY, seen);
+  }
+
+  function unreadCount(r) {
+    if (r.id === current || typeof r.last_message_id !== 'number') return 0;
+    var st = roomStates[r.id];
+    var last = Math.max(seen[r.id] || 0, st ? st.cursor : 0);
+    return Math.max(0, r.last_message_id - last);
+  }
+
+  function scheduleRooms(ms) {
+    clearTimeout(roomsTimer);
+    roomsTimer = setTimeout(loadRooms, ms);
+  }
+
   function loadRooms() {
+    roomsTimer = null;
     api('GET', '/api/rooms').then(function (data) {
       rooms = Array.isArray(data.rooms) ? data.rooms : [];
       ui.roomsError.hidden = true;
       renderRooms();
-      setTimeout(loadRooms, ROOMS_REFRESH_MS);
+      scheduleRooms(document.hidden ? HIDDEN_ROOMS_MS : ROOMS_MS);
     }, function (e) {
       if (!rooms.length) {
         ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
         ui.roomsError.hidden = false;
       }
-      setTimeout(loadRooms, Math.max(5000, (e.retryAfter || 0) * 1000));
+      scheduleRooms(Math.max(5000, (e.retryAfter || 0) * 1000));
     });
   }
 
@@ -230,12 +322,12 @@
       a.href = '#/room/' + encodeURIComponent(r.id);
       a.appendChild(make('span', 'hash', '#'));
       a.appendChild(make('span', 'room-name', r.title || r.id));
-      var st = roomStates[r.id];
-      if (r.id !== current && st && st.loaded && typeof r.last_message_id === 'number' && r.last_message_id > st.cursor) {
+      var n = unreadCount(r);
+      if (n > 0) {
         li.classList.add('unread');
-        var dot = make('span', 'unread-dot');
-        dot.setAttribute('aria-label', 'new messages');
-        a.appendChild(dot);
+        var badge = make('span', 'badge', n > 99 ? '99+' : n);
+        a.appendChild(badge);
+        a.appendChild(make('span', 'visually-hidden', n === 1 ? ' unread message' : ' unread messages'));
       }
       if (r.id === current) { li.classList.add('active'); a.setAttribute('aria-current', 'page'); }
       li.appendChild(a);
@@ -246,17 +338,15 @@
     ui.roomList.textContent = '';
     ui.roomList.appendChild(frag);
     if (focusedRoom != null) {
-      for (var k = 0; k < ui.roomList.children.length; k++) {
-        var item = ui.roomList.children[k];
-        if (item.getAttribute('data-room') === focusedRoom) { item.querySelector('a').focus(); break; }
-      }
+      var again = ui.roomList.querySelector('li[data-room="' + CSS.escape(focusedRoom) + '"] a');
+      if (again) again.focus();
     }
     ui.roomTitle.textContent = current ? '#' + roomTitle(current) : '';
     if (current) document.title = roomTitle(current) + ' · Chat';
   }
 
   function roomFromHash() {
-    var m = /^#\/room\/(.+)$/.exec(location.hash || '');
+    var m = /^#\/room\/([^/?#]+)$/.exec(location.hash || '');
     if (!m) return null;
     try { return decodeURIComponent(m[1]); } catch (e) { return null; }
   }
@@ -281,7 +371,7 @@
     showNotice('');
     renderRooms();
     renderRoom();
-    schedulePoll(0);
+    if (poll.failures === 0) schedulePoll(0);
   }
 
   /* ---------- messages ---------- */
@@ -299,20 +389,18 @@
     time.title = t.full;
     meta.appendChild(time);
     li.appendChild(meta);
-    li.appendChild(make('div', 'body', m.body));
+    li.appendChild(renderBody(make('div', 'body'), String(m.body)));
     return li;
   }
 
   function pendingEl(p) {
-    var li = make('li', 'message pending');
+    var li = make('li', 'message pending mine');
     li.setAttribute('data-client-id', p.client_id);
-    li.classList.add('mine');
     var meta = make('div', 'meta');
     meta.appendChild(make('span', 'author', p.author));
-    var state = make('span', 'state');
-    meta.appendChild(state);
+    meta.appendChild(make('span', 'state'));
     li.appendChild(meta);
-    li.appendChild(make('div', 'body', p.body));
+    li.appendChild(renderBody(make('div', 'body'), p.body));
     p.el = li;
     updatePendingEl(p);
     return li;
@@ -324,15 +412,20 @@
     var state = li.querySelector('.state');
     state.textContent = '';
     li.classList.toggle('failed', p.state === 'failed');
-    if (p.state === 'failed') {
-      state.appendChild(document.createTextNode('failed — '));
-      var btn = make('button', 'retry link-button', 'retry');
-      btn.type = 'button';
-      btn.title = p.error ? 'Error: ' + p.error : 'Retry sending';
-      btn.addEventListener('click', function () { retryPending(p); });
-      state.appendChild(btn);
-    } else {
-      state.textContent = 'sending…';
+    if (p.state !== 'failed') { state.textContent = 'sending…'; return; }
+    state.appendChild(document.createTextNode(p.auto ?
+      'not sent yet, will retry automatically · ' : 'not sent' + (p.error ? ' (' + p.error + ')' : '') + ' · '));
+    var retry = make('button', 'retry link-button', 'retry');
+    retry.type = 'button';
+    retry.title = p.error ? 'Error: ' + p.error : 'Retry sending';
+    retry.addEventListener('click', function () { retryPending(p); });
+    state.appendChild(retry);
+    if (!p.auto) {
+      state.appendChild(document.createTextNode(' · '));
+      var drop = make('button', 'discard link-button', 'discard');
+      drop.type = 'button';
+      drop.addEventListener('click', function () { removePending(roomState(p.room), p.client_id); updateRoomChrome(); });
+      state.appendChild(drop);
     }
   }
 
@@ -343,6 +436,17 @@
     var node = fp ? fp.previousElementSibling : ui.list.lastElementChild;
     while (node && Number(node.getAttribute('data-id')) > id) node = node.previousElementSibling;
     ui.list.insertBefore(li, node ? node.nextElementSibling : ui.list.firstElementChild);
+    return li.nextElementSibling === fp; // true when it went in at the bottom
+  }
+
+  function savePending() {
+    var all = [];
+    Object.keys(roomStates).forEach(function (id) {
+      roomStates[id].pending.forEach(function (p) {
+        all.push({ room: p.room, client_id: p.client_id, body: p.body, author: p.author });
+      });
+    });
+    writeJSON(sessionStore(), PENDING_KEY, all.length ? all : null);
   }
 
   function removePending(st, clientId) {
@@ -351,27 +455,36 @@
     st.pending.delete(clientId);
     if (p.el && p.el.parentNode) p.el.parentNode.removeChild(p.el);
     p.el = null;
+    savePending();
   }
 
-  // Adds messages to a room's store (dedup by id) and to the DOM when visible.
+  // Adds messages to a room (deduplicated by id) and to the page when visible.
   function addMessages(roomId, msgs, opts) {
     var st = roomState(roomId);
     var visible = roomId === current;
-    var follow = visible && !(opts && opts.noFollow) && isAtBottom();
-    var added = 0;
+    var older = !!(opts && opts.older);
+    var follow = visible && !older && isAtBottom();
+    var added = 0, below = 0;
     for (var i = 0; i < msgs.length; i++) {
       var m = msgs[i];
       if (!m || typeof m.id !== 'number') continue;
-      if (m.client_id && st.pending.has(m.client_id)) removePending(st, m.client_id);
+      var p = m.client_id && st.pending.get(m.client_id);
+      if (p && p.author === m.author) removePending(st, m.client_id);
       if (st.msgs.has(m.id)) continue;
       st.msgs.set(m.id, m);
       if (!st.minId || m.id < st.minId) st.minId = m.id;
       added++;
-      if (visible) insertMessageEl(messageEl(m), m.id);
+      if (visible && insertMessageEl(messageEl(m), m.id) && !older) below++;
     }
+    if (st.minId === 1) st.atStart = true;
     if (visible) {
       updateRoomChrome();
       if (follow && added) scrollToBottom();
+      else if (below && !older) {
+        st.newBelow += below;
+        ui.jump.textContent = st.newBelow + (st.newBelow === 1 ? ' new message ↓' : ' new messages ↓');
+        ui.jump.hidden = false;
+      }
     }
     return added;
   }
@@ -384,28 +497,27 @@
     st.pending.forEach(function (p) { frag.appendChild(pendingEl(p)); });
     ui.list.textContent = '';
     ui.list.appendChild(frag);
-    ui.input.placeholder = 'Message #' + roomTitle(current) + ' (Enter to send, Shift+Enter for a new line)';
+    ui.input.placeholder = 'Message #' + roomTitle(current);
     updateRoomChrome();
     if (st.atBottom || st.scrollTop == null) scrollToBottom();
     else ui.scroller.scrollTop = st.scrollTop;
+    ui.jump.hidden = !st.newBelow;
   }
 
-  function rerenderMine() {
+  function rerenderCurrent() {
     if (!current) return;
-    var keep = isAtBottom();
-    var top = ui.scroller.scrollTop;
     var st = roomState(current);
-    st.atBottom = keep; st.scrollTop = top;
+    st.atBottom = isAtBottom();
+    st.scrollTop = ui.scroller.scrollTop;
     renderRoom();
   }
 
   function updateRoomChrome() {
     var st = roomState(current);
     var count = st.msgs.size + st.pending.size;
-    ui.empty.textContent = st.loaded ? 'No messages yet — say hi!' : 'Loading…';
+    ui.empty.textContent = st.loaded ? 'No messages yet. Say hi!' : 'Loading…';
     ui.empty.hidden = count > 0;
-    var canOlder = st.loaded && !st.atStart && st.msgs.size > 0;
-    ui.loadOlder.hidden = !canOlder;
+    ui.loadOlder.hidden = !(st.loaded && !st.atStart && st.msgs.size > 0);
     ui.loadOlder.disabled = st.loadingOlder;
     ui.loadOlder.textContent = st.loadingOlder ? 'Loading…' : 'Load older messages';
     ui.historyStart.hidden = !(st.loaded && st.atStart && st.msgs.size > 0);
@@ -421,43 +533,53 @@
     api('GET', roomPath(roomId) + '?before=' + st.minId + '&limit=' + OLDER_PAGE).then(function (data) {
       var msgs = Array.isArray(data.messages) ? data.messages : [];
       if (msgs.length < OLDER_PAGE) st.atStart = true;
+      st.loadingOlder = false;
       if (roomId === current) {
+        // Keep what the reader looks at in place: shift by the added height.
         var s = ui.scroller;
         var h = s.scrollHeight, top = s.scrollTop;
-        addMessages(roomId, msgs, { noFollow: true });
+        addMessages(roomId, msgs, { older: true });
         s.scrollTop = top + (s.scrollHeight - h);
       } else {
-        addMessages(roomId, msgs, { noFollow: true });
+        addMessages(roomId, msgs, { older: true });
       }
     }, function (e) {
+      st.loadingOlder = false;
       if (roomId === current) showNotice('Could not load older messages: ' + e.message);
     }).finally(function () {
-      st.loadingOlder = false;
       if (roomId === current) updateRoomChrome();
     });
   }
 
-  /* ---------- polling ---------- */
+  /* ---------- connection status and polling ---------- */
 
   function setStatus(state, text) {
+    text = text || state;
+    if (ui.status.getAttribute('data-state') !== state) {
+      // Announce changes of state, not every tick of the countdown.
+      ui.statusLive.textContent = state === 'reconnecting' ? 'Connection lost, reconnecting' :
+        state === 'offline' ? 'Offline' : state === 'connected' ? 'Connected' : '';
+    }
     ui.status.setAttribute('data-state', state);
-    ui.status.textContent = text || state;
+    ui.status.textContent = text;
   }
 
   function stopCountdown() {
     if (poll.countdown) { clearInterval(poll.countdown); poll.countdown = null; }
   }
 
+  function tickStatus() {
+    if (navigator.onLine === false) { setStatus('offline', 'offline'); return; }
+    if (poll.inFlight) { setStatus('reconnecting', 'reconnecting…'); return; }
+    var s = Math.max(1, Math.ceil((poll.until - Date.now()) / 1000));
+    setStatus('reconnecting', 'reconnecting in ' + s + ' s');
+  }
+
   function startCountdown(ms) {
     stopCountdown();
-    var until = Date.now() + ms;
-    function tick() {
-      if (navigator.onLine === false) { setStatus('offline', 'offline'); return; }
-      var s = Math.max(1, Math.ceil((until - Date.now()) / 1000));
-      setStatus('reconnecting', 'reconnecting in ' + s + ' s');
-    }
-    tick();
-    poll.countdown = setInterval(tick, 1000);
+    poll.until = Date.now() + ms;
+    tickStatus();
+    poll.countdown = setInterval(tickStatus, 500);
   }
 
   function schedulePoll(ms) {
@@ -475,8 +597,13 @@
     var url = roomPath(roomId) + '?limit=' + PAGE + (wasLoaded ? '&after=' + st.cursor : '');
     poll.inFlight = true;
     poll.again = false;
+    if (poll.failures) tickStatus();
     api('GET', url).then(function (data) {
       var msgs = Array.isArray(data.messages) ? data.messages : [];
+      var recovered = poll.failures > 0;
+      poll.failures = 0;
+      stopCountdown();
+      setStatus('connected', 'connected');
       if (!st.loaded) {
         st.loaded = true;
         if (msgs.length < PAGE) st.atStart = true;
@@ -486,20 +613,29 @@
       for (var i = 0; i < msgs.length; i++) if (msgs[i].id > cur) cur = msgs[i].id;
       if (cur > st.cursor) st.cursor = cur;
       if (roomId === current) {
+        markSeen(roomId, st.cursor);
         updateRoomChrome();
         if (!wasLoaded) scrollToBottom();
-        if (/not.?found/i.test(ui.notice.textContent)) showNotice('');
+        if (ui.notice.getAttribute('data-kind') === 'room') { showNotice(''); ui.notice.removeAttribute('data-kind'); }
       }
-      poll.failures = 0;
-      stopCountdown();
-      setStatus('connected', 'connected');
-      return msgs.length >= PAGE ? 0 : POLL_MS;
+      flushPending(recovered);
+      if (recovered) scheduleRooms(0);
+      if (msgs.length >= PAGE) return 0; // more to catch up on
+      return document.hidden ? HIDDEN_POLL_MS : POLL_MS;
     }, function (e) {
+      if (e.status === 404 || e.status === 400) {
+        // The server answered: the connection is fine, the room is not.
+        poll.failures = 0;
+        stopCountdown();
+        setStatus('connected', 'connected');
+        if (roomId === current) {
+          showNotice('Room “' + roomId + '” was not found.');
+          ui.notice.setAttribute('data-kind', 'room');
+        }
+        return HIDDEN_POLL_MS;
+      }
       poll.failures++;
-      var base = Math.min(MAX_BACKOFF_MS, 1000 * Math.pow(2, poll.failures - 1));
-      var delay = Math.min(MAX_BACKOFF_MS, Math.max(500, base * (0.75 + Math.random() * 0.5)));
-      if (e.retryAfter) delay = Math.max(delay, e.retryAfter * 1000);
-      if (roomId === current && e.status === 404) showNotice('Room “' + roomId + '” was not found.');
+      var delay = backoff(poll.failures, e.retryAfter);
       startCountdown(delay);
       return delay;
     }).catch(function (err) {
@@ -507,20 +643,44 @@
       return 5000;
     }).then(function (next) {
       poll.inFlight = false;
-      if (poll.again || roomId !== current) { poll.again = false; next = 0; }
+      if (poll.failures) tickStatus();
+      if (poll.again || roomId !== current) { poll.again = false; if (!poll.failures) next = 0; }
       schedulePoll(next);
+    });
+  }
+
+  // Sends again every message that failed for a passing reason, with the same
+  // client_id (the server answers a repeat with the original: never doubled).
+  function flushPending(force) {
+    if (!sessionValid()) return;
+    var now = Date.now();
+    Object.keys(roomStates).forEach(function (id) {
+      roomStates[id].pending.forEach(function (p) {
+        if (p.state === 'failed' && p.auto && !p.inFlight && (force || p.nextTry <= now)) postPending(p);
+      });
     });
   }
 
   /* ---------- sending ---------- */
 
+  function composerError(text) {
+    ui.composerError.textContent = text || '';
+    ui.composerError.hidden = !text;
+  }
+
   function send() {
     var text = ui.input.value.trim();
     if (!text) return;
-    if (!sessionValid()) { updateIdentity(); showJoin('Your session expired — please choose a name again.'); return; }
+    if (Array.from(text).length > MAX_BODY) {
+      composerError('Messages can be at most ' + MAX_BODY + ' characters (this one has ' + Array.from(text).length + ').');
+      return;
+    }
+    composerError('');
+    if (!sessionValid()) { updateIdentity(); showJoin('Your session expired. Please choose a name again.'); return; }
     var st = roomState(current);
-    var p = { client_id: newClientId(), body: text, room: current, author: session.name, state: 'sending', el: null };
+    var p = newPending(current, newClientId(), text, session.name);
     st.pending.set(p.client_id, p);
+    savePending();
     ui.list.appendChild(pendingEl(p));
     ui.input.value = '';
     autosize();
@@ -529,29 +689,59 @@
     postPending(p);
   }
 
+  function newPending(room, clientId, body, author) {
+    return { client_id: clientId, body: body, room: room, author: author, state: 'sending',
+      auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null };
+  }
+
   function retryPending(p) {
-    if (!sessionValid()) { updateIdentity(); showJoin('Choose a name, then retry your message.'); return; }
+    if (!sessionValid()) { updateIdentity(); showJoin('Choose a name, then your message is sent.'); return; }
+    p.auto = true;
     postPending(p);
   }
 
   function postPending(p) {
+    if (p.inFlight) return;
+    var st = roomState(p.room);
+    if (!sessionValid()) { p.state = 'failed'; updatePendingEl(p); return; }
+    p.author = session.name;
+    p.inFlight = true;
     p.state = 'sending';
     p.error = '';
     updatePendingEl(p);
-    var st = roomState(p.room);
     api('POST', roomPath(p.room), { body: p.body, client_id: p.client_id }, session.token).then(function (data) {
+      p.inFlight = false;
       removePending(st, p.client_id);
       if (data && data.message) addMessages(p.room, [data.message]);
       if (p.room === current) updateRoomChrome();
+      // The server answered: no need to wait out the poller's backoff.
+      if (poll.failures && !poll.inFlight) schedulePoll(0);
     }, function (e) {
-      if (!st.pending.has(p.client_id)) return; // poll already delivered it
+      p.inFlight = false;
+      if (!st.pending.has(p.client_id)) return; // a poll already delivered it
       p.state = 'failed';
       p.error = e.message;
+      p.attempts++;
+      p.auto = transient(e) || e.status === 401;
+      p.nextTry = Date.now() + backoff(p.attempts, e.retryAfter);
       updatePendingEl(p);
       if (e.status === 401) {
         clearSession();
-        showJoin('Your session expired — choose a name again, then retry.');
+        showJoin('Your session expired. Choose a name again and your message is sent.');
+      } else if (transient(e) && poll.failures === 0) {
+        schedulePoll(0); // find out at once whether the connection is gone
       }
+    });
+  }
+
+  function restorePending() {
+    var saved = readJSON(sessionStore(), PENDING_KEY);
+    if (!Array.isArray(saved)) return;
+    saved.forEach(function (s) {
+      if (!s || !s.room || !s.client_id || typeof s.body !== 'string') return;
+      var p = newPending(s.room, s.client_id, s.body, s.author || (session ? session.name : ''));
+      p.state = 'failed';
+      roomState(s.room).pending.set(p.client_id, p);
     });
   }
 
@@ -569,6 +759,12 @@
     ui.nameInput.value = session ? session.name : '';
     showJoin('');
   });
+  ui.signOut.addEventListener('click', function () {
+    clearSession();
+    ui.nameInput.value = '';
+    showJoin('');
+    rerenderCurrent();
+  });
 
   ui.composer.addEventListener('submit', function (ev) { ev.preventDefault(); send(); ui.input.focus(); });
   ui.input.addEventListener('keydown', function (ev) {
@@ -577,18 +773,31 @@
       send();
     }
   });
-  ui.input.addEventListener('input', autosize);
+  ui.input.addEventListener('input', function () { autosize(); composerError(''); });
 
   ui.loadOlder.addEventListener('click', loadOlder);
+  ui.jump.addEventListener('click', function () { scrollToBottom(); ui.input.focus(); });
   ui.scroller.addEventListener('scroll', function () {
     var s = ui.scroller;
     if (s.scrollTop < 24 && s.scrollHeight > s.clientHeight + 24) loadOlder();
+    if (isAtBottom() && current && roomState(current).newBelow) { roomState(current).newBelow = 0; ui.jump.hidden = true; }
   }, { passive: true });
 
   window.addEventListener('hashchange', onHashChange);
-  window.addEventListener('online', function () { stopCountdown(); setStatus('connecting', 'connecting…'); schedulePoll(0); });
-  window.addEventListener('offline', function () { setStatus('offline', 'offline'); });
+  window.addEventListener('online', function () {
+    stopCountdown();
+    setStatus('connecting', 'connecting…');
+    schedulePoll(0);
+  });
+  window.addEventListener('offline', function () { if (poll.failures) tickStatus(); else setStatus('offline', 'offline'); });
+  document.addEventListener('visibilitychange', function () {
+    if (document.hidden) return;
+    // Back in view: catch up now unless we are waiting out a backoff.
+    if (!poll.failures) schedulePoll(0);
+    scheduleRooms(0);
+  });
 
+  restorePending();
   updateIdentity();
   if (session) showComposer(false); else showJoin('');
   loadRooms();

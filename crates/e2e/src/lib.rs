@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 pub use serde_json::{Value, json};
 
+pub mod webdriver;
+
 /// Owner role: may create databases; runs migrations.
 const DEFAULT_ADMIN_URL: &str =
     "postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432/postgres?sslmode=disable";
@@ -157,10 +159,21 @@ pub struct Runner {
     stderr: Arc<Mutex<String>>,
 }
 
-/// How to start a runner: variables and manifest.
+/// How to start a runner: variables, manifest and listening address.
 pub struct RunnerConfig {
     pub manifest: PathBuf,
     pub vars: Vec<(String, String)>,
+    /// `host:port` to listen on; `None` picks a free port (`127.0.0.1:0`).
+    pub listen: Option<String>,
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (for a runner that must
+/// come back on the same address after a restart).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
 }
 
 impl RunnerConfig {
@@ -174,7 +187,14 @@ impl RunnerConfig {
                 ("session_secret".into(), SESSION_SECRET.into()),
                 ("admin_token".into(), ADMIN_TOKEN.into()),
             ],
+            listen: None,
         }
+    }
+
+    /// Listen on this `host:port` instead of a free port.
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = Some(addr.into());
+        self
     }
 
     pub fn set(mut self, name: &str, value: &str) -> Self {
@@ -193,7 +213,8 @@ impl RunnerConfig {
         cmd.arg("up")
             .arg("--manifest")
             .arg(&self.manifest)
-            .args(["--listen", "127.0.0.1:0"])
+            .arg("--listen")
+            .arg(self.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -1,0 +1,461 @@
+//! The browser page in real headless Chromium (through chromedriver), against
+//! the real components under minispin and a fresh database: two people
+//! talking, safe rendering, history paging, unread counts, and surviving a
+//! server restart without losing or doubling anything. Writes screenshots
+//! to `target/screenshots/`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use e2e::webdriver::{ChromeDriver, Session, keys, png_size, wait_for, wait_until};
+use e2e::{Client, Runner, RunnerConfig, TestDb, Value, json, workspace_root};
+
+/// One browser test at a time: each runs Chromium and minispin, and the
+/// timing checks (3 s delivery) should not depend on how many run at once.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const T: Duration = Duration::from_secs(15);
+
+/// Opens the chat at `room` and joins as `name`.
+fn join(s: &Session, runner: &Runner, room: &str, name: &str) {
+    s.goto(&runner.url(&format!("/#/room/{room}")));
+    let input = s.wait_for_element("#name-input", T);
+    wait_for(T, "the join form", || {
+        s.execute(
+            "return !document.getElementById('join-form').hidden",
+            vec![],
+        ) == json!(true)
+    });
+    input.send_keys(&format!("{name}{}", keys::ENTER));
+    wait_for(T, "the composer after joining", || {
+        s.execute("return !document.getElementById('composer').hidden", vec![]) == json!(true)
+    });
+}
+
+/// Types into the composer; Enter sends.
+fn type_message(s: &Session, text: &str) {
+    s.find("#message-input")
+        .expect("the composer")
+        .send_keys(&format!("{text}{}", keys::ENTER));
+}
+
+/// What the page shows: (id or 0 while pending, author, body) in DOM order.
+fn shown(s: &Session) -> Vec<(i64, String, String)> {
+    let v = s.execute(
+        "return Array.from(document.querySelectorAll('#message-list li.message')).map(li => [\
+           Number(li.getAttribute('data-id') || 0),\
+           li.querySelector('.author').textContent,\
+           li.querySelector('.body').textContent])",
+        vec![],
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_i64().unwrap(),
+                r[1].as_str().unwrap().to_string(),
+                r[2].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn shows_body(s: &Session, body: &str) -> bool {
+    shown(s).iter().any(|(id, _, b)| *id > 0 && b == body)
+}
+
+/// Everything stored in `room`, as the page should show it.
+fn stored(c: &Client, room: &str) -> Vec<(i64, String, String)> {
+    let (msgs, _) = c.poll(room, 0, 500);
+    msgs.iter()
+        .map(|m| {
+            (
+                m["id"].as_i64().unwrap(),
+                m["author"].as_str().unwrap().to_string(),
+                m["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn status(s: &Session) -> String {
+    s.execute(
+        "return document.getElementById('status').textContent",
+        vec![],
+    )
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+fn screenshot(s: &Session, width: u32, height: u32, name: &str) {
+    s.set_viewport_size(width, height);
+    // Let the page re-lay out and settle at the bottom of the conversation.
+    s.execute(
+        "const m = document.getElementById('messages'); m.scrollTop = m.scrollHeight; return 0",
+        vec![],
+    );
+    let png = s.screenshot_png();
+    assert_eq!(png_size(&png), (width, height), "{name} screenshot size");
+    let dir = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{width}x{height}.png"));
+    std::fs::write(&path, png).unwrap();
+    eprintln!("wrote {}", path.display());
+}
+
+#[test]
+fn two_people_talk_and_see_the_same_conversation() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let driver = ChromeDriver::start();
+    let alice = driver.new_session();
+    let bob = driver.new_session();
+    alice.set_window_size(1280, 800);
+    bob.set_window_size(1280, 800);
+    join(&alice, &runner, "general", "alice");
+    join(&bob, &runner, "general", "bob");
+
+    // The URL names the room and nothing else; the token is in sessionStorage.
+    let url = alice.current_url();
+    assert!(url.ends_with("/#/room/general"), "{url}");
+    let stores = alice.execute(
+        "return [sessionStorage.getItem('chat.session'), localStorage.getItem('chat.session')]",
+        vec![],
+    );
+    let saved: Value = serde_json::from_str(stores[0].as_str().unwrap()).unwrap();
+    assert_eq!(saved["name"], "alice");
+    assert!(!url.contains(saved["token"].as_str().unwrap()) && !url.contains("alice"));
+    assert_eq!(stores[1], Value::Null, "not remembered unless asked for");
+
+    let conversation = [
+        (&alice, "alice", "Hi Bob, are you there?"),
+        (&bob, "bob", "Yes! Hello Alice."),
+        (&alice, "alice", "Great: the chat works in two browsers."),
+        (&bob, "bob", "And the links too: https://spinframework.dev"),
+    ];
+    for (from, name, text) in conversation {
+        let start = Instant::now();
+        type_message(from, text);
+        let other = if name == "alice" { &bob } else { &alice };
+        wait_for(
+            Duration::from_secs(3),
+            &format!("the other browser to show {text:?}"),
+            || shows_body(other, text),
+        );
+        eprintln!(
+            "{name}'s message reached the other browser in {:?}",
+            start.elapsed()
+        );
+    }
+
+    // Shift+Enter is a new line, Enter sends.
+    alice.find("#message-input").unwrap().send_keys(&format!(
+        "two{}{}{}lines{}",
+        keys::SHIFT,
+        keys::ENTER,
+        keys::NULL,
+        keys::ENTER
+    ));
+    wait_for(
+        Duration::from_secs(3),
+        "the two-line message at bob's",
+        || shows_body(&bob, "two\nlines"),
+    );
+
+    // Both show exactly what is stored, in the same order, nothing pending.
+    let expected = stored(&api, "general");
+    assert_eq!(expected.len(), 5);
+    for s in [&alice, &bob] {
+        wait_for(T, "the page to match the stored conversation", || {
+            shown(s) == expected
+        });
+    }
+    let link = bob.execute(
+        "const a = document.querySelectorAll('#message-list .body a'); \
+         return Array.from(a).map(x => [x.href, x.rel, x.textContent])",
+        vec![],
+    );
+    assert_eq!(
+        link,
+        json!([[
+            "https://spinframework.dev/",
+            "noopener noreferrer",
+            "https://spinframework.dev"
+        ]])
+    );
+
+    // Unread counts: bob reads another room while alice writes in general.
+    bob.goto(&runner.url("/#/room/operating-systems"));
+    wait_for(T, "bob in operating-systems", || {
+        bob.execute(
+            "return document.getElementById('room-title').textContent",
+            vec![],
+        )
+        .as_str()
+        .is_some_and(|t| t.contains("Operating"))
+    });
+    type_message(&alice, "one for later");
+    type_message(&alice, "and another");
+    let badge = "return (document.querySelector('#room-list li[data-room=\"general\"] .badge') || {}).textContent || ''";
+    wait_for(T, "an unread count of 2 on general", || {
+        bob.execute(badge, vec![]) == json!("2")
+    });
+    bob.find("#room-list li[data-room=\"general\"] a")
+        .unwrap()
+        .click();
+    wait_for(T, "general to show what bob missed", || {
+        shows_body(&bob, "and another") && bob.execute(badge, vec![]) == json!("")
+    });
+    assert!(bob.current_url().ends_with("/#/room/general"));
+    assert_eq!(shown(&bob), stored(&api, "general"));
+
+    // Something unread elsewhere, for the screenshots.
+    let carol = api.login("carol");
+    for i in 1..=3 {
+        let r = api.send_message(
+            &carol,
+            "distributed-systems",
+            &format!("news {i}"),
+            &format!("c{i}"),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let ds_badge = badge.replace("general", "distributed-systems");
+    wait_for(T, "an unread count of 3 at alice's", || {
+        alice.execute(&ds_badge, vec![]) == json!("3")
+    });
+    screenshot(&alice, 1280, 800, "chat");
+    screenshot(&alice, 360, 740, "chat");
+}
+
+#[test]
+fn html_in_bodies_and_names_is_shown_as_text() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let driver = ChromeDriver::start();
+    let s = driver.new_session();
+
+    let name = "<img src=x onerror=alert(1)>";
+    let token = api.login(name);
+    let payloads = [
+        r#"<img src=x onerror="window.__xss=1">"#,
+        "<script>window.__xss=1</script>",
+        r#"<a href="javascript:window.__xss=1">click</a> &amp; &lt;b&gt;"#,
+    ];
+    for (i, p) in payloads.iter().enumerate() {
+        let r = api.send_message(&token, "general", p, &format!("x{i}"));
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // One typed in the browser too, and a link that must stay inert.
+    join(&s, &runner, "general", "mallory");
+    let typed =
+        "<img src=x onerror=\"window.__xss=1\"> javascript:window.__xss=1 http://example.com/ok";
+    type_message(&s, typed);
+    wait_for(T, "all four messages", || {
+        shown(&s).iter().filter(|m| m.0 > 0).count() == 4
+    });
+
+    let bodies: Vec<String> = shown(&s).into_iter().map(|m| m.2).collect();
+    assert_eq!(bodies[..3], payloads.map(String::from));
+    assert_eq!(bodies[3], typed);
+    let authors: Vec<String> = shown(&s).into_iter().map(|m| m.1).collect();
+    assert_eq!(authors[..3], [name, name, name]);
+    let check = s.execute(
+        "return {\
+           xss: typeof window.__xss,\
+           injected: document.querySelectorAll('#message-list img, #message-list script, #room-list img').length,\
+           links: Array.from(document.querySelectorAll('#message-list a')).map(a => [a.protocol, a.rel])\
+         }",
+        vec![],
+    );
+    assert_eq!(check["xss"], "undefined");
+    assert_eq!(check["injected"], 0);
+    assert_eq!(check["links"], json!([["http:", "noopener noreferrer"]]));
+}
+
+#[test]
+fn scrolling_up_loads_all_history_in_order_without_jumping() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let token = api.login("historian");
+    for i in 1..=300 {
+        let r = api.send_message(&token, "general", &format!("message {i}"), &format!("h{i}"));
+        assert_eq!(r.status, 201);
+    }
+    let driver = ChromeDriver::start();
+    let s = driver.new_session();
+    s.set_window_size(1280, 800);
+    s.goto(&runner.url("/#/room/general"));
+
+    // First load: the newest messages, scrolled to the bottom.
+    let count = "return document.querySelectorAll('#message-list li.message').length";
+    wait_for(T, "the first page", || {
+        s.execute(count, vec![]) == json!(100)
+    });
+    let ids = |s: &Session| -> Vec<i64> { shown(s).into_iter().map(|m| m.0).collect() };
+    assert_eq!(ids(&s), (201..=300).collect::<Vec<_>>());
+    let at_bottom = s.execute(
+        "const m = document.getElementById('messages'); \
+         return m.scrollHeight - m.scrollTop - m.clientHeight < 2",
+        vec![],
+    );
+    assert_eq!(at_bottom, json!(true));
+
+    // Scroll to the top until everything is there; after each page the
+    // message that was at the top must not move on screen.
+    let started = Instant::now();
+    let mut pages = 0;
+    loop {
+        let n = s
+            .execute(
+                "const m = document.getElementById('messages'); m.scrollTop = 0;\
+                 const li = document.querySelector('#message-list li.message');\
+                 window.__anchor = { id: li.getAttribute('data-id'), top: li.getBoundingClientRect().top };\
+                 return document.querySelectorAll('#message-list li.message').length",
+                vec![],
+            )
+            .as_i64()
+            .unwrap();
+        if n >= 300 {
+            break;
+        }
+        let grown = wait_until(T, "an older page", || {
+            let now = s.execute(count, vec![]).as_i64().unwrap();
+            (now > n).then_some(now)
+        });
+        pages += 1;
+        let moved = s.execute(
+            "const a = window.__anchor;\
+             const li = document.querySelector('#message-list li[data-id=\"' + a.id + '\"]');\
+             return li.getBoundingClientRect().top - a.top",
+            vec![],
+        );
+        assert!(
+            moved.as_f64().unwrap().abs() < 2.0,
+            "the view jumped by {moved}px after loading up to {grown}"
+        );
+    }
+    eprintln!("{pages} older pages loaded in {:?}", started.elapsed());
+    assert_eq!(ids(&s), (1..=300).collect::<Vec<_>>());
+    let shown_all = shown(&s);
+    assert!(
+        shown_all
+            .iter()
+            .enumerate()
+            .all(|(i, m)| m.2 == format!("message {}", i + 1))
+    );
+    wait_for(T, "the beginning-of-room marker", || {
+        s.execute(
+            "return !document.getElementById('history-start').hidden",
+            vec![],
+        ) == json!(true)
+    });
+}
+
+#[test]
+fn survives_a_server_restart_losing_and_doubling_nothing() {
+    let _one = serial();
+    let db = TestDb::new();
+    let addr = format!("127.0.0.1:{}", e2e::free_port());
+    let runner = RunnerConfig::chat(&db).listen(&addr).start();
+    let driver = ChromeDriver::start();
+    let s = driver.new_session();
+    s.set_window_size(1280, 800);
+    join(&s, &runner, "general", "alice");
+    type_message(&s, "before the outage");
+    wait_for(T, "the first message stored", || {
+        shows_body(&s, "before the outage")
+    });
+    wait_for(T, "status connected", || status(&s) == "connected");
+
+    // The server goes away: the page says it is reconnecting.
+    let (exit, _) = runner.terminate();
+    assert!(exit.success());
+    let down = Instant::now();
+    let text = wait_until(T, "a reconnecting status", || {
+        let t = status(&s);
+        t.starts_with("reconnecting in ").then_some(t)
+    });
+    eprintln!("status {text:?} {:?} after the stop", down.elapsed());
+
+    // Meanwhile others write through another host on the same database...
+    let other = RunnerConfig::chat(&db).start();
+    let api = Client::new(&other);
+    let bob = api.login("bob");
+    for i in 1..=5 {
+        let r = api.send_message(
+            &bob,
+            "general",
+            &format!("while you were away {i}"),
+            &format!("b{i}"),
+        );
+        assert_eq!(r.status, 201);
+    }
+    // ...and alice types a message that cannot be sent yet.
+    type_message(&s, "typed while offline");
+    wait_for(T, "the message marked as not sent, with retry", || {
+        s.execute(
+            "const p = document.querySelector('#message-list li.pending.failed');\
+             return !!p && !!p.querySelector('button.retry')",
+            vec![],
+        ) == json!(true)
+    });
+    let count_offline = |db: &TestDb| -> i64 {
+        db.connect()
+            .query_one(
+                "SELECT count(*) FROM chat.messages WHERE body = 'typed while offline'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(count_offline(&db), 0);
+
+    // The server comes back on the same address: the page catches up and
+    // sends the pending message, once.
+    let back = RunnerConfig::chat(&db).listen(&addr).start();
+    let restarted = Instant::now();
+    let expected = wait_until(Duration::from_secs(40), "the page to catch up", || {
+        let want = stored(&api, "general");
+        (want.len() == 7 && shown(&s) == want && status(&s) == "connected").then_some(want)
+    });
+    eprintln!(
+        "caught up {:?} after the restart ({:?} after the stop)",
+        restarted.elapsed(),
+        down.elapsed()
+    );
+    assert_eq!(
+        expected.iter().map(|m| m.2.as_str()).collect::<Vec<_>>(),
+        [
+            "before the outage",
+            "while you were away 1",
+            "while you were away 2",
+            "while you were away 3",
+            "while you were away 4",
+            "while you were away 5",
+            "typed while offline",
+        ]
+    );
+    assert_eq!(count_offline(&db), 1);
+    let c = Client::new(&back);
+    assert_eq!(stored(&c, "general"), expected);
+    assert_eq!(
+        shown(&s)
+            .iter()
+            .filter(|m| m.2 == "typed while offline")
+            .count(),
+        1
+    );
+}
