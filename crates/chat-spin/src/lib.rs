@@ -262,24 +262,27 @@ fn header(req: &Request, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Reads the request, refusing bodies over the API's limit without reading
-/// them whole (a 413 reply), so a huge upload costs nothing.
+/// Bodies past the API's limit are still read (and thrown away) up to this
+/// size, so that the client, which is usually still sending, gets to read
+/// the 413 instead of a reset connection. Past it, answer at once.
+const DRAIN_MAX: usize = 1024 * 1024;
+
+/// Reads the request. The body is kept up to one byte past the API's limit,
+/// so the domain's own check can tell "at the limit" from "over it"; memory
+/// stays bounded whatever the client sends.
 pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
     let limit = chat::model::MAX_BODY_BYTES;
     let too_large = || {
         chat::api::Reply::from(chat::ApiError::payload_too_large(
             "body_too_large",
-            format!(
-                "request bodies are limited to {} KiB; send less",
-                limit / 1024
-            ),
+            format!("request bodies are limited to {} KiB; send less", limit / 1024),
         ))
     };
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
+    if declared.is_some_and(|n| n > DRAIN_MAX as u64) {
         return Err(too_large());
     }
-    let incoming = Incoming {
+    let mut incoming = Incoming {
         method: req.method().as_str().to_string(),
         path: req.uri().path().to_string(),
         query: req.uri().query().unwrap_or("").to_string(),
@@ -287,14 +290,22 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
         content_type: header(&req, "content-type"),
         body: Vec::new(),
     };
-    // Read one byte past the limit so "exactly at the limit" and "over it"
-    // can be told apart by the domain's own check.
-    let body = http_body_util::Limited::new(req.into_body(), limit + 1);
-    let body = match body.collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => return Err(too_large()),
-    };
-    Ok(Incoming { body, ..incoming })
+    let mut body = req.into_body();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(too_large());
+        };
+        if let Some(data) = frame.data_ref() {
+            seen += data.len();
+            let room = (limit + 1).saturating_sub(incoming.body.len());
+            incoming.body.extend_from_slice(&data[..data.len().min(room)]);
+        }
+        if seen > DRAIN_MAX {
+            break;
+        }
+    }
+    Ok(incoming)
 }
 
 /// A domain reply as a Spin response.

@@ -7,6 +7,7 @@
 use crate::manifest::Manifest;
 use crate::outbound::{AllowedHost, OutboundPolicy};
 use crate::pg::{self, PgCtx, PgView, Pools};
+use crate::reuse::{ComponentHandler, ReusePolicy};
 use crate::routes::Router;
 use crate::variables::AppVariables;
 use crate::variables::host::{self as vars_host, ComponentVariables};
@@ -17,10 +18,11 @@ use std::time::Instant;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::handler::ProxyHandler;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-/// Per-store host state: one per request (a fresh instance per request).
+/// Per-store host state: one per component instance.
 pub struct State {
     table: ResourceTable,
     wasi: WasiCtx,
@@ -28,12 +30,6 @@ pub struct State {
     hooks: NoOutboundHttp,
     pg: PgCtx,
     vars: ComponentVariables,
-}
-
-impl State {
-    pub fn hooks_mut(&mut self) -> &mut dyn WasiHttpHooks {
-        &mut self.hooks
-    }
 }
 
 impl WasiView for State {
@@ -91,7 +87,7 @@ pub struct LoadedComponent {
 }
 
 impl LoadedComponent {
-    /// A fresh store for one request.
+    /// A fresh store for one instance.
     pub fn new_store(&self, engine: &Engine) -> Store<State> {
         let mut wasi = WasiCtxBuilder::new();
         wasi.inherit_stdout().inherit_stderr();
@@ -112,10 +108,11 @@ impl LoadedComponent {
     }
 }
 
-/// A loaded app: the engine, the components and the routes to them.
+/// A loaded app: the components, their instance schedulers and the routes.
 pub struct App {
-    pub engine: Engine,
-    pub components: Vec<LoadedComponent>,
+    pub components: Vec<Arc<LoadedComponent>>,
+    /// One per component, same index: hands requests to (reused) instances.
+    pub handlers: Vec<ProxyHandler<ComponentHandler>>,
     pub router: Router,
 }
 
@@ -142,7 +139,7 @@ fn linker(engine: &Engine) -> Result<Linker<State>> {
 }
 
 impl App {
-    pub fn load(manifest: &Manifest, vars: &AppVariables) -> Result<App> {
+    pub fn load(manifest: &Manifest, vars: &AppVariables, policy: ReusePolicy) -> Result<App> {
         let engine = engine()?;
         let linker = linker(&engine)?;
         let pools = Arc::new(Pools::default());
@@ -187,7 +184,7 @@ impl App {
                 started.elapsed()
             );
             index.insert(name.clone(), components.len());
-            components.push(LoadedComponent {
+            components.push(Arc::new(LoadedComponent {
                 name: name.clone(),
                 pre,
                 pg: PgCtx {
@@ -200,7 +197,7 @@ impl App {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect(),
-            });
+            }));
         }
         let router = Router::new(
             manifest
@@ -208,9 +205,19 @@ impl App {
                 .iter()
                 .map(|t| (t.route.clone(), index[&t.component])),
         )?;
+        let handlers = components
+            .iter()
+            .map(|component| {
+                ProxyHandler::new(ComponentHandler {
+                    engine: engine.clone(),
+                    component: component.clone(),
+                    policy,
+                })
+            })
+            .collect();
         Ok(App {
-            engine,
             components,
+            handlers,
             router,
         })
     }

@@ -13,7 +13,8 @@
 //! - `routes`: Spin's route matching;
 //! - `outbound`: `allowed_outbound_hosts`;
 //! - `pg`: the Postgres host on pooled `tokio-postgres` connections;
-//! - `app`: compile and pre-instantiate components, per-request stores;
+//! - `app`: compile and pre-instantiate components; per-instance host state;
+//! - `reuse`: serve requests from reused instances, as Spin 4 does;
 //! - `server`: the HTTP server and graceful shutdown;
 //! - `migrate`: apply numbered `.sql` files to a database.
 
@@ -22,6 +23,7 @@ mod manifest;
 mod migrate;
 mod outbound;
 mod pg;
+mod reuse;
 mod routes;
 mod server;
 mod variables;
@@ -35,6 +37,7 @@ minispin: run a Spin app's HTTP components (a small Spin-compatible host)
 
 USAGE:
     minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000]
+                [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
     minispin migrate --database URL [--dir sql]
 
 Variables come from SPIN_VARIABLE_<NAME> environment variables over the
@@ -87,8 +90,15 @@ fn real_main() -> Result<()> {
         "up" => {
             let manifest = PathBuf::from(args.take("--manifest")?.unwrap_or("spin.toml".into()));
             let listen = args.take("--listen")?.unwrap_or("127.0.0.1:3000".into());
+            let mut policy = reuse::ReusePolicy::default();
+            if let Some(n) = args.take("--max-instance-reuse-count")? {
+                policy.max_requests = positive(&n, "--max-instance-reuse-count")?;
+            }
+            if let Some(n) = args.take("--max-instance-concurrent-reuse-count")? {
+                policy.max_concurrent = positive(&n, "--max-instance-concurrent-reuse-count")?;
+            }
             args.finish()?;
-            runtime.block_on(up(manifest, listen))
+            runtime.block_on(up(manifest, listen, policy))
         }
         "migrate" => {
             let url = args
@@ -102,7 +112,14 @@ fn real_main() -> Result<()> {
     }
 }
 
-async fn up(manifest_path: PathBuf, listen: String) -> Result<()> {
+fn positive(value: &str, flag: &str) -> Result<usize> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("{flag} takes a whole number of at least 1, not `{value}`"),
+    }
+}
+
+async fn up(manifest_path: PathBuf, listen: String, policy: reuse::ReusePolicy) -> Result<()> {
     let manifest = manifest::Manifest::load(&manifest_path)?;
     let vars = variables::AppVariables::resolve(&manifest, |k| std::env::var(k).ok())?;
     eprintln!(
@@ -110,7 +127,7 @@ async fn up(manifest_path: PathBuf, listen: String) -> Result<()> {
         manifest.name,
         manifest.components.len()
     );
-    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars))?;
+    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars, policy))?;
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| {

@@ -1,11 +1,12 @@
 //! The HTTP front: accept connections, route each request to a component,
-//! run it in a fresh instance, answer. Shuts down gracefully: on SIGTERM or
+//! hand it to one of that component's instances (see `reuse`), answer. Shuts down gracefully: on SIGTERM or
 //! Ctrl-C it stops accepting, lets in-flight requests finish, then exits.
 
-use crate::app::{App, LoadedComponent};
+use crate::app::App;
 use anyhow::{Result, anyhow};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -17,7 +18,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use wasmtime_wasi_http::p3;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,8 +95,14 @@ async fn shutdown_signal() {
     }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from_static(text.as_bytes())));
+/// Response bodies: streamed from the guest, or a short text of our own.
+type Body = UnsyncBoxBody<Bytes, anyhow::Error>;
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    let body = Full::new(Bytes::from_static(text.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut res = Response::new(body);
     *res.status_mut() = status;
     res.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -110,7 +116,7 @@ async fn handle(
     mut req: Request<Incoming>,
     local: SocketAddr,
     peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let Some(found) = app.router.find(&path) else {
         return plain(StatusCode::NOT_FOUND, "Not Found");
@@ -155,7 +161,7 @@ async fn handle(
         }
     }
 
-    match run(app, component, req).await {
+    match run(app, found.route.component, req).await {
         Ok(res) => res,
         Err(e) => {
             // The details go to the operator's log, never to the client.
@@ -168,52 +174,14 @@ async fn handle(
     }
 }
 
-/// Runs one request through a fresh instance of `component`.
-async fn run(
-    app: &App,
-    component: &LoadedComponent,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>> {
-    let wasm = |e: wasmtime::Error| anyhow!("{e:?}");
-    let mut store = component.new_store(&app.engine);
-    let service = component
-        .pre()
-        .instantiate_async(&mut store)
+/// Runs one request through an instance of the component (reused or new, as
+/// the reuse policy allows). The body streams from the instance as the guest
+/// writes it.
+async fn run(app: &App, index: usize, req: Request<Incoming>) -> Result<Response<Body>> {
+    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+    let res = app.handlers[index]
+        .handle((), req)
         .await
-        .map_err(wasm)?;
-    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from));
-    let (req, request_io) = p3::Request::from_http(store.data_mut().hooks_mut(), req);
-    let outcome = store
-        .run_concurrent(async |store| {
-            let response = async {
-                let res = match service.handle(store, req).await? {
-                    Ok(res) => res,
-                    Err(code) => return Ok(Err(code)),
-                };
-                let res = store.with(|store| res.into_http(store, async { Ok(()) }))?;
-                let (parts, body) = res.into_parts();
-                // Read the whole body while the store's event loop runs: the
-                // guest produces it from inside this loop.
-                let body = body
-                    .collect()
-                    .await
-                    .map_err(|e| wasmtime::format_err!("response body: {e}"))?
-                    .to_bytes();
-                wasmtime::Result::Ok(Ok((parts, body)))
-            };
-            let request = async {
-                request_io
-                    .await
-                    .map_err(|e| wasmtime::format_err!("request body: {e}"))
-            };
-            let (res, ()) = futures::try_join!(response, request)?;
-            wasmtime::Result::Ok(res)
-        })
-        .await
-        .map_err(wasm)?
-        .map_err(wasm)?;
-    match outcome {
-        Ok((parts, body)) => Ok(Response::from_parts(parts, Full::new(body))),
-        Err(code) => Err(anyhow!("the handler returned an error code: {code:?}")),
-    }
+        .map_err(|e| anyhow!("{e:?}"))?;
+    Ok(res.map(|body| body.map_err(|e| anyhow!("{e}")).boxed_unsync()))
 }
