@@ -11,7 +11,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         Ok(store) => store,
         Err(reply) => return chat_spin::respond(reply),
     };
-    let config = chat_spin::config::chat().await;
+    let config = chat_spin::config::for_method(&incoming.method).await;
     let now = chat_spin::now_unix();
     chat_spin::respond(chat::api::messages(&incoming.as_request(), &config, now, &store).await)
 }

@@ -11,6 +11,6 @@ async fn handle(req: Request) -> impl IntoResponse {
         Ok(store) => store,
         Err(reply) => return chat_spin::respond(reply),
     };
-    let config = chat_spin::config::chat().await;
+    let config = chat_spin::config::for_method(&incoming.method).await;
     chat_spin::respond(chat::api::rooms(&incoming.as_request(), &config, &store).await)
 }

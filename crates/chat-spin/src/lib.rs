@@ -375,6 +375,23 @@ pub mod config {
         variables::get("database_url").await.ok()
     }
 
+    /// The configuration a request with this method needs. Reads use no
+    /// secret, so a poll (the hot path) skips three host calls; writes get
+    /// everything.
+    pub async fn for_method(method: &str) -> chat::api::Config {
+        if method == "GET" || method == "HEAD" {
+            chat::api::Config {
+                session_secret: Vec::new(),
+                admin_token: String::new(),
+                session_ttl_secs: DEFAULT_TTL_SECS,
+            }
+        } else {
+            chat().await
+        }
+    }
+
+    const DEFAULT_TTL_SECS: i64 = 24 * 60 * 60;
+
     /// Session and admin settings. Missing values fall back to values that
     /// keep the feature safely off: no admin token disables room creation,
     /// and an empty secret is refused by the domain (`check_secret`).
@@ -386,7 +403,7 @@ pub mod config {
             .ok()
             .and_then(|v| v.trim().parse::<i64>().ok())
             .filter(|v| *v > 0)
-            .unwrap_or(24 * 60 * 60);
+            .unwrap_or(DEFAULT_TTL_SECS);
         chat::api::Config {
             session_secret: secret.into_bytes(),
             admin_token,
