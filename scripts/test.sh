@@ -10,10 +10,10 @@ ensure_roles
 ensure_chromium
 build_all
 
-step "Running the tests (cargo test --release)"
-cargo test --release -p chat -p minispin -p e2e
-
 # The benchmark in its short smoke mode: it must run and print a complete
 # table (no timing thresholds here; figures belong in BENCHMARKS.md).
 step "Benchmark smoke run (ostchat-bench --smoke)"
 cargo run --release -q -p bench -- --smoke
+
+step "Running the tests (cargo test --release)"
+cargo test --release -p chat -p minispin -p e2e
