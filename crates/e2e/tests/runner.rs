@@ -91,5 +91,9 @@ fn sigterm_finishes_in_flight_requests_then_exits() {
     let served = load.join().unwrap();
     assert!(status.success(), "exit status {status}: {stderr}");
     assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(
+        !stderr.contains("failed"),
+        "a clean shutdown reports no failure: {stderr}"
+    );
     assert!(served > 0, "no request was served before the signal");
 }

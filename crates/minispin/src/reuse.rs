@@ -12,6 +12,7 @@ use crate::app::{LoadedComponent, State};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use wasmtime::component::GuestTaskId;
@@ -20,6 +21,10 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, Proxy, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
+
+/// Set once the server has drained: instances still alive then are dropped
+/// with the runtime, which the handler reports as a failure; it is not one.
+pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// How instances are reused. `max_requests = 1` gives a fresh instance per
 /// request.
@@ -110,7 +115,9 @@ impl WorkerState for Limits {
     }
 
     fn drop(&self, _store: Store<State>, result: wasmtime::Result<()>) {
-        if let Err(e) = result {
+        if let Err(e) = result
+            && !SHUTTING_DOWN.load(Ordering::Relaxed)
+        {
             eprintln!("minispin: an instance of `{}` failed: {e:?}", self.name);
         }
     }

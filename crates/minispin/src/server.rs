@@ -69,6 +69,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
             eprintln!("minispin: gave up waiting for requests after {DRAIN_TIMEOUT:?}");
         }
     }
+    crate::reuse::SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
