@@ -41,6 +41,7 @@ ostchat-bench: throughput and latency of minispin vs a native baseline vs pgbenc
 USAGE:
     ostchat-bench [--messages N] [--clients N] [--duration SECS] [--warmup SECS]
                   [--post-rate PER_SEC] [--smoke] [--only runner|native]
+                  [--runner-args ARGS]   (extra arguments for `minispin up`, one string)
     ostchat-bench native-server --listen ADDR --database URL --secret S
 
 Run from the workspace root after building (the README's test command builds
@@ -142,7 +143,8 @@ fn real_main() -> Result<()> {
         smoke,
     };
     let only: Option<String> = arg(&args, "--only")?;
-    runtime.block_on(run(settings, only))
+    let runner_args: String = arg(&args, "--runner-args")?.unwrap_or_default();
+    runtime.block_on(run(settings, only, runner_args))
 }
 
 fn workspace_root() -> PathBuf {
@@ -591,7 +593,7 @@ fn print_table(report: &Report) {
     }
 }
 
-async fn run(s: Settings, only: Option<String>) -> Result<()> {
+async fn run(s: Settings, only: Option<String>, runner_args: String) -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     prepare_database(&root, s.messages).await?;
@@ -603,6 +605,7 @@ async fn run(s: Settings, only: Option<String>) -> Result<()> {
         say("starting minispin on the real components");
         let mut cmd = Command::new(root.join("target/release/minispin"));
         cmd.args(["up", "--listen", "127.0.0.1:0"])
+            .args(runner_args.split_whitespace())
             .env("RUST_LIB_BACKTRACE", "0")
             .env(
                 "SPIN_VARIABLE_DATABASE_URL",
