@@ -16,4 +16,12 @@ step "Benchmark smoke run (ostchat-bench --smoke)"
 cargo run --release -q -p bench -- --smoke
 
 step "Running the tests (cargo test --release)"
-cargo test --release -p chat -p minispin -p e2e
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+# --all-targets: every unit and integration test; no doc-tests (there are
+# none), whose empty "0 passed" summary would otherwise close the output.
+cargo test --release --all-targets -p chat -p minispin -p e2e 2>&1 | tee "$log"
+passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "tests: $passed passed, $failed failed"
