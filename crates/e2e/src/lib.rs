@@ -452,6 +452,20 @@ impl Client {
         )
     }
 
+    /// Posts `count` messages `"{body_prefix}{i}"` (client ids
+    /// `"{body_prefix}-{i}"`), i = 1..=count, each of which must be stored.
+    pub fn post_many(&self, token: &str, room: &str, count: usize, body_prefix: &str) {
+        for i in 1..=count {
+            let r = self.send_message(
+                token,
+                room,
+                &format!("{body_prefix}{i}"),
+                &format!("{}-{i}", body_prefix.trim().replace(' ', "-")),
+            );
+            assert_eq!(r.status, 201, "posting {body_prefix}{i}: {}", r.body);
+        }
+    }
+
     /// Messages after `after`; returns (ids, cursor).
     pub fn poll(&self, room: &str, after: i64, limit: u32) -> (Vec<Value>, i64) {
         let r = self.get(&format!(

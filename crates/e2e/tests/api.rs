@@ -290,15 +290,7 @@ fn history_paging_and_first_load() {
     let runner = RunnerConfig::chat(&db).start();
     let c = Client::new(&runner);
     let token = c.login("pager");
-    for i in 1..=25 {
-        let r = c.send_message(
-            &token,
-            "operating-systems",
-            &format!("m{i}"),
-            &format!("p{i}"),
-        );
-        assert_eq!(r.status, 201);
-    }
+    c.post_many(&token, "operating-systems", 25, "m");
     let ids = |v: &e2e::Value| -> Vec<i64> {
         v["messages"]
             .as_array()

@@ -219,15 +219,7 @@ fn two_people_talk_and_see_the_same_conversation() {
 
     // Something unread elsewhere, for the screenshots.
     let carol = api.login("carol");
-    for i in 1..=3 {
-        let r = api.send_message(
-            &carol,
-            "distributed-systems",
-            &format!("news {i}"),
-            &format!("c{i}"),
-        );
-        assert_eq!(r.status, 201);
-    }
+    api.post_many(&carol, "distributed-systems", 3, "news ");
     let ds_badge = badge.replace("general", "distributed-systems");
     wait_for(T, "an unread count of 3 at alice's", || {
         alice.execute(&ds_badge, vec![]) == json!("3")
@@ -290,10 +282,7 @@ fn scrolling_up_loads_all_history_in_order_without_jumping() {
     let runner = RunnerConfig::chat(&db).start();
     let api = Client::new(&runner);
     let token = api.login("historian");
-    for i in 1..=300 {
-        let r = api.send_message(&token, "general", &format!("message {i}"), &format!("h{i}"));
-        assert_eq!(r.status, 201);
-    }
+    api.post_many(&token, "general", 300, "message ");
     let driver = ChromeDriver::start();
     let s = driver.new_session();
     s.set_window_size(1280, 800);
@@ -394,15 +383,7 @@ fn survives_a_server_restart_losing_and_doubling_nothing() {
     let other = RunnerConfig::chat(&db).start();
     let api = Client::new(&other);
     let bob = api.login("bob");
-    for i in 1..=5 {
-        let r = api.send_message(
-            &bob,
-            "general",
-            &format!("while you were away {i}"),
-            &format!("b{i}"),
-        );
-        assert_eq!(r.status, 201);
-    }
+    api.post_many(&bob, "general", 5, "while you were away ");
     // ...and alice types a message that cannot be sent yet.
     type_message(&s, "typed while offline");
     wait_for(T, "the message marked as not sent, with retry", || {
