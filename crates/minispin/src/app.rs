@@ -15,7 +15,7 @@ use anyhow::{Context, Result, anyhow};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::handler::ProxyHandler;
@@ -154,7 +154,7 @@ impl App {
                     path.display()
                 )
             })?;
-            let component = Component::new(&engine, &bytes).map_err(|e| {
+            let component = crate::cache::load(&engine, &bytes).map_err(|e| {
                 anyhow!(
                     "component `{name}`: {} is not a valid component: {e}",
                     path.display()

@@ -14,11 +14,13 @@
 //! - `outbound`: `allowed_outbound_hosts`;
 //! - `pg`: the Postgres host on pooled `tokio-postgres` connections;
 //! - `app`: compile and pre-instantiate components; per-instance host state;
+//! - `cache`: keep compiled components across starts;
 //! - `reuse`: serve requests from reused instances, as Spin 4 does;
 //! - `server`: the HTTP server and graceful shutdown;
 //! - `migrate`: apply numbered `.sql` files to a database.
 
 mod app;
+mod cache;
 mod manifest;
 mod migrate;
 mod outbound;
