@@ -9,6 +9,8 @@ ensure_postgres
 ensure_roles
 ensure_chromium
 build_all
+step "Building the probe component the Spin-compatibility tests run"
+cargo build --release --target wasm32-wasip2 -p spin-probe
 
 # The benchmark in its short smoke mode: it must run and print a complete
 # table (no timing thresholds here; figures belong in BENCHMARKS.md).

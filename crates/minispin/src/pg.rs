@@ -450,7 +450,15 @@ fn conversion(e: impl std::fmt::Display) -> Error {
 }
 
 fn get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> Result<Option<T>, Error> {
-    row.try_get::<_, Option<T>>(i).map_err(conversion)
+    row.try_get::<_, Option<T>>(i).map_err(|e| {
+        // The useful part ("cannot convert between the Rust type ... and the
+        // Postgres type timestamptz") is the source of "error deserializing
+        // column 0"; the component should see both, as under Spin.
+        match std::error::Error::source(&e) {
+            Some(source) => Error::ValueConversionFailed(format!("{e}: {source}")),
+            None => conversion(e),
+        }
+    })
 }
 
 fn db_value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
