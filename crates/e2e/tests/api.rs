@@ -367,7 +367,11 @@ fn outbound_hosts_are_enforced() {
     let c = Client::new(&runner);
     let r = c.get("/api/health");
     assert_eq!(r.status, 503);
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    // The reason goes to the operator's log (read by another thread here).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !runner.stderr().contains("is not permitted") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert!(
         runner.stderr().contains("is not permitted"),
         "{}",
