@@ -68,17 +68,23 @@ pub struct TestDb {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// `{prefix}{pid}_{n}_{nanos}`: unique across tests in this process and
+/// across test processes running at once (databases, browser profiles).
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
+}
+
 impl TestDb {
     pub fn new() -> TestDb {
-        let name = format!(
-            "ostchat_t{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        );
+        let name = unique_name("ostchat_t");
         let mut admin = postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap_or_else(|e| {
             panic!("cannot reach Postgres as the owner role ({e}); run the README's test command, which starts Postgres and creates the roles")
         });

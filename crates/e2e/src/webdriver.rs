@@ -9,7 +9,6 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -157,16 +156,7 @@ impl ChromeDriver {
 
     /// A new headless Chromium with its own fresh profile.
     pub fn new_session(&self) -> Session {
-        static PROFILES: AtomicU32 = AtomicU32::new(0);
-        let profile = std::env::temp_dir().join(format!(
-            "ostchat-chromium-{}-{}-{}",
-            std::process::id(),
-            PROFILES.fetch_add(1, Ordering::SeqCst),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .subsec_nanos()
-        ));
+        let profile = std::env::temp_dir().join(crate::unique_name("ostchat-chromium-"));
         std::fs::create_dir_all(&profile).expect("create a Chromium profile directory");
         let caps = json!({
             "capabilities": {
