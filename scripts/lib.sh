@@ -79,7 +79,11 @@ build_all() {
     for c in "${COMPONENTS[@]}"; do args+=(-p "$c"); done
     cargo build --release --target wasm32-wasip2 "${args[@]}"
     step "Building minispin, the Spin-compatible runner (release; the first build takes several minutes)"
-    cargo build --release -p minispin
+    # Built together with the crates the tests build, so shared dependencies
+    # get the same features in both builds and wasmtime is compiled once
+    # (building minispin alone would give sha2 other features, and the test
+    # build would then compile wasmtime a second time).
+    cargo build --release -p minispin -p chat -p e2e
 }
 
 # The browser tests drive headless Chromium through chromedriver.

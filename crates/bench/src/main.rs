@@ -503,12 +503,13 @@ fn pgbench(s: &Settings, after: i64) -> Result<f64> {
     let dir = workspace_root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let script = dir.join("poll.sql");
-    std::fs::write(
-        &script,
-        format!(
-            "SELECT id, room, author, body, client_id, sent_at FROM chat.get_messages_after('general', {after}, 100);\n"
-        ),
-    )?;
+    // The very statement the components run, with its parameters inlined.
+    let poll = chat::sql::page("general", chat::Page::After { after, limit: 100 }).sql;
+    let poll = poll
+        .replace("$1", "'general'")
+        .replace("$2", &after.to_string())
+        .replace("$3", "100");
+    std::fs::write(&script, format!("{poll};\n"))?;
     let out = Command::new("pgbench")
         .args(["-n", "-j", "2", "-c", &s.clients.to_string(), "-T"])
         .arg(format!("{}", s.duration_s.ceil().max(1.0) as u64))

@@ -7,6 +7,7 @@
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use chat::model::{Message, Room};
+use chat::sql::{self, Failure, Param, Statement, Value};
 use chat::{Page, Store, StoreError};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use http::{Request, Response};
@@ -17,90 +18,83 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::sync::Arc;
-
-const COLS: &str = "id, room, author, body, client_id, sent_at";
+use tokio_postgres::types::{ToSql, Type};
 
 struct NativeStore {
     pool: Pool,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
+/// A tokio-postgres row, read by position as the component reads Spin's.
+struct NativeRow(tokio_postgres::Row);
 
-fn message(row: &tokio_postgres::Row) -> Message {
-    Message {
-        id: row.get("id"),
-        room: row.get("room"),
-        author: row.get("author"),
-        body: row.get("body"),
-        client_id: row.get("client_id"),
-        sent_at: row.get("sent_at"),
+impl sql::Row for NativeRow {
+    fn value(&self, column: usize) -> Value<'_> {
+        let row = &self.0;
+        let Some(c) = row.columns().get(column) else {
+            return Value::Other;
+        };
+        let value = match *c.type_() {
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(column)
+                .map(|v| v.map(Value::Int)),
+            Type::TEXT => row
+                .try_get::<_, Option<&str>>(column)
+                .map(|v| v.map(Value::Text)),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(column)
+                .map(|v| v.map(Value::Bool)),
+            _ => return Value::Other,
+        };
+        value.map_or(Value::Other, |v| v.unwrap_or(Value::Null))
     }
 }
 
-/// `Ok(None)` for the SQL functions' unknown-room error, as the component does.
-fn room_scoped<T>(r: Result<T, tokio_postgres::Error>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.code().is_some_and(|c| c.code() == "P0002") => Ok(None),
-        Err(e) => Err(StoreError::Failed(e.to_string())),
+fn failed(e: tokio_postgres::Error) -> StoreError {
+    let text = e.to_string();
+    match e.code() {
+        Some(code) => sql::classify(Failure::Db {
+            code: code.code(),
+            text: &text,
+        }),
+        None => sql::classify(Failure::Text(&text)),
+    }
+}
+
+impl NativeStore {
+    async fn run(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| sql::classify(Failure::Connect(&e.to_string())))?;
+        let params: Vec<Box<dyn ToSql + Sync + Send>> = statement
+            .params
+            .iter()
+            .map(|p| -> Box<dyn ToSql + Sync + Send> {
+                match *p {
+                    Param::Text(s) => Box::new(s.to_string()),
+                    Param::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+        let rows = client.query(statement.sql, &refs).await.map_err(failed)?;
+        Ok(rows.into_iter().map(NativeRow).collect())
     }
 }
 
 impl Store for NativeStore {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let rows = client
-            .query(
-                "SELECT id, title, last_message_id FROM chat.list_rooms()",
-                &[],
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(rows
-            .iter()
-            .map(|r| Room {
-                id: r.get(0),
-                title: r.get(1),
-                last_message_id: r.get(2),
-            })
-            .collect())
+        sql::rooms(&self.run(sql::list_rooms()).await?)
     }
 
-    async fn create_room(&self, _id: &str, _title: &str) -> Result<Option<Room>, StoreError> {
-        Err(StoreError::Failed("not part of the baseline".into()))
+    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
+        sql::added_room(&self.run(sql::add_room(id, title)).await?)
     }
 
     async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let rows = match page {
-            Page::Latest { limit } => {
-                client
-                    .query(
-                        &format!("SELECT {COLS} FROM chat.get_latest_messages($1, $2)"),
-                        &[&room, &limit],
-                    )
-                    .await
-            }
-            Page::After { after, limit } => {
-                client
-                    .query(
-                        &format!("SELECT {COLS} FROM chat.get_messages_after($1, $2, $3)"),
-                        &[&room, &after, &limit],
-                    )
-                    .await
-            }
-            Page::Before { before, limit } => {
-                client
-                    .query(
-                        &format!("SELECT {COLS} FROM chat.get_messages_before($1, $2, $3)"),
-                        &[&room, &before, &limit],
-                    )
-                    .await
-            }
-        };
-        Ok(room_scoped(rows)?.map(|rows| rows.iter().map(message).collect()))
+        sql::page_rows(&self.run(sql::page(room, page)).await?)
     }
 
     async fn send_message(
@@ -110,26 +104,15 @@ impl Store for NativeStore {
         body: &str,
         client_id: &str,
     ) -> Result<Option<(Message, bool)>, StoreError> {
-        let client = self.pool.get().await.map_err(unavailable)?;
-        let rows = client
-            .query(
-                &format!("SELECT {COLS}, created FROM chat.send_message($1, $2, $3, $4)"),
-                &[&room, &author, &body, &client_id],
-            )
-            .await;
-        Ok(room_scoped(rows)?.and_then(|rows| {
-            rows.first()
-                .map(|r| (message(r), r.get::<_, bool>("created")))
-        }))
+        sql::posted(
+            &self
+                .run(sql::post_message(room, author, body, client_id))
+                .await?,
+        )
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        let client = self.pool.get().await.map_err(unavailable)?;
-        client
-            .query_one("SELECT chat.health()", &[])
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        sql::healthy(&self.run(sql::health()).await?)
     }
 }
 

@@ -10,15 +10,15 @@
 //! - [`config`]: the chat configuration from Spin variables.
 
 use chat::model::{Message, Room};
+use chat::sql::{self, Failure, Param, Statement, Value};
 use chat::{Page, Store, StoreError};
 use http_body_util::BodyExt;
 use spin_sdk::http::{Request, Response};
-use spin_sdk::pg::wit::postgres::Connection;
-use spin_sdk::pg::{self, DbValue, ParameterValue, QueryError};
+use spin_sdk::pg::wit::postgres::{
+    Connection, DbValue, Error as PgError, ParameterValue, QueryError,
+};
+use spin_sdk::wit_bindgen::StreamResult;
 use std::cell::OnceCell;
-
-/// SQLSTATE the chat SQL functions raise for an unknown room.
-const UNKNOWN_ROOM: &str = "P0002";
 
 /// A lazily opened connection: a request that fails validation never takes a
 /// connection from the pool.
@@ -27,110 +27,49 @@ pub struct PgStore {
     conn: OnceCell<Connection>,
 }
 
-enum Failure {
-    UnknownRoom,
-    Store(StoreError),
-}
+/// A row as Spin hands it over, read by position (see [`chat::sql`]).
+struct SpinRow(Vec<DbValue>);
 
-impl From<pg::Error> for Failure {
-    fn from(e: pg::Error) -> Self {
-        match &e {
-            pg::Error::PgError(pg::PgError::QueryFailed(QueryError::DbError(db)))
-                if db.code == UNKNOWN_ROOM =>
-            {
-                Failure::UnknownRoom
-            }
-            pg::Error::PgError(pg::PgError::ConnectionFailed(_)) => {
-                Failure::Store(StoreError::Unavailable(e.to_string()))
-            }
-            // A query that fails without a structured database error lost its
-            // connection mid-way (server restart, network): retryable.
-            pg::Error::PgError(pg::PgError::QueryFailed(QueryError::Text(_))) => {
-                Failure::Store(StoreError::Unavailable(e.to_string()))
-            }
-            _ => Failure::Store(StoreError::Failed(e.to_string())),
+impl sql::Row for SpinRow {
+    fn value(&self, column: usize) -> Value<'_> {
+        match self.0.get(column) {
+            Some(DbValue::DbNull) => Value::Null,
+            Some(DbValue::Int64(v)) => Value::Int(*v),
+            Some(DbValue::Str(s)) => Value::Text(s),
+            Some(DbValue::Boolean(b)) => Value::Bool(*b),
+            _ => Value::Other,
         }
     }
 }
 
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure::Store(e)
-    }
+/// Classifies a host error (retryable or not, see [`chat::sql::classify`])
+/// and logs it: the client only ever sees a generic 503 or 500, the operator
+/// needs the reason, so it goes to the component's stderr (the host's log).
+fn failed(e: PgError) -> StoreError {
+    let error = match &e {
+        PgError::ConnectionFailed(t) => sql::classify(Failure::Connect(t)),
+        PgError::QueryFailed(QueryError::DbError(db)) => sql::classify(Failure::Db {
+            code: &db.code,
+            text: &db.as_text,
+        }),
+        PgError::QueryFailed(QueryError::Text(t)) => sql::classify(Failure::Text(t)),
+        PgError::BadParameter(t) | PgError::ValueConversionFailed(t) | PgError::Other(t) => {
+            sql::classify(Failure::Bug(t))
+        }
+    };
+    logged(error)
 }
 
-/// The client only ever sees a generic 503; the operator needs the reason,
-/// so it goes to the component's stderr (the host's log).
 fn logged(e: StoreError) -> StoreError {
     eprintln!("chat: {e}");
     e
 }
 
-/// `Ok(None)` for an unknown room; every other failure stays an error.
-fn room_scoped<T>(r: Result<T, Failure>) -> Result<Option<T>, StoreError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(Failure::UnknownRoom) => Ok(None),
-        Err(Failure::Store(e)) => Err(logged(e)),
+fn param(p: &Param) -> ParameterValue {
+    match *p {
+        Param::Text(s) => ParameterValue::Str(s.to_string()),
+        Param::Int(i) => ParameterValue::Int64(i),
     }
-}
-
-fn plain<T>(r: Result<T, Failure>) -> Result<T, StoreError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(Failure::UnknownRoom) => Err(logged(StoreError::Failed(
-            "unexpected unknown-room error".into(),
-        ))),
-        Err(Failure::Store(e)) => Err(logged(e)),
-    }
-}
-
-/// One row of a result, with the column names to look values up by.
-struct Row<'a> {
-    columns: &'a [pg::Column],
-    values: &'a [DbValue],
-}
-
-fn rows_of(set: &pg::wit::postgres::RowSet) -> Vec<Row<'_>> {
-    set.rows
-        .iter()
-        .map(|values| Row {
-            columns: &set.columns,
-            values,
-        })
-        .collect()
-}
-
-fn col<T: pg::Decode>(row: &Row, name: &str) -> Result<T, StoreError> {
-    row.columns
-        .iter()
-        .position(|c| c.name == name)
-        .and_then(|i| row.values.get(i))
-        .and_then(|v| T::decode(v).ok())
-        .ok_or_else(|| StoreError::Failed(format!("column `{name}` missing or of another type")))
-}
-
-fn room(row: &Row) -> Result<Room, StoreError> {
-    Ok(Room {
-        id: col(row, "id")?,
-        title: col(row, "title")?,
-        last_message_id: col(row, "last_message_id")?,
-    })
-}
-
-fn message(row: &Row) -> Result<Message, StoreError> {
-    Ok(Message {
-        id: col(row, "id")?,
-        room: col(row, "room")?,
-        author: col(row, "author")?,
-        body: col(row, "body")?,
-        client_id: col(row, "client_id")?,
-        sent_at: col(row, "sent_at")?,
-    })
-}
-
-fn text(s: &str) -> ParameterValue {
-    ParameterValue::Str(s.to_string())
 }
 
 impl PgStore {
@@ -141,96 +80,72 @@ impl PgStore {
         }
     }
 
-    async fn conn(&self) -> Result<&Connection, Failure> {
+    async fn conn(&self) -> Result<&Connection, StoreError> {
         if self.conn.get().is_none() {
             let conn = Connection::open_async(self.address.clone())
                 .await
-                .map_err(pg::Error::PgError)?;
+                .map_err(failed)?;
             let _ = self.conn.set(conn);
         }
         self.conn
             .get()
-            .ok_or_else(|| Failure::Store(StoreError::Unavailable("no connection".into())))
+            .ok_or_else(|| StoreError::Unavailable("no connection".into()))
     }
 
-    /// Runs a query and returns the whole row set from one host call.
+    /// Runs a statement and returns all its rows.
     ///
-    /// Spin's interface offers a streamed `query-async` too (what
-    /// `spin_sdk::pg::Connection::query` uses), but a host-side stream costs
-    /// per row, and our results are small pages: the one-call form costs
-    /// about half the host CPU per request.
-    async fn rows(
-        &self,
-        sql: &str,
-        params: Vec<ParameterValue>,
-    ) -> Result<pg::wit::postgres::RowSet, Failure> {
+    /// Only the asynchronous `query-async` is used, never the synchronous
+    /// `query`: a synchronous host call blocks the whole instance, and on
+    /// Spin releases without spinframework/spin#3673 the synchronous `query`
+    /// never returns for a statement with zero rows, so one empty poll would
+    /// hang every request the instance serves. The rows are read from the
+    /// stream in batches sized by the statement's row bound, so a page
+    /// usually arrives in one read instead of one host call per row; then the
+    /// completion future says whether the query ended cleanly (an error met
+    /// while reading rows arrives there).
+    async fn run(&self, statement: Statement<'_>) -> Result<Vec<SpinRow>, StoreError> {
         let conn = self.conn().await?;
-        conn.query(sql, &params)
-            .map_err(|e| Failure::from(pg::Error::PgError(e)))
+        let params = statement.params.iter().map(param).collect::<Vec<_>>();
+        let (_columns, mut stream, done) = conn
+            .query_async(statement.sql.to_string(), params)
+            .await
+            .map_err(failed)?;
+        let mut rows: Vec<Vec<DbValue>> = Vec::with_capacity(statement.max_rows.max(1));
+        loop {
+            if rows.len() == rows.capacity() {
+                rows.reserve(rows.capacity());
+            }
+            let (result, buffer) = stream.read(rows).await;
+            rows = buffer;
+            if matches!(result, StreamResult::Dropped | StreamResult::Cancelled) {
+                break;
+            }
+        }
+        done.await.map_err(failed)?;
+        Ok(rows.into_iter().map(SpinRow).collect())
     }
 
-    async fn message_rows(
-        &self,
-        sql: &str,
-        params: Vec<ParameterValue>,
-    ) -> Result<Vec<Message>, Failure> {
-        let set = self.rows(sql, params).await?;
-        Ok(rows_of(&set)
-            .iter()
-            .map(message)
-            .collect::<Result<_, _>>()?)
+    /// Reads a result with the domain's reader; a result of the wrong shape
+    /// is logged like any other failure.
+    fn read<T>(
+        rows: &[SpinRow],
+        reader: fn(&[SpinRow]) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        reader(rows).map_err(logged)
     }
 }
 
 impl Store for PgStore {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        let rows = plain(
-            self.rows(
-                "SELECT id, title, last_message_id FROM chat.list_rooms()",
-                vec![],
-            )
-            .await,
-        )?;
-        rows_of(&rows).iter().map(room).collect()
+        Self::read(&self.run(sql::list_rooms()).await?, sql::rooms)
     }
 
     async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        let rows = plain(
-            self.rows(
-                "SELECT id, title, last_message_id FROM chat.create_room($1, $2)",
-                vec![text(id), text(title)],
-            )
-            .await,
-        )?;
-        rows_of(&rows).first().map(room).transpose()
+        Self::read(&self.run(sql::add_room(id, title)).await?, sql::added_room)
     }
 
     async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        const COLS: &str = "id, room, author, body, client_id, sent_at";
-        let r = match page {
-            Page::Latest { limit } => {
-                self.message_rows(
-                    &format!("SELECT {COLS} FROM chat.get_latest_messages($1, $2)"),
-                    vec![text(room), limit.into()],
-                )
-                .await
-            }
-            Page::After { after, limit } => {
-                self.message_rows(
-                    &format!("SELECT {COLS} FROM chat.get_messages_after($1, $2, $3)"),
-                    vec![text(room), after.into(), limit.into()],
-                )
-                .await
-            }
-            Page::Before { before, limit } => {
-                self.message_rows(
-                    &format!("SELECT {COLS} FROM chat.get_messages_before($1, $2, $3)"),
-                    vec![text(room), before.into(), limit.into()],
-                )
-                .await
-            }
-        };
-        room_scoped(r)
+        Self::read(&self.run(sql::page(room, page)).await?, sql::page_rows)
     }
 
     async fn send_message(
@@ -240,33 +155,12 @@ impl Store for PgStore {
         body: &str,
         client_id: &str,
     ) -> Result<Option<(Message, bool)>, StoreError> {
-        let r = self
-            .rows(
-                "SELECT id, room, author, body, client_id, sent_at, created \
-                 FROM chat.send_message($1, $2, $3, $4)",
-                vec![text(room), text(author), text(body), text(client_id)],
-            )
-            .await;
-        match room_scoped(r)? {
-            None => Ok(None),
-            Some(set) => {
-                let rows = rows_of(&set);
-                let row = rows
-                    .first()
-                    .ok_or_else(|| StoreError::Failed("send_message returned no row".into()))?;
-                Ok(Some((message(row)?, col::<bool>(row, "created")?)))
-            }
-        }
+        let statement = sql::post_message(room, author, body, client_id);
+        Self::read(&self.run(statement).await?, sql::posted)
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        let set = plain(self.rows("SELECT chat.health() AS ok", vec![]).await)?;
-        match set.rows.first().and_then(|r| r.first()) {
-            Some(DbValue::Int64(1)) => Ok(()),
-            _ => Err(StoreError::Failed(
-                "health check returned an unexpected value".into(),
-            )),
-        }
+        Self::read(&self.run(sql::health()).await?, sql::healthy)
     }
 }
 
@@ -312,7 +206,7 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
     let limit = chat::model::MAX_BODY_BYTES;
     let too_large = || {
         chat::api::Reply::from(chat::ApiError::payload_too_large(
-            "body_too_large",
+            "payload_too_large",
             format!(
                 "request bodies are limited to {} KiB; send less",
                 limit / 1024
@@ -335,7 +229,12 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
-            return Err(too_large());
+            // The client went away or broke the stream mid-body.
+            return Err(chat::ApiError::bad_request(
+                "unreadable_body",
+                "the request body could not be read to its end; send the request again",
+            )
+            .into());
         };
         if let Some(data) = frame.data_ref() {
             seen += data.len();

@@ -293,7 +293,9 @@ pub async fn health(store: &impl Store) -> Reply {
                 status: "ok".to_string(),
             },
         ),
-        Err(e) => Reply::error(e.into()),
+        // Unhealthy is 503 whatever the cause: load balancers only ask
+        // whether to send traffic here.
+        Err(_) => Reply::error(ApiError::database_unavailable()),
     }
 }
 

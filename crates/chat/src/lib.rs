@@ -11,6 +11,9 @@
 //! - [`token`]: stateless HMAC-SHA256 session tokens.
 //! - [`model`]: the exact JSON shapes of the API and strict body parsing.
 //! - [`store`]: the [`Store`] trait the components implement over Postgres.
+//! - [`sql`]: the database contract: every statement, how its result reads
+//!   (outcomes such as an unknown room are data), and which failures are
+//!   worth a retry.
 //! - [`api`]: every endpoint's behaviour as a function from a [`api::Request`]
 //!   (plus config, clock and store) to a [`api::Reply`]; the Spin
 //!   components only translate their request/response types.
@@ -22,6 +25,7 @@
 pub mod api;
 pub mod error;
 pub mod model;
+pub mod sql;
 pub mod store;
 pub mod time;
 pub mod token;

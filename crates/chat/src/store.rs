@@ -39,11 +39,20 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// Both variants become the same 503: the client can do nothing but retry
-/// either way, and the database's own text must never reach the client.
+/// A failure that may pass (the database restarting, a lost connection)
+/// is a 503 with `Retry-After`; any other (a missing migration, a
+/// permission, a bug) is a 500, since retrying will not help. Either way the
+/// database's own text never reaches the client: the store logs it.
 impl From<StoreError> for ApiError {
-    fn from(_: StoreError) -> Self {
-        ApiError::database_unavailable()
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::database_unavailable(),
+            StoreError::Failed(_) => ApiError::internal(
+                "internal_error",
+                "the server could not complete this request and has logged why; \
+                 try again later, and tell the operator if it persists",
+            ),
+        }
     }
 }
 
@@ -78,14 +87,24 @@ mod tests {
 
     #[test]
     fn store_errors_never_leak() {
-        for e in [
-            StoreError::Unavailable("connection to 10.0.0.5 refused".into()),
-            StoreError::Failed("relation chat.messages: password=hunter2".into()),
+        for (e, status, code, retry_after) in [
+            (
+                StoreError::Unavailable("connection to 10.0.0.5 refused".into()),
+                503,
+                "database_unavailable",
+                Some(2),
+            ),
+            (
+                StoreError::Failed("relation chat.messages: password=hunter2".into()),
+                500,
+                "internal_error",
+                None,
+            ),
         ] {
             let api: ApiError = e.into();
             assert_eq!(
                 (api.status, api.code, api.retry_after),
-                (503, "database_unavailable", Some(2))
+                (status, code, retry_after)
             );
             let json = api.to_json();
             assert!(

@@ -171,6 +171,9 @@ pub struct RunnerConfig {
     pub vars: Vec<(String, String)>,
     /// `host:port` to listen on; `None` picks a free port (`127.0.0.1:0`).
     pub listen: Option<String>,
+    /// `minispin up --strict` (the default here): a request that would hang
+    /// under some real Spin releases fails instead of passing quietly.
+    pub strict: bool,
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (for a runner that must
@@ -194,7 +197,14 @@ impl RunnerConfig {
                 ("admin_token".into(), ADMIN_TOKEN.into()),
             ],
             listen: None,
+            strict: true,
         }
+    }
+
+    /// Without `--strict`: such requests only log a warning.
+    pub fn lenient(mut self) -> Self {
+        self.strict = false;
+        self
     }
 
     /// Listen on this `host:port` instead of a free port.
@@ -221,6 +231,7 @@ impl RunnerConfig {
             .arg(&self.manifest)
             .arg("--listen")
             .arg(self.listen.as_deref().unwrap_or("127.0.0.1:0"))
+            .args(self.strict.then_some("--strict"))
             .env("RUST_LIB_BACKTRACE", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -6,7 +6,7 @@
 
 use crate::manifest::Manifest;
 use crate::outbound::{AllowedHost, OutboundPolicy};
-use crate::pg::{self, PgCtx, PgView, Pools};
+use crate::pg::{self, Compat, PgCtx, PgView, Pools};
 use crate::reuse::{ComponentHandler, ReusePolicy};
 use crate::routes::Router;
 use crate::variables::AppVariables;
@@ -139,10 +139,18 @@ fn linker(engine: &Engine) -> Result<Linker<State>> {
 }
 
 impl App {
-    pub fn load(manifest: &Manifest, vars: &AppVariables, policy: ReusePolicy) -> Result<App> {
+    /// Loads every component. `strict`: fail requests that would hang under
+    /// some real Spin releases instead of only warning (see `pg`).
+    pub fn load(
+        manifest: &Manifest,
+        vars: &AppVariables,
+        policy: ReusePolicy,
+        strict: bool,
+    ) -> Result<App> {
         let engine = engine()?;
         let linker = linker(&engine)?;
         let pools = Arc::new(Pools::default());
+        let cache = crate::cache::Cache::open(&engine);
         let mut components = Vec::new();
         let mut index = BTreeMap::new();
         for (name, decl) in &manifest.components {
@@ -154,7 +162,11 @@ impl App {
                     path.display()
                 )
             })?;
-            let component = crate::cache::load(&engine, &bytes).map_err(|e| {
+            let component = match &cache {
+                Some(cache) => cache.load(&engine, &path, &bytes),
+                None => wasmtime::component::Component::new(&engine, &bytes),
+            }
+            .map_err(|e| {
                 anyhow!(
                     "component `{name}`: {} is not a valid component: {e}",
                     path.display()
@@ -190,6 +202,7 @@ impl App {
                 pg: PgCtx {
                     pools: pools.clone(),
                     policy: Arc::new(OutboundPolicy::new(hosts)),
+                    compat: Arc::new(Compat::new(name, strict)),
                 },
                 vars: Arc::new(resolved),
                 environment: decl

@@ -16,11 +16,13 @@
 //! - `app`: compile and pre-instantiate components; per-instance host state;
 //! - `cache`: keep compiled components across starts;
 //! - `reuse`: serve requests from reused instances, as Spin 4 does;
-//! - `server`: the HTTP server and graceful shutdown;
-//! - `migrate`: apply numbered `.sql` files to a database.
+//! - `server`: the HTTP server and graceful shutdown (drain, then stop);
+//! - `migrate`: apply numbered `.sql` files to a database;
+//! - `check`: a health probe for containers that have no shell or curl.
 
 mod app;
 mod cache;
+mod check;
 mod manifest;
 mod migrate;
 mod outbound;
@@ -38,12 +40,28 @@ const USAGE: &str = "\
 minispin: run a Spin app's HTTP components (a small Spin-compatible host)
 
 USAGE:
-    minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000]
+    minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--strict]
                 [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
-    minispin migrate --database URL [--dir sql]
+                [--drain-delay SECS] [--drain-health-path PATH] [--drain-timeout SECS]
+    minispin migrate --database URL [--password-file PATH] [--dir sql]
+                     [--ensure-login URL | --ensure-login-file PATH] [--wait SECS]
+    minispin check URL [--timeout SECS]
 
 Variables come from SPIN_VARIABLE_<NAME> environment variables over the
-manifest's defaults, as with `spin up`.";
+manifest's defaults, as with `spin up`; SPIN_VARIABLE_<NAME>_FILE names a file
+that holds the value (a Docker secret).
+
+On SIGTERM, `up` keeps serving for --drain-delay (default 0) while answering
+--drain-health-path with 503, then stops accepting and gives in-flight
+requests --drain-timeout (default 30) to finish.
+
+`migrate` applies each NNNN_name.sql once, under a lock (safe to run several
+at once); --ensure-login lets that URL's user log in with its password;
+--wait retries connecting that long. `check` exits 0 when URL answers 2xx.
+
+--strict fails requests that would hang under some real Spin releases (a
+synchronous postgres `query` with zero rows, spinframework/spin#3671) instead
+of only logging a warning once per component.";
 
 struct Args(Vec<String>);
 
@@ -59,6 +77,13 @@ impl Args {
         let value = self.0.remove(i + 1);
         self.0.remove(i);
         Ok(Some(value))
+    }
+
+    /// Takes a `--name` switch out of the arguments.
+    fn flag(&mut self, name: &str) -> bool {
+        let before = self.0.len();
+        self.0.retain(|a| a != name);
+        self.0.len() != before
     }
 
     fn finish(self) -> Result<()> {
@@ -84,14 +109,17 @@ fn real_main() -> Result<()> {
     }
     let command = argv.remove(0);
     let mut args = Args(argv);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    };
     match command.as_str() {
         "up" => {
             let manifest = PathBuf::from(args.take("--manifest")?.unwrap_or("spin.toml".into()));
             let listen = args.take("--listen")?.unwrap_or("127.0.0.1:3000".into());
+            let strict = args.flag("--strict");
             let mut policy = reuse::ReusePolicy::default();
             if let Some(n) = args.take("--max-instance-reuse-count")? {
                 policy.max_requests = positive(&n, "--max-instance-reuse-count")?;
@@ -99,18 +127,71 @@ fn real_main() -> Result<()> {
             if let Some(n) = args.take("--max-instance-concurrent-reuse-count")? {
                 policy.max_concurrent = positive(&n, "--max-instance-concurrent-reuse-count")?;
             }
+            let mut drain = server::Drain::default();
+            if let Some(v) = args.take("--drain-delay")? {
+                drain.delay = seconds(&v, "--drain-delay")?;
+            }
+            if let Some(v) = args.take("--drain-timeout")? {
+                drain.timeout = seconds(&v, "--drain-timeout")?;
+            }
+            drain.health_path = args.take("--drain-health-path")?;
             args.finish()?;
-            runtime.block_on(up(manifest, listen, policy))
+            runtime()?.block_on(up(manifest, listen, policy, strict, drain))
         }
         "migrate" => {
-            let url = args
+            let database = args
                 .take("--database")?
                 .context("migrate needs --database postgres://user:password@host/db")?;
-            let dir = PathBuf::from(args.take("--dir")?.unwrap_or("sql".into()));
+            let ensure_login = match (
+                args.take("--ensure-login")?,
+                args.take("--ensure-login-file")?,
+            ) {
+                (Some(_), Some(_)) => bail!("give --ensure-login or --ensure-login-file, not both"),
+                (Some(url), None) => Some(url),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read --ensure-login-file {path}"))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            let options = migrate::Options {
+                database,
+                password_file: args.take("--password-file")?.map(PathBuf::from),
+                dir: PathBuf::from(args.take("--dir")?.unwrap_or("sql".into())),
+                ensure_login,
+                wait: match args.take("--wait")? {
+                    Some(v) => seconds(&v, "--wait")?,
+                    None => std::time::Duration::ZERO,
+                },
+            };
             args.finish()?;
-            runtime.block_on(migrate::run(&url, &dir))
+            runtime()?.block_on(migrate::run_with(&options))
+        }
+        "check" => {
+            let url = args
+                .0
+                .first()
+                .filter(|a| !a.starts_with("--"))
+                .cloned()
+                .context("check needs a URL, e.g. minispin check http://127.0.0.1/api/health")?;
+            args.0.remove(0);
+            let timeout = match args.take("--timeout")? {
+                Some(v) => seconds(&v, "--timeout")?,
+                None => std::time::Duration::from_secs(2),
+            };
+            args.finish()?;
+            check::run(&url, timeout)
         }
         other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn seconds(value: &str, flag: &str) -> Result<std::time::Duration> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(std::time::Duration::from_secs_f64(s)),
+        _ => bail!("{flag} takes a number of seconds (0 or more), not `{value}`"),
     }
 }
 
@@ -121,7 +202,13 @@ fn positive(value: &str, flag: &str) -> Result<usize> {
     }
 }
 
-async fn up(manifest_path: PathBuf, listen: String, policy: reuse::ReusePolicy) -> Result<()> {
+async fn up(
+    manifest_path: PathBuf,
+    listen: String,
+    policy: reuse::ReusePolicy,
+    strict: bool,
+    drain: server::Drain,
+) -> Result<()> {
     let manifest = manifest::Manifest::load(&manifest_path)?;
     let vars = variables::AppVariables::resolve(&manifest, |k| std::env::var(k).ok())?;
     eprintln!(
@@ -129,7 +216,10 @@ async fn up(manifest_path: PathBuf, listen: String, policy: reuse::ReusePolicy) 
         manifest.name,
         manifest.components.len()
     );
-    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars, policy))?;
+    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars, policy, strict))?;
+    if strict {
+        eprintln!("minispin: strict: requests that would hang under some Spin releases fail");
+    }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .with_context(|| {
@@ -143,5 +233,5 @@ async fn up(manifest_path: PathBuf, listen: String, policy: reuse::ReusePolicy) 
     }
     // Tests and scripts read this line to learn the port (with --listen :0).
     println!("minispin: serving http://{addr}");
-    server::serve(Arc::new(app), listener).await
+    server::serve(Arc::new(app), listener, drain).await
 }

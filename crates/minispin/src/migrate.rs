@@ -3,8 +3,14 @@
 //! Generic on purpose (it knows nothing of the app's schema): files named
 //! `NNNN_description.sql` are applied in name order, each in its own
 //! transaction, and recorded in `minispin_migrations`, so each is applied
-//! exactly once however often the command runs. An advisory lock keeps two
-//! hosts starting at once from applying the same file twice.
+//! exactly once however often the command runs. Everything happens under an
+//! advisory lock, so any number of runs at once (one-shot jobs of several
+//! hosts, say) apply each file once and never race on the bookkeeping.
+//!
+//! For deployments, it can also wait for the database to come up, take the
+//! password from a file (a secret), and make the role an app connects as
+//! able to log in with the password of the app's own database URL, so the
+//! app's secret is the only place that password is written.
 
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -13,10 +19,7 @@ use tokio_postgres::Client;
 /// Any fixed number works; it only has to be the same for every runner.
 const LOCK_KEY: i64 = 0x6d69_6e69_7370_696e;
 
-pub async fn connect(url: &str) -> Result<Client> {
-    let config: tokio_postgres::Config = url
-        .parse()
-        .context("the database URL is not valid; expected postgres://user:password@host:port/db")?;
+async fn connect_config(config: &tokio_postgres::Config) -> Result<Client> {
     let hint = "is Postgres running, and are the user, password and database right?";
     if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
         let (client, conn) = config
@@ -48,7 +51,112 @@ fn checksum(text: &str) -> String {
     format!("{h:016x}")
 }
 
-pub async fn run(url: &str, dir: &Path) -> Result<()> {
+/// What `minispin migrate` was asked to do.
+pub struct Options {
+    pub database: String,
+    /// The password of `database`'s user, read from a file.
+    pub password_file: Option<std::path::PathBuf>,
+    pub dir: std::path::PathBuf,
+    /// A database URL whose user must be able to log in with its password.
+    pub ensure_login: Option<String>,
+    /// How long to wait for the database to accept connections.
+    pub wait: std::time::Duration,
+}
+
+/// A Postgres URL with its password taken from `password_file`, if given.
+fn config(url: &str, password_file: Option<&Path>) -> Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .context("the database URL is not valid; expected postgres://user:password@host:port/db")?;
+    if let Some(path) = password_file {
+        let text = std::fs::read_to_string(path).with_context(|| {
+            format!(
+                "cannot read the password file {}; check the path and its permissions",
+                path.display()
+            )
+        })?;
+        config.password(text.trim_end_matches(['\r', '\n']));
+    }
+    Ok(config)
+}
+
+/// Connects, retrying until `wait` has passed (a database starting next to
+/// this job refuses connections for a while).
+async fn connect_waiting(
+    config: &tokio_postgres::Config,
+    wait: std::time::Duration,
+) -> Result<Client> {
+    let deadline = std::time::Instant::now() + wait;
+    let mut said = false;
+    loop {
+        match connect_config(config).await {
+            Ok(client) => return Ok(client),
+            Err(e) if std::time::Instant::now() < deadline => {
+                if !said {
+                    eprintln!("minispin: waiting up to {wait:?} for the database ({e:#})");
+                    said = true;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Makes the user of `url` a role that can log in with `url`'s password:
+/// created if missing, its password set (again) otherwise. Quoting is done
+/// by the server (`format` with `%I` and `%L`).
+async fn ensure_login(client: &Client, url: &str) -> Result<()> {
+    let config: tokio_postgres::Config = url.parse().context(
+        "--ensure-login: the URL is not valid; expected postgres://user:password@host/db",
+    )?;
+    let user = config
+        .get_user()
+        .context("--ensure-login: the URL names no user")?;
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .context("--ensure-login: the URL has no password")?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1",
+            &[&user],
+        )
+        .await?
+        .is_some();
+    let template = if exists {
+        "ALTER ROLE %I LOGIN PASSWORD %L"
+    } else {
+        "CREATE ROLE %I LOGIN PASSWORD %L"
+    };
+    let statement: String = client
+        .query_one(
+            "SELECT format($1, $2::text, $3::text)",
+            &[&template, &user, &password],
+        )
+        .await?
+        .get(0);
+    client
+        .batch_execute(&statement)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+        .with_context(|| {
+            format!("cannot let role `{user}` log in; does this user have CREATEROLE?")
+        })?;
+    eprintln!(
+        "minispin: role `{user}` {} and may log in",
+        if exists { "exists" } else { "created" }
+    );
+    Ok(())
+}
+
+pub async fn run_with(options: &Options) -> Result<()> {
+    let config = config(&options.database, options.password_file.as_deref())?;
+    let mut client = connect_waiting(&config, options.wait).await?;
+    apply_locked(&mut client, &options.dir, options.ensure_login.as_deref()).await
+}
+
+async fn apply_locked(client: &mut Client, dir: &Path, login: Option<&str>) -> Result<()> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the migrations directory {}", dir.display()))?
         .filter_map(|e| e.ok())
@@ -59,20 +167,27 @@ pub async fn run(url: &str, dir: &Path) -> Result<()> {
     if files.is_empty() {
         bail!("no .sql files in {}: nothing to apply", dir.display());
     }
-    let mut client = connect(url).await?;
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS minispin_migrations (
-                 name text PRIMARY KEY,
-                 checksum text NOT NULL,
-                 applied_at timestamptz NOT NULL DEFAULT now())",
-        )
-        .await
-        .context("cannot create the migrations table")?;
+    // The lock first: even creating the bookkeeping table races otherwise.
     client
         .execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])
         .await?;
-    let result = apply_all(&mut client, &files).await;
+    let result = async {
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS minispin_migrations (
+                     name text PRIMARY KEY,
+                     checksum text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now())",
+            )
+            .await
+            .context("cannot create the migrations table")?;
+        apply_all(client, &files).await?;
+        if let Some(url) = login {
+            ensure_login(client, url).await?;
+        }
+        Ok(())
+    }
+    .await;
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY])
         .await;

@@ -10,9 +10,20 @@
 //!   are those the server infers, checked strictly (an `int32` does not bind to
 //!   an `int8` column; a `datetime` binds only to `timestamp`);
 //! - reading a `timestamptz` column fails with a conversion error, as in Spin;
-//! - an empty result carries no column metadata;
+//! - an empty result carries no column metadata (as before spin#3673);
 //! - an address not allowed by the component's `allowed_outbound_hosts` fails
-//!   with `connection-failed("address ... is not permitted")`.
+//!   with `connection-failed("address ... is not permitted")`;
+//! - errors are reported where Spin reports them: an error before the first
+//!   row (syntax, binding) is the call's structured `db-error`; an error met
+//!   while rows are read (a RAISE in a function, a value that does not
+//!   convert) comes as `query-error::text` from the synchronous `query`, and
+//!   through the completion future of `query-async`.
+//!
+//! Where a real Spin is harsher than this runner can be, it says so: the
+//! synchronous `query` never returns for zero rows on Spin releases without
+//! spinframework/spin#3673 (it blocks the whole instance), so here such a
+//! call logs a warning once per component, and in `--strict` mode traps the
+//! instance (the request fails with 500) instead.
 
 // The interface's `error` carries Postgres' structured error fields, so it is
 // large; its shape is fixed by the WIT, not ours to box.
@@ -25,7 +36,9 @@ use bindings::spin::postgres::postgres::{
 };
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures::TryStreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
@@ -113,12 +126,58 @@ impl Pools {
     }
 }
 
-/// What one store (one component instance) needs: the shared pools and the
-/// component's own allow list.
+/// What one store (one component instance) needs: the shared pools, the
+/// component's own allow list and how to treat calls that hang under Spin.
 #[derive(Clone)]
 pub struct PgCtx {
     pub pools: Arc<Pools>,
     pub policy: Arc<OutboundPolicy>,
+    pub compat: Arc<Compat>,
+}
+
+/// The Spin bugs this runner cannot reproduce without hanging, per component.
+pub struct Compat {
+    component: String,
+    strict: bool,
+    warned: AtomicBool,
+}
+
+/// The upstream issue behind the zero-row check, named in every message.
+const SPIN_3671: &str = "spinframework/spin#3671";
+
+impl Compat {
+    pub fn new(component: &str, strict: bool) -> Compat {
+        Compat {
+            component: component.to_string(),
+            strict,
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// A synchronous `query` returned zero rows. Strict: an error that traps
+    /// the instance; otherwise a warning, logged once for the component.
+    fn zero_rows_from_sync_query(&self) -> wasmtime::Result<()> {
+        let what = format!(
+            "component `{}` called the synchronous postgres `query` and got zero rows; \
+             on Spin releases without spinframework/spin#3673 that call never returns and \
+             blocks every request of the instance ({SPIN_3671})",
+            self.component
+        );
+        if self.strict {
+            // The trap ends the instance; its failure, with this text, is
+            // logged where every failed instance is.
+            return Err(wasmtime::Error::msg(format!(
+                "{what}: use `query-async` (spin_sdk::pg::Connection::query) instead"
+            )));
+        }
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "minispin: warning: {what}; use `query-async` (spin_sdk::pg::Connection::query) \
+                 instead (logged once per component; `minispin up --strict` fails such requests)"
+            );
+        }
+        Ok(())
+    }
 }
 
 impl PgCtx {
@@ -267,7 +326,19 @@ impl pg::HostConnection for PgView<'_> {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<Result<RowSet, Error>> {
         let client = client_of(self.table, &conn)?;
-        Ok(run_query(&client, &statement, params).await)
+        let Rows { columns, rows, end } = match run_query(&client, &statement, params).await {
+            Ok(read) => read,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Err(e) = end {
+            // As Spin's synchronous `query` does: every error met while rows
+            // are read becomes text (the structured error's debug form).
+            return Ok(Err(Error::QueryFailed(QueryError::Text(format!("{e:?}")))));
+        }
+        if rows.is_empty() {
+            self.ctx.compat.zero_rows_from_sync_query()?;
+        }
+        Ok(Ok(RowSet { columns, rows }))
     }
 
     async fn execute(
@@ -316,17 +387,18 @@ impl<T> pg::HostConnectionWithStore<T> for PgHost {
         params: Vec<ParameterValue>,
     ) -> wasmtime::Result<QueryAsyncResult> {
         let client = accessor.with(|mut access| client_of(access.get().table, &conn))?;
-        // The whole row set is read before the stream is handed over: the
-        // guest sees the same rows in the same order, and a failure surfaces
-        // as the call's error as it would for an error before the first row.
-        let RowSet { columns, rows } = match run_query(&client, &statement, params).await {
-            Ok(set) => set,
+        // The rows are read in full before the stream is handed over (Spin
+        // streams them; the guest sees the same rows in the same order). An
+        // error met while reading rows ends the stream after the rows read
+        // before it and arrives through the completion future, as in Spin.
+        let Rows { columns, rows, end } = match run_query(&client, &statement, params).await {
+            Ok(read) => read,
             Err(e) => return Ok(Err(e)),
         };
         accessor.with(|mut access| {
             let stream = StreamReader::new(&mut access, rows)?;
-            let done = FutureReader::new(&mut access, async {
-                Ok::<Result<(), Error>, wasmtime::Error>(Ok(()))
+            let done = FutureReader::new(&mut access, async move {
+                Ok::<Result<(), Error>, wasmtime::Error>(end)
             })?;
             Ok(Ok((columns, stream, done)))
         })
@@ -343,34 +415,57 @@ impl<T> pg::HostConnectionWithStore<T> for PgHost {
     }
 }
 
+/// What a query produced: the rows read, and how reading them ended.
+struct Rows {
+    columns: Vec<Column>,
+    rows: Vec<Vec<DbValue>>,
+    /// `Err` for an error met while reading rows; `rows` holds those before it.
+    end: Result<(), Error>,
+}
+
+/// Prepares and starts a statement (errors here are the call's own, and
+/// structured), then reads its rows (errors here end the rows: see [`Rows`]).
 async fn run_query(
     client: &tokio_postgres::Client,
     statement: &str,
     params: Vec<ParameterValue>,
-) -> Result<RowSet, Error> {
+) -> Result<Rows, Error> {
     let params = to_sql_params(params)?;
-    let refs: Vec<&(dyn ToSql + Sync)> =
-        params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-    let rows = client.query(statement, &refs).await.map_err(query_failed)?;
-    // Like Spin: column metadata comes from the first row, so an empty
-    // result has none.
-    let columns = rows
-        .first()
-        .map(|row| {
-            row.columns()
-                .iter()
-                .map(|c| Column {
-                    name: c.name().to_string(),
-                    data_type: data_type(c.type_()),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows = rows
-        .iter()
-        .map(|row| (0..row.len()).map(|i| db_value(row, i)).collect())
-        .collect::<Result<Vec<Vec<DbValue>>, Error>>()?;
-    Ok(RowSet { columns, rows })
+    let prepared = client.prepare(statement).await.map_err(query_failed)?;
+    let stream = client
+        .query_raw(
+            &prepared,
+            params.iter().map(|p| &**p as &(dyn ToSql + Sync)),
+        )
+        .await
+        .map_err(query_failed)?;
+    let mut stream = std::pin::pin!(stream);
+    let mut rows = Vec::new();
+    let end = loop {
+        match stream.try_next().await {
+            Ok(Some(row)) => match (0..row.len()).map(|i| db_value(&row, i)).collect() {
+                Ok(values) => rows.push(values),
+                Err(e) => break Err(e),
+            },
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(query_failed(e)),
+        }
+    };
+    // Like Spin before spin#3673: column metadata comes with the first row,
+    // so an empty result has none.
+    let columns = if rows.is_empty() {
+        Vec::new()
+    } else {
+        prepared
+            .columns()
+            .iter()
+            .map(|c| Column {
+                name: c.name().to_string(),
+                data_type: data_type(c.type_()),
+            })
+            .collect()
+    };
+    Ok(Rows { columns, rows, end })
 }
 
 async fn run_execute(
@@ -418,13 +513,12 @@ fn query_failed(e: tokio_postgres::Error) -> Error {
 fn data_type(t: &Type) -> DbDataType {
     match *t {
         Type::BOOL => DbDataType::Boolean,
-        Type::CHAR => DbDataType::Int8,
         Type::INT2 => DbDataType::Int16,
         Type::INT4 => DbDataType::Int32,
         Type::INT8 => DbDataType::Int64,
         Type::FLOAT4 => DbDataType::Floating32,
         Type::FLOAT8 => DbDataType::Floating64,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => DbDataType::Str,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => DbDataType::Str,
         Type::BYTEA => DbDataType::Binary,
         Type::DATE => DbDataType::Date,
         Type::TIME => DbDataType::Time,
@@ -439,14 +533,16 @@ fn data_type(t: &Type) -> DbDataType {
         Type::INT4_ARRAY => DbDataType::ArrayInt32,
         Type::INT8_ARRAY => DbDataType::ArrayInt64,
         Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => DbDataType::ArrayStr,
         Type::INTERVAL => DbDataType::Interval,
         ref other => DbDataType::Other(other.to_string()),
     }
 }
 
+/// A value that cannot be handed over: Spin reports it as a query failure in
+/// text, met while reading rows.
 fn conversion(e: impl std::fmt::Display) -> Error {
-    Error::ValueConversionFailed(e.to_string())
+    Error::QueryFailed(QueryError::Text(e.to_string()))
 }
 
 fn get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> Result<Option<T>, Error> {
@@ -455,7 +551,7 @@ fn get<'a, T: FromSql<'a>>(row: &'a tokio_postgres::Row, i: usize) -> Result<Opt
         // Postgres type timestamptz") is the source of "error deserializing
         // column 0"; the component should see both, as under Spin.
         match std::error::Error::source(&e) {
-            Some(source) => Error::ValueConversionFailed(format!("{e}: {source}")),
+            Some(source) => conversion(format!("{e}: {source}")),
             None => conversion(e),
         }
     })
@@ -466,15 +562,12 @@ fn db_value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
     let t = row.columns()[i].type_().clone();
     let value = match t {
         Type::BOOL => get::<bool>(row, i)?.map(DbValue::Boolean),
-        Type::CHAR => get::<i8>(row, i)?.map(DbValue::Int8),
         Type::INT2 => get::<i16>(row, i)?.map(DbValue::Int16),
         Type::INT4 => get::<i32>(row, i)?.map(DbValue::Int32),
         Type::INT8 => get::<i64>(row, i)?.map(DbValue::Int64),
         Type::FLOAT4 => get::<f32>(row, i)?.map(DbValue::Floating32),
         Type::FLOAT8 => get::<f64>(row, i)?.map(DbValue::Floating64),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => {
-            get::<String>(row, i)?.map(DbValue::Str)
-        }
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => get::<String>(row, i)?.map(DbValue::Str),
         Type::BYTEA => get::<Vec<u8>>(row, i)?.map(DbValue::Binary),
         Type::DATE => get::<chrono::NaiveDate>(row, i)?
             .map(|d| DbValue::Date((d.year(), d.month() as u8, d.day() as u8))),
@@ -506,7 +599,7 @@ fn db_value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
             .map_err(conversion)?,
         Type::INT4_ARRAY => get::<Vec<Option<i32>>>(row, i)?.map(DbValue::ArrayInt32),
         Type::INT8_ARRAY => get::<Vec<Option<i64>>>(row, i)?.map(DbValue::ArrayInt64),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => {
             get::<Vec<Option<String>>>(row, i)?.map(DbValue::ArrayStr)
         }
         Type::INTERVAL => get::<PgInterval>(row, i)?.map(|v| DbValue::Interval(v.0)),
@@ -515,7 +608,7 @@ fn db_value(row: &tokio_postgres::Row, i: usize) -> Result<DbValue, Error> {
         | Type::INT4_RANGE
         | Type::INT8_RANGE
         | Type::NUMERIC_ARRAY => {
-            return Err(Error::ValueConversionFailed(format!(
+            return Err(conversion(format!(
                 "the runner does not convert Postgres type {t} yet; cast it to text in SQL"
             )));
         }

@@ -1,6 +1,11 @@
 //! The HTTP front: accept connections, route each request to a component,
-//! hand it to one of that component's instances (see `reuse`), answer. Shuts down gracefully: on SIGTERM or
-//! Ctrl-C it stops accepting, lets in-flight requests finish, then exits.
+//! hand it to one of that component's instances (see `reuse`), answer.
+//!
+//! Stopping is graceful and, behind a load balancer, loses no request: on
+//! SIGTERM or Ctrl-C the server first *drains* for [`Drain::delay`] (it keeps
+//! serving, but answers its health path with 503, so load balancers stop
+//! sending new requests here), then stops accepting, lets in-flight requests
+//! finish (up to [`Drain::timeout`]) and returns.
 
 use crate::app::App;
 use anyhow::{Result, anyhow};
@@ -16,16 +21,66 @@ use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
-/// How long in-flight requests may take to finish after a shutdown signal.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How the server stops.
+#[derive(Debug, Clone)]
+pub struct Drain {
+    /// After the stop signal, how long to keep serving while the health path
+    /// answers 503. Longer than the load balancer's health-check interval
+    /// plus its discovery interval, so it has stopped sending traffic here
+    /// before the listener closes.
+    pub delay: Duration,
+    /// The path load balancers check (e.g. `/api/health`); `None`: none.
+    pub health_path: Option<String>,
+    /// How long in-flight requests may take once accepting has stopped.
+    pub timeout: Duration,
+}
 
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
+impl Default for Drain {
+    fn default() -> Self {
+        Drain {
+            delay: Duration::ZERO,
+            health_path: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every request handler shares.
+struct Front {
+    app: Arc<App>,
+    health_path: Option<String>,
+    draining: AtomicBool,
+}
+
+pub async fn serve(app: Arc<App>, listener: TcpListener, drain: Drain) -> Result<()> {
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr()?;
+    let front = Arc::new(Front {
+        app,
+        health_path: drain.health_path.clone(),
+        draining: AtomicBool::new(false),
+    });
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    // Completes `drain.delay` after the stop signal; never before it.
+    let mut stop_accepting = std::pin::pin!(async {
+        (&mut shutdown).await;
+        if !drain.delay.is_zero() {
+            front.draining.store(true, Ordering::Relaxed);
+            eprintln!(
+                "minispin: draining: still serving for {:?}{}, then no longer accepting",
+                drain.delay,
+                match &drain.health_path {
+                    Some(p) => format!(" with {p} answering 503"),
+                    None => String::new(),
+                }
+            );
+            tokio::time::sleep(drain.delay).await;
+        }
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -40,10 +95,10 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = app.clone();
+                let front = front.clone();
                 let service = service_fn(move |req| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(handle(&app, req, local, peer).await) }
+                    let front = front.clone();
+                    async move { Ok::<_, Infallible>(handle(&front, req, local, peer).await) }
                 });
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
@@ -58,15 +113,15 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
                     }
                 });
             }
-            _ = &mut shutdown => break,
+            _ = &mut stop_accepting => break,
         }
     }
     drop(listener);
     eprintln!("minispin: shutting down: no longer accepting, finishing in-flight requests");
     tokio::select! {
         _ = graceful.shutdown() => eprintln!("minispin: all requests finished; bye"),
-        _ = tokio::time::sleep(DRAIN_TIMEOUT) => {
-            eprintln!("minispin: gave up waiting for requests after {DRAIN_TIMEOUT:?}");
+        _ = tokio::time::sleep(drain.timeout) => {
+            eprintln!("minispin: gave up waiting for requests after {:?}", drain.timeout);
         }
     }
     crate::reuse::SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -113,12 +168,19 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 }
 
 async fn handle(
-    app: &App,
+    front: &Front,
     mut req: Request<Incoming>,
     local: SocketAddr,
     peer: SocketAddr,
 ) -> Response<Body> {
+    let app = &*front.app;
     let path = req.uri().path().to_string();
+    if front.draining.load(Ordering::Relaxed) && front.health_path.as_deref() == Some(&path) {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "draining: this host is shutting down; send requests to another one",
+        );
+    }
     let Some(found) = app.router.find(&path) else {
         return plain(StatusCode::NOT_FOUND, "Not Found");
     };

@@ -1,7 +1,10 @@
 //! Spin application variables.
 //!
 //! Values come, as in Spin's default provider, from `SPIN_VARIABLE_<NAME>`
-//! environment variables over the manifest's defaults. A component sees only
+//! environment variables over the manifest's defaults. Beyond Spin, and for
+//! containers without a shell: `SPIN_VARIABLE_<NAME>_FILE` names a file that
+//! holds the value (a Docker or Swarm secret), its one trailing newline
+//! dropped. A component sees only
 //! the variables listed in its own `[component.NAME.variables]` table, each a
 //! template such as `"{{ app_var }}"` or `"prefix-{{ other }}"`. Everything is
 //! resolved once at start-up so a missing required variable stops the runner
@@ -72,6 +75,18 @@ impl Template {
     }
 }
 
+/// The value in the file `path` names, without its trailing newline (what
+/// `echo value | docker secret create` leaves).
+fn read_secret(setting: &str, path: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "{setting}={path}: cannot read the file; check the path and that this user may read it"
+        )
+    })?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(text.strip_suffix('\r').unwrap_or(text).to_string())
+}
+
 /// Application variable values, resolved from the environment and defaults.
 pub struct AppVariables {
     values: HashMap<String, String>,
@@ -85,11 +100,20 @@ impl AppVariables {
         let mut missing = Vec::new();
         for (name, decl) in &manifest.variables {
             let env_name = format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase());
-            match env(&env_name).or_else(|| decl.default.clone()) {
+            let file_name = format!("{env_name}_FILE");
+            let given = match (env(&env_name), env(&file_name)) {
+                (Some(_), Some(_)) => {
+                    bail!("both {env_name} and {file_name} are set; set only one of them")
+                }
+                (Some(v), None) => Some(v),
+                (None, Some(path)) => Some(read_secret(&file_name, &path)?),
+                (None, None) => None,
+            };
+            match given.or_else(|| decl.default.clone()) {
                 Some(v) => {
                     values.insert(name.clone(), v);
                 }
-                None => missing.push(format!("`{name}` (set {env_name})")),
+                None => missing.push(format!("`{name}` (set {env_name} or {file_name})")),
             }
         }
         if !missing.is_empty() {
@@ -167,6 +191,30 @@ url = "postgres://{{ host }}/x"
         .unwrap();
         let c = vars.for_component(&m.components["c"].variables).unwrap();
         assert_eq!(c["url"], "postgres://127.0.0.1:5432/x");
+    }
+
+    #[test]
+    fn values_from_files_for_secrets() {
+        let m = manifest();
+        let path = std::env::temp_dir().join(format!("minispin-var-{}", std::process::id()));
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let file = path.to_string_lossy().into_owned();
+        let vars = AppVariables::resolve(&m, |k| {
+            (k == "SPIN_VARIABLE_TOKEN_FILE").then(|| file.clone())
+        })
+        .unwrap();
+        assert_eq!(vars.values["token"], "s3cret");
+        // Both forms at once is ambiguous; a missing file says which setting.
+        let both = AppVariables::resolve(&m, |k| match k {
+            "SPIN_VARIABLE_TOKEN" | "SPIN_VARIABLE_TOKEN_FILE" => Some(file.clone()),
+            _ => None,
+        });
+        assert!(both.err().unwrap().to_string().contains("only one"));
+        std::fs::remove_file(&path).unwrap();
+        let gone = AppVariables::resolve(&m, |k| {
+            (k == "SPIN_VARIABLE_TOKEN_FILE").then(|| file.clone())
+        });
+        assert!(format!("{:#}", gone.err().unwrap()).contains("SPIN_VARIABLE_TOKEN_FILE="));
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //!
 //! - `GET  /probe/headers`: the `spin-*` request headers and the URL, as JSON;
 //! - `GET  /probe/var?NAME`: `spin:variables` get of NAME (value or error);
-//! - `POST /probe/query`: `{"address", "sql", "params": [{"int32": 1}, ...]}`
-//!   run with the one-call `query`; answers columns and rows, or the error,
-//!   in Rust debug form so tests can match Spin's error variants by name.
+//! - `POST /probe/query`: `{"address", "sql", "params": [{"int32": 1}, ...],
+//!   "form": "sync" | "async"}` run with the synchronous one-call `query`
+//!   (the default) or with `query-async` (columns, a row stream, then a
+//!   completion future); answers columns and rows, or the error in Rust debug
+//!   form so tests can match Spin's error variants by name, with `"at"`
+//!   saying where an async error came: the `call` or the `result` future.
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::pg::DbValue;
-use spin_sdk::pg::wit::postgres::{Connection, ParameterValue};
+use spin_sdk::pg::wit::postgres::{Column, Connection, ParameterValue};
 
 fn json(value: serde_json::Value) -> Response<String> {
     let mut res = Response::new(value.to_string());
@@ -74,13 +77,30 @@ async fn query(body: &[u8]) -> serde_json::Value {
         Ok(c) => c,
         Err(e) => return serde_json::json!({"error": format!("{e:?}")}),
     };
+    if req["form"] == "async" {
+        let (columns, rows, done) = match conn.query_async(sql.to_string(), params).await {
+            Ok(started) => started,
+            Err(e) => return serde_json::json!({"error": format!("{e:?}"), "at": "call"}),
+        };
+        let rows = rows.collect().await;
+        let mut reply = result_json(&columns, &rows);
+        if let Err(e) = done.await {
+            reply["error"] = format!("{e:?}").into();
+            reply["at"] = "result".into();
+        }
+        return reply;
+    }
     match conn.query(sql, &params) {
-        Ok(set) => serde_json::json!({
-            "columns": set.columns.iter().map(|c| format!("{}:{:?}", c.name, c.data_type)).collect::<Vec<_>>(),
-            "rows": set.rows.iter().map(|r| r.iter().map(|v: &DbValue| format!("{v:?}")).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        }),
+        Ok(set) => result_json(&set.columns, &set.rows),
         Err(e) => serde_json::json!({"error": format!("{e:?}")}),
     }
+}
+
+fn result_json(columns: &[Column], rows: &[Vec<DbValue>]) -> serde_json::Value {
+    serde_json::json!({
+        "columns": columns.iter().map(|c| format!("{}:{:?}", c.name, c.data_type)).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|r| r.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>()).collect::<Vec<_>>(),
+    })
 }
 
 #[spin_sdk::http_service]

@@ -1,0 +1,494 @@
+//! The database contract: every statement a store runs, how its result reads,
+//! and which database failures are worth a retry.
+//!
+//! Written once here so that the Spin store (`chat-spin`) and the native
+//! baseline of the benchmark run the same SQL and read it the same way, and
+//! so that reading results is unit-tested natively.
+//!
+//! Two rules keep the chat correct on every Spin host (see
+//! `sql/0002_outcomes_as_data.sql`):
+//! - **Expected outcomes are data.** An unknown room, a replayed message or a
+//!   room id that is taken come back as a `status` column, never as a database
+//!   error, so a 404 does not depend on how a host formats errors.
+//! - **Columns are read by position**, never by name: an empty result carries
+//!   no column metadata on some Spin releases, and every call here returns at
+//!   least one row anyway.
+
+use crate::model::{Message, Room};
+use crate::store::StoreError;
+use crate::validate::Page;
+
+/// A statement parameter; each store converts it to its driver's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// A statement with its parameters and how many rows it returns at most,
+/// so a store can size its buffer once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    pub sql: &'static str,
+    pub params: Vec<Param<'a>>,
+    pub max_rows: usize,
+}
+
+/// One value of a result row, as a store's driver hands it over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Bool(bool),
+    /// A type this contract never uses.
+    Other,
+}
+
+/// A result row, read by column position.
+pub trait Row {
+    fn value(&self, column: usize) -> Value<'_>;
+}
+
+/// Rooms can number in the thousands; this only sizes the first buffer.
+const ROOMS_HINT: usize = 16;
+
+pub fn list_rooms() -> Statement<'static> {
+    Statement {
+        sql: "SELECT id, title, last_message_id FROM chat.list_rooms()",
+        params: Vec::new(),
+        max_rows: ROOMS_HINT,
+    }
+}
+
+pub fn add_room<'a>(id: &'a str, title: &'a str) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, id, title, last_message_id FROM chat.add_room($1, $2)",
+        params: vec![Param::Text(id), Param::Text(title)],
+        max_rows: 1,
+    }
+}
+
+/// A page of messages: the status row, then up to `limit` messages.
+pub fn page(room: &str, page: Page) -> Statement<'_> {
+    const AFTER: &str = "SELECT status, id, room, author, body, client_id, sent_at \
+                         FROM chat.messages_after($1, $2, $3)";
+    const LATEST: &str = "SELECT status, id, room, author, body, client_id, sent_at \
+                          FROM chat.messages_latest($1, $2)";
+    const BEFORE: &str = "SELECT status, id, room, author, body, client_id, sent_at \
+                          FROM chat.messages_before($1, $2, $3)";
+    let (sql, params) = match page {
+        Page::After { after, limit } => (
+            AFTER,
+            vec![Param::Text(room), Param::Int(after), Param::Int(limit)],
+        ),
+        Page::Latest { limit } => (LATEST, vec![Param::Text(room), Param::Int(limit)]),
+        Page::Before { before, limit } => (
+            BEFORE,
+            vec![Param::Text(room), Param::Int(before), Param::Int(limit)],
+        ),
+    };
+    Statement {
+        sql,
+        params,
+        max_rows: usize::try_from(page.limit()).unwrap_or(0) + 1,
+    }
+}
+
+pub fn post_message<'a>(
+    room: &'a str,
+    author: &'a str,
+    body: &'a str,
+    client_id: &'a str,
+) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, id, room, author, body, client_id, sent_at \
+              FROM chat.post_message($1, $2, $3, $4)",
+        params: vec![
+            Param::Text(room),
+            Param::Text(author),
+            Param::Text(body),
+            Param::Text(client_id),
+        ],
+        max_rows: 1,
+    }
+}
+
+pub fn health() -> Statement<'static> {
+    Statement {
+        sql: "SELECT chat.health()",
+        params: Vec::new(),
+        max_rows: 1,
+    }
+}
+
+fn malformed(what: &str) -> StoreError {
+    StoreError::Failed(format!(
+        "unexpected result from the database ({what}); are the migrations in sql/ applied?"
+    ))
+}
+
+fn int(row: &impl Row, i: usize, name: &str) -> Result<i64, StoreError> {
+    match row.value(i) {
+        Value::Int(v) => Ok(v),
+        _ => Err(malformed(&format!("column {i} `{name}` is not a bigint"))),
+    }
+}
+
+fn text(row: &impl Row, i: usize, name: &str) -> Result<String, StoreError> {
+    match row.value(i) {
+        Value::Text(v) => Ok(v.to_string()),
+        _ => Err(malformed(&format!("column {i} `{name}` is not text"))),
+    }
+}
+
+fn status(row: &impl Row) -> Result<&str, StoreError> {
+    match row.value(0) {
+        Value::Text(s) => Ok(s),
+        _ => Err(malformed("no status column")),
+    }
+}
+
+/// Columns 1..=6 of a message row: id, room, author, body, client_id, sent_at.
+fn message(row: &impl Row) -> Result<Message, StoreError> {
+    Ok(Message {
+        id: int(row, 1, "id")?,
+        room: text(row, 2, "room")?,
+        author: text(row, 3, "author")?,
+        body: text(row, 4, "body")?,
+        client_id: text(row, 5, "client_id")?,
+        sent_at: text(row, 6, "sent_at")?,
+    })
+}
+
+/// The rows of [`list_rooms`].
+pub fn rooms(rows: &[impl Row]) -> Result<Vec<Room>, StoreError> {
+    rows.iter()
+        .map(|row| {
+            Ok(Room {
+                id: text(row, 0, "id")?,
+                title: text(row, 1, "title")?,
+                last_message_id: int(row, 2, "last_message_id")?,
+            })
+        })
+        .collect()
+}
+
+/// The result of [`add_room`]: the new room, or `None` when the id is taken.
+pub fn added_room(rows: &[impl Row]) -> Result<Option<Room>, StoreError> {
+    let row = rows.first().ok_or_else(|| malformed("add_room: no row"))?;
+    match status(row)? {
+        "created" => Ok(Some(Room {
+            id: text(row, 1, "id")?,
+            title: text(row, 2, "title")?,
+            last_message_id: int(row, 3, "last_message_id")?,
+        })),
+        "exists" => Ok(None),
+        other => Err(malformed(&format!("add_room: status `{other}`"))),
+    }
+}
+
+/// The result of [`page`]: the messages, or `None` for an unknown room.
+pub fn page_rows(rows: &[impl Row]) -> Result<Option<Vec<Message>>, StoreError> {
+    let (head, messages) = rows
+        .split_first()
+        .ok_or_else(|| malformed("page: no status row"))?;
+    match status(head)? {
+        "ok" => {}
+        "unknown_room" => return Ok(None),
+        other => return Err(malformed(&format!("page: status `{other}`"))),
+    }
+    messages
+        .iter()
+        .map(|row| match status(row)? {
+            "message" => message(row),
+            other => Err(malformed(&format!("page: row status `{other}`"))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// The result of [`post_message`]: the message and whether it was created
+/// now (false for a replay), or `None` for an unknown room.
+pub fn posted(rows: &[impl Row]) -> Result<Option<(Message, bool)>, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| malformed("post_message: no row"))?;
+    match status(row)? {
+        "created" => Ok(Some((message(row)?, true))),
+        "replayed" => Ok(Some((message(row)?, false))),
+        "unknown_room" => Ok(None),
+        other => Err(malformed(&format!("post_message: status `{other}`"))),
+    }
+}
+
+/// The result of [`health`].
+pub fn healthy(rows: &[impl Row]) -> Result<(), StoreError> {
+    match rows.first().map(|row| row.value(0)) {
+        Some(Value::Int(1)) => Ok(()),
+        _ => Err(malformed("health: not 1")),
+    }
+}
+
+/// A database failure as a store sees it, before classification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure<'a> {
+    /// No connection could be had (refused, TLS, pool timeout, not allowed).
+    Connect(&'a str),
+    /// Postgres reported an error with this SQLSTATE (a structured error).
+    Db { code: &'a str, text: &'a str },
+    /// An error available only as text. Spin's synchronous `query` reports
+    /// every error met while reading rows this way, with the structured
+    /// error's debug form (and so its `code: "XXXXX"`) inside the text; a
+    /// connection lost mid-query comes as text with no code.
+    Text(&'a str),
+    /// The request to the database was wrong (a parameter or value that does
+    /// not convert): a bug, never fixed by retrying.
+    Bug(&'a str),
+}
+
+/// Whether an error with this SQLSTATE may go away by itself, so a client
+/// should retry (503) rather than report a bug (500).
+pub fn retryable(sqlstate: &str) -> bool {
+    matches!(
+        sqlstate.get(..2),
+        // connection exception; transaction rollback (serialization failure,
+        // deadlock); insufficient resources (too many connections, disk full);
+        // system error (I/O)
+        Some("08" | "40" | "53" | "58")
+    ) || matches!(
+        sqlstate,
+        // operator intervention: query cancelled (statement timeout), admin or
+        // crash shutdown, cannot connect now (starting up)
+        "57014" | "57P01" | "57P02" | "57P03"
+            // lock not available (lock timeout); read-only transaction (a
+            // standby that has not been promoted yet during a failover)
+            | "55P03" | "25006"
+    )
+}
+
+/// The SQLSTATE inside an error's text: the `code: "XXXXX"` of a structured
+/// error's debug form (what Spin's synchronous `query` sends), or tokio-
+/// postgres' own `SqlState(EXXXXX)`.
+pub fn sqlstate_in_text(text: &str) -> Option<&str> {
+    fn code_at(s: &str) -> Option<&str> {
+        let code = s.get(..5)?;
+        code.bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            .then_some(code)
+    }
+    for (marker, close) in [("code: \"", '"'), ("code: \\\"", '\\'), ("SqlState(E", ')')] {
+        for (at, _) in text.match_indices(marker) {
+            let rest = &text[at + marker.len()..];
+            if let Some(code) = code_at(rest)
+                && rest[5..].starts_with(close)
+            {
+                return Some(code);
+            }
+        }
+    }
+    None
+}
+
+/// Retryable failures become [`StoreError::Unavailable`] (503 with
+/// `Retry-After`), the others [`StoreError::Failed`] (500). The text is kept
+/// for the server's log only.
+pub fn classify(failure: Failure<'_>) -> StoreError {
+    let retry = match failure {
+        Failure::Connect(_) => true,
+        Failure::Db { code, .. } => retryable(code),
+        // A text with no SQLSTATE in it is a connection lost mid-query.
+        Failure::Text(text) => sqlstate_in_text(text).is_none_or(retryable),
+        Failure::Bug(_) => false,
+    };
+    let text = match failure {
+        Failure::Connect(t) | Failure::Text(t) | Failure::Bug(t) => t.to_string(),
+        Failure::Db { code, text } => format!("SQLSTATE {code}: {text}"),
+    };
+    if retry {
+        StoreError::Unavailable(text)
+    } else {
+        StoreError::Failed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row as a test writes it.
+    struct R(Vec<Value<'static>>);
+
+    impl Row for R {
+        fn value(&self, column: usize) -> Value<'_> {
+            self.0.get(column).copied().unwrap_or(Value::Other)
+        }
+    }
+
+    fn status_row(status: &'static str) -> R {
+        let mut v = vec![Value::Text(status)];
+        v.extend([Value::Null; 6]);
+        R(v)
+    }
+
+    fn message_row(status: &'static str, id: i64) -> R {
+        R(vec![
+            Value::Text(status),
+            Value::Int(id),
+            Value::Text("general"),
+            Value::Text("alice"),
+            Value::Text("hi"),
+            Value::Text("c-1"),
+            Value::Text("2026-11-28T04:06:08.123Z"),
+        ])
+    }
+
+    #[test]
+    fn pages_read_the_status_row_first() {
+        assert_eq!(page_rows(&[status_row("unknown_room")]), Ok(None));
+        assert_eq!(page_rows(&[status_row("ok")]), Ok(Some(vec![])));
+        let page = page_rows(&[
+            status_row("ok"),
+            message_row("message", 7),
+            message_row("message", 8),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), [7, 8]);
+        assert_eq!(page[0].author, "alice");
+        // Anything else is an error, never a silently empty page.
+        assert!(matches!(page_rows(&[] as &[R]), Err(StoreError::Failed(_))));
+        assert!(page_rows(&[status_row("nope")]).is_err());
+        assert!(page_rows(&[status_row("ok"), status_row("ok")]).is_err());
+        assert!(page_rows(&[message_row("message", 1)]).is_err());
+    }
+
+    #[test]
+    fn posts_report_created_replayed_or_unknown_room() {
+        let (m, created) = posted(&[message_row("created", 3)]).unwrap().unwrap();
+        assert_eq!((m.id, created), (3, true));
+        let (m, created) = posted(&[message_row("replayed", 2)]).unwrap().unwrap();
+        assert_eq!((m.id, created), (2, false));
+        assert_eq!(posted(&[status_row("unknown_room")]), Ok(None));
+        assert!(posted(&[] as &[R]).is_err());
+        // A created row must carry the message.
+        assert!(posted(&[status_row("created")]).is_err());
+    }
+
+    #[test]
+    fn rooms_and_health() {
+        let room = |s: &'static str| {
+            R(vec![
+                Value::Text(s),
+                Value::Text("rust"),
+                Value::Text("Rust"),
+                Value::Int(0),
+            ])
+        };
+        let created = added_room(&[room("created")]).unwrap().unwrap();
+        assert_eq!((created.id.as_str(), created.last_message_id), ("rust", 0));
+        assert_eq!(added_room(&[room("exists")]), Ok(None));
+        let listed = rooms(&[R(vec![
+            Value::Text("general"),
+            Value::Text("General"),
+            Value::Int(4),
+        ])])
+        .unwrap();
+        assert_eq!(listed[0].last_message_id, 4);
+        assert_eq!(rooms(&[] as &[R]), Ok(vec![]));
+        assert_eq!(healthy(&[R(vec![Value::Int(1)])]), Ok(()));
+        assert!(healthy(&[] as &[R]).is_err());
+    }
+
+    #[test]
+    fn statements_size_their_buffers_from_the_limit() {
+        let s = page(
+            "general",
+            Page::After {
+                after: 5,
+                limit: 100,
+            },
+        );
+        assert_eq!(s.max_rows, 101);
+        assert_eq!(
+            s.params,
+            [Param::Text("general"), Param::Int(5), Param::Int(100)]
+        );
+        assert!(s.sql.contains("chat.messages_after($1, $2, $3)"));
+        assert!(
+            page("g", Page::Latest { limit: 3 })
+                .sql
+                .contains("messages_latest")
+        );
+        assert!(
+            page(
+                "g",
+                Page::Before {
+                    before: 9,
+                    limit: 3
+                }
+            )
+            .sql
+            .contains("messages_before")
+        );
+    }
+
+    #[test]
+    fn structured_errors_are_classified_by_sqlstate() {
+        let unavailable = |f| matches!(classify(f), StoreError::Unavailable(_));
+        for code in [
+            "08006", "40001", "40P01", "53300", "57P01", "57P03", "57014",
+        ] {
+            assert!(unavailable(Failure::Db { code, text: "x" }), "{code}");
+        }
+        for code in ["42883", "42501", "22023", "23505", "P0001", "XX000"] {
+            assert!(!unavailable(Failure::Db { code, text: "x" }), "{code}");
+        }
+        assert!(unavailable(Failure::Connect("connection refused")));
+        assert!(!unavailable(Failure::Bug("cannot convert")));
+    }
+
+    /// What Spin 4.1's synchronous `query` hands a component for a RAISE in a
+    /// SQL function: the structured error's debug form, inside a text.
+    const SPIN_TEXT: &str = r#"QueryFailed(DbError(DbError { as_text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", parsed_severity: Some(Error), code: SqlState(E22023), message: \"p_max must be between 1 and 500\" }) }", severity: "ERROR", code: "22023", message: "p_max must be between 1 and 500", detail: None, extras: [] }))"#;
+
+    #[test]
+    fn text_errors_are_classified_by_the_sqlstate_inside() {
+        assert_eq!(sqlstate_in_text(SPIN_TEXT), Some("22023"));
+        assert!(matches!(
+            classify(Failure::Text(SPIN_TEXT)),
+            StoreError::Failed(_)
+        ));
+        let shutdown = SPIN_TEXT.replace("22023", "57P01");
+        assert_eq!(sqlstate_in_text(&shutdown), Some("57P01"));
+        assert!(matches!(
+            classify(Failure::Text(&shutdown)),
+            StoreError::Unavailable(_)
+        ));
+        // Nested once more (a text of a text), and tokio-postgres' own form.
+        assert_eq!(
+            sqlstate_in_text(r#"Text("QueryFailed(DbError { code: \"42883\" })")"#),
+            Some("42883")
+        );
+        assert_eq!(
+            sqlstate_in_text("db error: SqlState(E40P01) deadlock"),
+            Some("40P01")
+        );
+        // No code at all: the connection went away mid-query.
+        for text in [
+            "connection closed",
+            "error communicating with the server",
+            "",
+        ] {
+            assert_eq!(sqlstate_in_text(text), None);
+            assert!(matches!(
+                classify(Failure::Text(text)),
+                StoreError::Unavailable(_)
+            ));
+        }
+        // Near misses are not codes.
+        assert_eq!(sqlstate_in_text(r#"code: "2202""#), None);
+        assert_eq!(sqlstate_in_text(r#"code: "220231""#), None);
+        assert_eq!(sqlstate_in_text("code: \"é2023\""), None);
+    }
+}

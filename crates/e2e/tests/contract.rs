@@ -1,0 +1,467 @@
+//! The whole API under the runner's strict settings, in one walk: every
+//! component, every route and every error path, as a real Spin host would
+//! serve them, including the two that broke under Spin 4.1 (an empty poll,
+//! which hung the instance, and an unknown room, which answered 503).
+//!
+//! The runner runs with `--strict` (a synchronous postgres `query` with zero
+//! rows fails the request, as spinframework/spin#3671 would hang it) and with
+//! instance reuse as Spin 4 does, so one stuck call would also stall the
+//! requests that follow it. Every request has a short timeout, so a hang
+//! fails the test instead of stalling it.
+
+use e2e::{ADMIN_TOKEN, Reply, Runner, RunnerConfig, TestDb, Value, json};
+use std::time::Duration;
+
+struct Api {
+    agent: ureq::Agent,
+    base: String,
+}
+
+impl Api {
+    fn new(runner: &Runner) -> Api {
+        Api {
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(10))
+                .build(),
+            base: runner.base.clone(),
+        }
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        e2e::send(
+            &self.agent,
+            method,
+            &format!("{}{path}", self.base),
+            headers,
+            body,
+        )
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, &[], None)
+    }
+
+    fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Reply {
+        let auth = bearer.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = auth.as_deref() {
+            headers.push(("authorization", a));
+        }
+        self.call("POST", path, &headers, Some(body.to_string().as_bytes()))
+    }
+}
+
+/// An API error reply: the status, a JSON body with this code and a message,
+/// the JSON content type, and nothing of the server's internals.
+#[track_caller]
+fn error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.error_code(), code, "{}", r.body);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("application/json")),
+        "{:?}",
+        r.headers
+    );
+    for internal in ["SQLSTATE", "postgres", "chat.", "127.0.0.1", "panicked"] {
+        assert!(!r.body.contains(internal), "{internal} leaked: {}", r.body);
+    }
+}
+
+#[track_caller]
+fn ok(r: &Reply, status: u16) -> Value {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(
+        r.header("cache-control"),
+        Some("no-store"),
+        "{:?}",
+        r.headers
+    );
+    r.json()
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn whole_api_under_strict_spin_settings() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Api::new(&runner);
+    let json_ct = [("content-type", "application/json")];
+
+    // --- health
+    assert_eq!(ok(&api.get("/api/health"), 200), json!({"status": "ok"}));
+    error(
+        &api.call("POST", "/api/health", &[], Some(b"")),
+        405,
+        "method_not_allowed",
+    );
+
+    // --- static: the page, its assets, revalidation, unknown paths
+    for path in ["/", "/index.html", "/app.js", "/style.css"] {
+        let r = api.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        let etag = r.header("etag").expect("an etag").to_string();
+        let again = api.call("GET", path, &[("if-none-match", &etag)], None);
+        assert_eq!(again.status, 304, "{path}");
+    }
+    assert_eq!(api.get("/missing.png").status, 404);
+    error(&api.get("/api/nope"), 404, "not_found");
+    error(&api.get("/api"), 404, "not_found");
+
+    // --- session
+    let alice = ok(
+        &api.post("/api/session", None, &json!({"name": "alice"})),
+        201,
+    );
+    let alice = alice["token"].as_str().unwrap().to_string();
+    let bob = ok(
+        &api.post("/api/session", None, &json!({"name": "bob"})),
+        201,
+    );
+    let bob = bob["token"].as_str().unwrap().to_string();
+    error(
+        &api.post("/api/session", None, &json!({"name": ""})),
+        400,
+        "invalid_name",
+    );
+    error(
+        &api.post("/api/session", None, &json!({})),
+        400,
+        "invalid_json",
+    );
+    error(
+        &api.call("POST", "/api/session", &json_ct, Some(b"{nope")),
+        400,
+        "invalid_json",
+    );
+    error(
+        &api.call(
+            "POST",
+            "/api/session",
+            &[("content-type", "text/plain")],
+            Some(b"{}"),
+        ),
+        415,
+        "unsupported_media_type",
+    );
+    let big = vec![b'x'; 17 * 1024];
+    error(
+        &api.call("POST", "/api/session", &json_ct, Some(&big)),
+        413,
+        "payload_too_large",
+    );
+    error(&api.get("/api/session"), 405, "method_not_allowed");
+
+    // --- rooms
+    let rooms = ok(&api.get("/api/rooms"), 200);
+    assert_eq!(rooms["rooms"].as_array().unwrap().len(), 4);
+    let rust = json!({"id": "rust", "title": "Rust"});
+    error(&api.post("/api/rooms", None, &rust), 401, "missing_token");
+    error(
+        &api.post("/api/rooms", Some("wrong"), &rust),
+        401,
+        "invalid_token",
+    );
+    error(
+        &api.post(
+            "/api/rooms",
+            Some(ADMIN_TOKEN),
+            &json!({"id": "Bad Id", "title": "x"}),
+        ),
+        400,
+        "invalid_room_id",
+    );
+    let created = ok(&api.post("/api/rooms", Some(ADMIN_TOKEN), &rust), 201);
+    assert_eq!(
+        created,
+        json!({"id": "rust", "title": "Rust", "last_message_id": 0})
+    );
+    // An id that is taken is an outcome of the same SQL call, not an error.
+    let taken = json!({"id": "rust", "title": "Another title"});
+    error(
+        &api.post("/api/rooms", Some(ADMIN_TOKEN), &taken),
+        409,
+        "room_exists",
+    );
+    error(
+        &api.call("DELETE", "/api/rooms", &[], None),
+        405,
+        "method_not_allowed",
+    );
+
+    // --- messages: an empty room, then posts, polls and pages
+    let path = "/api/rooms/rust/messages";
+    assert_eq!(
+        ok(&api.get(path), 200),
+        json!({"messages": [], "cursor": 0})
+    );
+    // An empty poll before anything was ever posted.
+    assert_eq!(
+        ok(&api.get(&format!("{path}?after=0")), 200),
+        json!({"messages": [], "cursor": 0})
+    );
+    for i in 1..=5 {
+        let m = json!({"body": format!("m{i}"), "client_id": format!("c-{i}")});
+        let r = ok(&api.post(path, Some(&alice), &m), 201);
+        assert_eq!(r["message"]["id"], i);
+    }
+    let replay = api.post(
+        path,
+        Some(&alice),
+        &json!({"body": "m1 again", "client_id": "c-1"}),
+    );
+    assert_eq!(ok(&replay, 200)["message"]["body"], "m1");
+    ok(
+        &api.post(
+            path,
+            Some(&bob),
+            &json!({"body": "bob", "client_id": "c-1"}),
+        ),
+        201,
+    );
+
+    let all = ok(&api.get(&format!("{path}?after=0")), 200);
+    assert_eq!(
+        (ids(&all), all["cursor"].as_i64()),
+        ((1..=6).collect(), Some(6))
+    );
+    // The empty poll, the most common request of all: 200, no messages, the
+    // cursor kept. Many at once, so they share reused instances.
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    let r = ok(&api.get(&format!("{path}?after=6")), 200);
+                    assert_eq!(r, json!({"messages": [], "cursor": 6}));
+                }
+            });
+        }
+    });
+    let after = ok(&api.get(&format!("{path}?after=99")), 200);
+    assert_eq!(after, json!({"messages": [], "cursor": 99}));
+    let latest = ok(&api.get(&format!("{path}?limit=2")), 200);
+    assert_eq!(
+        (ids(&latest), latest["cursor"].as_i64()),
+        (vec![5, 6], Some(6))
+    );
+    let before = ok(&api.get(&format!("{path}?before=3&limit=10")), 200);
+    assert_eq!(ids(&before), [1, 2]);
+    let none_before = ok(&api.get(&format!("{path}?before=1")), 200);
+    assert_eq!(none_before, json!({"messages": [], "cursor": 1}));
+
+    // Unknown rooms: 404 for every form of read and for a post.
+    for query in ["", "?after=0", "?after=5", "?before=3", "?limit=1"] {
+        error(
+            &api.get(&format!("/api/rooms/no-such-room/messages{query}")),
+            404,
+            "unknown_room",
+        );
+    }
+    let hello = json!({"body": "hello", "client_id": "c-x"});
+    error(
+        &api.post("/api/rooms/no-such-room/messages", Some(&alice), &hello),
+        404,
+        "unknown_room",
+    );
+    // A room id that cannot exist is the same 404, without a database call.
+    error(
+        &api.get("/api/rooms/Not_A_Room/messages"),
+        404,
+        "unknown_room",
+    );
+    error(
+        &api.post("/api/rooms/Not_A_Room/messages", Some(&alice), &hello),
+        404,
+        "unknown_room",
+    );
+
+    // Every error path of posting, in the domain's check order.
+    error(&api.post(path, None, &hello), 401, "missing_token");
+    error(
+        &api.post(path, Some("forged.token"), &hello),
+        401,
+        "invalid_token",
+    );
+    let auth = format!("Bearer {alice}");
+    error(
+        &api.call(
+            "POST",
+            path,
+            &[("authorization", &auth), ("content-type", "text/html")],
+            Some(b"{}"),
+        ),
+        415,
+        "unsupported_media_type",
+    );
+    error(
+        &api.call(
+            "POST",
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(b"["),
+        ),
+        400,
+        "invalid_json",
+    );
+    error(
+        &api.post(path, Some(&alice), &json!({"body": "", "client_id": "c-e"})),
+        400,
+        "invalid_body",
+    );
+    error(
+        &api.post(path, Some(&alice), &json!({"body": "x", "client_id": ""})),
+        400,
+        "invalid_client_id",
+    );
+    let huge = vec![b'a'; 16 * 1024 + 1];
+    error(
+        &api.call(
+            "POST",
+            path,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(&huge),
+        ),
+        413,
+        "payload_too_large",
+    );
+    error(
+        &api.call("PUT", path, &[], Some(b"{}")),
+        405,
+        "method_not_allowed",
+    );
+    // Paging errors.
+    for query in [
+        "limit=0",
+        "limit=501",
+        "after=-1",
+        "after=x",
+        "after=1&before=3",
+    ] {
+        let r = api.get(&format!("{path}?{query}"));
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        error(&r, 400, &r.error_code());
+    }
+    // Other paths under /api/rooms/ are unknown routes.
+    error(&api.get("/api/rooms/rust/nope"), 404, "not_found");
+    error(&api.get("/api/rooms/rust/messages/7"), 404, "not_found");
+
+    // Nothing that failed was stored; the room's counter agrees.
+    let rooms = ok(&api.get("/api/rooms"), 200);
+    let rust_room = rooms["rooms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "rust")
+        .unwrap()
+        .clone();
+    assert_eq!(rust_room["last_message_id"], 6);
+
+    // A database failure that retrying will not fix (here the app role lost
+    // its right to call the poll function) is a 500 without internals; the
+    // cause goes to the log.
+    db.connect()
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION chat.messages_after(text, bigint, bigint) FROM ostchat_app",
+        )
+        .unwrap();
+    let r = api.get(&format!("{path}?after=0"));
+    error(&r, 500, "internal_error");
+    assert!(r.header("retry-after").is_none());
+    db.connect()
+        .batch_execute(
+            "GRANT EXECUTE ON FUNCTION chat.messages_after(text, bigint, bigint) TO ostchat_app",
+        )
+        .unwrap();
+    ok(&api.get(&format!("{path}?after=0")), 200);
+
+    // Under --strict, nothing above came near a call that hangs on real Spin.
+    let log = runner.stderr();
+    assert!(!log.contains("spin#3671"), "{log}");
+    assert!(log.contains("42501"), "the 500's cause is logged: {log}");
+}
+
+#[test]
+fn failure_paths_under_strict_spin_settings() {
+    let db = TestDb::new();
+    // The database cannot be reached: 503 with Retry-After on every route
+    // that needs it; sessions need none.
+    let down = RunnerConfig::chat(&db)
+        .set(
+            "database_url",
+            &db.app_url().replace(db.host(), "127.0.0.1:9"),
+        )
+        .set("db_host", "127.0.0.1:9")
+        .start();
+    let api = Api::new(&down);
+    for path in [
+        "/api/health",
+        "/api/rooms",
+        "/api/rooms/general/messages?after=0",
+    ] {
+        let r = api.get(path);
+        error(&r, 503, "database_unavailable");
+        assert!(r.header("retry-after").is_some(), "{path}");
+    }
+    let token = ok(&api.post("/api/session", None, &json!({"name": "x"})), 201);
+    let token = token["token"].as_str().unwrap().to_string();
+    let r = api.post(
+        "/api/rooms/general/messages",
+        Some(&token),
+        &json!({"body": "hi", "client_id": "c-1"}),
+    );
+    error(&r, 503, "database_unavailable");
+    drop(down);
+
+    // A session secret that is too short: the operator's mistake, a 500.
+    let weak = RunnerConfig::chat(&db)
+        .set("session_secret", "short")
+        .start();
+    let api = Api::new(&weak);
+    error(
+        &api.post("/api/session", None, &json!({"name": "x"})),
+        500,
+        "server_misconfigured",
+    );
+    // Room creation switched off when no admin token is configured.
+    let locked = RunnerConfig::chat(&db).set("admin_token", "").start();
+    let api = Api::new(&locked);
+    error(
+        &api.post("/api/rooms", Some(""), &json!({"id": "go", "title": "Go"})),
+        403,
+        "room_creation_disabled",
+    );
+    for runner in [&weak, &locked] {
+        assert!(
+            !runner.stderr().contains("spin#3671"),
+            "{}",
+            runner.stderr()
+        );
+    }
+}
