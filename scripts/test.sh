@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests of the domain and the runner, and end-to-end
-# tests of the real .wasm components under minispin against real Postgres.
+# Runs every test: unit tests of the domain and the runner, end-to-end tests
+# of the real .wasm components under minispin against real Postgres, and the
+# Swarm test (deploy/test/swarm-test.sh: the production stack on a real
+# single-node Swarm, under load, while hosts and Postgres are replaced).
+# OSTCHAT_SKIP_SWARM=1 skips the Swarm test (it needs root and Docker).
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
@@ -25,5 +28,13 @@ trap 'rm -f "$log"' EXIT
 cargo test --release --all-targets -p chat -p minispin -p e2e 2>&1 | tee "$log"
 passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')
+
+if [ -n "${OSTCHAT_SKIP_SWARM:-}" ]; then
+    swarm="skipped (OSTCHAT_SKIP_SWARM is set)"
+else
+    step "The Swarm test (deploy/test/swarm-test.sh)"
+    deploy/test/swarm-test.sh
+    swarm="passed"
+fi
 echo
-echo "tests: $passed passed, $failed failed"
+echo "tests: $passed passed, $failed failed; Swarm test: $swarm"

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The Swarm test: deploys deploy/stack.yml, unchanged, on a real single-node
+# Swarm and drives the chat through Traefik on 127.0.0.1 under load while
+# hosts are killed, updated and scaled and Postgres is restarted
+# (crates/e2e/src/bin/swarm_check.rs). Prints a table; exits non-zero if a
+# scenario fails.
+#
+# What differs from production is only what variables say: local test images
+# (images.sh; no registry here), ACME pointed at an address where nothing
+# listens (so Traefik serves its self-signed certificate and talks to no CA),
+# test host names and ports 18080/18443.
+#
+# It installs Docker (Debian's docker.io) if missing, starts dockerd if none
+# runs, creates the swarm if there is none, and undoes exactly what it did:
+# the stack, its volumes, secrets and network, the node label, the swarm and
+# dockerd are removed or stopped only if this script created them.
+# Run as root (or with sudo). Set KEEP=1 to leave everything up for a look.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+STACK=${STACK:-ostchat_test}
+HTTP_PORT=${HTTP_PORT:-18080}
+HTTPS_PORT=${HTTPS_PORT:-18443}
+DOMAIN=${DOMAIN:-chat.localhost}
+CHAT_TEST_IMAGE=${CHAT_TEST_IMAGE:-ostchat/chat:test-minispin}
+export TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:3.7.15}
+export POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:17}
+NETWORK=traefik-public
+SECRETS=(postgres_password ostchat_database_url ostchat_session_secret ostchat_admin_token
+         pgadmin_password traefik_dashboard_users)
+started=$(date +%s)
+state=$(mktemp -d /tmp/ostchat-swarm-test.XXXXXX)
+chmod 700 "$state"
+
+# Undo steps, run last-in first-out at exit, whatever happens.
+undo=()
+at_exit() {
+    local status=$?
+    if [ -n "${KEEP:-}" ]; then
+        step "KEEP is set: leaving the stack and everything it needs up"
+        return
+    fi
+    step "Cleaning up what this test set up"
+    for ((i = ${#undo[@]} - 1; i >= 0; i--)); do
+        eval "${undo[$i]}" || echo "   (could not: ${undo[$i]})"
+    done
+    rm -rf "$state"
+    echo "Swarm test finished in $(( $(date +%s) - started )) s"
+    exit "$status"
+}
+trap at_exit EXIT
+
+stop_dockerd() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 1 30); do
+        kill -0 "$1" 2>/dev/null || { echo "   dockerd stopped"; return 0; }
+        sleep 1
+    done
+    echo "   dockerd did not stop within 30 s; stop it by hand (kill $1)"
+}
+
+wait_for() { # SECONDS WHAT COMMAND...: retries COMMAND each second
+    local limit=$1 what=$2; shift 2
+    local t0; t0=$(date +%s)
+    until "$@" >/dev/null 2>&1; do
+        if (( $(date +%s) - t0 > limit )); then
+            fail "$what did not happen within ${limit}s"
+        fi
+        sleep 1
+    done
+}
+
+# ---- Docker engine and swarm
+if ! command -v dockerd >/dev/null; then
+    step "Installing Docker from Debian (apt-get install docker.io; about 40 s)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null \
+        || fail "could not install docker.io; run 'apt-get install docker.io' by hand and retry"
+fi
+if ! docker info >/dev/null 2>&1; then
+    step "Starting dockerd (log: $state/dockerd.log)"
+    # Started directly (not through a function, which would run in a
+    # subshell), so $! is dockerd, or sudo, which passes signals on.
+    if [ "$(id -u)" -eq 0 ]; then
+        dockerd >"$state/dockerd.log" 2>&1 &
+    else
+        sudo dockerd >"$state/dockerd.log" 2>&1 &
+    fi
+    dockerd_pid=$!
+    undo+=("stop_dockerd $dockerd_pid")
+    wait_for 30 "dockerd answering" docker info
+fi
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+    step "Creating a single-node swarm"
+    docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+    undo+=("docker swarm leave --force >/dev/null && echo '   swarm left'")
+    own_swarm=1
+fi
+node=$(docker info --format '{{.Swarm.NodeID}}')
+if [ -z "${own_swarm:-}" ] && [ "$(docker node inspect "$node" --format '{{index .Spec.Labels "ostchat.postgres"}}')" != "true" ]; then
+    undo+=("docker node update --label-rm ostchat.postgres $node >/dev/null")
+fi
+docker node update --label-add ostchat.postgres=true "$node" >/dev/null
+if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
+    docker network create --driver overlay --attachable "$NETWORK" >/dev/null
+    undo+=("docker network rm $NETWORK >/dev/null")
+fi
+
+# ---- Images
+ensure_wasm_target
+build_all
+step "Building the host image $CHAT_TEST_IMAGE (deploy/Dockerfile, target minispin, prebuilt runner)"
+# A build context of its own holding just the file system (target/ may be
+# a symlink, which a build context does not follow).
+deploy/image/rootfs.sh "$state/context/target/image-rootfs"
+DOCKER_BUILDKIT=1 /usr/bin/docker build -q -f deploy/Dockerfile --target minispin \
+    --build-arg ARTIFACTS=prebuilt -t "$CHAT_TEST_IMAGE" "$state/context" >/dev/null
+docker image ls "$CHAT_TEST_IMAGE" --format '   {{.Repository}}:{{.Tag}} {{.Size}}'
+step "Building the test images for what cannot be pulled here (deploy/test/images.sh)"
+deploy/test/images.sh
+
+# ---- Secrets
+step "Creating the stack's secrets (random values)"
+random() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+random > "$state/postgres_password"
+app_password=$(random)
+printf 'postgres://ostchat_app:%s@postgres:5432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_url"
+random > "$state/ostchat_session_secret"
+random > "$state/ostchat_admin_token"
+random > "$state/pgadmin_password"
+printf 'admin:%s\n' "$(openssl passwd -apr1 "$(random)")" > "$state/traefik_dashboard_users"
+for s in "${SECRETS[@]}"; do
+    if docker secret inspect "$s" >/dev/null 2>&1; then
+        fail "a secret named $s exists already; remove the stack that uses it (or the secret) first"
+    fi
+    docker secret create "$s" "$state/$s" >/dev/null
+    undo+=("docker secret rm $s >/dev/null")
+done
+
+# ---- The stack files accept no variables at all (their defaults)
+step "Checking deploy/stack.yml and deploy/portainer.yml with no variables set (docker stack config)"
+env -i PATH="$PATH" HOME="$HOME" docker stack config -c deploy/stack.yml >/dev/null
+env -i PATH="$PATH" HOME="$HOME" docker stack config -c deploy/portainer.yml >/dev/null
+
+# ---- The stack: deploy/stack.yml with test variables only
+export MY_DOMAIN=$DOMAIN TRAEFIK_DOMAIN=traefik.localhost PGADMIN_DOMAIN=pgadmin.localhost
+export ACME_EMAIL=test@example.com ACME_CA_SERVER=https://127.0.0.1:9/directory
+export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST_IMAGE
+export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE POSTGRES_IMAGE=$POSTGRES_TEST_IMAGE CHAT_REPLICAS=3
+step "Checking the stack file (docker stack config)"
+docker stack config -c deploy/stack.yml >/dev/null
+step "Deploying deploy/stack.yml as stack $STACK"
+undo+=("remove_stack")
+remove_stack() {
+    docker stack rm "$STACK" >/dev/null 2>&1 || true
+    # Secrets, networks and volumes can go only once the tasks are gone.
+    local t0; t0=$(date +%s)
+    while [ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ] \
+        || docker network inspect "${STACK}_backend" >/dev/null 2>&1; do
+        (( $(date +%s) - t0 > 90 )) && break
+        sleep 1
+    done
+    docker volume rm "${STACK}_pgdata" "${STACK}_letsencrypt" "${STACK}_pgadmin" >/dev/null 2>&1 || true
+    echo "   stack $STACK removed"
+}
+docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$STACK" >/dev/null
+
+# pgAdmin's official image cannot be pulled here and no stand-in is built;
+# stop its futile retries (its service, config and routing are still checked
+# by `docker stack config` above).
+docker service scale --detach=true "${STACK}_pgadmin=0" >/dev/null
+
+curl_chat() { curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "https://$DOMAIN:$HTTPS_PORT$1"; }
+migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep -q '^Complete'; }
+step "Waiting for Postgres, the migration job, 3 hosts and Traefik (at most 4 minutes)"
+wait_for 240 "the migration job completing" migrated
+wait_for 120 "the chat answering through Traefik" curl_chat /api/health
+docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
+
+# ---- Under load
+step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 5 minutes)"
+target/release/swarm-check \
+    --url "https://$DOMAIN:$HTTPS_PORT" --connect "127.0.0.1:$HTTPS_PORT" \
+    --http-url "http://127.0.0.1:$HTTP_PORT" --stack "$STACK" \
+    --admin-token-file "$state/ostchat_admin_token" --replicas 3
