@@ -10,121 +10,84 @@
 -- column metadata of an empty result.
 --
 -- The result contract (crates/chat/src/sql.rs reads it, by column position):
--- - page functions: a first row whose status is 'ok' or 'unknown_room' (the
---   message columns NULL), then one row per message with status 'message';
+-- - chat.messages_page: a first row whose status is 'ok' or 'unknown_room'
+--   (the message columns NULL), then one row per message, status 'message';
 -- - chat.post_message: one row, status 'created', 'replayed' or
 --   'unknown_room' (message columns NULL for the last);
 -- - chat.add_room: one row, status 'created' or 'exists'.
 --
--- The 0001 functions stay, unchanged and still granted, so hosts of the
--- previous release keep working while a rolling update replaces them; a
+-- 0001's functions keep their names, columns and behaviour (P0002 and all)
+-- for hosts of the previous release during a rolling update, but become thin
+-- wrappers of these, so the cursor's locking and paging live in one place. A
 -- later migration drops them.
 
--- The page size bound, checked by every page function: the functions are the
--- security boundary, and the API never asks for more than 500 rows. A wrong
--- bound is a caller bug, not an expected outcome, so it stays an error.
-CREATE OR REPLACE FUNCTION chat.check_max(p_max bigint)
-RETURNS void
-LANGUAGE plpgsql IMMUTABLE
+-- One page of a room, ascending by id, after the status row:
+-- - p_after given: up to p_max messages with id > p_after (polling forward,
+--   the hot path of the whole system: one primary-key lookup for the room,
+--   one index range scan on messages_pkey);
+-- - otherwise the newest p_max messages with id < p_before (scrolling back),
+--   or the newest p_max of all when p_before is NULL too (a first load): a
+--   backward index scan from the end of the range, then a re-sort of at most
+--   p_max rows.
+-- A page size outside 1..500 is a caller's bug, not an expected outcome: it
+-- stays an error (the functions are the security boundary).
+CREATE OR REPLACE FUNCTION chat.messages_page(p_room text, p_after bigint, p_before bigint, p_max bigint)
+RETURNS TABLE (status text, id bigint, room text, author text, body text, client_id text, sent_at text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = chat, pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_found boolean;
 BEGIN
     IF p_max IS NULL OR p_max < 1 OR p_max > 500 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_max must be between 1 and 500';
     END IF;
-END
-$$;
-
--- Forward polling: up to p_max messages with id > p_after, ascending, after
--- the status row. The hot path of the whole system: one primary-key lookup
--- for the room and one index range scan on messages_pkey.
-CREATE OR REPLACE FUNCTION chat.messages_after(p_room text, p_after bigint, p_max bigint)
-RETURNS TABLE (status text, id bigint, room text, author text, body text, client_id text, sent_at text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = chat, pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM chat.check_max(p_max);
-    IF NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
-        RETURN QUERY SELECT 'unknown_room'::text, NULL::bigint, NULL::text, NULL::text,
-                            NULL::text, NULL::text, NULL::text;
+    v_found := EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room);
+    RETURN QUERY SELECT CASE WHEN v_found THEN 'ok' ELSE 'unknown_room' END,
+                        NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text;
+    IF NOT v_found THEN
         RETURN;
     END IF;
-    RETURN QUERY SELECT 'ok'::text, NULL::bigint, NULL::text, NULL::text,
-                        NULL::text, NULL::text, NULL::text;
-    RETURN QUERY
-        SELECT 'message'::text, m.id, m.room_id, m.author, m.body, m.client_id,
-               chat.format_ts(m.sent_at)
-        FROM chat.messages m
-        WHERE m.room_id = p_room AND m.id > p_after
-        ORDER BY m.id
-        LIMIT p_max;
-END
-$$;
-
--- The newest p_max messages, ascending, after the status row.
-CREATE OR REPLACE FUNCTION chat.messages_latest(p_room text, p_max bigint)
-RETURNS TABLE (status text, id bigint, room text, author text, body text, client_id text, sent_at text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = chat, pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM chat.check_max(p_max);
-    IF NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
-        RETURN QUERY SELECT 'unknown_room'::text, NULL::bigint, NULL::text, NULL::text,
-                            NULL::text, NULL::text, NULL::text;
-        RETURN;
-    END IF;
-    RETURN QUERY SELECT 'ok'::text, NULL::bigint, NULL::text, NULL::text,
-                        NULL::text, NULL::text, NULL::text;
-    RETURN QUERY
-        SELECT 'message'::text, t.id, t.room_id, t.author, t.body, t.client_id,
-               chat.format_ts(t.sent_at)
-        FROM (
-            SELECT m.*
+    IF p_after IS NOT NULL THEN
+        RETURN QUERY
+            SELECT 'message'::text, m.id, m.room_id, m.author, m.body, m.client_id,
+                   chat.format_ts(m.sent_at)
             FROM chat.messages m
-            WHERE m.room_id = p_room
-            ORDER BY m.id DESC
-            LIMIT p_max
-        ) t
-        ORDER BY t.id;
-END
-$$;
-
--- Scrolling back: the newest p_max messages with id < p_before, ascending,
--- after the status row.
-CREATE OR REPLACE FUNCTION chat.messages_before(p_room text, p_before bigint, p_max bigint)
-RETURNS TABLE (status text, id bigint, room text, author text, body text, client_id text, sent_at text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = chat, pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM chat.check_max(p_max);
-    IF NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
-        RETURN QUERY SELECT 'unknown_room'::text, NULL::bigint, NULL::text, NULL::text,
-                            NULL::text, NULL::text, NULL::text;
-        RETURN;
+            WHERE m.room_id = p_room AND m.id > p_after
+            ORDER BY m.id
+            LIMIT p_max;
+    ELSE
+        RETURN QUERY
+            SELECT 'message'::text, t.id, t.room_id, t.author, t.body, t.client_id,
+                   chat.format_ts(t.sent_at)
+            FROM (
+                SELECT m.*
+                FROM chat.messages m
+                WHERE m.room_id = p_room
+                  AND m.id < COALESCE(p_before, 9223372036854775807)
+                ORDER BY m.id DESC
+                LIMIT p_max
+            ) t
+            ORDER BY t.id;
     END IF;
-    RETURN QUERY SELECT 'ok'::text, NULL::bigint, NULL::text, NULL::text,
-                        NULL::text, NULL::text, NULL::text;
-    RETURN QUERY
-        SELECT 'message'::text, t.id, t.room_id, t.author, t.body, t.client_id,
-               chat.format_ts(t.sent_at)
-        FROM (
-            SELECT m.*
-            FROM chat.messages m
-            WHERE m.room_id = p_room AND m.id < p_before
-            ORDER BY m.id DESC
-            LIMIT p_max
-        ) t
-        ORDER BY t.id;
 END
 $$;
 
 -- Appends a message with the next gapless per-room id, or returns the
--- original for a replayed (room, author, client_id). The locking is 0001's
--- chat.send_message, unchanged (see there for why the room row lock keeps
--- the cursor gapless); only the outcomes are reported differently.
+-- original for a replayed (room, author, client_id).
+--
+-- Why not a sequence: ids from a sequence are handed out when a transaction
+-- *starts* inserting, but become visible when it *commits*. If writer A
+-- takes id 41 and writer B takes 42 and B commits first, a reader polling
+-- with after=40 sees 42, moves its cursor to 42, and never sees 41 once A
+-- commits. (Sequences also leave gaps on rollback.)
+--
+-- Why the row lock fixes it: the room row is locked FOR UPDATE before the
+-- counter is read, and the lock is held until commit. The next writer of
+-- the same room blocks on that lock until the transaction holding id N has
+-- committed, i.e. is visible to every new snapshot, and only then can it
+-- take N+1. So id N+1 can never be visible while N is not: a cursor never
+-- skips a message. Writers of different rooms do not contend.
 CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text)
 RETURNS TABLE (status text, id bigint, room text, author text, body text, client_id text, sent_at text)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -158,7 +121,9 @@ BEGIN
     WHERE r.id = p_room
     RETURNING r.last_message_id INTO v_id;
 
-    -- clock_timestamp(): read after taking the lock, so sent_at follows id order.
+    -- clock_timestamp(), not now(): now() is the transaction start, which
+    -- may precede the commit of the lock holder we waited for; the clock
+    -- read after taking the lock keeps sent_at in id order.
     INSERT INTO chat.messages AS m (room_id, id, author, body, client_id, sent_at)
     VALUES (p_room, v_id, p_author, p_body, p_client_id, clock_timestamp())
     RETURNING m.* INTO v_msg;
@@ -191,19 +156,83 @@ BEGIN
 END
 $$;
 
+-- 0001's interface, for the previous release's hosts: same signatures,
+-- columns and errors (P0002 for an unknown room), now over the functions
+-- above. chat.check_page (0001) raises for a bad page size or room first.
+CREATE OR REPLACE FUNCTION chat.get_messages_after(p_room text, p_after bigint, p_max bigint)
+RETURNS TABLE (id bigint, room text, author text, body text, client_id text, sent_at text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, p_after, NULL, p_max) p
+                 WHERE p.status = 'message';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.get_latest_messages(p_room text, p_max bigint)
+RETURNS TABLE (id bigint, room text, author text, body text, client_id text, sent_at text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, NULL, NULL, p_max) p
+                 WHERE p.status = 'message';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.get_messages_before(p_room text, p_before bigint, p_max bigint)
+RETURNS TABLE (id bigint, room text, author text, body text, client_id text, sent_at text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, NULL, p_before, p_max) p
+                 WHERE p.status = 'message';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.send_message(p_room text, p_author text, p_body text, p_client_id text)
+RETURNS TABLE (id bigint, room text, author text, body text, client_id text, sent_at text, created boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    SELECT * INTO v FROM chat.post_message(p_room, p_author, p_body, p_client_id);
+    IF v.status = 'unknown_room' THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'unknown room';
+    END IF;
+    RETURN QUERY SELECT v.id, v.room, v.author, v.body, v.client_id, v.sent_at,
+                        v.status = 'created';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat.create_room(p_id text, p_title text)
+RETURNS TABLE (id text, title text, last_message_id bigint)
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+    SELECT a.id, a.title, a.last_message_id
+    FROM chat.add_room(p_id, p_title) a
+    WHERE a.status = 'created'
+$$;
+
 REVOKE ALL ON FUNCTION
-    chat.check_max(bigint),
-    chat.messages_after(text, bigint, bigint),
-    chat.messages_latest(text, bigint),
-    chat.messages_before(text, bigint, bigint),
+    chat.messages_page(text, bigint, bigint, bigint),
     chat.post_message(text, text, text, text),
     chat.add_room(text, text)
 FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION
-    chat.messages_after(text, bigint, bigint),
-    chat.messages_latest(text, bigint),
-    chat.messages_before(text, bigint, bigint),
+    chat.messages_page(text, bigint, bigint, bigint),
     chat.post_message(text, text, text, text),
     chat.add_room(text, text)
 TO ostchat_app;

@@ -508,7 +508,8 @@ fn pgbench(s: &Settings, after: i64) -> Result<f64> {
     let poll = poll
         .replace("$1", "'general'")
         .replace("$2", &after.to_string())
-        .replace("$3", "100");
+        .replace("$3", "NULL")
+        .replace("$4", "100");
     std::fs::write(&script, format!("{poll};\n"))?;
     let out = Command::new("pgbench")
         .args(["-n", "-j", "2", "-c", &s.clients.to_string(), "-T"])

@@ -74,6 +74,7 @@ impl NativeStore {
                 match *p {
                     Param::Text(s) => Box::new(s.to_string()),
                     Param::Int(i) => Box::new(i),
+                    Param::Null => Box::new(None::<i64>),
                 }
             })
             .collect();

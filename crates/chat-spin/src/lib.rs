@@ -69,6 +69,7 @@ fn param(p: &Param) -> ParameterValue {
     match *p {
         Param::Text(s) => ParameterValue::Str(s.to_string()),
         Param::Int(i) => ParameterValue::Int64(i),
+        Param::Null => ParameterValue::DbNull,
     }
 }
 

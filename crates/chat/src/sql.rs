@@ -23,6 +23,8 @@ use crate::validate::Page;
 pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
+    /// SQL NULL, of whatever type the statement expects there.
+    Null,
 }
 
 /// A statement with its parameters and how many rows it returns at most,
@@ -71,26 +73,15 @@ pub fn add_room<'a>(id: &'a str, title: &'a str) -> Statement<'a> {
 
 /// A page of messages: the status row, then up to `limit` messages.
 pub fn page(room: &str, page: Page) -> Statement<'_> {
-    const AFTER: &str = "SELECT status, id, room, author, body, client_id, sent_at \
-                         FROM chat.messages_after($1, $2, $3)";
-    const LATEST: &str = "SELECT status, id, room, author, body, client_id, sent_at \
-                          FROM chat.messages_latest($1, $2)";
-    const BEFORE: &str = "SELECT status, id, room, author, body, client_id, sent_at \
-                          FROM chat.messages_before($1, $2, $3)";
-    let (sql, params) = match page {
-        Page::After { after, limit } => (
-            AFTER,
-            vec![Param::Text(room), Param::Int(after), Param::Int(limit)],
-        ),
-        Page::Latest { limit } => (LATEST, vec![Param::Text(room), Param::Int(limit)]),
-        Page::Before { before, limit } => (
-            BEFORE,
-            vec![Param::Text(room), Param::Int(before), Param::Int(limit)],
-        ),
+    let (after, before) = match page {
+        Page::After { after, .. } => (Param::Int(after), Param::Null),
+        Page::Before { before, .. } => (Param::Null, Param::Int(before)),
+        Page::Latest { .. } => (Param::Null, Param::Null),
     };
     Statement {
-        sql,
-        params,
+        sql: "SELECT status, id, room, author, body, client_id, sent_at \
+              FROM chat.messages_page($1, $2, $3, $4)",
+        params: vec![Param::Text(room), after, before, Param::Int(page.limit())],
         max_rows: usize::try_from(page.limit()).unwrap_or(0) + 1,
     }
 }
@@ -401,7 +392,7 @@ mod tests {
     }
 
     #[test]
-    fn statements_size_their_buffers_from_the_limit() {
+    fn pages_pass_the_cursor_they_have_and_size_their_buffers() {
         let s = page(
             "general",
             Page::After {
@@ -410,17 +401,18 @@ mod tests {
             },
         );
         assert_eq!(s.max_rows, 101);
+        assert!(s.sql.contains("chat.messages_page($1, $2, $3, $4)"));
+        let g = Param::Text("g");
         assert_eq!(
             s.params,
-            [Param::Text("general"), Param::Int(5), Param::Int(100)]
+            [
+                Param::Text("general"),
+                Param::Int(5),
+                Param::Null,
+                Param::Int(100)
+            ]
         );
-        assert!(s.sql.contains("chat.messages_after($1, $2, $3)"));
-        assert!(
-            page("g", Page::Latest { limit: 3 })
-                .sql
-                .contains("messages_latest")
-        );
-        assert!(
+        assert_eq!(
             page(
                 "g",
                 Page::Before {
@@ -428,8 +420,12 @@ mod tests {
                     limit: 3
                 }
             )
-            .sql
-            .contains("messages_before")
+            .params,
+            [g, Param::Null, Param::Int(9), Param::Int(3)]
+        );
+        assert_eq!(
+            page("g", Page::Latest { limit: 3 }).params,
+            [g, Param::Null, Param::Null, Param::Int(3)]
         );
     }
 

@@ -338,6 +338,11 @@ impl Drop for Runner {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A failing test shows what the runner logged: the cause of a 5xx
+        // is there, never in the reply.
+        if std::thread::panicking() {
+            eprintln!("--- minispin's log ({}) ---\n{}", self.base, self.stderr());
+        }
     }
 }
 

@@ -391,3 +391,73 @@ fn least_privilege_role_cannot_touch_tables() {
     let rows = app.query("SELECT id FROM chat.list_rooms()", &[]).unwrap();
     assert_eq!(rows.len(), 4);
 }
+
+/// Hosts of the previous release call 0001's functions during a rolling
+/// update; they must keep their columns and errors (P0002 for an unknown
+/// room) while 0002's functions do the work underneath.
+#[test]
+fn previous_release_functions_keep_working() {
+    let db = TestDb::new();
+    let mut app = postgres::Client::connect(&db.app_url(), postgres::NoTls).unwrap();
+    let send = |app: &mut postgres::Client, cid: &str| {
+        app.query_one(
+            "SELECT id, created FROM chat.send_message('general', 'old-host', 'hi', $1)",
+            &[&cid],
+        )
+    };
+    for i in 1..=3i64 {
+        let row = send(&mut app, &format!("c{i}")).unwrap();
+        assert_eq!((row.get::<_, i64>(0), row.get::<_, bool>(1)), (i, true));
+    }
+    let replay = send(&mut app, "c1").unwrap();
+    assert_eq!(
+        (replay.get::<_, i64>(0), replay.get::<_, bool>(1)),
+        (1, false)
+    );
+    let ids = |app: &mut postgres::Client, sql: &str| -> Vec<i64> {
+        app.query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    assert_eq!(
+        ids(
+            &mut app,
+            "SELECT id FROM chat.get_messages_after('general', 1, 10)"
+        ),
+        [2, 3]
+    );
+    assert_eq!(
+        ids(
+            &mut app,
+            "SELECT id FROM chat.get_latest_messages('general', 2)"
+        ),
+        [2, 3]
+    );
+    assert_eq!(
+        ids(
+            &mut app,
+            "SELECT id FROM chat.get_messages_before('general', 3, 10)"
+        ),
+        [1, 2]
+    );
+    for sql in [
+        "SELECT * FROM chat.get_messages_after('nope', 0, 10)",
+        "SELECT * FROM chat.send_message('nope', 'a', 'b', 'c')",
+    ] {
+        let e = app.query(sql, &[]).unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("P0002"), "{sql}: {e}");
+    }
+    let created = app
+        .query("SELECT id FROM chat.create_room('old', 'Old')", &[])
+        .unwrap();
+    assert_eq!(created.len(), 1);
+    let again = app
+        .query("SELECT id FROM chat.create_room('old', 'Old')", &[])
+        .unwrap();
+    assert!(
+        again.is_empty(),
+        "an existing room gives no row, as in 0001"
+    );
+}

@@ -388,7 +388,7 @@ fn whole_api_under_strict_spin_settings() {
     // cause goes to the log.
     db.connect()
         .batch_execute(
-            "REVOKE EXECUTE ON FUNCTION chat.messages_after(text, bigint, bigint) FROM ostchat_app",
+            "REVOKE EXECUTE ON FUNCTION chat.messages_page(text, bigint, bigint, bigint) FROM ostchat_app",
         )
         .unwrap();
     let r = api.get(&format!("{path}?after=0"));
@@ -396,7 +396,7 @@ fn whole_api_under_strict_spin_settings() {
     assert!(r.header("retry-after").is_none());
     db.connect()
         .batch_execute(
-            "GRANT EXECUTE ON FUNCTION chat.messages_after(text, bigint, bigint) TO ostchat_app",
+            "GRANT EXECUTE ON FUNCTION chat.messages_page(text, bigint, bigint, bigint) TO ostchat_app",
         )
         .unwrap();
     ok(&api.get(&format!("{path}?after=0")), 200);
