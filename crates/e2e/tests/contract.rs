@@ -47,6 +47,16 @@ impl Api {
         self.call("GET", path, &[], None)
     }
 
+    /// A POST with this token, content type and raw body.
+    fn post_raw(&self, path: &str, token: &str, content_type: &str, body: &[u8]) -> Reply {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", content_type),
+        ];
+        self.call("POST", path, &headers, Some(body))
+    }
+
     fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Reply {
         let auth = bearer.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("content-type", "application/json")];
@@ -303,27 +313,13 @@ fn whole_api_under_strict_spin_settings() {
         401,
         "invalid_token",
     );
-    let auth = format!("Bearer {alice}");
     error(
-        &api.call(
-            "POST",
-            path,
-            &[("authorization", &auth), ("content-type", "text/html")],
-            Some(b"{}"),
-        ),
+        &api.post_raw(path, &alice, "text/html", b"{}"),
         415,
         "unsupported_media_type",
     );
     error(
-        &api.call(
-            "POST",
-            path,
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Some(b"["),
-        ),
+        &api.post_raw(path, &alice, "application/json", b"["),
         400,
         "invalid_json",
     );
@@ -339,15 +335,7 @@ fn whole_api_under_strict_spin_settings() {
     );
     let huge = vec![b'a'; 16 * 1024 + 1];
     error(
-        &api.call(
-            "POST",
-            path,
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
-            Some(&huge),
-        ),
+        &api.post_raw(path, &alice, "application/json", &huge),
         413,
         "payload_too_large",
     );

@@ -235,6 +235,31 @@ fn wait_replicas(service: &str, want: usize, limit: Duration) -> Result<(), Stri
     wait_replicas_without(service, want, &[], limit)
 }
 
+/// `docker service update --force`: every task replaced as the service's
+/// update_config says; returns once `want` tasks run again.
+fn force_update(service: &str, want: usize) -> Result<(), String> {
+    docker(&[
+        "service",
+        "update",
+        "--force",
+        "--detach=false",
+        "--quiet",
+        service,
+    ])?;
+    wait_replicas(service, want, Duration::from_secs(120))
+}
+
+/// Scales the service and waits until exactly `n` tasks run.
+fn scale_to(service: &str, n: usize) -> Result<(), String> {
+    docker(&[
+        "service",
+        "scale",
+        "--detach=false",
+        &format!("{service}={n}"),
+    ])?;
+    wait_replicas(service, n, Duration::from_secs(120))
+}
+
 /// Counters the load's clients share.
 #[derive(Default)]
 struct Shared {
@@ -818,15 +843,7 @@ fn update(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "update", Duration::from_secs(5), |_| {
         let started = Instant::now();
-        docker(&[
-            "service",
-            "update",
-            "--force",
-            "--detach=false",
-            "--quiet",
-            &service,
-        ])?;
-        wait_replicas(&service, args.replicas, Duration::from_secs(120))?;
+        force_update(&service, args.replicas)?;
         Ok(format!(
             "rolled {} hosts in {:.0} s",
             args.replicas,
@@ -840,31 +857,14 @@ fn update(args: &Args) -> Row {
 fn scale(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "scale", Duration::from_secs(5), |_| {
-        docker(&[
-            "service",
-            "scale",
-            "--detach=false",
-            &format!("{service}=5"),
-        ])?;
-        wait_replicas(&service, 5, Duration::from_secs(120))?;
+        scale_to(&service, 5)?;
         std::thread::sleep(Duration::from_secs(5));
-        docker(&[
-            "service",
-            "scale",
-            "--detach=false",
-            &format!("{service}=2"),
-        ])?;
-        wait_replicas(&service, 2, Duration::from_secs(120))?;
+        scale_to(&service, 2)?;
         Ok("3 -> 5 -> 2 hosts".into())
     });
     row.passed &= row.failed == 0 && row.acked > 0;
     // Back to the stack's count, outside the measurement.
-    if let Err(e) = docker(&[
-        "service",
-        "scale",
-        "--detach=false",
-        &format!("{service}={}", args.replicas),
-    ]) {
+    if let Err(e) = scale_to(&service, args.replicas) {
         row.note.push_str(&format!("; scaling back failed: {e}"));
         row.passed = false;
     }
@@ -876,15 +876,7 @@ fn postgres(args: &Args) -> Row {
     let mut back_at = None;
     let mut row = under_load(args, "postgres", Duration::from_secs(5), |shared| {
         let started = Instant::now();
-        docker(&[
-            "service",
-            "update",
-            "--force",
-            "--detach=false",
-            "--quiet",
-            &service,
-        ])?;
-        wait_replicas(&service, 1, Duration::from_secs(120))?;
+        force_update(&service, 1)?;
         let up = Instant::now();
         back_at = Some(up);
         // Clients must recover by themselves: wait for a success after this.
