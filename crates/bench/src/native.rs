@@ -156,6 +156,10 @@ async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>
     } else {
         chat::api::not_found(path)
     };
+    // As the components do: a server fault's cause goes to the log.
+    if let Some(line) = reply.log_line() {
+        eprintln!("native: {line}");
+    }
     let mut res = Response::new(Full::new(Bytes::from(reply.body)));
     *res.status_mut() = http::StatusCode::from_u16(reply.status).unwrap_or_default();
     for (name, value) in reply.headers {

@@ -42,11 +42,10 @@ impl sql::Row for SpinRow {
     }
 }
 
-/// Classifies a host error (retryable or not, see [`chat::sql::classify`])
-/// and logs it: the client only ever sees a generic 503 or 500, the operator
-/// needs the reason, so it goes to the component's stderr (the host's log).
+/// Classifies a host error (retryable or not, see [`chat::sql::classify`]).
+/// Its text becomes the reply's cause, which [`respond`] logs.
 fn failed(e: PgError) -> StoreError {
-    let error = match &e {
+    match &e {
         PgError::ConnectionFailed(t) => sql::classify(Failure::Connect(t)),
         PgError::QueryFailed(QueryError::DbError(db)) => sql::classify(Failure::Db {
             code: &db.code,
@@ -56,13 +55,7 @@ fn failed(e: PgError) -> StoreError {
         PgError::BadParameter(t) | PgError::ValueConversionFailed(t) | PgError::Other(t) => {
             sql::classify(Failure::Bug(t))
         }
-    };
-    logged(error)
-}
-
-fn logged(e: StoreError) -> StoreError {
-    eprintln!("chat: {e}");
-    e
+    }
 }
 
 fn param(p: &Param) -> ParameterValue {
@@ -125,28 +118,19 @@ impl PgStore {
         done.await.map_err(failed)?;
         Ok(rows.into_iter().map(SpinRow).collect())
     }
-
-    /// Reads a result with the domain's reader; a result of the wrong shape
-    /// is logged like any other failure.
-    fn read<T>(
-        rows: &[SpinRow],
-        reader: fn(&[SpinRow]) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        reader(rows).map_err(logged)
-    }
 }
 
 impl Store for PgStore {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        Self::read(&self.run(sql::list_rooms()).await?, sql::rooms)
+        sql::rooms(&self.run(sql::list_rooms()).await?)
     }
 
     async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        Self::read(&self.run(sql::add_room(id, title)).await?, sql::added_room)
+        sql::added_room(&self.run(sql::add_room(id, title)).await?)
     }
 
     async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        Self::read(&self.run(sql::page(room, page)).await?, sql::page_rows)
+        sql::page_rows(&self.run(sql::page(room, page)).await?)
     }
 
     async fn send_message(
@@ -157,11 +141,11 @@ impl Store for PgStore {
         client_id: &str,
     ) -> Result<Option<(Message, bool)>, StoreError> {
         let statement = sql::post_message(room, author, body, client_id);
-        Self::read(&self.run(statement).await?, sql::posted)
+        sql::posted(&self.run(statement).await?)
     }
 
     async fn health(&self) -> Result<(), StoreError> {
-        Self::read(&self.run(sql::health()).await?, sql::healthy)
+        sql::healthy(&self.run(sql::health()).await?)
     }
 }
 
@@ -251,13 +235,19 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
     Ok(incoming)
 }
 
-/// A domain reply as a Spin response.
+/// A domain reply as a Spin response. The one place a server fault is
+/// logged: a reply of 500 or above carries its status, code and cause, which
+/// go to the component's stderr (the host's log), never to the client.
 pub fn respond(reply: chat::api::Reply) -> Response<String> {
+    if let Some(line) = reply.log_line() {
+        eprintln!("chat: {line}");
+    }
     let mut builder = spin_sdk::http::Response::builder().status(reply.status);
     for (name, value) in &reply.headers {
         builder = builder.header(*name, value.as_str());
     }
-    builder.body(reply.body).unwrap_or_else(|_| {
+    builder.body(reply.body).unwrap_or_else(|e| {
+        eprintln!("chat: 500 internal: building the response: {e}");
         let mut fallback = Response::new(String::from(
             r#"{"error":{"code":"internal","message":"the server could not build its reply; try again"}}"#,
         ));
@@ -325,9 +315,8 @@ pub fn now_unix() -> i64 {
 pub async fn store() -> Result<PgStore, chat::api::Reply> {
     match config::database_url().await {
         Some(url) if !url.is_empty() => Ok(PgStore::new(url)),
-        _ => {
-            eprintln!("chat: the `database_url` variable is not set for this component");
-            Err(chat::ApiError::database_unavailable().into())
-        }
+        _ => Err(chat::ApiError::database_unavailable()
+            .with_cause("the `database_url` variable is not set for this component")
+            .into()),
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Every failure a client can see is an [`ApiError`]: a status code, a
 //! stable machine-readable `code` clients can branch on, and a human message
-//! that says what to do next. Internal details (database text, secrets) are
-//! never put into an `ApiError`, so rendering one can never leak them.
+//! that says what to do next. Internal details (database text, secrets) go
+//! only into its `cause`, which is never rendered: it is for the server's
+//! log, and a reply of 500 or above carries it there (see
+//! [`crate::api::Reply::log_line`]).
 
 use std::fmt;
 
@@ -20,6 +22,8 @@ pub struct ApiError {
     pub retry_after: Option<u32>,
     /// Value for the `Allow` header (405 only).
     pub allow: Option<String>,
+    /// Why, for the operator's log; never sent to the client.
+    pub cause: Option<String>,
 }
 
 /// Seconds a client should wait before retrying after a 503; short because
@@ -34,7 +38,14 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             allow: None,
+            cause: None,
         }
+    }
+
+    /// The same error, with what caused it recorded for the server's log.
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
     }
 
     /// 400: the request is syntactically or semantically invalid.
@@ -149,6 +160,9 @@ mod tests {
             e.to_json(),
             r#"{"error":{"code":"invalid_name","message":"say \"hi\""}}"#
         );
+        // The cause is for the log, never for the client.
+        let e = ApiError::internal("internal_error", "try later").with_cause("password=hunter2");
+        assert!(!e.to_json().contains("hunter2"));
     }
 
     #[test]

@@ -15,8 +15,11 @@
 //!   (outcomes such as an unknown room are data), and which failures are
 //!   worth a retry.
 //! - [`api`]: every endpoint's behaviour as a function from a [`api::Request`]
-//!   (plus config, clock and store) to a [`api::Reply`]; the Spin
-//!   components only translate their request/response types.
+//!   (plus config, clock and store) to a [`api::Reply`], one module per
+//!   endpoint; the Spin components only translate their request/response
+//!   types.
+//! - `testing` (tests, or the `testing` feature): an in-memory store and the
+//!   store test suite every store must pass.
 //!
 //! Nothing here reads the clock or the environment: time and configuration
 //! are parameters, which keeps every function deterministic under test and
@@ -27,6 +30,8 @@ pub mod error;
 pub mod model;
 pub mod sql;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod token;
 pub mod validate;

@@ -42,17 +42,19 @@ impl std::error::Error for StoreError {}
 /// A failure that may pass (the database restarting, a lost connection)
 /// is a 503 with `Retry-After`; any other (a missing migration, a
 /// permission, a bug) is a 500, since retrying will not help. Either way the
-/// database's own text never reaches the client: the store logs it.
+/// database's own text never reaches the client: it is the error's cause,
+/// for the log.
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
+        let error = match e {
             StoreError::Unavailable(_) => ApiError::database_unavailable(),
             StoreError::Failed(_) => ApiError::internal(
                 "internal_error",
                 "the server could not complete this request and has logged why; \
                  try again later, and tell the operator if it persists",
             ),
-        }
+        };
+        error.with_cause(e.to_string())
     }
 }
 

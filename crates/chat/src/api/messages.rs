@@ -1,0 +1,380 @@
+//! `GET|POST /api/rooms/{room}/messages`: pages with the cursor, and posts
+//! that are idempotent per (room, author, client_id).
+
+use super::{Config, Reply, Request, bearer, missing_token, not_found, reply, session_secret};
+use crate::error::ApiError;
+use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
+use crate::store::Store;
+use crate::token;
+use crate::validate::{self, Page};
+
+fn unknown_room() -> ApiError {
+    ApiError::not_found(
+        "unknown_room",
+        "there is no room with this id; list the rooms with GET /api/rooms",
+    )
+}
+
+/// The `{room}` of `/api/rooms/{room}/messages`, or None for any other path
+/// (which is then an unknown route). The room is not validated here.
+fn messages_route(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/rooms/")?
+        .strip_suffix("/messages")
+        .filter(|room| !room.contains('/'))
+}
+
+/// `GET|POST /api/rooms/{room}/messages`.
+pub async fn messages(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
+    let Some(room) = messages_route(req.path) else {
+        return not_found(req.path);
+    };
+    reply(match req.method {
+        "GET" => get_messages(req, room, store).await,
+        "POST" => post_message(req, room, cfg, now_unix, store).await,
+        _ => Err(ApiError::method_not_allowed("GET, POST")),
+    })
+}
+
+async fn get_messages(
+    req: &Request<'_>,
+    room: &str,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    // A syntactically impossible id cannot name a room: same 404 as an
+    // unknown one, without a database round trip.
+    if !validate::is_room_id(room) {
+        return Err(unknown_room());
+    }
+    let page = validate::page(req.query)?;
+    let messages = store.messages(room, page).await?.ok_or_else(unknown_room)?;
+    // The cursor is the id of the last (newest) message returned. With no
+    // messages it is the position the client asked from, so polling with
+    // `after=cursor` never moves backwards: `after` for After pages, 0 for
+    // the latest page (nothing exists yet), and `before` for Before pages.
+    // (Clients scrolling back further use the first message's id as the
+    // next `before`.)
+    let fallback = match page {
+        Page::Latest { .. } => 0,
+        Page::After { after, .. } => after,
+        Page::Before { before, .. } => before,
+    };
+    let cursor = messages.last().map_or(fallback, |m| m.id);
+    Ok(Reply::json(200, &MessagePage { messages, cursor }))
+}
+
+async fn post_message(
+    req: &Request<'_>,
+    room: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    if !validate::is_room_id(room) {
+        return Err(unknown_room());
+    }
+    let secret = session_secret(cfg)?;
+    let tok = bearer(req.authorization).ok_or_else(missing_token)?;
+    let author = token::verify(tok, secret, now_unix)?;
+    let new: NewMessage = parse_json(req.content_type, req.body)?;
+    let body = validate::message_body(&new.body)?;
+    let client_id = validate::client_id(&new.client_id)?;
+    let (message, created) = store
+        .send_message(room, &author, &body, &client_id)
+        .await?
+        .ok_or_else(unknown_room)?;
+    // 201 for a new message, 200 for a replay, so a retrying client can
+    // tell (if it cares) that its earlier attempt had in fact succeeded.
+    Ok(Reply::json(
+        if created { 201 } else { 200 },
+        &MessageEnvelope { message },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn send_and_replay() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let r = post(&store, &alice, "general", " hello\r\nworld ", "c-1");
+        assert_eq!(r.status, 201);
+        assert_common_headers(&r);
+        assert_eq!(
+            r.body,
+            r#"{"message":{"id":1,"room":"general","author":"alice","body":"hello\nworld","client_id":"c-1","sent_at":"2026-01-01T00:00:00.000Z"}}"#
+        );
+        // Replay with the same client_id (even a different body): 200, original.
+        let again = post(&store, &alice, "general", "changed", "c-1");
+        assert_eq!(again.status, 200);
+        assert_eq!(again.body, r.body);
+        // Another author may reuse the client_id.
+        let bob = login("bob");
+        let r = post(&store, &bob, "general", "hi", "c-1");
+        assert_eq!(
+            (r.status, body(&r)["message"]["id"].as_i64()),
+            (201, Some(2))
+        );
+        assert_eq!(store.rooms()[0].last_message_id, 2);
+    }
+
+    #[test]
+    fn post_message_check_order() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let ok_body = r#"{"body":"hi","client_id":"c"}"#;
+        let run = |method: &str, path: &str, auth: Option<&str>, ct: Option<&str>, b: &str| {
+            let r = Request {
+                method,
+                path,
+                query: "",
+                authorization: auth,
+                content_type: ct,
+                body: b.as_bytes(),
+            };
+            let reply = block_on(messages(&r, &cfg(), NOW, &store));
+            (reply.status, error_code(&reply))
+        };
+        let json = Some("application/json");
+        let p = "/api/rooms/general/messages";
+        // Each case is broken at its step and every later step; the earliest wins.
+        assert_eq!(
+            run("PUT", "/api/rooms/Bad!/messages", None, None, "{").0,
+            405
+        );
+        assert_eq!(
+            run("POST", "/api/rooms/Bad!/messages", None, None, "{"),
+            (404, "unknown_room".into())
+        );
+        assert_eq!(
+            run("POST", p, None, None, "{"),
+            (401, "missing_token".into())
+        );
+        assert_eq!(
+            run("POST", p, Some("Bearer x.y"), None, "{"),
+            (401, "invalid_token".into())
+        );
+        assert_eq!(
+            run("POST", p, Some(&alice), None, "{"),
+            (415, "unsupported_media_type".into())
+        );
+        let big = "x".repeat(16 * 1024 + 1);
+        assert_eq!(
+            run("POST", p, Some(&alice), json, &big),
+            (413, "payload_too_large".into())
+        );
+        assert_eq!(
+            run("POST", p, Some(&alice), json, "{"),
+            (400, "invalid_json".into())
+        );
+        assert_eq!(
+            run(
+                "POST",
+                p,
+                Some(&alice),
+                json,
+                r#"{"body":" ","client_id":""}"#
+            ),
+            (400, "invalid_body".into())
+        );
+        assert_eq!(
+            run(
+                "POST",
+                p,
+                Some(&alice),
+                json,
+                r#"{"body":"hi","client_id":"a b"}"#
+            ),
+            (400, "invalid_client_id".into())
+        );
+        assert_eq!(
+            run(
+                "POST",
+                "/api/rooms/nope/messages",
+                Some(&alice),
+                json,
+                ok_body
+            ),
+            (404, "unknown_room".into())
+        );
+        store.set_down(true);
+        let (status, code) = run("POST", p, Some(&alice), json, ok_body);
+        assert_eq!((status, code.as_str()), (503, "database_unavailable"));
+        assert!(store.messages().is_empty());
+    }
+
+    #[test]
+    fn message_length_edges_via_api() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        assert_eq!(
+            post(&store, &alice, "general", &"é".repeat(2000), "a").status,
+            201
+        );
+        assert_eq!(
+            post(&store, &alice, "general", &"é".repeat(2001), "b").status,
+            400
+        );
+        assert_eq!(post(&store, &alice, "general", "a\u{0}b", "c").status, 400);
+        assert_eq!(
+            post(&store, &alice, "general", "x", &"k".repeat(64)).status,
+            201
+        );
+        assert_eq!(
+            post(&store, &alice, "general", "x", &"k".repeat(65)).status,
+            400
+        );
+    }
+
+    #[test]
+    fn expired_token_is_401() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let path = "/api/rooms/general/messages";
+        let mut r = req("POST", path, r#"{"body":"hi","client_id":"c"}"#);
+        r.authorization = Some(&alice);
+        let reply = block_on(messages(&r, &cfg(), NOW + 3600, &store));
+        assert_eq!(
+            (reply.status, error_code(&reply).as_str()),
+            (401, "expired_token")
+        );
+    }
+
+    #[test]
+    fn get_messages_pages_and_cursor() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+
+        let r = get(&store, "general", "");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (200, r#"{"messages":[],"cursor":0}"#)
+        );
+        assert_common_headers(&r);
+        assert_eq!(
+            get(&store, "general", "after=7").body,
+            r#"{"messages":[],"cursor":7}"#
+        );
+        assert_eq!(
+            get(&store, "general", "before=7").body,
+            r#"{"messages":[],"cursor":7}"#
+        );
+
+        for i in 1..=10 {
+            post(
+                &store,
+                &alice,
+                "general",
+                &format!("m{i}"),
+                &format!("c{i}"),
+            );
+        }
+        let ids = |r: &Reply| -> (Vec<i64>, i64) {
+            let b = body(r);
+            let ids = b["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_i64().unwrap())
+                .collect();
+            (ids, b["cursor"].as_i64().unwrap())
+        };
+        assert_eq!(ids(&get(&store, "general", "")), ((1..=10).collect(), 10));
+        assert_eq!(
+            ids(&get(&store, "general", "limit=3")),
+            (vec![8, 9, 10], 10)
+        );
+        assert_eq!(
+            ids(&get(&store, "general", "after=4&limit=3")),
+            (vec![5, 6, 7], 7)
+        );
+        assert_eq!(ids(&get(&store, "general", "after=10")), (vec![], 10));
+        assert_eq!(
+            ids(&get(&store, "general", "before=5&limit=2")),
+            (vec![3, 4], 4)
+        );
+        assert_eq!(ids(&get(&store, "general", "before=1")), (vec![], 1));
+        assert_eq!(
+            ids(&get(&store, "general", "limit=3&utm=x")),
+            (vec![8, 9, 10], 10)
+        );
+
+        // Polling with the returned cursor sees every message exactly once.
+        let mut cursor = 0;
+        let mut seen = vec![];
+        loop {
+            let (page, next) = ids(&get(&store, "general", &format!("after={cursor}&limit=4")));
+            if page.is_empty() {
+                break;
+            }
+            seen.extend(page);
+            cursor = next;
+        }
+        assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn get_messages_errors() {
+        let store = MemStore::seeded();
+        for q in [
+            "limit=0",
+            "limit=501",
+            "after=-1",
+            "after=1&before=2",
+            "after=x",
+        ] {
+            let r = get(&store, "general", q);
+            assert_eq!(
+                (r.status, error_code(&r).as_str()),
+                (400, "invalid_query"),
+                "{q}"
+            );
+        }
+        let r = get(&store, "nope", "");
+        assert_eq!((r.status, error_code(&r).as_str()), (404, "unknown_room"));
+        let r = get(&store, "NOPE", "");
+        assert_eq!((r.status, error_code(&r).as_str()), (404, "unknown_room"));
+        let r = get(&store, &"a".repeat(33), "");
+        assert_eq!(r.status, 404);
+
+        store.set_down(true);
+        let r = get(&store, "general", "");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("retry-after"), Some("2"));
+        assert!(!r.body.contains("10.1.2.3"));
+    }
+
+    #[test]
+    fn unknown_routes_under_rooms() {
+        let store = MemStore::seeded();
+        for path in [
+            "/api/rooms/general",
+            "/api/rooms/general/",
+            "/api/rooms/general/messages/",
+            "/api/rooms/general/messages/1",
+            "/api/rooms/a/b/messages",
+            "/api/rooms//messages",
+            "/api/rooms/messages",
+            "/api/roomsX/general/messages",
+        ] {
+            let r = block_on(messages(&req("GET", path, ""), &cfg(), NOW, &store));
+            assert_eq!(r.status, 404, "{path}");
+            assert_common_headers(&r);
+            let code = error_code(&r);
+            assert!(
+                code == "not_found" || code == "unknown_room",
+                "{path}: {code}"
+            );
+        }
+        let r = block_on(messages(
+            &req("DELETE", "/api/rooms/general/messages", ""),
+            &cfg(),
+            NOW,
+            &store,
+        ));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
+    }
+}

@@ -1,0 +1,366 @@
+//! The HTTP behaviour of every endpoint, as plain functions.
+//!
+//! A component converts its framework request into a [`Request`], calls one
+//! function here and copies the [`Reply`] back out. All decisions (status
+//! codes, check order, headers, JSON shapes) live here, so they are tested
+//! once natively and cannot drift between components.
+//!
+//! One module per endpoint ([`session`], [`rooms`], [`messages`]); this one
+//! holds what they share (request, reply, configuration, bearer tokens),
+//! plus health and the JSON 404.
+
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::model::Health;
+use crate::store::Store;
+use crate::token;
+
+mod messages;
+mod rooms;
+mod session;
+
+pub use messages::messages;
+pub use rooms::rooms;
+pub use session::session;
+
+/// What the handlers need from an HTTP request.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// Full path without the query string, e.g. `/api/rooms/general/messages`.
+    pub path: &'a str,
+    /// Raw query string without `?`.
+    pub query: &'a str,
+    pub authorization: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// An HTTP response; the body is always JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    /// Lower-case header names.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+    /// For a status of 500 or above: the line for the server's log (status,
+    /// code and cause). Never sent.
+    log: Option<String>,
+}
+
+impl Reply {
+    fn new(status: u16, body: String) -> Self {
+        Reply {
+            status,
+            headers: vec![
+                ("content-type", "application/json".to_string()),
+                // Chat data changes constantly and is per-user; no cache or
+                // proxy should ever serve a stored copy.
+                ("cache-control", "no-store".to_string()),
+            ],
+            body,
+            log: None,
+        }
+    }
+
+    /// A success reply with `value` as its JSON body.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        match serde_json::to_string(value) {
+            Ok(body) => Reply::new(status, body),
+            // Our reply types always serialise; stay panic-free regardless.
+            Err(e) => Reply::error(
+                ApiError::internal(
+                    "internal",
+                    "the server could not encode its reply; retry later",
+                )
+                .with_cause(format!("encoding the reply: {e}")),
+            ),
+        }
+    }
+
+    /// An error reply, with `Retry-After` / `Allow` where the error has one.
+    pub fn error(err: ApiError) -> Self {
+        let mut reply = Reply::new(err.status, err.to_json());
+        if err.status >= 500 {
+            reply.log = Some(match &err.cause {
+                Some(cause) => format!("{} {}: {cause}", err.status, err.code),
+                None => format!("{} {} (no cause recorded)", err.status, err.code),
+            });
+        }
+        if let Some(secs) = err.retry_after {
+            reply.headers.push(("retry-after", secs.to_string()));
+        }
+        if let Some(allow) = err.allow {
+            reply.headers.push(("allow", allow));
+        }
+        reply
+    }
+
+    /// What to log for this reply: a line for every status of 500 or above
+    /// (the status, the error code and its cause), nothing otherwise. The
+    /// one place a server fault reaches the log: components print it when
+    /// they send the reply.
+    pub fn log_line(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
+
+    /// The value of header `name` (lower-case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl From<ApiError> for Reply {
+    fn from(err: ApiError) -> Self {
+        Reply::error(err)
+    }
+}
+
+/// Runtime configuration, from Spin variables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HMAC key for session tokens; at least [`token::MIN_SECRET_LEN`] bytes.
+    pub session_secret: Vec<u8>,
+    /// Bearer token for creating rooms; empty disables room creation.
+    pub admin_token: String,
+    pub session_ttl_secs: i64,
+}
+
+/// Turns a handler's `Result` into a reply.
+pub(crate) fn reply(result: Result<Reply, ApiError>) -> Reply {
+    result.unwrap_or_else(Reply::error)
+}
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive (RFC 9110); anything else counts as no credentials.
+pub(crate) fn bearer(authorization: Option<&str>) -> Option<&str> {
+    let (scheme, rest) = authorization?.trim().split_once(' ')?;
+    let tok = rest.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
+}
+
+pub(crate) fn missing_token() -> ApiError {
+    ApiError::unauthorized(
+        "missing_token",
+        "this request needs an Authorization: Bearer <token> header; \
+         create a session with POST /api/session",
+    )
+}
+
+/// A too-short secret is an operator mistake, not something a client can
+/// fix; refusing to sign with it beats issuing guessable tokens.
+pub(crate) fn session_secret(cfg: &Config) -> Result<&[u8], ApiError> {
+    token::check_secret(&cfg.session_secret).map_err(|_| {
+        ApiError::internal(
+            "server_misconfigured",
+            "the server's session secret is not configured correctly; contact the operator",
+        )
+        .with_cause(format!(
+            "the session_secret variable has {} bytes; set one of at least {}",
+            cfg.session_secret.len(),
+            token::MIN_SECRET_LEN
+        ))
+    })?;
+    Ok(&cfg.session_secret)
+}
+
+/// `GET /api/health`: 200 `{"status":"ok"}` when the database answers.
+pub async fn health(store: &impl Store) -> Reply {
+    match store.health().await {
+        Ok(()) => Reply::json(
+            200,
+            &Health {
+                status: "ok".to_string(),
+            },
+        ),
+        // Unhealthy is 503 whatever the cause: load balancers only ask
+        // whether to send traffic here.
+        Err(e) => Reply::error(ApiError::database_unavailable().with_cause(e.to_string())),
+    }
+}
+
+/// 404 for a path no endpoint serves.
+pub fn not_found(path: &str) -> Reply {
+    // Echo a bounded prefix of the path only: it helps spotting typos, and
+    // JSON encoding makes any content harmless.
+    let shown: String = path.chars().take(100).collect();
+    Reply::error(ApiError::not_found(
+        "not_found",
+        format!(
+            "no endpoint at {shown:?}; the API serves /api/session, /api/rooms, \
+             /api/rooms/{{room}}/messages and /api/health"
+        ),
+    ))
+}
+
+/// What the endpoint modules' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use serde_json::{Value, json};
+
+    use super::*;
+    pub use crate::testing::{MemStore, block_on};
+
+    pub const NOW: i64 = 1_800_000_000;
+    pub const ADMIN: &str = "admin-secret-token";
+
+    pub fn cfg() -> Config {
+        Config {
+            session_secret: b"a-session-secret-of-enough-bytes".to_vec(),
+            admin_token: ADMIN.into(),
+            session_ttl_secs: 3600,
+        }
+    }
+
+    pub fn req<'a>(method: &'a str, path: &'a str, body: &'a str) -> Request<'a> {
+        Request {
+            method,
+            path,
+            query: "",
+            authorization: None,
+            content_type: Some("application/json"),
+            body: body.as_bytes(),
+        }
+    }
+
+    pub fn body(r: &Reply) -> Value {
+        serde_json::from_str(&r.body).expect("reply is JSON")
+    }
+
+    pub fn error_code(r: &Reply) -> String {
+        body(r)["error"]["code"].as_str().unwrap().to_string()
+    }
+
+    pub fn assert_common_headers(r: &Reply) {
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+    }
+
+    pub fn login(name: &str) -> String {
+        let r = session(
+            &req("POST", "/api/session", &json!({"name": name}).to_string()),
+            &cfg(),
+            NOW,
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        format!("Bearer {}", body(&r)["token"].as_str().unwrap())
+    }
+
+    pub fn post(store: &MemStore, auth: &str, room: &str, text: &str, client_id: &str) -> Reply {
+        let path = format!("/api/rooms/{room}/messages");
+        let b = json!({"body": text, "client_id": client_id}).to_string();
+        let mut r = req("POST", &path, &b);
+        r.authorization = Some(auth);
+        block_on(messages(&r, &cfg(), NOW, store))
+    }
+
+    pub fn get(store: &MemStore, room: &str, query: &str) -> Reply {
+        let path = format!("/api/rooms/{room}/messages");
+        let mut r = req("GET", &path, "");
+        r.query = query;
+        block_on(messages(&r, &cfg(), NOW, store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn only_server_faults_are_logged_with_their_cause() {
+        let store = MemStore::seeded();
+        store.set_down(true);
+        let r = block_on(health(&store));
+        let line = r.log_line().expect("a 503 is logged");
+        assert!(
+            line.starts_with("503 database_unavailable: ") && line.contains("refused"),
+            "{line}"
+        );
+        assert!(!r.body.contains("refused"));
+        let weak = Config {
+            session_secret: b"short".to_vec(),
+            ..cfg()
+        };
+        let r = session(&req("POST", "/api/session", r#"{"name":"a"}"#), &weak, NOW);
+        assert!(
+            r.log_line().is_some_and(|l| l.contains("5 bytes")),
+            "{:?}",
+            r.log_line()
+        );
+        assert_eq!(not_found("/x").log_line(), None);
+        store.set_down(false);
+        assert_eq!(block_on(health(&store)).log_line(), None);
+    }
+
+    #[test]
+    fn health_and_not_found() {
+        let store = MemStore::seeded();
+        let r = block_on(health(&store));
+        assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ok"}"#));
+        assert_common_headers(&r);
+        assert_eq!(r.header("retry-after"), None);
+
+        store.set_down(true);
+        let r = block_on(health(&store));
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("retry-after"), Some("2"));
+        assert_eq!(error_code(&r), "database_unavailable");
+
+        let r = not_found(&format!("/nope{}", "x".repeat(1000)));
+        assert_eq!((r.status, error_code(&r).as_str()), (404, "not_found"));
+        assert!(r.body.len() < 400);
+        assert_common_headers(&r);
+    }
+
+    #[test]
+    fn never_panics_on_garbage() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let inputs: [&[u8]; 6] = [
+            b"",
+            b"\xff\xfe\xfd",
+            b"{\"body\":",
+            b"[]",
+            b"{\"body\":{}}",
+            b"\0\0\0",
+        ];
+        for method in ["GET", "POST", "PUT", "", "get"] {
+            for path in [
+                "/api/rooms/general/messages",
+                "/api/rooms/\u{1F980}/messages",
+                "",
+                "/",
+            ] {
+                for b in inputs {
+                    for auth in [
+                        None,
+                        Some(alice.as_str()),
+                        Some("Bearer"),
+                        Some("Bearer \u{0}.\u{0}"),
+                    ] {
+                        let r = Request {
+                            method,
+                            path,
+                            query: "after=%FF&limit=\u{1F980}",
+                            authorization: auth,
+                            content_type: Some("application/json; charset=utf-8"),
+                            body: b,
+                        };
+                        let reply = block_on(messages(&r, &cfg(), NOW, &store));
+                        assert!(reply.status >= 400);
+                        let _ = body(&reply);
+                        let reply = block_on(rooms(&r, &cfg(), &store));
+                        let _ = body(&reply);
+                        let _ = body(&session(&r, &cfg(), NOW));
+                    }
+                }
+            }
+        }
+    }
+}

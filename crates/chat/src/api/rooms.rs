@@ -1,0 +1,144 @@
+//! `GET /api/rooms` lists the rooms; `POST /api/rooms` (admin token) creates one.
+
+use subtle::ConstantTimeEq;
+
+use super::{Config, Reply, Request, bearer, missing_token, reply};
+use crate::error::ApiError;
+use crate::model::{NewRoom, RoomList, parse_json};
+use crate::store::Store;
+use crate::validate;
+
+/// `GET /api/rooms` lists rooms; `POST /api/rooms` (admin) creates one.
+pub async fn rooms(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
+    reply(match req.method {
+        "GET" => list_rooms(store).await,
+        "POST" => create_room(req, cfg, store).await,
+        _ => Err(ApiError::method_not_allowed("GET, POST")),
+    })
+}
+
+async fn list_rooms(store: &impl Store) -> Result<Reply, ApiError> {
+    let rooms = store.list_rooms().await?;
+    Ok(Reply::json(200, &RoomList { rooms }))
+}
+
+async fn create_room(
+    req: &Request<'_>,
+    cfg: &Config,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    if cfg.admin_token.is_empty() {
+        return Err(ApiError::forbidden(
+            "room_creation_disabled",
+            "creating rooms is disabled on this server; ask the operator to configure an admin token",
+        ));
+    }
+    let given = bearer(req.authorization).ok_or_else(missing_token)?;
+    // Constant-time, so the admin token cannot be recovered byte by byte
+    // from response timings. (Only its length can leak, which is harmless.)
+    if !bool::from(given.as_bytes().ct_eq(cfg.admin_token.as_bytes())) {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "the admin token is wrong; send the configured admin token as a Bearer token",
+        ));
+    }
+    let new: NewRoom = parse_json(req.content_type, req.body)?;
+    let id = validate::room_id(&new.id)?;
+    let title = validate::room_title(&new.title)?;
+    match store.create_room(&id, &title).await? {
+        Some(room) => Ok(Reply::json(201, &room)),
+        None => Err(ApiError::conflict(
+            "room_exists",
+            format!("a room with id \"{id}\" exists already; choose another id"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn list_and_create_rooms() {
+        let store = MemStore::seeded();
+        let r = block_on(rooms(&req("GET", "/api/rooms", ""), &cfg(), &store));
+        assert_eq!(r.status, 200);
+        assert_common_headers(&r);
+        assert_eq!(
+            r.body,
+            r#"{"rooms":[{"id":"general","title":"General","last_message_id":0}]}"#
+        );
+
+        let mut c = req("POST", "/api/rooms", r#"{"id": "rust", "title": " Rust "}"#);
+        let auth = format!("Bearer {ADMIN}");
+        c.authorization = Some(&auth);
+        let r = block_on(rooms(&c, &cfg(), &store));
+        assert_eq!(r.status, 201);
+        assert_eq!(
+            r.body,
+            r#"{"id":"rust","title":"Rust","last_message_id":0}"#
+        );
+
+        let r = block_on(rooms(&c, &cfg(), &store));
+        assert_eq!((r.status, error_code(&r).as_str()), (409, "room_exists"));
+        assert_eq!(store.rooms().len(), 2);
+    }
+
+    #[test]
+    fn create_room_auth_and_validation() {
+        let store = MemStore::seeded();
+        let good = format!("Bearer {ADMIN}");
+        let run = |auth: Option<&str>, cfg: &Config, b: &str| {
+            let mut r = req("POST", "/api/rooms", b);
+            r.authorization = auth;
+            block_on(rooms(&r, cfg, &store))
+        };
+        let b = r#"{"id":"rust","title":"Rust"}"#;
+
+        let disabled = Config {
+            admin_token: String::new(),
+            ..cfg()
+        };
+        let r = run(Some("Bearer "), &disabled, b);
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (403, "room_creation_disabled")
+        );
+        assert_eq!(run(Some(&good), &disabled, b).status, 403);
+
+        let r = run(None, &cfg(), b);
+        assert_eq!((r.status, error_code(&r).as_str()), (401, "missing_token"));
+        assert_eq!(run(Some("Basic abc"), &cfg(), b).status, 401);
+        assert_eq!(run(Some(ADMIN), &cfg(), b).status, 401);
+        assert_eq!(run(Some("Bearer admin-secret-toke"), &cfg(), b).status, 401);
+        assert_eq!(
+            run(Some("Bearer admin-secret-token!"), &cfg(), b).status,
+            401
+        );
+        assert_eq!(
+            run(
+                Some("bearer  admin-secret-token"),
+                &cfg(),
+                r#"{"id":"x","title":"X"}"#
+            )
+            .status,
+            201
+        );
+
+        for bad in [
+            r#"{"id":"Rust","title":"Rust"}"#,
+            r#"{"id":"-rust","title":"Rust"}"#,
+            r#"{"id":"rust","title":""}"#,
+            r#"{"id":"rust"}"#,
+            r#"{"id":7,"title":"Rust"}"#,
+        ] {
+            assert_eq!(run(Some(&good), &cfg(), bad).status, 400, "{bad}");
+        }
+        assert_eq!(store.rooms().len(), 2);
+
+        let r = block_on(rooms(&req("DELETE", "/api/rooms", ""), &cfg(), &store));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
+    }
+}
