@@ -1,15 +1,11 @@
-//! The native baseline: the same chat domain (`chat::api`), the same SQL
-//! function calls and the same kind of pool as the runner's Postgres host
-//! (deadpool-postgres, 64 connections, unprepared statements), served by a
-//! plain hyper server with no WebAssembly. What the runner costs is the
-//! difference between the two.
+//! The native baseline: the same chat domain (`chat::api`) over
+//! `testkit::native::NativeStore` (the same SQL function calls and the same
+//! kind of pool as the runner's Postgres host), served by a plain hyper
+//! server with no WebAssembly. What the runner costs is the difference
+//! between the two.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bytes::Bytes;
-use chat::model::{Message, Room};
-use chat::sql::{self, Failure, Param, Statement, Value};
-use chat::{Page, Store, StoreError};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -18,104 +14,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::sync::Arc;
-use tokio_postgres::types::{ToSql, Type};
-
-struct NativeStore {
-    pool: Pool,
-}
-
-/// A tokio-postgres row, read by position as the component reads Spin's.
-struct NativeRow(tokio_postgres::Row);
-
-impl sql::Row for NativeRow {
-    fn value(&self, column: usize) -> Value<'_> {
-        let row = &self.0;
-        let Some(c) = row.columns().get(column) else {
-            return Value::Other;
-        };
-        let value = match *c.type_() {
-            Type::INT8 => row
-                .try_get::<_, Option<i64>>(column)
-                .map(|v| v.map(Value::Int)),
-            Type::TEXT => row
-                .try_get::<_, Option<&str>>(column)
-                .map(|v| v.map(Value::Text)),
-            Type::BOOL => row
-                .try_get::<_, Option<bool>>(column)
-                .map(|v| v.map(Value::Bool)),
-            _ => return Value::Other,
-        };
-        value.map_or(Value::Other, |v| v.unwrap_or(Value::Null))
-    }
-}
-
-fn failed(e: tokio_postgres::Error) -> StoreError {
-    let text = e.to_string();
-    match e.code() {
-        Some(code) => sql::classify(Failure::Db {
-            code: code.code(),
-            text: &text,
-        }),
-        None => sql::classify(Failure::Text(&text)),
-    }
-}
-
-impl NativeStore {
-    async fn run(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(|e| sql::classify(Failure::Connect(&e.to_string())))?;
-        let params: Vec<Box<dyn ToSql + Sync + Send>> = statement
-            .params
-            .iter()
-            .map(|p| -> Box<dyn ToSql + Sync + Send> {
-                match *p {
-                    Param::Text(s) => Box::new(s.to_string()),
-                    Param::Int(i) => Box::new(i),
-                    Param::Null => Box::new(None::<i64>),
-                }
-            })
-            .collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-        let rows = client.query(statement.sql, &refs).await.map_err(failed)?;
-        Ok(rows.into_iter().map(NativeRow).collect())
-    }
-}
-
-impl Store for NativeStore {
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        sql::rooms(&self.run(sql::list_rooms()).await?)
-    }
-
-    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        sql::added_room(&self.run(sql::add_room(id, title)).await?)
-    }
-
-    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        sql::page_rows(&self.run(sql::page(room, page)).await?)
-    }
-
-    async fn send_message(
-        &self,
-        room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError> {
-        sql::posted(
-            &self
-                .run(sql::post_message(room, author, body, client_id))
-                .await?,
-        )
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        sql::healthy(&self.run(sql::health()).await?)
-    }
-}
+use testkit::native::NativeStore;
 
 struct Server {
     store: NativeStore,
@@ -172,20 +71,9 @@ async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>
 
 /// `ostchat-bench native-server --listen ADDR --database URL --secret S`
 pub async fn serve(listen: &str, database: &str, secret: &str) -> Result<()> {
-    let config: tokio_postgres::Config = database.parse().context("database URL")?;
-    let manager = Manager::from_config(
-        config,
-        tokio_postgres::NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Clean,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(64)
-        .runtime(Runtime::Tokio1)
-        .build()?;
+    let store = NativeStore::connect(database).map_err(anyhow::Error::msg)?;
     let server = Arc::new(Server {
-        store: NativeStore { pool },
+        store,
         config: chat::api::Config {
             session_secret: secret.as_bytes().to_vec(),
             admin_token: String::new(),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use e2e::webdriver::{ChromeDriver, Session, keys, png_size, wait_for, wait_until};
-use e2e::{Client, Runner, RunnerConfig, TestDb, Value, json, workspace_root};
+use e2e::{Client, RunnerConfig, Server, TestDb, Value, json, workspace_root};
 
 /// One browser test at a time: each runs Chromium and minispin, and the
 /// timing checks (3 s delivery) should not depend on how many run at once.
@@ -21,7 +21,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 const T: Duration = Duration::from_secs(15);
 
 /// Opens the chat at `room` and joins as `name`.
-fn join(s: &Session, runner: &Runner, room: &str, name: &str) {
+fn join(s: &Session, runner: &Server, room: &str, name: &str) {
     s.goto(&runner.url(&format!("/#/room/{room}")));
     let input = s.wait_for_element("#name-input", T);
     wait_for(T, "the join form", || {

@@ -9,7 +9,7 @@
 //! requests that follow it. Every request has a short timeout, so a hang
 //! fails the test instead of stalling it.
 
-use e2e::{ADMIN_TOKEN, Reply, Runner, RunnerConfig, TestDb, Value, json};
+use e2e::{ADMIN_TOKEN, Reply, RunnerConfig, Server, TestDb, Value, json};
 use std::time::Duration;
 
 struct Api {
@@ -18,7 +18,7 @@ struct Api {
 }
 
 impl Api {
-    fn new(runner: &Runner) -> Api {
+    fn new(runner: &Server) -> Api {
         Api {
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(10))

@@ -17,6 +17,7 @@ fn probe(db: &TestDb) -> RunnerConfig {
         ],
         listen: None,
         strict: true,
+        args: Vec::new(),
     }
 }
 
@@ -48,7 +49,7 @@ fn query_async(base: &str, address: &str, sql: &str) -> Value {
 }
 
 /// Waits until the runner's log has `needle` (it is read by another thread).
-fn log_shows(runner: &e2e::Runner, needle: &str) -> String {
+fn log_shows(runner: &e2e::Server, needle: &str) -> String {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !runner.stderr().contains(needle) && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(20));

@@ -1,0 +1,280 @@
+//! The figures: one row per scenario and target, the chat rows, the ratios,
+//! the printed table and the JSON file. A step that failed is a line of the
+//! report, not the end of it: every other figure is kept.
+
+use crate::cli::Settings;
+use crate::load::Outcome;
+use anyhow::Result;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Row {
+    pub scenario: String,
+    pub target: String,
+    pub requests_per_s: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub cpu_s_per_1k: f64,
+    pub peak_rss_mb: f64,
+    pub errors: u64,
+    /// Runner / native requests per second (runner rows only).
+    pub vs_native: Option<f64>,
+    /// Target / pgbench transactions per second (poll rows only).
+    pub vs_pgbench: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChatRow {
+    pub target: String,
+    pub pollers: usize,
+    pub post_rate: f64,
+    pub posted: usize,
+    pub undelivered: usize,
+    pub delivery_p50_ms: f64,
+    pub delivery_p99_ms: f64,
+    pub delivery_max_ms: f64,
+    pub poll_p99_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub date_unix: u64,
+    pub machine: String,
+    pub settings: Settings,
+    pub rows: Vec<Row>,
+    pub chat: Vec<ChatRow>,
+    /// None when the pgbench step failed.
+    pub pgbench_poll_tps: Option<f64>,
+    /// pgbench's clients (capped below the server's free connections).
+    pub pgbench_clients: usize,
+    /// Steps that failed, each with why; their figures are missing.
+    pub failed_steps: Vec<String>,
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Milliseconds from microseconds, sorted.
+pub fn sorted_ms(latencies_us: &[u32]) -> Vec<f64> {
+    let mut ms: Vec<f64> = latencies_us.iter().map(|u| *u as f64 / 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    ms
+}
+
+pub fn summarize(scenario: &str, target: &str, out: &Outcome, cpu_s: f64, rss: f64) -> Row {
+    let ms = sorted_ms(&out.latencies_us);
+    let n = ms.len() as f64;
+    Row {
+        scenario: scenario.into(),
+        target: target.into(),
+        requests_per_s: n / out.elapsed.as_secs_f64(),
+        p50_ms: percentile(&ms, 0.50),
+        p99_ms: percentile(&ms, 0.99),
+        max_ms: ms.last().copied().unwrap_or(0.0),
+        cpu_s_per_1k: if n > 0.0 { cpu_s / n * 1000.0 } else { 0.0 },
+        peak_rss_mb: rss,
+        errors: out.errors,
+        vs_native: None,
+        vs_pgbench: None,
+    }
+}
+
+impl Report {
+    /// Fills in the ratios: runner against native for the same scenario,
+    /// poll against pgbench.
+    pub fn add_ratios(&mut self) {
+        let native: Vec<Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.target == "native")
+            .cloned()
+            .collect();
+        for r in self.rows.iter_mut() {
+            if r.target == "runner" {
+                r.vs_native = native
+                    .iter()
+                    .find(|n| n.scenario == r.scenario)
+                    .filter(|n| n.requests_per_s > 0.0)
+                    .map(|n| r.requests_per_s / n.requests_per_s);
+            }
+            if r.scenario == "poll" {
+                r.vs_pgbench = self
+                    .pgbench_poll_tps
+                    .filter(|t| *t > 0.0)
+                    .map(|t| r.requests_per_s / t);
+            }
+        }
+    }
+
+    /// Complete: every step ran, every scenario served and had no errors,
+    /// every chat message reached every poller. The smoke run in CI relies
+    /// on this.
+    pub fn complete(&self, targets: usize) -> bool {
+        self.failed_steps.is_empty()
+            && self.rows.len() == 3 * targets
+            && self.chat.len() == targets
+            && self
+                .rows
+                .iter()
+                .all(|r| r.requests_per_s > 0.0 && r.errors == 0)
+            && self.chat.iter().all(|c| c.posted > 0 && c.undelivered == 0)
+            && self.pgbench_poll_tps.is_some_and(|t| t > 0.0)
+    }
+
+    pub fn print(&self) {
+        println!();
+        println!(
+            "{:<9} {:<7} {:>9} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7} {:>9} {:>10}",
+            "scenario",
+            "target",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "CPU s/1k",
+            "RSS MB",
+            "errors",
+            "/native",
+            "/pgbench"
+        );
+        for r in &self.rows {
+            let ratio = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.2}x"));
+            println!(
+                "{:<9} {:<7} {:>9.0} {:>8.2} {:>8.2} {:>8.2} {:>11.3} {:>8.1} {:>7} {:>9} {:>10}",
+                r.scenario,
+                r.target,
+                r.requests_per_s,
+                r.p50_ms,
+                r.p99_ms,
+                r.max_ms,
+                r.cpu_s_per_1k,
+                r.peak_rss_mb,
+                r.errors,
+                ratio(r.vs_native),
+                ratio(r.vs_pgbench)
+            );
+        }
+        match self.pgbench_poll_tps {
+            Some(tps) => println!(
+                "pgbench poll query: {tps:.0} tps ({} clients)",
+                self.pgbench_clients
+            ),
+            None => println!("pgbench poll query: FAILED (see below)"),
+        }
+        println!();
+        println!(
+            "{:<7} {:>8} {:>9} {:>7} {:>11} {:>14} {:>14} {:>14} {:>12}",
+            "chat",
+            "pollers",
+            "posts/s",
+            "posted",
+            "undelivered",
+            "deliver p50 ms",
+            "deliver p99 ms",
+            "deliver max ms",
+            "poll p99 ms"
+        );
+        for c in &self.chat {
+            println!(
+                "{:<7} {:>8} {:>9.1} {:>7} {:>11} {:>14.1} {:>14.1} {:>14.1} {:>12.2}",
+                c.target,
+                c.pollers,
+                c.post_rate,
+                c.posted,
+                c.undelivered,
+                c.delivery_p50_ms,
+                c.delivery_p99_ms,
+                c.delivery_max_ms,
+                c.poll_p99_ms
+            );
+        }
+        for f in &self.failed_steps {
+            println!("FAILED: {f}");
+        }
+    }
+
+    /// Writes `bench-<date>.json` and `latest.json` into `dir`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self)?;
+        let file = dir.join(format!("bench-{}.json", self.date_unix));
+        std::fs::write(&file, &json)?;
+        std::fs::write(dir.join("latest.json"), &json)?;
+        println!("\nwritten: {}", file.display());
+        Ok(())
+    }
+}
+
+/// `N cores, <cpu model>`.
+pub fn machine() -> String {
+    format!(
+        "{} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|c| c.lines().find_map(|l| l
+                .strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())))
+            .unwrap_or_default()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        assert_eq!(percentile(&[], 0.5), 0.0);
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!((percentile(&v, 0.5), percentile(&v, 0.99)), (51.0, 99.0));
+    }
+
+    #[test]
+    fn a_failed_step_keeps_the_other_figures_and_makes_the_report_incomplete() {
+        let settings = crate::cli::Settings {
+            messages: 1,
+            clients: 1,
+            duration_s: 1.0,
+            warmup_s: 0.0,
+            post_rate: 1.0,
+            smoke: true,
+        };
+        let row = |target: &str, scenario: &str, rps: f64| Row {
+            scenario: scenario.into(),
+            target: target.into(),
+            requests_per_s: rps,
+            p50_ms: 1.0,
+            p99_ms: 1.0,
+            max_ms: 1.0,
+            cpu_s_per_1k: 0.1,
+            peak_rss_mb: 1.0,
+            errors: 0,
+            vs_native: None,
+            vs_pgbench: None,
+        };
+        let mut report = Report {
+            date_unix: 0,
+            machine: String::new(),
+            settings,
+            rows: vec![row("runner", "poll", 50.0), row("native", "poll", 100.0)],
+            chat: Vec::new(),
+            pgbench_poll_tps: None,
+            pgbench_clients: 0,
+            failed_steps: vec!["pgbench: too many clients".into()],
+        };
+        report.add_ratios();
+        assert_eq!(report.rows[0].vs_native, Some(0.5));
+        assert_eq!(report.rows[0].vs_pgbench, None);
+        assert!(!report.complete(2));
+    }
+}

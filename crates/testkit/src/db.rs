@@ -1,0 +1,174 @@
+//! Test databases: the roles the scripts create (`scripts/lib.sh`,
+//! `ensure_roles`), a fresh database per test with the migrations of `sql/`
+//! applied by `minispin migrate`, and seeding.
+
+use crate::{minispin_bin, unique_name, workspace_root};
+use std::process::Command;
+
+/// Owner role: may create databases; runs the migrations.
+pub const OWNER: &str = "ostchat_owner:ostchat_owner";
+/// The least-privilege role the app connects as (EXECUTE on the chat's
+/// functions, nothing else).
+pub const APP: &str = "ostchat_app:ostchat_app";
+/// Signs the session tokens of test and benchmark runs.
+pub const SESSION_SECRET: &str = "test-secret-0123456789abcdef";
+/// The admin token of test runs (creates rooms).
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+const DEFAULT_ADMIN_URL: &str =
+    "postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432/postgres?sslmode=disable";
+
+/// The owner's URL to the `postgres` database: `OSTCHAT_TEST_PG`, or local.
+pub fn admin_url() -> String {
+    std::env::var("OSTCHAT_TEST_PG").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
+}
+
+fn admin() -> postgres::Client {
+    postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap_or_else(|e| {
+        panic!("cannot reach Postgres as the owner role ({e}); run the README's test command, which starts Postgres and creates the roles")
+    })
+}
+
+/// `postgres://user:pw@host:port/db?query` -> (host:port, query).
+fn host_and_query(url: &str) -> (String, String) {
+    let rest = url.strip_prefix("postgres://").expect("a postgres:// URL");
+    let (creds_host, path) = rest.split_once('/').expect("a URL with a database");
+    let host = creds_host.rsplit_once('@').map_or(creds_host, |(_, h)| h);
+    let (_, query) = path.split_once('?').unwrap_or((path, ""));
+    (host.to_string(), query.to_string())
+}
+
+/// A database with the migrations applied: a fresh one per test (dropped at
+/// the end), or a named one made anew and kept (the benchmark's).
+pub struct TestDb {
+    pub name: String,
+    host: String,
+    query: String,
+    keep: bool,
+}
+
+impl TestDb {
+    /// A fresh, uniquely named database, dropped when this is.
+    pub fn new() -> TestDb {
+        TestDb::create(unique_name("ostchat_t"), false)
+    }
+
+    /// The database `name`, dropped if it exists and made anew; it stays
+    /// after this is dropped (for a look at it afterwards).
+    pub fn recreate(name: &str) -> TestDb {
+        admin()
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .expect("drop the old database");
+        TestDb::create(name.to_string(), true)
+    }
+
+    fn create(name: String, keep: bool) -> TestDb {
+        admin()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let (host, query) = host_and_query(&admin_url());
+        let db = TestDb {
+            name,
+            host,
+            query,
+            keep,
+        };
+        let out = Command::new(minispin_bin())
+            .args(["migrate", "--database", &db.owner_url(), "--dir"])
+            .arg(workspace_root().join("sql"))
+            .env("RUST_LIB_BACKTRACE", "0")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run {} ({e}): build it with `cargo build --release -p minispin` (the README's test command does)", minispin_bin().display())
+            });
+        assert!(
+            out.status.success(),
+            "migrations failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        db
+    }
+
+    fn url_for(&self, creds: &str) -> String {
+        let q = if self.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", self.query)
+        };
+        format!("postgres://{creds}@{}/{}{q}", self.host, self.name)
+    }
+
+    pub fn owner_url(&self) -> String {
+        let admin = admin_url();
+        let creds = admin
+            .strip_prefix("postgres://")
+            .and_then(|r| r.split_once('@'))
+            .map(|(c, _)| c.to_string())
+            .unwrap_or_default();
+        self.url_for(&creds)
+    }
+
+    /// What the components connect with.
+    pub fn app_url(&self) -> String {
+        self.url_for(APP)
+    }
+
+    /// `host:port` of the server, for `allowed_outbound_hosts`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// A direct connection as the owner, for checks behind the API's back.
+    pub fn connect(&self) -> postgres::Client {
+        postgres::Client::connect(&self.owner_url(), postgres::NoTls)
+            .expect("connect to the test database")
+    }
+
+    /// Stores `per_room` messages (ids 1..=per_room, a millisecond apart,
+    /// 50 authors) in each room, as if posted, then refreshes the planner's
+    /// statistics.
+    pub fn seed_messages(&self, rooms: &[&str], per_room: i64) {
+        let mut db = self.connect();
+        for room in rooms {
+            db.execute(
+                "INSERT INTO chat.messages (room_id, id, author, body, client_id, sent_at)
+                 SELECT $1, g, 'seed-' || (g % 50), 'seeded message number ' || g, 'seed-' || g,
+                        now() - (($2 - g) * interval '1 millisecond')
+                 FROM generate_series(1::bigint, $2) g",
+                &[room, &per_room],
+            )
+            .expect("seed messages");
+            db.execute(
+                "UPDATE chat.rooms SET last_message_id = $2 WHERE id = $1",
+                &[room, &per_room],
+            )
+            .expect("seed the room's counter");
+        }
+        // One statement each: VACUUM may not run in the implicit transaction
+        // of a multi-statement batch.
+        db.batch_execute("VACUUM ANALYZE chat.messages")
+            .expect("vacuum");
+        db.batch_execute("VACUUM ANALYZE chat.rooms")
+            .expect("vacuum");
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}

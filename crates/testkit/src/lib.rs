@@ -1,0 +1,60 @@
+//! The test harness the end-to-end tests (`crates/e2e`) and the benchmark
+//! (`crates/bench`) share, so that a test database, the runner's start and
+//! stop, migrations, seeding and credentials are written once.
+//!
+//! - [`db`]: the roles and passwords the scripts create, fresh databases
+//!   with the migrations applied, seeding;
+//! - [`server`]: a server process under test (`minispin up`, or any process
+//!   that prints its address), its log, CPU time and memory, and a graceful
+//!   stop; [`server::RunnerConfig`] starts `minispin up` on a manifest;
+//! - [`native`]: [`native::NativeStore`], the chat's store over
+//!   tokio-postgres, calling the same SQL functions as the components (the
+//!   benchmark's native baseline, and the real-Postgres side of the store
+//!   test suite).
+//!
+//! Prerequisites (the README's test command does all of this): Postgres
+//! running with the `ostchat_owner` and `ostchat_app` roles, and the runner
+//! and components built in release mode. `OSTCHAT_TEST_PG` overrides the
+//! owner's URL and `MINISPIN_BIN` the runner.
+
+pub mod db;
+pub mod native;
+pub mod server;
+
+pub use db::TestDb;
+pub use server::{RunnerConfig, Server, free_port};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The workspace's root directory (where `spin.toml` and `sql/` are).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// The runner binary: `MINISPIN_BIN`, or the release build in `target/`.
+pub fn minispin_bin() -> PathBuf {
+    std::env::var_os("MINISPIN_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/release/minispin"))
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// `{prefix}{pid}_{n}_{nanos}`: unique across tests in this process and
+/// across test processes running at once (databases, browser profiles).
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}

@@ -1,0 +1,131 @@
+//! The chat's store over tokio-postgres: the same SQL function calls, read
+//! the same way (`chat::sql`), as the Spin components make through the
+//! host, and the same kind of pool as the runner's (deadpool-postgres, 64
+//! connections, unprepared statements). The benchmark's native baseline
+//! serves the API with it; `crates/e2e/tests/store_suite.rs` holds it (and
+//! so the SQL functions) to the store suite the in-memory store passes.
+
+use chat::model::{Message, Room};
+use chat::sql::{self, Failure, Param, Statement, Value};
+use chat::{Page, Store, StoreError};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::types::{ToSql, Type};
+
+pub struct NativeStore {
+    pool: Pool,
+}
+
+/// A tokio-postgres row, read by position as the component reads Spin's.
+struct NativeRow(tokio_postgres::Row);
+
+impl sql::Row for NativeRow {
+    fn value(&self, column: usize) -> Value<'_> {
+        let row = &self.0;
+        let Some(c) = row.columns().get(column) else {
+            return Value::Other;
+        };
+        let value = match *c.type_() {
+            Type::INT8 => row
+                .try_get::<_, Option<i64>>(column)
+                .map(|v| v.map(Value::Int)),
+            Type::TEXT => row
+                .try_get::<_, Option<&str>>(column)
+                .map(|v| v.map(Value::Text)),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(column)
+                .map(|v| v.map(Value::Bool)),
+            _ => return Value::Other,
+        };
+        value.map_or(Value::Other, |v| v.unwrap_or(Value::Null))
+    }
+}
+
+fn failed(e: tokio_postgres::Error) -> StoreError {
+    let text = e.to_string();
+    match e.code() {
+        Some(code) => sql::classify(Failure::Db {
+            code: code.code(),
+            text: &text,
+        }),
+        None => sql::classify(Failure::Text(&text)),
+    }
+}
+
+impl NativeStore {
+    /// A pool of up to 64 connections (as the runner's and Spin's), to a
+    /// server without TLS (`sslmode=disable`); connections are opened on
+    /// first use. Needs a Tokio runtime.
+    pub fn connect(url: &str) -> Result<NativeStore, String> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| format!("database URL {url:?}: {e}"))?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Clean,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(64)
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| format!("cannot build the pool: {e}"))?;
+        Ok(NativeStore { pool })
+    }
+
+    async fn run(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| sql::classify(Failure::Connect(&e.to_string())))?;
+        let params: Vec<Box<dyn ToSql + Sync + Send>> = statement
+            .params
+            .iter()
+            .map(|p| -> Box<dyn ToSql + Sync + Send> {
+                match *p {
+                    Param::Text(s) => Box::new(s.to_string()),
+                    Param::Int(i) => Box::new(i),
+                    Param::Null => Box::new(None::<i64>),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+        let rows = client.query(statement.sql, &refs).await.map_err(failed)?;
+        Ok(rows.into_iter().map(NativeRow).collect())
+    }
+}
+
+impl Store for NativeStore {
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
+        sql::rooms(&self.run(sql::list_rooms()).await?)
+    }
+
+    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
+        sql::added_room(&self.run(sql::add_room(id, title)).await?)
+    }
+
+    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
+        sql::page_rows(&self.run(sql::page(room, page)).await?)
+    }
+
+    async fn send_message(
+        &self,
+        room: &str,
+        author: &str,
+        body: &str,
+        client_id: &str,
+    ) -> Result<Option<(Message, bool)>, StoreError> {
+        sql::posted(
+            &self
+                .run(sql::post_message(room, author, body, client_id))
+                .await?,
+        )
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        sql::healthy(&self.run(sql::health()).await?)
+    }
+}

@@ -1,0 +1,266 @@
+//! Server processes under test: `minispin up` on a manifest, or any process
+//! that prints the address it serves on (the benchmark's native baseline).
+//! Their log is collected (and printed when a test fails), their CPU time and
+//! peak memory can be read, and they stop gracefully or are killed on drop.
+
+use crate::db::{ADMIN_TOKEN, SESSION_SECRET, TestDb};
+use crate::{minispin_bin, workspace_root};
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A running server process.
+pub struct Server {
+    child: Child,
+    /// `http://host:port`, as the server printed it.
+    pub base: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `cmd` and waits (60 s at most) for a line on its stdout that
+    /// starts with `ready_prefix`; the rest of that line is its address.
+    pub fn start(mut cmd: Command, ready_prefix: &str) -> Result<Server, String> {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().ok_or("no stderr")?;
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err_pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push_str(&text);
+            }
+        });
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let prefix = ready_prefix.to_string();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix(&prefix) {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => Ok(Server { child, base, log }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                Err(format!("the server did not start within 60 s: {log}"))
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Everything it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds (user + system) it has used so far, from /proc.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.pid())
+    }
+
+    /// Its peak resident memory so far, in MB, from /proc.
+    pub fn peak_rss_mb(&self) -> f64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(0.0)
+    }
+
+    /// Sends SIGTERM and waits (40 s at most) for it to exit; its exit
+    /// status and log.
+    pub fn terminate(mut self) -> (ExitStatus, String) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the server") {
+                // Let the log reader catch the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return (status, self.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A test that fails half-way must not leave servers (and their pooled
+    /// connections) behind; and it shows what the server logged, since the
+    /// cause of a 5xx is there, never in the reply.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- the server's log ({}) ---\n{}",
+                self.base,
+                self.stderr()
+            );
+        }
+    }
+}
+
+/// CPU seconds (user + system) process `pid` has used so far, from /proc.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses; utime and
+    // stime are fields 14 and 15, so 12 and 13 after ')'.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1 (for a runner that must
+/// come back on the same address after a restart).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// How to start `minispin up`: manifest, variables, address and options.
+pub struct RunnerConfig {
+    pub manifest: PathBuf,
+    pub vars: Vec<(String, String)>,
+    /// `host:port` to listen on; `None` picks a free port (`127.0.0.1:0`).
+    pub listen: Option<String>,
+    /// `--strict` (the default here): a request that would hang under some
+    /// real Spin releases fails instead of passing quietly.
+    pub strict: bool,
+    /// Further arguments for `minispin up`.
+    pub args: Vec<String>,
+}
+
+impl RunnerConfig {
+    /// The chat app (`spin.toml`) against `db`, with an admin token.
+    pub fn chat(db: &TestDb) -> RunnerConfig {
+        RunnerConfig {
+            manifest: workspace_root().join("spin.toml"),
+            vars: vec![
+                ("database_url".into(), db.app_url()),
+                ("db_host".into(), db.host().to_string()),
+                ("session_secret".into(), SESSION_SECRET.into()),
+                ("admin_token".into(), ADMIN_TOKEN.into()),
+            ],
+            listen: None,
+            strict: true,
+            args: Vec::new(),
+        }
+    }
+
+    /// Without `--strict`: such requests only log a warning.
+    pub fn lenient(mut self) -> Self {
+        self.strict = false;
+        self
+    }
+
+    /// Listen on this `host:port` instead of a free port.
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = Some(addr.into());
+        self
+    }
+
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.vars.retain(|(n, _)| n != name);
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn unset(mut self, name: &str) -> Self {
+        self.vars.retain(|(n, _)| n != name);
+        self
+    }
+
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(minispin_bin());
+        cmd.arg("up")
+            .arg("--manifest")
+            .arg(&self.manifest)
+            .arg("--listen")
+            .arg(self.listen.as_deref().unwrap_or("127.0.0.1:0"))
+            .args(self.strict.then_some("--strict"))
+            .args(&self.args)
+            .env("RUST_LIB_BACKTRACE", "0");
+        // Only the variables given here: none leak in from the caller's shell.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SPIN_VARIABLE_") {
+                cmd.env_remove(k);
+            }
+        }
+        for (name, value) in &self.vars {
+            cmd.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+        }
+        cmd
+    }
+
+    /// Runs the runner expecting it to refuse to start; its stderr.
+    pub fn start_failure(&self) -> String {
+        let out = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .output()
+            .expect("run minispin");
+        assert!(
+            !out.status.success(),
+            "minispin was expected to refuse to start"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Starts the runner; panics with its log if it does not start.
+    pub fn start(&self) -> Server {
+        Server::start(self.command(), "minispin: serving ")
+            .unwrap_or_else(|e| panic!("minispin did not start: {e}"))
+    }
+}
