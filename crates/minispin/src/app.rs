@@ -6,14 +6,16 @@
 
 use crate::manifest::Manifest;
 use crate::outbound::{AllowedHost, OutboundPolicy};
-use crate::pg::{self, Compat, PgCtx, PgView, Pools};
+use crate::pg::pool::Pools;
+use crate::pg::{self, Compat, PgCtx, PgView};
 use crate::reuse::{ComponentHandler, ReusePolicy};
 use crate::routes::Router;
 use crate::variables::AppVariables;
 use crate::variables::host::{self as vars_host, ComponentVariables};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
@@ -108,45 +110,73 @@ impl LoadedComponent {
     }
 }
 
+/// Where the host's own messages go (warnings, failed instances, failed
+/// requests): stderr by default; tests capture them.
+pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The log that prints to stderr.
+pub fn stderr_log() -> Log {
+    Arc::new(|line: &str| eprintln!("minispin: {line}"))
+}
+
+/// How an app is hosted, beyond its manifest.
+#[derive(Clone)]
+pub struct Options {
+    pub reuse: ReusePolicy,
+    /// Fail requests that would hang under some real Spin releases instead
+    /// of only warning (see `pg`).
+    pub strict: bool,
+    pub log: Log,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            reuse: ReusePolicy::default(),
+            strict: false,
+            log: stderr_log(),
+        }
+    }
+}
+
 /// A loaded app: the components, their instance schedulers and the routes.
 pub struct App {
     pub components: Vec<Arc<LoadedComponent>>,
     /// One per component, same index: hands requests to (reused) instances.
     pub handlers: Vec<ProxyHandler<ComponentHandler>>,
     pub router: Router,
+    pub log: Log,
+    /// Set once the server has drained: instances still alive then are
+    /// dropped with the runtime, which is not a failure worth logging.
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 pub fn engine() -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model_async(true);
-    Engine::new(&config).map_err(|e| anyhow!("cannot create the WebAssembly engine: {e}"))
+    Engine::new(&config)
+        .map_err(anyhow::Error::from)
+        .context("cannot create the WebAssembly engine")
 }
 
 fn linker(engine: &Engine) -> Result<Linker<State>> {
     let mut linker = Linker::new(engine);
-    let wasm = |e: wasmtime::Error| anyhow!("{e}");
     // Rust's std in a wasm32-wasip2 component imports the WASI 0.2 interfaces.
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker).map_err(wasm)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker).map_err(wasm)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
     pg::add_to_linker(&mut linker, |s: &mut State| PgView {
         table: &mut s.table,
         ctx: &s.pg,
-    })
-    .map_err(wasm)?;
-    vars_host::add_to_linker(&mut linker, |s: &mut State| &s.vars).map_err(wasm)?;
+    })?;
+    vars_host::add_to_linker(&mut linker, |s: &mut State| &s.vars)?;
     Ok(linker)
 }
 
 impl App {
-    /// Loads every component. `strict`: fail requests that would hang under
-    /// some real Spin releases instead of only warning (see `pg`).
-    pub fn load(
-        manifest: &Manifest,
-        vars: &AppVariables,
-        policy: ReusePolicy,
-        strict: bool,
-    ) -> Result<App> {
+    /// Compiles (or loads from the cache), links and pre-instantiates every
+    /// component of the manifest.
+    pub fn load(manifest: &Manifest, vars: &AppVariables, options: &Options) -> Result<App> {
         let engine = engine()?;
         let linker = linker(&engine)?;
         let pools = Arc::new(Pools::default());
@@ -166,21 +196,27 @@ impl App {
                 Some(cache) => cache.load(&engine, &path, &bytes),
                 None => wasmtime::component::Component::new(&engine, &bytes),
             }
-            .map_err(|e| {
-                anyhow!(
-                    "component `{name}`: {} is not a valid component: {e}",
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "component `{name}`: {} is not a valid component",
                     path.display()
                 )
             })?;
-            let instance_pre = linker.instantiate_pre(&component).map_err(|e| {
-                anyhow!(
-                    "component `{name}` imports an interface this runner does not provide \
-                     (it provides WASI, wasi:http 0.3, spin:postgres 4.2 and spin:variables 3): {e}"
-                )
-            })?;
-            let pre = ServicePre::new(instance_pre).map_err(|e| {
-                anyhow!("component `{name}` does not export wasi:http/handler@0.3.0 (build it with spin-sdk 7): {e}")
-            })?;
+            let instance_pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!(
+                        "component `{name}` imports an interface this runner does not provide \
+                         (it provides WASI, wasi:http 0.3, spin:postgres 4.2 and spin:variables 3)"
+                    )
+                })?;
+            let pre = ServicePre::new(instance_pre)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!("component `{name}` does not export wasi:http/handler@0.3.0 (build it with spin-sdk 7)")
+                })?;
             let hosts = decl
                 .allowed_outbound_hosts
                 .iter()
@@ -190,11 +226,11 @@ impl App {
             let resolved = vars
                 .for_component(&decl.variables)
                 .with_context(|| format!("component `{name}`"))?;
-            eprintln!(
-                "minispin: loaded component `{name}` from {} in {:.1?}",
+            (options.log)(&format!(
+                "loaded component `{name}` from {} in {:.1?}",
                 decl.source.display(),
                 started.elapsed()
-            );
+            ));
             index.insert(name.clone(), components.len());
             components.push(Arc::new(LoadedComponent {
                 name: name.clone(),
@@ -202,7 +238,7 @@ impl App {
                 pg: PgCtx {
                     pools: pools.clone(),
                     policy: Arc::new(OutboundPolicy::new(hosts)),
-                    compat: Arc::new(Compat::new(name, strict)),
+                    compat: Arc::new(Compat::new(name, options.strict, options.log.clone())),
                 },
                 vars: Arc::new(resolved),
                 environment: decl
@@ -218,13 +254,16 @@ impl App {
                 .iter()
                 .map(|t| (t.route.clone(), index[&t.component])),
         )?;
+        let shutting_down = Arc::new(AtomicBool::new(false));
         let handlers = components
             .iter()
             .map(|component| {
                 ProxyHandler::new(ComponentHandler {
                     engine: engine.clone(),
                     component: component.clone(),
-                    policy,
+                    policy: options.reuse,
+                    log: options.log.clone(),
+                    shutting_down: shutting_down.clone(),
                 })
             })
             .collect();
@@ -232,6 +271,8 @@ impl App {
             components,
             handlers,
             router,
+            log: options.log.clone(),
+            shutting_down,
         })
     }
 }

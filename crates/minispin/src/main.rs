@@ -1,38 +1,7 @@
-//! `minispin`: a small Spin-compatible host.
-//!
-//! It runs the same `spin.toml` and the same `.wasm` components that real Spin
-//! (4.1 or newer) runs, for machines where Spin cannot be installed. It knows
-//! nothing of any particular app. What it provides, and nothing more:
-//! HTTP triggers (`wasi:http/handler@0.3.0`), `spin:variables@3.0.0`, and
-//! outbound Postgres (`spin:postgres@4.2.0`), plus the WASI 0.2/0.3 interfaces
-//! Rust's std uses.
-//!
-//! Layout, one module per concern:
-//! - `manifest`: parse `spin.toml`, refusing features it does not implement;
-//! - `variables`: resolve application variables; the variables host;
-//! - `routes`: Spin's route matching;
-//! - `outbound`: `allowed_outbound_hosts`;
-//! - `pg`: the Postgres host on pooled `tokio-postgres` connections;
-//! - `app`: compile and pre-instantiate components; per-instance host state;
-//! - `cache`: keep compiled components across starts;
-//! - `reuse`: serve requests from reused instances, as Spin 4 does;
-//! - `server`: the HTTP server and graceful shutdown (drain, then stop);
-//! - `migrate`: apply numbered `.sql` files to a database;
-//! - `check`: a health probe for containers that have no shell or curl.
-
-mod app;
-mod cache;
-mod check;
-mod manifest;
-mod migrate;
-mod outbound;
-mod pg;
-mod reuse;
-mod routes;
-mod server;
-mod variables;
+//! The `minispin` command line; everything else is the library (`lib.rs`).
 
 use anyhow::{Context, Result, bail};
+use minispin::{check, migrate, reuse, server};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -136,7 +105,12 @@ fn real_main() -> Result<()> {
             }
             drain.health_path = args.take("--drain-health-path")?;
             args.finish()?;
-            runtime()?.block_on(up(manifest, listen, policy, strict, drain))
+            let options = minispin::Options {
+                reuse: policy,
+                strict,
+                log: minispin::stderr_log(),
+            };
+            runtime()?.block_on(up(manifest, listen, options, drain))
         }
         "migrate" => {
             let database = args
@@ -205,20 +179,14 @@ fn positive(value: &str, flag: &str) -> Result<usize> {
 async fn up(
     manifest_path: PathBuf,
     listen: String,
-    policy: reuse::ReusePolicy,
-    strict: bool,
+    options: minispin::Options,
     drain: server::Drain,
 ) -> Result<()> {
-    let manifest = manifest::Manifest::load(&manifest_path)?;
-    let vars = variables::AppVariables::resolve(&manifest, |k| std::env::var(k).ok())?;
-    eprintln!(
-        "minispin: loading app `{}` ({} components)",
-        manifest.name,
-        manifest.components.len()
-    );
-    let app = tokio::task::block_in_place(|| app::App::load(&manifest, &vars, policy, strict))?;
-    if strict {
-        eprintln!("minispin: strict: requests that would hang under some Spin releases fail");
+    let (manifest, app) = tokio::task::block_in_place(|| {
+        minispin::load(&manifest_path, |k| std::env::var(k).ok(), &options)
+    })?;
+    if options.strict {
+        (options.log)("strict: requests that would hang under some Spin releases fail");
     }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -229,9 +197,9 @@ async fn up(
         })?;
     let addr = listener.local_addr()?;
     for t in &manifest.routes {
-        eprintln!("minispin:   {} -> {}", t.route, t.component);
+        (options.log)(&format!("  {} -> {}", t.route, t.component));
     }
     // Tests and scripts read this line to learn the port (with --listen :0).
     println!("minispin: serving http://{addr}");
-    server::serve(Arc::new(app), listener, drain).await
+    minispin::serve(Arc::new(app), listener, minispin::shutdown_signal(), drain).await
 }

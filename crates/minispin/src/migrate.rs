@@ -29,9 +29,9 @@ async fn connect_config(config: &tokio_postgres::Config) -> Result<Client> {
         tokio::spawn(conn);
         Ok(client)
     } else {
-        let tls = native_tls::TlsConnector::new()?;
+        let tls = crate::pg::pool::tls(None).map_err(anyhow::Error::msg)?;
         let (client, conn) = config
-            .connect(postgres_native_tls::MakeTlsConnector::new(tls))
+            .connect(tls)
             .await
             .with_context(|| {
                 format!("cannot connect to the database over TLS: {hint} (add sslmode=disable for a local server without TLS)")

@@ -8,7 +8,7 @@
 //! `wasmtime_wasi_http::handler::ProxyHandler`; this module supplies the
 //! policy and how to make a new instance.
 
-use crate::app::{LoadedComponent, State};
+use crate::app::{LoadedComponent, Log, State};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,10 +21,6 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::handler::{
     HandlerState, Instance, Proxy, ShouldAccept, WorkerExpiration, WorkerState, WorkerStatus,
 };
-
-/// Set once the server has drained: instances still alive then are dropped
-/// with the runtime, which the handler reports as a failure; it is not one.
-pub static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// How instances are reused. `max_requests = 1` gives a fresh instance per
 /// request.
@@ -51,6 +47,9 @@ pub struct ComponentHandler {
     pub engine: Engine,
     pub component: Arc<LoadedComponent>,
     pub policy: ReusePolicy,
+    pub log: Log,
+    /// Set once the server has drained (see `App::shutting_down`).
+    pub shutting_down: Arc<AtomicBool>,
 }
 
 impl HandlerState for ComponentHandler {
@@ -64,6 +63,8 @@ impl HandlerState for ComponentHandler {
         let engine = self.engine.clone();
         let component = self.component.clone();
         let policy = self.policy;
+        let log = self.log.clone();
+        let shutting_down = self.shutting_down.clone();
         async move {
             let mut store = component.new_store(&engine);
             let service = component.pre().instantiate_async(&mut store).await?;
@@ -78,6 +79,8 @@ impl HandlerState for ComponentHandler {
                 state: Limits {
                     policy,
                     name: component.name.clone(),
+                    log,
+                    shutting_down,
                 },
             })
         }
@@ -88,6 +91,8 @@ impl HandlerState for ComponentHandler {
 pub struct Limits {
     policy: ReusePolicy,
     name: String,
+    log: Log,
+    shutting_down: Arc<AtomicBool>,
 }
 
 impl WorkerState for Limits {
@@ -116,9 +121,9 @@ impl WorkerState for Limits {
 
     fn drop(&self, _store: Store<State>, result: wasmtime::Result<()>) {
         if let Err(e) = result
-            && !SHUTTING_DOWN.load(Ordering::Relaxed)
+            && !self.shutting_down.load(Ordering::Relaxed)
         {
-            eprintln!("minispin: an instance of `{}` failed: {e:?}", self.name);
+            (self.log)(&format!("an instance of `{}` failed: {e:?}", self.name));
         }
     }
 }

@@ -8,7 +8,8 @@
 //! finish (up to [`Drain::timeout`]) and returns.
 
 use crate::app::App;
-use anyhow::{Result, anyhow};
+use crate::headers;
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -19,6 +20,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,28 +58,38 @@ struct Front {
     draining: AtomicBool,
 }
 
-pub async fn serve(app: Arc<App>, listener: TcpListener, drain: Drain) -> Result<()> {
+/// Serves `app` on `listener` until `shutdown` completes, then drains and
+/// stops as `drain` says. The caller decides what a shutdown is: signals for
+/// the binary (see [`shutdown_signal`]), a channel in tests.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    drain: Drain,
+) -> Result<()> {
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr()?;
+    let log = app.log.clone();
+    let shutting_down = app.shutting_down.clone();
     let front = Arc::new(Front {
         app,
         health_path: drain.health_path.clone(),
         draining: AtomicBool::new(false),
     });
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     // Completes `drain.delay` after the stop signal; never before it.
     let mut stop_accepting = std::pin::pin!(async {
         (&mut shutdown).await;
         if !drain.delay.is_zero() {
             front.draining.store(true, Ordering::Relaxed);
-            eprintln!(
-                "minispin: draining: still serving for {:?}{}, then no longer accepting",
+            log(&format!(
+                "draining: still serving for {:?}{}, then no longer accepting",
                 drain.delay,
                 match &drain.health_path {
                     Some(p) => format!(" with {p} answering 503"),
                     None => String::new(),
                 }
-            );
+            ));
             tokio::time::sleep(drain.delay).await;
         }
     });
@@ -89,7 +101,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, drain: Drain) -> Result
                     Err(e) => {
                         // Out of file descriptors and the like: keep serving
                         // the connections we have rather than exiting.
-                        eprintln!("minispin: accept failed: {e}");
+                        log(&format!("accept failed: {e}"));
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -105,11 +117,12 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, drain: Drain) -> Result
                     .header_read_timeout(Duration::from_secs(30))
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
+                let log = log.clone();
                 tokio::spawn(async move {
                     if let Err(e) = conn.await
                         && !e.is_incomplete_message()
                     {
-                        eprintln!("minispin: connection from {peer}: {e}");
+                        log(&format!("connection from {peer}: {e}"));
                     }
                 });
             }
@@ -117,18 +130,19 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, drain: Drain) -> Result
         }
     }
     drop(listener);
-    eprintln!("minispin: shutting down: no longer accepting, finishing in-flight requests");
+    log("shutting down: no longer accepting, finishing in-flight requests");
     tokio::select! {
-        _ = graceful.shutdown() => eprintln!("minispin: all requests finished; bye"),
+        _ = graceful.shutdown() => log("all requests finished; bye"),
         _ = tokio::time::sleep(drain.timeout) => {
-            eprintln!("minispin: gave up waiting for requests after {:?}", drain.timeout);
+            log(&format!("gave up waiting for requests after {:?}", drain.timeout));
         }
     }
-    crate::reuse::SHUTTING_DOWN.store(true, std::sync::atomic::Ordering::Relaxed);
+    shutting_down.store(true, Ordering::Relaxed);
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -191,32 +205,18 @@ async fn handle(
     let host = req
         .headers()
         .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.parse::<http::uri::Authority>().is_ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| local.to_string());
+        .and_then(|h| h.to_str().ok());
     let path_and_query = req
         .uri()
         .path_and_query()
-        .map(|pq| pq.as_str().to_string())
-        .unwrap_or_else(|| path.clone());
-    let full_url = format!("http://{host}{path_and_query}");
+        .map_or_else(|| path.clone(), |pq| pq.as_str().to_string());
+    let full_url = headers::full_url(host, local, &path_and_query);
     match full_url.parse::<http::Uri>() {
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
     }
-    let route = found.route;
-    let spin_headers = [
-        ("spin-full-url", full_url.as_str()),
-        ("spin-path-info", found.path_info),
-        ("spin-matched-route", route.raw.as_str()),
-        ("spin-raw-component-route", route.raw.as_str()),
-        ("spin-component-route", route.base.as_str()),
-        ("spin-base-path", "/"),
-        ("spin-client-addr", &peer.to_string()),
-    ];
-    for (name, value) in spin_headers {
-        match HeaderValue::from_str(value) {
+    for (name, value) in headers::spin_headers(&full_url, &found, peer) {
+        match HeaderValue::from_str(&value) {
             Ok(v) => {
                 req.headers_mut().insert(HeaderName::from_static(name), v);
             }
@@ -228,10 +228,10 @@ async fn handle(
         Ok(res) => res,
         Err(e) => {
             // The details go to the operator's log, never to the client.
-            eprintln!(
-                "minispin: component `{}` failed on {path}: {e:#}",
+            (app.log)(&format!(
+                "component `{}` failed on {path}: {e:#}",
                 component.name
-            );
+            ));
             plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
@@ -245,6 +245,7 @@ async fn run(app: &App, index: usize, req: Request<Incoming>) -> Result<Response
     let res = app.handlers[index]
         .handle((), req)
         .await
-        .map_err(|e| anyhow!("{e:?}"))?;
-    Ok(res.map(|body| body.map_err(|e| anyhow!("{e}")).boxed_unsync()))
+        .map_err(anyhow::Error::from)
+        .context("the component's instance failed")?;
+    Ok(res.map(|body| body.map_err(anyhow::Error::from).boxed_unsync()))
 }

@@ -1,0 +1,64 @@
+//! `minispin`: a small Spin-compatible host, as a library with a thin binary
+//! (`main.rs`, the command line), so its behaviour is tested in-process.
+//!
+//! It runs the same `spin.toml` and the same `.wasm` components that real Spin
+//! (4.1 or newer) runs, for machines where Spin cannot be installed. It knows
+//! nothing of any particular app. What it provides, and nothing more:
+//! HTTP triggers (`wasi:http/handler@0.3.0`), `spin:variables@3.0.0`, and
+//! outbound Postgres (`spin:postgres@4.2.0`), plus the WASI 0.2/0.3 interfaces
+//! Rust's std uses.
+//!
+//! Layout, one module per concern:
+//! - [`manifest`]: parse `spin.toml`, refusing features it does not implement;
+//! - [`variables`]: resolve application variables; the variables host;
+//! - [`routes`]: Spin's route matching; [`headers`]: the `spin-*` headers;
+//! - [`outbound`]: the `allowed_outbound_hosts` policy;
+//! - [`pg`]: the Postgres host (pools, interface, queries, conversions);
+//! - [`app`]: compile and pre-instantiate components; per-instance host state;
+//! - [`cache`]: keep compiled components across starts;
+//! - [`reuse`]: serve requests from reused instances, as Spin 4 does;
+//! - [`server`]: the HTTP server and graceful shutdown (drain, then stop);
+//! - [`migrate`]: apply numbered `.sql` files to a database;
+//! - [`check`]: a health probe for containers that have no shell or curl.
+//!
+//! Nothing is global: an [`App`] holds everything a server needs, and
+//! [`serve`] stops when the future it is given completes.
+
+pub mod app;
+pub mod cache;
+pub mod check;
+pub mod headers;
+pub mod manifest;
+pub mod migrate;
+pub mod outbound;
+pub mod pg;
+pub mod reuse;
+pub mod routes;
+pub mod server;
+pub mod variables;
+
+pub use app::{App, Log, Options, stderr_log};
+pub use reuse::ReusePolicy;
+pub use server::{Drain, serve, shutdown_signal};
+
+use anyhow::Result;
+use std::path::Path;
+
+/// Loads the app of the manifest at `manifest_path`: variables from `env`
+/// (`SPIN_VARIABLE_<NAME>` and `..._FILE`, over the manifest's defaults),
+/// every component compiled (or loaded from the cache) and linked. Blocking.
+pub fn load(
+    manifest_path: &Path,
+    env: impl Fn(&str) -> Option<String>,
+    options: &Options,
+) -> Result<(manifest::Manifest, App)> {
+    let manifest = manifest::Manifest::load(manifest_path)?;
+    let vars = variables::AppVariables::resolve(&manifest, env)?;
+    (options.log)(&format!(
+        "loading app `{}` ({} components)",
+        manifest.name,
+        manifest.components.len()
+    ));
+    let app = App::load(&manifest, &vars, options)?;
+    Ok((manifest, app))
+}

@@ -1,0 +1,72 @@
+//! Connection pools, one per address (and custom CA root), shared by every
+//! component, as Spin's host keeps them; and the TLS set-up the pools and
+//! `minispin migrate` share (native-tls with the system's roots, unless the
+//! address says `sslmode=disable`).
+
+use super::bindings::spin::postgres::postgres::Error;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use postgres_native_tls::MakeTlsConnector;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Spin's per-address pool size.
+const MAX_POOL_SIZE: usize = 64;
+/// How long a request waits for a pooled connection or a new one before the
+/// component sees `connection-failed` (and can answer 503) instead of hanging.
+const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The TLS connector for connections that use TLS: the system's roots, plus
+/// `ca_root` (PEM) when given.
+pub fn tls(ca_root: Option<&str>) -> Result<MakeTlsConnector, String> {
+    let mut tls = native_tls::TlsConnector::builder();
+    if let Some(pem) = ca_root {
+        let cert = native_tls::Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| format!("invalid CA root: {e}"))?;
+        tls.add_root_certificate(cert);
+    }
+    let tls = tls.build().map_err(|e| format!("TLS setup failed: {e}"))?;
+    Ok(MakeTlsConnector::new(tls))
+}
+
+/// Pools keyed by address (and custom CA root), shared by every store.
+#[derive(Default)]
+pub struct Pools {
+    pools: Mutex<HashMap<(String, Option<String>), Pool>>,
+}
+
+impl Pools {
+    pub(super) fn get_or_create(
+        &self,
+        address: &str,
+        ca_root: Option<&str>,
+    ) -> Result<Pool, Error> {
+        let key = (address.to_string(), ca_root.map(str::to_string));
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = pools.get(&key) {
+            return Ok(pool.clone());
+        }
+        let config: tokio_postgres::Config = address
+            .parse()
+            .map_err(|e| Error::ConnectionFailed(format!("invalid address: {e}")))?;
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Clean,
+        };
+        let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
+            Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+        } else {
+            let tls = tls(ca_root).map_err(Error::ConnectionFailed)?;
+            Manager::from_config(config, tls, manager_config)
+        };
+        let pool = Pool::builder(manager)
+            .max_size(MAX_POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(POOL_TIMEOUT))
+            .create_timeout(Some(POOL_TIMEOUT))
+            .recycle_timeout(Some(POOL_TIMEOUT))
+            .build()
+            .map_err(|e| Error::ConnectionFailed(format!("cannot build pool: {e}")))?;
+        pools.insert(key, pool.clone());
+        Ok(pool)
+    }
+}
