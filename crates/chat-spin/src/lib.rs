@@ -9,9 +9,8 @@
 //! - [`respond`]: a [`chat::api::Reply`] into a Spin response;
 //! - [`config`]: the chat configuration from Spin variables.
 
-use chat::model::{Message, Room};
+use chat::StoreError;
 use chat::sql::{self, Failure, Param, Statement, Value};
-use chat::{Page, Store, StoreError};
 use http_body_util::BodyExt;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::pg::wit::postgres::{
@@ -28,7 +27,7 @@ pub struct PgStore {
 }
 
 /// A row as Spin hands it over, read by position (see [`chat::sql`]).
-struct SpinRow(Vec<DbValue>);
+pub struct SpinRow(Vec<DbValue>);
 
 impl sql::Row for SpinRow {
     fn value(&self, column: usize) -> Value<'_> {
@@ -85,6 +84,11 @@ impl PgStore {
             .get()
             .ok_or_else(|| StoreError::Unavailable("no connection".into()))
     }
+}
+
+/// The whole `chat::Store` follows (see `chat::sql::Runner`).
+impl sql::Runner for PgStore {
+    type Row = SpinRow;
 
     /// Runs a statement and returns all its rows.
     ///
@@ -117,35 +121,6 @@ impl PgStore {
         }
         done.await.map_err(failed)?;
         Ok(rows.into_iter().map(SpinRow).collect())
-    }
-}
-
-impl Store for PgStore {
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        sql::rooms(&self.run(sql::list_rooms()).await?)
-    }
-
-    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        sql::added_room(&self.run(sql::add_room(id, title)).await?)
-    }
-
-    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        sql::page_rows(&self.run(sql::page(room, page)).await?)
-    }
-
-    async fn send_message(
-        &self,
-        room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError> {
-        let statement = sql::post_message(room, author, body, client_id);
-        sql::posted(&self.run(statement).await?)
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        sql::healthy(&self.run(sql::health()).await?)
     }
 }
 

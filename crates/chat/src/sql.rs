@@ -15,7 +15,7 @@
 //!   least one row anyway.
 
 use crate::model::{Message, Room};
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::validate::Page;
 
 /// A statement parameter; each store converts it to its driver's type.
@@ -50,6 +50,51 @@ pub enum Value<'a> {
 /// A result row, read by column position.
 pub trait Row {
     fn value(&self, column: usize) -> Value<'_>;
+}
+
+/// A database client that runs this module's statements. The whole
+/// [`Store`] follows from it (a blanket impl), so a store over Spin's host
+/// and one over tokio-postgres differ only in how they run a statement.
+///
+/// `async fn` without a `Send` bound, as [`Store`]: Spin components are
+/// single-threaded.
+#[allow(async_fn_in_trait)]
+pub trait Runner {
+    type Row: Row;
+    /// All rows of `statement`, or the classified failure (see [`classify`]).
+    async fn run(&self, statement: Statement<'_>) -> Result<Vec<Self::Row>, StoreError>;
+}
+
+impl<R: Runner> Store for R {
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
+        rooms(&self.run(list_rooms()).await?)
+    }
+
+    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
+        added_room(&self.run(add_room(id, title)).await?)
+    }
+
+    async fn messages(&self, room: &str, p: Page) -> Result<Option<Vec<Message>>, StoreError> {
+        page_rows(&self.run(page(room, p)).await?)
+    }
+
+    async fn send_message(
+        &self,
+        room: &str,
+        author: &str,
+        body: &str,
+        client_id: &str,
+    ) -> Result<Option<(Message, bool)>, StoreError> {
+        posted(
+            &self
+                .run(post_message(room, author, body, client_id))
+                .await?,
+        )
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        healthy(&self.run(health()).await?)
+    }
 }
 
 /// Rooms can number in the thousands; this only sizes the first buffer.

@@ -5,9 +5,8 @@
 //! serves the API with it; `crates/e2e/tests/store_suite.rs` holds it (and
 //! so the SQL functions) to the store suite the in-memory store passes.
 
-use chat::model::{Message, Room};
+use chat::StoreError;
 use chat::sql::{self, Failure, Param, Statement, Value};
-use chat::{Page, Store, StoreError};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::{ToSql, Type};
 
@@ -16,7 +15,7 @@ pub struct NativeStore {
 }
 
 /// A tokio-postgres row, read by position as the component reads Spin's.
-struct NativeRow(tokio_postgres::Row);
+pub struct NativeRow(tokio_postgres::Row);
 
 impl sql::Row for NativeRow {
     fn value(&self, column: usize) -> Value<'_> {
@@ -73,6 +72,11 @@ impl NativeStore {
             .map_err(|e| format!("cannot build the pool: {e}"))?;
         Ok(NativeStore { pool })
     }
+}
+
+/// The whole `chat::Store` follows (see `chat::sql::Runner`).
+impl sql::Runner for NativeStore {
+    type Row = NativeRow;
 
     async fn run(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
         let client = self
@@ -95,37 +99,5 @@ impl NativeStore {
             params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
         let rows = client.query(statement.sql, &refs).await.map_err(failed)?;
         Ok(rows.into_iter().map(NativeRow).collect())
-    }
-}
-
-impl Store for NativeStore {
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        sql::rooms(&self.run(sql::list_rooms()).await?)
-    }
-
-    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        sql::added_room(&self.run(sql::add_room(id, title)).await?)
-    }
-
-    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        sql::page_rows(&self.run(sql::page(room, page)).await?)
-    }
-
-    async fn send_message(
-        &self,
-        room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError> {
-        sql::posted(
-            &self
-                .run(sql::post_message(room, author, body, client_id))
-                .await?,
-        )
-    }
-
-    async fn health(&self) -> Result<(), StoreError> {
-        sql::healthy(&self.run(sql::health()).await?)
     }
 }
