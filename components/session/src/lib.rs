@@ -1,4 +1,6 @@
-//! `POST /api/session`: a signed, stateless session token for a chosen name.
+//! `POST /api/session`: a signed, stateless session token for a chosen name,
+//! limited per client address (the count is kept in the database; without
+//! one, sessions are still issued).
 use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
@@ -8,6 +10,8 @@ async fn handle(req: Request) -> impl IntoResponse {
         Err(reply) => return chat_spin::respond(reply),
     };
     let config = chat_spin::config::chat().await;
+    let store =
+        chat_spin::PgStore::new(chat_spin::config::database_url().await.unwrap_or_default());
     let now = chat_spin::now_unix();
-    chat_spin::respond(chat::api::session(&incoming.as_request(), &config, now))
+    chat_spin::respond(chat::api::session(&incoming.as_request(), &config, now, &store).await)
 }

@@ -728,6 +728,10 @@
       if (e.status === 401) {
         clearSession();
         showJoin('Your session expired. Choose a name again and your message is sent.');
+      } else if (e.status === 429) {
+        // Over the server's limit: say so, and let the retry wait it out.
+        composerError('Slow down: you are sending messages too fast. This one is sent by itself in ' +
+          Math.max(1, Math.ceil((p.nextTry - Date.now()) / 1000)) + ' s.');
       } else if (transient(e) && poll.failures === 0) {
         schedulePoll(0); // find out at once whether the connection is gone
       }

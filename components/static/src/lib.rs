@@ -46,6 +46,15 @@ fn text(status: StatusCode, body: &'static str) -> Response<String> {
         "content-type",
         spin_sdk::http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    secure(res)
+}
+
+/// The page's security headers (`chat::api::PAGE_HEADERS`) on a response.
+fn secure(mut res: Response<String>) -> Response<String> {
+    for (name, value) in chat::api::PAGE_HEADERS {
+        res.headers_mut()
+            .insert(name, spin_sdk::http::HeaderValue::from_static(value));
+    }
     res
 }
 
@@ -87,12 +96,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         // Revalidate every time: the names are not content-hashed, so a new
         // deploy must be picked up at once; a 304 costs a few bytes.
         .header("cache-control", "no-cache")
-        .header("x-content-type-options", "nosniff")
-        .header(
-            "content-security-policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-             connect-src 'self'; base-uri 'none'; frame-ancestors 'none'",
-        )
         .body(body)
+        .map(secure)
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
 }

@@ -122,6 +122,25 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         }
         server.terminate();
     }
+    // What the rate limit costs a post: the same runner with limits off
+    // (a burst of 0), post scenario only, next to the runner's own row.
+    if targets.contains(&"runner") {
+        say("starting minispin with the rate limits off");
+        let config = RunnerConfig::chat(&db).set("post_burst", "0");
+        let measured = Server::start(config.command(), "minispin: serving ").and_then(|server| {
+            let row = runtime
+                .block_on(async {
+                    scenarios::post("nolimit", &server, &s, scenarios::token(SESSION_SECRET)?).await
+                })
+                .map_err(|e| format!("{e:#}"));
+            server.terminate();
+            row
+        });
+        match measured {
+            Ok(row) => report.rows.push(row),
+            Err(e) => report.failed_steps.push(format!("nolimit: {e}")),
+        }
+    }
 
     let pgbench = || -> Result<(usize, f64)> {
         let mut conn = db.connect();
@@ -152,7 +171,8 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
     report.add_ratios();
     report.print();
     report.write(&root.join("target/bench"))?;
-    if !report.complete(targets.len()) {
+    let expected_rows = 3 * targets.len() + usize::from(targets.contains(&"runner"));
+    if !report.complete(targets.len(), expected_rows) {
         bail!(
             "the benchmark table is incomplete (a step failed, a scenario served nothing or had errors, or a message was lost); see above"
         );

@@ -21,7 +21,7 @@ struct Server {
     config: chat::api::Config,
 }
 
-async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, chat::model::MAX_BODY_BYTES + 1)
         .collect()
@@ -38,6 +38,8 @@ async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>
         authorization: header("authorization"),
         content_type: header("content-type"),
         body: &body,
+        client_addr: Some(&peer),
+        forwarded_for: header("x-forwarded-for"),
     };
     let path = parts.uri.path();
     let now = std::time::SystemTime::now()
@@ -45,7 +47,7 @@ async fn handle(server: &Server, req: Request<Incoming>) -> Response<Full<Bytes>
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let reply = if path == "/api/session" {
-        chat::api::session(&request, &server.config, now)
+        chat::api::session(&request, &server.config, now, &server.store).await
     } else if path == "/api/rooms" {
         chat::api::rooms(&request, &server.config, &server.store).await
     } else if path.starts_with("/api/rooms/") {
@@ -76,15 +78,19 @@ pub async fn serve(listen: &str, database: &str, secret: &str) -> Result<()> {
         store,
         config: chat::api::Config {
             session_secret: secret.as_bytes().to_vec(),
-            admin_token: String::new(),
             session_ttl_secs: 86400,
+            // The same limits as the runner's in the benchmark: counted,
+            // never reached.
+            post_limit: testkit::db::UNREACHED_LIMIT,
+            session_limit: testkit::db::UNREACHED_LIMIT,
+            ..chat::api::Config::for_reads()
         },
     });
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("native: serving http://{}", listener.local_addr()?);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             a = listener.accept() => a?,
             _ = term.recv() => return Ok(()),
         };
@@ -93,7 +99,8 @@ pub async fn serve(listen: &str, database: &str, secret: &str) -> Result<()> {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let server = server.clone();
-                async move { Ok::<_, Infallible>(handle(&server, req).await) }
+                let peer = peer.to_string();
+                async move { Ok::<_, Infallible>(handle(&server, req, peer).await) }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

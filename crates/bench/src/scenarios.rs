@@ -70,6 +70,35 @@ async fn measured(
     Ok((out, cpu))
 }
 
+/// A bearer token for the benchmark's posts.
+pub fn token(secret: &str) -> Result<Arc<str>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    Ok(chat::token::issue("bench", secret.as_bytes(), now, 86400)
+        .token
+        .into())
+}
+
+/// The post scenario: every client posts, round the rooms, back to back.
+pub async fn post(target: &str, server: &Server, s: &Settings, token: Arc<str>) -> Result<Row> {
+    say(&format!(
+        "{target}: post ({} clients, {:.1} s)",
+        s.clients, s.duration_s
+    ));
+    let run = format!("{}-{target}", std::process::id());
+    let make = Arc::new(move |client: usize, seq: u64| Req {
+        method: http::Method::POST,
+        path: format!("/api/rooms/{}/messages", ROOMS[client % ROOMS.len()]),
+        body: Some(format!(
+            r#"{{"body":"bench message {seq}","client_id":"b-{run}-{client}-{seq}"}}"#
+        )),
+        token: Some(token.clone()),
+    });
+    let (out, cpu) = measured(server, s, make).await?;
+    Ok(summarize("post", target, &out, cpu, server.peak_rss_mb()))
+}
+
 /// Every scenario against one server: its rows and its chat row.
 pub async fn run(
     target: &str,
@@ -77,12 +106,7 @@ pub async fn run(
     s: &Settings,
     secret: &str,
 ) -> Result<(Vec<Row>, ChatRow)> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs() as i64;
-    let token: Arc<str> = chat::token::issue("bench", secret.as_bytes(), now, 86400)
-        .token
-        .into();
+    let token = token(secret)?;
     let mut rows = Vec::new();
 
     let kinds: [(&str, i64); 2] = [("poll", 0), ("catch-up", 50)];
@@ -111,24 +135,7 @@ pub async fn run(
         rows.push(summarize(name, target, &out, cpu, server.peak_rss_mb()));
     }
 
-    say(&format!(
-        "{target}: post ({} clients, {:.1} s)",
-        s.clients, s.duration_s
-    ));
-    let run = format!("{}-{target}", std::process::id());
-    let make = {
-        let token = token.clone();
-        Arc::new(move |client: usize, seq: u64| Req {
-            method: http::Method::POST,
-            path: format!("/api/rooms/{}/messages", ROOMS[client % ROOMS.len()]),
-            body: Some(format!(
-                r#"{{"body":"bench message {seq}","client_id":"b-{run}-{client}-{seq}"}}"#
-            )),
-            token: Some(token.clone()),
-        })
-    };
-    let (out, cpu) = measured(server, s, make).await?;
-    rows.push(summarize("post", target, &out, cpu, server.peak_rss_mb()));
+    rows.push(post(target, server, s, token.clone()).await?);
 
     let chat_secs = if s.smoke { 3.0 } else { s.duration_s.max(10.0) };
     say(&format!(

@@ -132,6 +132,9 @@ pub struct Incoming {
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// `spin-client-addr`: the peer, as the host saw it.
+    pub client_addr: Option<String>,
+    pub forwarded_for: Option<String>,
 }
 
 impl Incoming {
@@ -143,6 +146,8 @@ impl Incoming {
             authorization: self.authorization.as_deref(),
             content_type: self.content_type.as_deref(),
             body: &self.body,
+            client_addr: self.client_addr.as_deref(),
+            forwarded_for: self.forwarded_for.as_deref(),
         }
     }
 }
@@ -184,6 +189,8 @@ pub async fn read(req: Request) -> Result<Incoming, chat::api::Reply> {
         authorization: header(&req, "authorization"),
         content_type: header(&req, "content-type"),
         body: Vec::new(),
+        client_addr: header(&req, "spin-client-addr"),
+        forwarded_for: header(&req, "x-forwarded-for"),
     };
     let mut body = req.into_body();
     let mut seen = 0usize;
@@ -241,15 +248,11 @@ pub mod config {
     }
 
     /// The configuration a request with this method needs. Reads use no
-    /// secret, so a poll (the hot path) skips three host calls; writes get
-    /// everything.
+    /// secret and no limit, so a poll (the hot path) skips every variable
+    /// lookup; writes get everything.
     pub async fn for_method(method: &str) -> chat::api::Config {
         if method == "GET" || method == "HEAD" {
-            chat::api::Config {
-                session_secret: Vec::new(),
-                admin_token: String::new(),
-                session_ttl_secs: DEFAULT_TTL_SECS,
-            }
+            chat::api::Config::for_reads()
         } else {
             chat().await
         }
@@ -257,22 +260,43 @@ pub mod config {
 
     const DEFAULT_TTL_SECS: i64 = 24 * 60 * 60;
 
-    /// Session and admin settings. Missing values fall back to values that
-    /// keep the feature safely off: no admin token disables room creation,
-    /// and an empty secret is refused by the domain (`check_secret`).
-    pub async fn chat() -> chat::api::Config {
-        let secret = variables::get("session_secret").await.unwrap_or_default();
-        let admin_token = variables::get("admin_token").await.unwrap_or_default();
-        let ttl = variables::get("session_ttl_seconds")
+    /// A whole number from a variable, or `default` when it is unset or not
+    /// a number.
+    async fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
+        variables::get(name)
             .await
             .ok()
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .filter(|v| *v > 0)
-            .unwrap_or(DEFAULT_TTL_SECS);
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Session, admin and limit settings. Missing values fall back to values
+    /// that keep the feature safely off: no admin token disables room
+    /// creation, an empty secret is refused by the domain (`check_secret`),
+    /// and the limits fall back to their defaults (20 posts at once, then
+    /// 60 a minute, per author per room; 10 sessions at once, then 20 a
+    /// minute, per address).
+    pub async fn chat() -> chat::api::Config {
+        let secret = variables::get("session_secret").await.unwrap_or_default();
+        let previous = variables::get("session_secret_previous")
+            .await
+            .unwrap_or_default();
+        let admin_token = variables::get("admin_token").await.unwrap_or_default();
+        let ttl = number("session_ttl_seconds", DEFAULT_TTL_SECS).await.max(1);
         chat::api::Config {
             session_secret: secret.into_bytes(),
+            previous_session_secret: previous.into_bytes(),
             admin_token,
             session_ttl_secs: ttl,
+            post_limit: chat::Limit {
+                burst: number("post_burst", 20).await,
+                per_minute: number("posts_per_minute", 60).await,
+            },
+            session_limit: chat::Limit {
+                burst: number("session_burst", 10).await,
+                per_minute: number("sessions_per_minute", 20).await,
+            },
+            trusted_proxies: variables::get("trusted_proxies").await.unwrap_or_default(),
         }
     }
 }

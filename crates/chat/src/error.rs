@@ -18,7 +18,7 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
-    /// Seconds for the `Retry-After` header (503 only).
+    /// Seconds for the `Retry-After` header (429 and 503).
     pub retry_after: Option<u32>,
     /// Value for the `Allow` header (405 only).
     pub allow: Option<String>,
@@ -92,6 +92,17 @@ impl ApiError {
     /// 415: the request body is not declared as JSON.
     pub fn unsupported_media_type(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(415, code, message)
+    }
+
+    /// 429 with `Retry-After`: over a rate limit.
+    pub fn too_many_requests(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after: u32,
+    ) -> Self {
+        let mut e = Self::new(429, code, message);
+        e.retry_after = Some(retry_after);
+        e
     }
 
     /// 503 with `Retry-After`: a dependency (the database) is unavailable.

@@ -7,6 +7,7 @@
 //!   `{"error": {"code", "message"}}` with a message saying what to do next.
 //! - [`validate`]: pure checks of names, room ids and titles, message
 //!   bodies, client ids and the paging query (`after`/`before`/`limit`).
+//! - [`net`]: which address a request came from (for limits per address).
 //! - [`time`]: RFC 3339 formatting of unix seconds (no date-time crate).
 //! - [`token`]: stateless HMAC-SHA256 session tokens.
 //! - [`model`]: the exact JSON shapes of the API and strict body parsing.
@@ -28,6 +29,7 @@
 pub mod api;
 pub mod error;
 pub mod model;
+pub mod net;
 pub mod sql;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -37,5 +39,5 @@ pub mod token;
 pub mod validate;
 
 pub use error::ApiError;
-pub use store::{Store, StoreError};
+pub use store::{Limit, Posted, Store, StoreError};
 pub use validate::Page;

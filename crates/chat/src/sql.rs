@@ -15,7 +15,7 @@
 //!   least one row anyway.
 
 use crate::model::{Message, Room};
-use crate::store::{Store, StoreError};
+use crate::store::{Limit, Posted, Store, StoreError};
 use crate::validate::Page;
 
 /// A statement parameter; each store converts it to its driver's type.
@@ -84,12 +84,14 @@ impl<R: Runner> Store for R {
         author: &str,
         body: &str,
         client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError> {
-        posted(
-            &self
-                .run(post_message(room, author, body, client_id))
-                .await?,
-        )
+        limit: Limit,
+    ) -> Result<Posted, StoreError> {
+        let statement = post_message(room, author, body, client_id, limit);
+        posted(&self.run(statement).await?)
+    }
+
+    async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
+        session_wait(&self.run(session_allowed(client, limit)).await?)
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -136,15 +138,31 @@ pub fn post_message<'a>(
     author: &'a str,
     body: &'a str,
     client_id: &'a str,
+    limit: Limit,
 ) -> Statement<'a> {
     Statement {
-        sql: "SELECT status, id, room, author, body, client_id, sent_at \
-              FROM chat.post_message($1, $2, $3, $4)",
+        sql: "SELECT status, id, room, author, body, client_id, sent_at, retry_after_ms \
+              FROM chat.post_message($1, $2, $3, $4, $5, $6)",
         params: vec![
             Param::Text(room),
             Param::Text(author),
             Param::Text(body),
             Param::Text(client_id),
+            Param::Int(limit.burst.into()),
+            Param::Int(limit.per_minute.into()),
+        ],
+        max_rows: 1,
+    }
+}
+
+/// One session token for the client address `client`.
+pub fn session_allowed(client: &str, limit: Limit) -> Statement<'_> {
+    Statement {
+        sql: "SELECT chat.session_allowed($1, $2, $3)",
+        params: vec![
+            Param::Text(client),
+            Param::Int(limit.burst.into()),
+            Param::Int(limit.per_minute.into()),
         ],
         max_rows: 1,
     }
@@ -244,17 +262,36 @@ pub fn page_rows(rows: &[impl Row]) -> Result<Option<Vec<Message>>, StoreError> 
         .map(Some)
 }
 
-/// The result of [`post_message`]: the message and whether it was created
-/// now (false for a replay), or `None` for an unknown room.
-pub fn posted(rows: &[impl Row]) -> Result<Option<(Message, bool)>, StoreError> {
+/// Whole seconds to wait, from milliseconds (at least 1).
+fn wait_secs(ms: i64) -> u32 {
+    u32::try_from(((ms.max(1) + 999) / 1000).max(1)).unwrap_or(u32::MAX)
+}
+
+/// The result of [`post_message`].
+pub fn posted(rows: &[impl Row]) -> Result<Posted, StoreError> {
     let row = rows
         .first()
         .ok_or_else(|| malformed("post_message: no row"))?;
     match status(row)? {
-        "created" => Ok(Some((message(row)?, true))),
-        "replayed" => Ok(Some((message(row)?, false))),
-        "unknown_room" => Ok(None),
+        "created" => Ok(Posted::Created(message(row)?)),
+        "replayed" => Ok(Posted::Replayed(message(row)?)),
+        "unknown_room" => Ok(Posted::UnknownRoom),
+        "rate_limited" => Ok(Posted::RateLimited {
+            retry_after_secs: wait_secs(int(row, 7, "retry_after_ms")?),
+        }),
         other => Err(malformed(&format!("post_message: status `{other}`"))),
+    }
+}
+
+/// The result of [`session_allowed`]: `None` when allowed, else the seconds
+/// to wait.
+pub fn session_wait(rows: &[impl Row]) -> Result<Option<u32>, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| malformed("session_allowed: no row"))?;
+    match int(row, 0, "session_allowed")? {
+        0 => Ok(None),
+        ms => Ok(Some(wait_secs(ms))),
     }
 }
 
@@ -400,15 +437,40 @@ mod tests {
     }
 
     #[test]
-    fn posts_report_created_replayed_or_unknown_room() {
-        let (m, created) = posted(&[message_row("created", 3)]).unwrap().unwrap();
-        assert_eq!((m.id, created), (3, true));
-        let (m, created) = posted(&[message_row("replayed", 2)]).unwrap().unwrap();
-        assert_eq!((m.id, created), (2, false));
-        assert_eq!(posted(&[status_row("unknown_room")]), Ok(None));
+    fn posts_report_created_replayed_unknown_room_or_rate_limited() {
+        let with_wait = |mut r: R, ms: i64| {
+            r.0.push(Value::Int(ms));
+            r
+        };
+        match posted(&[message_row("created", 3)]).unwrap() {
+            Posted::Created(m) => assert_eq!(m.id, 3),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(posted(&[message_row("replayed", 2)]), Ok(Posted::Replayed(m)) if m.id == 2)
+        );
+        assert_eq!(
+            posted(&[status_row("unknown_room")]),
+            Ok(Posted::UnknownRoom)
+        );
+        assert_eq!(
+            posted(&[with_wait(status_row("rate_limited"), 1500)]),
+            Ok(Posted::RateLimited {
+                retry_after_secs: 2
+            })
+        );
+        assert_eq!(
+            posted(&[with_wait(status_row("rate_limited"), 1)]),
+            Ok(Posted::RateLimited {
+                retry_after_secs: 1
+            })
+        );
         assert!(posted(&[] as &[R]).is_err());
-        // A created row must carry the message.
+        // A created row must carry the message; a limited one its wait.
         assert!(posted(&[status_row("created")]).is_err());
+        assert!(posted(&[status_row("rate_limited")]).is_err());
+        assert_eq!(session_wait(&[R(vec![Value::Int(0)])]), Ok(None));
+        assert_eq!(session_wait(&[R(vec![Value::Int(2001)])]), Ok(Some(3)));
     }
 
     #[test]

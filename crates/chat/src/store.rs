@@ -58,6 +58,38 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A rate limit: `burst` at once, refilled at `per_minute`. Either at 0
+/// turns it off. Kept in the database, so it holds across every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+impl Limit {
+    pub const OFF: Limit = Limit {
+        burst: 0,
+        per_minute: 0,
+    };
+
+    pub fn is_off(&self) -> bool {
+        self.burst == 0 || self.per_minute == 0
+    }
+}
+
+/// What became of a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    Created(Message),
+    /// A replay of (room, author, client_id): the original message.
+    Replayed(Message),
+    UnknownRoom,
+    /// Over the author's limit in this room: nothing was stored.
+    RateLimited {
+        retry_after_secs: u32,
+    },
+}
+
 /// Chat persistence. Inputs are already validated by the caller.
 ///
 /// `async fn` in a public trait has no `Send` bound on its futures; that is
@@ -70,16 +102,20 @@ pub trait Store {
     async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError>;
     /// Messages ascending by id; None when the room does not exist.
     async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError>;
-    /// None when the room does not exist; the bool is true when the message
-    /// was newly created, false for an idempotent replay of
-    /// (room, author, client_id), which returns the original message.
+    /// Appends a message, unless the room does not exist, it is a replay of
+    /// (room, author, client_id) (the original comes back), or the author
+    /// is over `limit` in this room (counted before anything is stored).
     async fn send_message(
         &self,
         room: &str,
         author: &str,
         body: &str,
         client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError>;
+        limit: Limit,
+    ) -> Result<Posted, StoreError>;
+    /// Takes one of the client address's session tokens: `None` when a new
+    /// session is allowed, else the seconds to wait.
+    async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError>;
     async fn health(&self) -> Result<(), StoreError>;
 }
 

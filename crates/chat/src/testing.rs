@@ -13,8 +13,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::model::{Message, Room};
-use crate::store::{Store, StoreError};
+use crate::store::{Limit, Posted, Store, StoreError};
 use crate::validate::Page;
+use std::collections::HashMap;
 
 /// Polls a future to completion. [`MemStore`] never waits, so one poll must
 /// finish; pending would be a bug in the test double.
@@ -33,6 +34,8 @@ pub struct MemStore {
     rooms: RefCell<Vec<Room>>,
     messages: RefCell<Vec<Message>>,
     down: Cell<bool>,
+    /// Tokens left per bucket. Time stands still here: buckets never refill.
+    buckets: RefCell<HashMap<String, u32>>,
 }
 
 impl MemStore {
@@ -58,6 +61,21 @@ impl MemStore {
 
     pub fn messages(&self) -> Vec<Message> {
         self.messages.borrow().clone()
+    }
+
+    /// 0 when a token was taken, else the seconds until one would be there.
+    fn take(&self, key: String, limit: Limit) -> u32 {
+        if limit.is_off() {
+            return 0;
+        }
+        let mut buckets = self.buckets.borrow_mut();
+        let tokens = buckets.entry(key).or_insert(limit.burst);
+        if *tokens >= 1 {
+            *tokens -= 1;
+            0
+        } else {
+            60u32.div_ceil(limit.per_minute)
+        }
     }
 
     fn check(&self) -> Result<(), StoreError> {
@@ -124,18 +142,25 @@ impl Store for MemStore {
         author: &str,
         body: &str,
         client_id: &str,
-    ) -> Result<Option<(Message, bool)>, StoreError> {
+        limit: Limit,
+    ) -> Result<Posted, StoreError> {
         self.check()?;
         let mut rooms = self.rooms.borrow_mut();
         let Some(r) = rooms.iter_mut().find(|r| r.id == room) else {
-            return Ok(None);
+            return Ok(Posted::UnknownRoom);
         };
         let mut msgs = self.messages.borrow_mut();
         if let Some(m) = msgs
             .iter()
             .find(|m| m.room == room && m.author == author && m.client_id == client_id)
         {
-            return Ok(Some((m.clone(), false)));
+            return Ok(Posted::Replayed(m.clone()));
+        }
+        let wait = self.take(format!("post:{room}:{author}"), limit);
+        if wait > 0 {
+            return Ok(Posted::RateLimited {
+                retry_after_secs: wait,
+            });
         }
         r.last_message_id += 1;
         let m = Message {
@@ -147,7 +172,13 @@ impl Store for MemStore {
             sent_at: "2026-01-01T00:00:00.000Z".into(),
         };
         msgs.push(m.clone());
-        Ok(Some((m, true)))
+        Ok(Posted::Created(m))
+    }
+
+    async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
+        self.check()?;
+        let wait = self.take(format!("session:{client}"), limit);
+        Ok((wait > 0).then_some(wait))
     }
 
     async fn health(&self) -> Result<(), StoreError> {
@@ -206,10 +237,10 @@ pub async fn store_suite(store: &impl Store) {
         );
     }
     let sent = store
-        .send_message("suite-none", "a", "b", "c")
+        .send_message("suite-none", "a", "b", "c", Limit::OFF)
         .await
         .expect("send");
-    assert_eq!(sent, None, "a post to an unknown room");
+    assert_eq!(sent, Posted::UnknownRoom, "a post to an unknown room");
     // An empty room: empty pages, not an unknown room.
     for p in [
         page(Some(0), None, 10),
@@ -224,15 +255,20 @@ pub async fn store_suite(store: &impl Store) {
     }
 
     // Sending: dense ids from 1; a replay returns the original, unchanged.
-    for i in 1..=5 {
-        let (m, created) = store
-            .send_message("suite-a", "alice", &format!("m{i}"), &format!("c{i}"))
+    let send = |author: &'static str, body: String, client_id: String, limit: Limit| async move {
+        store
+            .send_message("suite-a", author, &body, &client_id, limit)
             .await
             .expect("send")
-            .expect("the room exists");
+    };
+    for i in 1..=5 {
+        let Posted::Created(m) = send("alice", format!("m{i}"), format!("c{i}"), Limit::OFF).await
+        else {
+            panic!("message {i} is created");
+        };
         assert_eq!(
-            (m.id, created, m.body.clone(), m.room.as_str()),
-            (i, true, format!("m{i}"), "suite-a")
+            (m.id, m.body.clone(), m.room.as_str()),
+            (i, format!("m{i}"), "suite-a")
         );
         assert!(
             m.sent_at.len() == 24 && m.sent_at.ends_with('Z') && &m.sent_at[10..11] == "T",
@@ -240,25 +276,15 @@ pub async fn store_suite(store: &impl Store) {
             m.sent_at
         );
     }
-    let (original, created) = store
-        .send_message("suite-a", "alice", "edited?", "c1")
-        .await
-        .expect("send")
-        .expect("the room exists");
-    assert_eq!(
-        (original.id, original.body.as_str(), created),
-        (1, "m1", false),
-        "a replay"
+    let replay = send("alice", "edited?".into(), "c1".into(), Limit::OFF).await;
+    assert!(
+        matches!(&replay, Posted::Replayed(m) if m.id == 1 && m.body == "m1"),
+        "a replay: {replay:?}"
     );
-    let (other, created) = store
-        .send_message("suite-a", "bob", "hello", "c1")
-        .await
-        .expect("send")
-        .expect("the room exists");
-    assert_eq!(
-        (other.id, created),
-        (6, true),
-        "another author's client_id is another message"
+    let other = send("bob", "hello".into(), "c1".into(), Limit::OFF).await;
+    assert!(
+        matches!(&other, Posted::Created(m) if m.id == 6),
+        "another author's client_id: {other:?}"
     );
     let listed = store.list_rooms().await.expect("list rooms");
     let counter = listed
@@ -266,6 +292,68 @@ pub async fn store_suite(store: &impl Store) {
         .find(|r| r.id == "suite-a")
         .map(|r| r.last_message_id);
     assert_eq!(counter, Some(6), "the room's counter follows");
+
+    // Limits: per author per room, counted before storing, never for a
+    // replay; with one token a minute, the wait is up to a minute.
+    let limit = Limit {
+        burst: 2,
+        per_minute: 1,
+    };
+    for i in 1..=2 {
+        let p = send("carol", format!("l{i}"), format!("l{i}"), limit).await;
+        assert!(matches!(p, Posted::Created(_)), "within the burst: {p:?}");
+    }
+    let p = send("carol", "l3".into(), "l3".into(), limit).await;
+    assert!(
+        matches!(p, Posted::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+        "over the burst: {p:?}"
+    );
+    let p = send("carol", "again".into(), "l1".into(), limit).await;
+    assert!(
+        matches!(p, Posted::Replayed(_)),
+        "a replay is never limited: {p:?}"
+    );
+    let p = send("dave", "hi".into(), "d1".into(), limit).await;
+    assert!(
+        matches!(p, Posted::Created(_)),
+        "another author has a bucket of his own: {p:?}"
+    );
+    let listed = store.list_rooms().await.expect("list rooms");
+    let counter = listed
+        .iter()
+        .find(|r| r.id == "suite-a")
+        .map(|r| r.last_message_id);
+    assert_eq!(counter, Some(9), "the limited post stored nothing");
+    let session = Limit {
+        burst: 1,
+        per_minute: 1,
+    };
+    assert_eq!(
+        store
+            .allow_session("suite-client", session)
+            .await
+            .expect("session"),
+        None
+    );
+    let wait = store
+        .allow_session("suite-client", session)
+        .await
+        .expect("session");
+    assert!(wait.is_some_and(|w| (1..=60).contains(&w)), "{wait:?}");
+    assert_eq!(
+        store
+            .allow_session("suite-other", session)
+            .await
+            .expect("session"),
+        None
+    );
+    assert_eq!(
+        store
+            .allow_session("suite-client", Limit::OFF)
+            .await
+            .expect("session"),
+        None
+    );
 
     // Pages: ascending, bounded, from the cursor.
     let read = |p: Page| async move {
@@ -276,14 +364,17 @@ pub async fn store_suite(store: &impl Store) {
             .expect("room")
     };
     assert_eq!(ids(&read(page(Some(0), None, 3)).await), [1, 2, 3]);
-    assert_eq!(ids(&read(page(Some(4), None, 10)).await), [5, 6]);
-    assert_eq!(ids(&read(page(Some(6), None, 10)).await), Vec::<i64>::new());
+    assert_eq!(ids(&read(page(Some(4), None, 2)).await), [5, 6]);
+    assert_eq!(ids(&read(page(Some(9), None, 10)).await), Vec::<i64>::new());
     assert_eq!(
         ids(&read(page(Some(99), None, 10)).await),
         Vec::<i64>::new()
     );
-    assert_eq!(ids(&read(page(None, None, 2)).await), [5, 6]);
-    assert_eq!(ids(&read(page(None, None, 100)).await), [1, 2, 3, 4, 5, 6]);
+    assert_eq!(ids(&read(page(None, None, 2)).await), [8, 9]);
+    assert_eq!(
+        ids(&read(page(None, None, 100)).await),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
     assert_eq!(ids(&read(page(None, Some(4), 2)).await), [2, 3]);
     assert_eq!(ids(&read(page(None, Some(1), 10)).await), Vec::<i64>::new());
     let first = read(page(Some(0), None, 1)).await;

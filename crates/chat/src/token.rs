@@ -78,6 +78,24 @@ pub fn issue(name: &str, secret: &[u8], now_unix: i64, ttl_secs: i64) -> Session
     }
 }
 
+/// Verifies a token against the current secret, then, if that fails for its
+/// signature, against the previous one (when set): after a rotation, tokens
+/// signed before it stay valid until they expire, so nobody is logged out.
+/// An expired token is expired under either.
+pub fn verify_rotated(
+    token: &str,
+    secret: &[u8],
+    previous: &[u8],
+    now_unix: i64,
+) -> Result<String, ApiError> {
+    match verify(token, secret, now_unix) {
+        Err(e) if e.code == "invalid_token" && check_secret(previous).is_ok() => {
+            verify(token, previous, now_unix)
+        }
+        other => other,
+    }
+}
+
 /// Verifies a token and returns the name it was issued to. Every failure
 /// is a 401; the codes tell an expired token (log in again) from an invalid
 /// one, without saying which part of an invalid token was wrong.
@@ -239,5 +257,29 @@ mod tests {
         let s = issue("alice", SECRET, NOW, i64::MAX);
         assert_eq!(s.expires_at_unix, i64::MAX);
         assert!(verify(&s.token, SECRET, NOW).is_ok());
+    }
+
+    #[test]
+    fn a_rotated_secret_still_accepts_tokens_of_the_previous_one() {
+        let old = b"the-old-secret-0123456789";
+        let new = b"the-new-secret-0123456789";
+        let t = issue("alice", old, 1000, 3600).token;
+        assert_eq!(verify_rotated(&t, new, old, 1001).unwrap(), "alice");
+        // Not without the previous secret, nor with a short one.
+        assert_eq!(
+            verify_rotated(&t, new, b"", 1001).unwrap_err().code,
+            "invalid_token"
+        );
+        assert_eq!(
+            verify_rotated(&t, new, b"short", 1001).unwrap_err().code,
+            "invalid_token"
+        );
+        // Expired stays expired; new tokens verify under the new secret.
+        assert_eq!(
+            verify_rotated(&t, new, old, 5000).unwrap_err().code,
+            "expired_token"
+        );
+        let t2 = issue("bob", new, 1000, 3600).token;
+        assert_eq!(verify_rotated(&t2, new, old, 1001).unwrap(), "bob");
     }
 }

@@ -392,6 +392,28 @@ fn least_privilege_role_cannot_touch_tables() {
     assert_eq!(rows.len(), 4);
 }
 
+/// The app role's guard rails (sql/0003): a statement timeout and a
+/// connection limit, so a slow query or a leak cannot pile up.
+#[test]
+fn the_app_role_has_guard_rails() {
+    let db = TestDb::new();
+    let mut app = postgres::Client::connect(&db.app_url(), postgres::NoTls).unwrap();
+    let timeout: String = app.query_one("SHOW statement_timeout", &[]).unwrap().get(0);
+    assert_eq!(timeout, "5s");
+    let limit: i32 = app
+        .query_one(
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(limit, 80);
+    let started = std::time::Instant::now();
+    let e = app.query("SELECT pg_sleep(6)", &[]).unwrap_err();
+    assert_eq!(e.code().map(|c| c.code()), Some("57014"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(5900));
+}
+
 /// Hosts of the previous release call 0001's functions during a rolling
 /// update; they must keep their columns and errors (P0002 for an unknown
 /// room) while 0002's functions do the work underneath.

@@ -86,6 +86,7 @@ fn error(r: &Reply, status: u16, code: &str) {
         "{:?}",
         r.headers
     );
+    security_headers(r, &chat::api::API_HEADERS);
     for internal in ["SQLSTATE", "postgres", "chat.", "127.0.0.1", "panicked"] {
         assert!(!r.body.contains(internal), "{internal} leaked: {}", r.body);
     }
@@ -94,13 +95,16 @@ fn error(r: &Reply, status: u16, code: &str) {
 #[track_caller]
 fn ok(r: &Reply, status: u16) -> Value {
     assert_eq!(r.status, status, "{}", r.body);
-    assert_eq!(
-        r.header("cache-control"),
-        Some("no-store"),
-        "{:?}",
-        r.headers
-    );
+    security_headers(r, &chat::api::API_HEADERS);
     r.json()
+}
+
+/// Every header of `expected`, as the domain defines them.
+#[track_caller]
+fn security_headers(r: &Reply, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(r.header(name), Some(*value), "{name}: {:?}", r.headers);
+    }
 }
 
 fn ids(page: &Value) -> Vec<i64> {
@@ -131,10 +135,13 @@ fn whole_api_under_strict_spin_settings() {
     for path in ["/", "/index.html", "/app.js", "/style.css"] {
         let r = api.get(path);
         assert_eq!(r.status, 200, "{path}");
+        security_headers(&r, &chat::api::PAGE_HEADERS);
         let etag = r.header("etag").expect("an etag").to_string();
         let again = api.call("GET", path, &[("if-none-match", &etag)], None);
         assert_eq!(again.status, 304, "{path}");
+        security_headers(&again, &chat::api::PAGE_HEADERS);
     }
+    security_headers(&api.get("/missing.png"), &chat::api::PAGE_HEADERS);
     assert_eq!(api.get("/missing.png").status, 404);
     error(&api.get("/api/nope"), 404, "not_found");
     error(&api.get("/api"), 404, "not_found");

@@ -14,6 +14,13 @@ pub const APP: &str = "ostchat_app:ostchat_app";
 pub const SESSION_SECRET: &str = "test-secret-0123456789abcdef";
 /// The admin token of test runs (creates rooms).
 pub const ADMIN_TOKEN: &str = "test-admin-token";
+/// The limits of test and benchmark runs: counted on every post and
+/// session, as in production, but never reached (tests that are about the
+/// limits set their own).
+pub const UNREACHED_LIMIT: chat::Limit = chat::Limit {
+    burst: 1_000_000,
+    per_minute: 1_000_000,
+};
 
 const DEFAULT_ADMIN_URL: &str =
     "postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432/postgres?sslmode=disable";
@@ -73,6 +80,11 @@ impl TestDb {
             query,
             keep,
         };
+        // One migration at a time per process: a few statements (a role's
+        // connection limit) touch cluster-wide catalog rows, which parallel
+        // first runs on a fresh server would race on.
+        static MIGRATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = MIGRATING.lock().unwrap_or_else(|e| e.into_inner());
         let out = Command::new(minispin_bin())
             .args(["migrate", "--database", &db.owner_url(), "--dir"])
             .arg(workspace_root().join("sql"))

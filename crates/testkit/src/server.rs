@@ -3,7 +3,7 @@
 //! Their log is collected (and printed when a test fails), their CPU time and
 //! peak memory can be read, and they stop gracefully or are killed on drop.
 
-use crate::db::{ADMIN_TOKEN, SESSION_SECRET, TestDb};
+use crate::db::{ADMIN_TOKEN, SESSION_SECRET, TestDb, UNREACHED_LIMIT};
 use crate::{minispin_bin, workspace_root};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -191,6 +191,16 @@ impl RunnerConfig {
                 ("db_host".into(), db.host().to_string()),
                 ("session_secret".into(), SESSION_SECRET.into()),
                 ("admin_token".into(), ADMIN_TOKEN.into()),
+                ("post_burst".into(), UNREACHED_LIMIT.burst.to_string()),
+                (
+                    "posts_per_minute".into(),
+                    UNREACHED_LIMIT.per_minute.to_string(),
+                ),
+                ("session_burst".into(), UNREACHED_LIMIT.burst.to_string()),
+                (
+                    "sessions_per_minute".into(),
+                    UNREACHED_LIMIT.per_minute.to_string(),
+                ),
             ],
             listen: None,
             strict: true,

@@ -1,10 +1,12 @@
 //! `GET|POST /api/rooms/{room}/messages`: pages with the cursor, and posts
 //! that are idempotent per (room, author, client_id).
 
-use super::{Config, Reply, Request, bearer, missing_token, not_found, reply, session_secret};
+use super::{
+    Config, Reply, Request, bearer, missing_token, not_found, reply, session_secret, too_fast,
+};
 use crate::error::ApiError;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
-use crate::store::Store;
+use crate::store::{Posted, Store};
 use crate::token;
 use crate::validate::{self, Page};
 
@@ -74,20 +76,24 @@ async fn post_message(
     }
     let secret = session_secret(cfg)?;
     let tok = bearer(req.authorization).ok_or_else(missing_token)?;
-    let author = token::verify(tok, secret, now_unix)?;
+    let author = token::verify_rotated(tok, secret, &cfg.previous_session_secret, now_unix)?;
     let new: NewMessage = parse_json(req.content_type, req.body)?;
     let body = validate::message_body(&new.body)?;
     let client_id = validate::client_id(&new.client_id)?;
-    let (message, created) = store
-        .send_message(room, &author, &body, &client_id)
-        .await?
-        .ok_or_else(unknown_room)?;
     // 201 for a new message, 200 for a replay, so a retrying client can
     // tell (if it cares) that its earlier attempt had in fact succeeded.
-    Ok(Reply::json(
-        if created { 201 } else { 200 },
-        &MessageEnvelope { message },
-    ))
+    match store
+        .send_message(room, &author, &body, &client_id, cfg.post_limit)
+        .await?
+    {
+        Posted::Created(message) => Ok(Reply::json(201, &MessageEnvelope { message })),
+        Posted::Replayed(message) => Ok(Reply::json(200, &MessageEnvelope { message })),
+        Posted::UnknownRoom => Err(unknown_room()),
+        Posted::RateLimited { retry_after_secs } => Err(too_fast(
+            "you are posting to this room too fast",
+            retry_after_secs,
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +140,8 @@ mod tests {
                 authorization: auth,
                 content_type: ct,
                 body: b.as_bytes(),
+                client_addr: None,
+                forwarded_for: None,
             };
             let reply = block_on(messages(&r, &cfg(), NOW, &store));
             (reply.status, error_code(&reply))
@@ -376,5 +384,39 @@ mod tests {
             &store,
         ));
         assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
+    }
+
+    #[test]
+    fn posts_over_the_limit_are_429_with_retry_after_and_store_nothing() {
+        let store = MemStore::seeded();
+        let limited = Config {
+            post_limit: crate::store::Limit {
+                burst: 1,
+                per_minute: 2,
+            },
+            ..cfg()
+        };
+        let alice = login("alice");
+        let post = |text: &str, cid: &str| {
+            let path = "/api/rooms/general/messages";
+            let b = serde_json::json!({"body": text, "client_id": cid}).to_string();
+            let mut r = req("POST", path, &b);
+            r.authorization = Some(&alice);
+            block_on(messages(&r, &limited, NOW, &store))
+        };
+        assert_eq!(post("one", "c1").status, 201);
+        let r = post("two", "c2");
+        assert_eq!((r.status, error_code(&r).as_str()), (429, "rate_limited"));
+        assert_eq!(r.header("retry-after"), Some("30"));
+        assert!(
+            body(&r)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("30 s")
+        );
+        assert_common_headers(&r);
+        // A retry of the stored message is not limited; nothing else was stored.
+        assert_eq!(post("one", "c1").status, 200);
+        assert_eq!(store.messages().len(), 1);
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::model::Health;
-use crate::store::Store;
+use crate::store::{Limit, Store};
 use crate::token;
 
 mod messages;
@@ -35,7 +35,37 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     pub content_type: Option<&'a str>,
     pub body: &'a [u8],
+    /// The peer the host reports (Spin's `spin-client-addr`, `ip:port`).
+    pub client_addr: Option<&'a str>,
+    /// `X-Forwarded-For`, believed only from a trusted proxy (see [`crate::net`]).
+    pub forwarded_for: Option<&'a str>,
 }
+
+/// Sent with every reply of the API. Chat data changes constantly and is
+/// per person: no cache or proxy may keep a copy. It is JSON, never a page:
+/// not to be sniffed as something else, framed, or given scripts or styles.
+pub const API_HEADERS: [(&str, &str); 4] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+/// Sent with the page and its assets (the static component): only the
+/// page's own scripts, styles and API, nothing inline, never in a frame.
+pub const PAGE_HEADERS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    ),
+];
 
 /// An HTTP response; the body is always JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,12 +83,9 @@ impl Reply {
     fn new(status: u16, body: String) -> Self {
         Reply {
             status,
-            headers: vec![
-                ("content-type", "application/json".to_string()),
-                // Chat data changes constantly and is per-user; no cache or
-                // proxy should ever serve a stored copy.
-                ("cache-control", "no-store".to_string()),
-            ],
+            headers: std::iter::once(("content-type", "application/json".to_string()))
+                .chain(API_HEADERS.iter().map(|(n, v)| (*n, v.to_string())))
+                .collect(),
             body,
             log: None,
         }
@@ -125,9 +152,43 @@ impl From<ApiError> for Reply {
 pub struct Config {
     /// HMAC key for session tokens; at least [`token::MIN_SECRET_LEN`] bytes.
     pub session_secret: Vec<u8>,
+    /// The key before the last rotation, if any: tokens it signed are still
+    /// accepted until they expire, so a rotation logs nobody out.
+    pub previous_session_secret: Vec<u8>,
     /// Bearer token for creating rooms; empty disables room creation.
     pub admin_token: String,
     pub session_ttl_secs: i64,
+    /// Posts per author per room.
+    pub post_limit: Limit,
+    /// New sessions per client address.
+    pub session_limit: Limit,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks,
+    /// comma-separated); empty: none.
+    pub trusted_proxies: String,
+}
+
+impl Config {
+    /// No secrets and no limits: what a read needs.
+    pub fn for_reads() -> Config {
+        Config {
+            session_secret: Vec::new(),
+            previous_session_secret: Vec::new(),
+            admin_token: String::new(),
+            session_ttl_secs: 0,
+            post_limit: Limit::OFF,
+            session_limit: Limit::OFF,
+            trusted_proxies: String::new(),
+        }
+    }
+}
+
+/// 429 with `Retry-After`: over a limit; `what` says which.
+pub(crate) fn too_fast(what: &str, retry_after_secs: u32) -> ApiError {
+    ApiError::too_many_requests(
+        "rate_limited",
+        format!("{what}; wait {retry_after_secs} s before trying again"),
+        retry_after_secs,
+    )
 }
 
 /// Turns a handler's `Result` into a reply.
@@ -211,9 +272,18 @@ pub(crate) mod test_support {
     pub fn cfg() -> Config {
         Config {
             session_secret: b"a-session-secret-of-enough-bytes".to_vec(),
+            previous_session_secret: Vec::new(),
             admin_token: ADMIN.into(),
             session_ttl_secs: 3600,
+            post_limit: Limit::OFF,
+            session_limit: Limit::OFF,
+            trusted_proxies: String::new(),
         }
+    }
+
+    /// `POST /api/session` on a fresh store.
+    pub fn sess(r: &Request, c: &Config, now: i64) -> Reply {
+        block_on(session(r, c, now, &MemStore::seeded()))
     }
 
     pub fn req<'a>(method: &'a str, path: &'a str, body: &'a str) -> Request<'a> {
@@ -224,6 +294,8 @@ pub(crate) mod test_support {
             authorization: None,
             content_type: Some("application/json"),
             body: body.as_bytes(),
+            client_addr: Some("192.0.2.10:40000"),
+            forwarded_for: None,
         }
     }
 
@@ -237,11 +309,13 @@ pub(crate) mod test_support {
 
     pub fn assert_common_headers(r: &Reply) {
         assert_eq!(r.header("content-type"), Some("application/json"));
-        assert_eq!(r.header("cache-control"), Some("no-store"));
+        for (name, value) in API_HEADERS {
+            assert_eq!(r.header(name), Some(value), "{name}");
+        }
     }
 
     pub fn login(name: &str) -> String {
-        let r = session(
+        let r = sess(
             &req("POST", "/api/session", &json!({"name": name}).to_string()),
             &cfg(),
             NOW,
@@ -287,7 +361,7 @@ mod tests {
             session_secret: b"short".to_vec(),
             ..cfg()
         };
-        let r = session(&req("POST", "/api/session", r#"{"name":"a"}"#), &weak, NOW);
+        let r = sess(&req("POST", "/api/session", r#"{"name":"a"}"#), &weak, NOW);
         assert!(
             r.log_line().is_some_and(|l| l.contains("5 bytes")),
             "{:?}",
@@ -351,13 +425,15 @@ mod tests {
                             authorization: auth,
                             content_type: Some("application/json; charset=utf-8"),
                             body: b,
+                            client_addr: None,
+                            forwarded_for: Some("\u{0}, junk"),
                         };
                         let reply = block_on(messages(&r, &cfg(), NOW, &store));
                         assert!(reply.status >= 400);
                         let _ = body(&reply);
                         let reply = block_on(rooms(&r, &cfg(), &store));
                         let _ = body(&reply);
-                        let _ = body(&session(&r, &cfg(), NOW));
+                        let _ = body(&sess(&r, &cfg(), NOW));
                     }
                 }
             }

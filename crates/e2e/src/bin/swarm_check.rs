@@ -30,7 +30,7 @@ swarm-check: the chat on a Swarm, under load, while hosts die and get replaced
 USAGE:
     swarm-check --url https://HOST:PORT --connect IP:PORT --http-url http://HOST:PORT
                 --stack NAME --admin-token-file PATH [--scenarios api,kill,update,scale,postgres]
-                [--posters 2] [--pollers 4] [--replicas 3]
+                [--posters 3] [--pollers 4] [--replicas 3]
 
 --url is the chat's HTTPS address through Traefik (its host name must match
 the stack's MY_DOMAIN); --connect is where to connect for it (no DNS needed);
@@ -76,7 +76,7 @@ fn parse_args() -> Result<Args, String> {
             s.parse().map_err(|_| format!("{name}: not a number: {s}"))
         })
     };
-    let posters = number(take("--posters"), 2, "--posters")?;
+    let posters = number(take("--posters"), 3, "--posters")?;
     let pollers = number(take("--pollers"), 4, "--pollers")?;
     let replicas = number(take("--replicas"), 3, "--replicas")?;
     if let Some(extra) = raw.first() {
@@ -505,7 +505,8 @@ fn under_load(
     for i in 0..args.posters {
         let (load, shared) = (load.clone(), shared.clone());
         posters.push(std::thread::spawn(move || {
-            poster(&load, &shared, i, Duration::from_millis(500))
+            // 40 posts a minute each: under the app's limit per author (60).
+            poster(&load, &shared, i, Duration::from_millis(1500))
         }));
     }
     let mut pollers = Vec::new();
