@@ -7,6 +7,29 @@
 //! refuse anything that slipped past this module.
 
 use crate::error::ApiError;
+use unicode_normalization::UnicodeNormalization;
+
+/// Text as it is stored: Unicode NFC, so the same visible text is the same
+/// string ("é" typed as one character or as "e" plus an accent).
+fn nfc(text: &str) -> String {
+    text.nfc().collect()
+}
+
+/// Characters that change how the text around them looks or reads while
+/// being invisible themselves: bidirectional embeddings, overrides and
+/// isolates (the "Trojan Source" characters), zero-width spaces, word
+/// joiners and invisible operators, the Mongolian vowel separator and the
+/// byte-order mark. Refused in bodies and titles. The joiners (ZWJ, ZWNJ)
+/// are not among them: emoji sequences and several scripts need them.
+fn is_deceptive(c: char) -> bool {
+    matches!(c,
+        '\u{180E}'
+        | '\u{200B}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}'
+        | '\u{FEFF}')
+}
 
 pub const NAME_MAX_CHARS: usize = 32;
 pub const ROOM_ID_MAX_LEN: usize = 32;
@@ -54,9 +77,12 @@ fn is_printable(c: char) -> bool {
     !c.is_control() && !is_format(c) && c != '\u{2028}' && c != '\u{2029}'
 }
 
-/// Validates a display name; returns it trimmed.
+/// Validates a display name; returns it trimmed, in NFC. Look-alikes of
+/// other names (a Cyrillic "а" for a Latin "a") are accepted: a name is a
+/// label people choose, not an account (see SECURITY.md).
 pub fn name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
+    let name = nfc(raw.trim());
+    let name = name.as_str();
     let n = name.chars().count();
     if n == 0 || n > NAME_MAX_CHARS || !name.chars().all(is_printable) {
         return Err(ApiError::bad_request(
@@ -94,22 +120,27 @@ pub fn room_id(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_string())
 }
 
-/// Validates a room title; returns it trimmed. Only control characters are
-/// refused (titles may contain emoji, whose sequences use format characters
-/// such as the zero-width joiner).
+/// Validates a room title; returns it trimmed, in NFC. Control characters
+/// and the deceptive invisible ones are refused (titles may contain emoji,
+/// whose sequences use the zero-width joiner).
 pub fn room_title(raw: &str) -> Result<String, ApiError> {
-    let title = raw.trim();
+    let title = nfc(raw.trim());
+    let title = title.as_str();
     let n = title.chars().count();
-    if n == 0 || n > ROOM_TITLE_MAX_CHARS || title.chars().any(char::is_control) {
+    if n == 0
+        || n > ROOM_TITLE_MAX_CHARS
+        || title.chars().any(|c| c.is_control() || is_deceptive(c))
+    {
         return Err(ApiError::bad_request(
             "invalid_title",
-            "title must be 1-64 characters without control characters; choose a shorter title",
+            "title must be 1-64 characters without control or invisible direction characters; \
+             choose a shorter or plainer title",
         ));
     }
     Ok(title.to_string())
 }
 
-/// Validates a message body; returns it normalised and trimmed.
+/// Validates a message body; returns it normalised (NFC) and trimmed.
 ///
 /// `\r\n` is first normalised to `\n`, so text pasted from Windows clients
 /// is accepted and stored in one canonical form. After that, the only
@@ -117,7 +148,7 @@ pub fn room_title(raw: &str) -> Result<String, ApiError> {
 /// (it can overwrite the visible line in terminals). The 1-2000 character
 /// limit applies after normalisation and trimming, i.e. to what is stored.
 pub fn message_body(raw: &str) -> Result<String, ApiError> {
-    let normalised = raw.replace("\r\n", "\n");
+    let normalised = nfc(&raw.replace("\r\n", "\n"));
     let body = normalised.trim();
     let n = body.chars().count();
     if n == 0 || n > BODY_MAX_CHARS {
@@ -135,6 +166,13 @@ pub fn message_body(raw: &str) -> Result<String, ApiError> {
             "invalid_body",
             "message body must not contain control characters other than newline and tab; \
              remove them and send again",
+        ));
+    }
+    if body.chars().any(is_deceptive) {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "message body must not contain invisible direction or spacing characters \
+             (bidirectional overrides and isolates, zero-width spaces); remove them and send again",
         ));
     }
     Ok(body.to_string())
@@ -421,5 +459,49 @@ mod tests {
             let e = page(bad).unwrap_err();
             assert_eq!((e.status, e.code), (400, "invalid_query"), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn text_is_stored_in_nfc() {
+        // "é" as "e" and a combining accent is stored as the one character.
+        assert_eq!(name("Rene\u{301}").unwrap(), "Ren\u{e9}");
+        assert_eq!(message_body("caf\u{65}\u{301}").unwrap(), "caf\u{e9}");
+        assert_eq!(room_title("Cre\u{300}me").unwrap(), "Cr\u{e8}me");
+        // Limits count what is stored.
+        assert!(name(&"e\u{301}".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn invisible_direction_and_spacing_characters_are_refused() {
+        for bad in [
+            "\u{202E}evil",
+            "a\u{2066}b\u{2069}",
+            "zero\u{200B}width",
+            "bom\u{FEFF}",
+            "x\u{2060}y",
+        ] {
+            assert_eq!(
+                message_body(bad).unwrap_err().code,
+                "invalid_body",
+                "{bad:?}"
+            );
+            assert_eq!(name(bad).unwrap_err().code, "invalid_name", "{bad:?}");
+            assert_eq!(
+                room_title(bad).unwrap_err().code,
+                "invalid_title",
+                "{bad:?}"
+            );
+        }
+        // Joiners stay: emoji sequences and scripts need them.
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert_eq!(message_body(family).unwrap(), family);
+        assert!(message_body("\u{0646}\u{200C}\u{0627}").is_ok());
+    }
+
+    #[test]
+    fn look_alike_names_are_other_names() {
+        // A Cyrillic "а" is accepted and is not "alice": names are labels.
+        let cyrillic = name("\u{0430}lice").unwrap();
+        assert_ne!(cyrillic, name("alice").unwrap());
     }
 }

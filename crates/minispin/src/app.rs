@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -127,6 +127,10 @@ pub struct Options {
     /// of only warning (see `pg`).
     pub strict: bool,
     pub log: Log,
+    /// How long a client has to send a request's headers, and then its
+    /// whole body; past it the connection is closed (a slow sender cannot
+    /// hold a connection and an instance forever).
+    pub read_timeout: Duration,
 }
 
 impl Default for Options {
@@ -135,6 +139,7 @@ impl Default for Options {
             reuse: ReusePolicy::default(),
             strict: false,
             log: stderr_log(),
+            read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -146,6 +151,8 @@ pub struct App {
     pub handlers: Vec<ProxyHandler<ComponentHandler>>,
     pub router: Router,
     pub log: Log,
+    /// See [`Options::read_timeout`].
+    pub read_timeout: Duration,
     /// Set once the server has drained: instances still alive then are
     /// dropped with the runtime, which is not a failure worth logging.
     pub shutting_down: Arc<AtomicBool>,
@@ -272,6 +279,7 @@ impl App {
             handlers,
             router,
             log: options.log.clone(),
+            read_timeout: options.read_timeout,
             shutting_down,
         })
     }

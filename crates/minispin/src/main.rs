@@ -12,6 +12,7 @@ USAGE:
     minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--strict]
                 [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
                 [--drain-delay SECS] [--drain-health-path PATH] [--drain-timeout SECS]
+                [--read-timeout SECS]
     minispin migrate --database URL [--password-file PATH] [--dir sql]
                      [--ensure-login URL | --ensure-login-file PATH] [--wait SECS]
     minispin check URL [--timeout SECS]
@@ -19,6 +20,9 @@ USAGE:
 Variables come from SPIN_VARIABLE_<NAME> environment variables over the
 manifest's defaults, as with `spin up`; SPIN_VARIABLE_<NAME>_FILE names a file
 that holds the value (a Docker secret).
+
+A client that has not sent a request's headers, or then its whole body,
+within --read-timeout (default 30) is disconnected, and the log says so.
 
 On SIGTERM, `up` keeps serving for --drain-delay (default 0) while answering
 --drain-health-path with 503, then stops accepting and gives in-flight
@@ -104,11 +108,16 @@ fn real_main() -> Result<()> {
                 drain.timeout = seconds(&v, "--drain-timeout")?;
             }
             drain.health_path = args.take("--drain-health-path")?;
+            let read_timeout = match args.take("--read-timeout")? {
+                Some(v) => seconds(&v, "--read-timeout")?,
+                None => std::time::Duration::from_secs(30),
+            };
             args.finish()?;
             let options = minispin::Options {
                 reuse: policy,
                 strict,
                 log: minispin::stderr_log(),
+                read_timeout,
             };
             runtime()?.block_on(up(manifest, listen, options, drain))
         }

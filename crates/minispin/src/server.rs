@@ -107,6 +107,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let read_timeout = front.app.read_timeout;
                 let front = front.clone();
                 let service = service_fn(move |req| {
                     let front = front.clone();
@@ -114,15 +115,19 @@ pub async fn serve(
                 });
                 let conn = http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
+                    .header_read_timeout(read_timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 let log = log.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await
-                        && !e.is_incomplete_message()
-                    {
-                        log(&format!("connection from {peer}: {e}"));
+                    match conn.await {
+                        Err(e) if e.is_timeout() => log(&format!(
+                            "closed the connection from {peer}: its request headers did not arrive within {read_timeout:?}"
+                        )),
+                        Err(e) if !e.is_incomplete_message() => {
+                            log(&format!("connection from {peer}: {e}"))
+                        }
+                        _ => {}
                     }
                 });
             }
@@ -224,7 +229,7 @@ async fn handle(
         }
     }
 
-    match run(app, found.route.component, req).await {
+    match run(app, found.route.component, req, peer).await {
         Ok(res) => res,
         Err(e) => {
             // The details go to the operator's log, never to the client.
@@ -240,12 +245,80 @@ async fn handle(
 /// Runs one request through an instance of the component (reused or new, as
 /// the reuse policy allows). The body streams from the instance as the guest
 /// writes it.
-async fn run(app: &App, index: usize, req: Request<Incoming>) -> Result<Response<Body>> {
-    let req = req.map(|body| body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync());
+async fn run(
+    app: &App,
+    index: usize,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>> {
+    let req = req.map(|body| {
+        Deadline {
+            inner: body,
+            timer: Box::pin(tokio::time::sleep(app.read_timeout)),
+            limit: app.read_timeout,
+            peer,
+            log: app.log.clone(),
+            done: false,
+        }
+        .boxed_unsync()
+    });
     let res = app.handlers[index]
         .handle((), req)
         .await
         .map_err(anyhow::Error::from)
         .context("the component's instance failed")?;
     Ok(res.map(|body| body.map_err(anyhow::Error::from).boxed_unsync()))
+}
+
+/// A request body that must arrive in full within `limit` of the request's
+/// start. Past it, the component reads an error (and answers as it answers
+/// a broken body), the connection is closed, and the log says why.
+struct Deadline {
+    inner: Incoming,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+    peer: SocketAddr,
+    log: crate::app::Log,
+    done: bool,
+}
+
+impl hyper::body::Body for Deadline {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            Poll::Ready(Some(frame)) => return Poll::Ready(Some(frame.map_err(Into::into))),
+            Poll::Pending => {}
+        }
+        if this.timer.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            (this.log)(&format!(
+                "closing the connection from {}: its request body did not arrive within {:?}",
+                this.peer, this.limit
+            ));
+            return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }

@@ -48,6 +48,7 @@ fn options(strict: bool, log: &Arc<Mutex<String>>) -> Options {
     let sink = log.clone();
     Options {
         strict,
+        read_timeout: Duration::from_secs(30),
         log: Arc::new(move |line: &str| {
             let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
             log.push_str(line);
@@ -59,8 +60,21 @@ fn options(strict: bool, log: &Arc<Mutex<String>>) -> Options {
 
 impl Host {
     fn start(manifest: &Path, vars: Vec<(String, String)>, strict: bool, drain: Drain) -> Host {
+        Host::start_with(manifest, vars, strict, drain, Duration::from_secs(30))
+    }
+
+    fn start_with(
+        manifest: &Path,
+        vars: Vec<(String, String)>,
+        strict: bool,
+        drain: Drain,
+        read_timeout: Duration,
+    ) -> Host {
         let log = Arc::new(Mutex::new(String::new()));
-        let options = options(strict, &log);
+        let options = Options {
+            read_timeout,
+            ..options(strict, &log)
+        };
         let manifest = manifest.to_path_buf();
         let (ready, started) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -548,4 +562,67 @@ fn a_stopping_host_drains_first() {
         ureq::get(&format!("{base}/probe/headers")).call().is_err(),
         "nothing listens once it has stopped"
     );
+}
+
+/// Everything the server sends on `stream` until it closes the connection
+/// (10 s at most).
+fn read_until_closed(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    stream
+        .read_to_end(&mut got)
+        .expect("the server closes the connection");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn slow_senders_are_disconnected_and_logged() {
+    use std::io::Write;
+    let db = TestDb::new();
+    let host = Host::start_with(
+        &probe_manifest(),
+        probe_vars(&db),
+        true,
+        Drain::default(),
+        Duration::from_millis(500),
+    );
+    let addr = host.base.trim_start_matches("http://").to_string();
+
+    // Headers that never end.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /probe/headers HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    read_until_closed(&mut slow);
+    let log = host.log_shows("request headers did not arrive");
+    assert!(
+        log.contains("request headers did not arrive within 500ms"),
+        "{log}"
+    );
+
+    // A body that never ends: the component reads an error, answers, and
+    // the connection is closed.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(
+        b"POST /probe/query HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"addr",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut slow);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    let log = host.log_shows("request body did not arrive");
+    assert!(
+        log.contains("request body did not arrive within 500ms"),
+        "{log}"
+    );
+
+    // Prompt clients are served as before.
+    assert_eq!(send("GET", &host.url("/probe/headers"), None).0, 200);
 }

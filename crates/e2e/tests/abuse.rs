@@ -1,0 +1,184 @@
+//! The abuse a public chat meets on day one, through the real components
+//! under the runner (strict settings): invisible and direction-changing
+//! characters, look-alike and shared names, hostile JSON and numbers, and a
+//! session secret rotated under people's feet. (Slow senders are the
+//! runner's: `crates/minispin/tests/host.rs`; rate limits: `limits.rs`.)
+
+use e2e::{Client, RunnerConfig, TestDb, json, send};
+
+fn messages_in(c: &Client, room: &str) -> Vec<e2e::Value> {
+    c.poll(room, 0, 500).0
+}
+
+#[test]
+fn invisible_and_direction_characters_are_refused_and_text_is_nfc() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    for bad in [
+        "\u{202E}nimda",
+        "zero\u{200B}width",
+        "a\u{2066}b\u{2069}",
+        "\u{FEFF}bom",
+    ] {
+        let r = c.post_json("/api/session", None, &json!({ "name": bad }));
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (400, "invalid_name"),
+            "{bad:?}"
+        );
+    }
+    let token = c.login("Rene\u{301}");
+    for bad in ["\u{202E}txt.exe", "hidden\u{200B}space", "x\u{2067}y"] {
+        let r = c.send_message(&token, "general", bad, "c-bad");
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (400, "invalid_body"),
+            "{bad:?}"
+        );
+    }
+    // Stored in NFC; emoji with joiners pass.
+    let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+    assert_eq!(
+        c.send_message(&token, "general", "caf\u{65}\u{301}", "c-1")
+            .status,
+        201
+    );
+    assert_eq!(c.send_message(&token, "general", family, "c-2").status, 201);
+    let stored = messages_in(&c, "general");
+    assert_eq!(stored.len(), 2, "nothing refused was stored");
+    assert_eq!(stored[0]["body"], "caf\u{e9}");
+    assert_eq!(stored[0]["author"], "Ren\u{e9}");
+    assert_eq!(stored[1]["body"], family);
+}
+
+/// A name is a label, not an account: look-alikes and the very same name
+/// are other people's to pick too (SECURITY.md says so). A token proves only
+/// the name it was issued for: to the server, two people who picked "sam"
+/// are the same author.
+#[test]
+fn names_are_labels_look_alikes_and_shared_names_included() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    let alice = c.login("alice");
+    let look_alike = c.login("\u{0430}lice"); // Cyrillic а
+    let sam1 = c.login("sam");
+    let sam2 = c.login("sam");
+    assert_eq!(c.send_message(&alice, "general", "hi", "a-1").status, 201);
+    assert_eq!(
+        c.send_message(&look_alike, "general", "hi", "a-1").status,
+        201
+    );
+    assert_eq!(c.send_message(&sam1, "general", "one", "s-1").status, 201);
+    assert_eq!(c.send_message(&sam2, "general", "two", "s-2").status, 201);
+    let stored = messages_in(&c, "general");
+    let authors: Vec<&str> = stored
+        .iter()
+        .map(|m| m["author"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors, ["alice", "\u{0430}lice", "sam", "sam"]);
+    // Two people with one name share its idempotency scope: the same
+    // client_id from the other "sam" is a replay of the first one's message.
+    let r = c.send_message(&sam2, "general", "three", "s-1");
+    assert_eq!(
+        (r.status, r.json()["message"]["body"].as_str()),
+        (200, Some("one"))
+    );
+}
+
+#[test]
+fn hostile_json_and_numbers_are_4xx() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    let token = c.login("alice");
+    let auth = format!("Bearer {token}");
+    let url = runner.url("/api/rooms/general/messages");
+    let post = |body: &[u8]| {
+        send(
+            &c.agent,
+            "POST",
+            &url,
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            Some(body),
+        )
+    };
+    // Deeply nested (within the size limit), oversized, wrong shapes.
+    let nested = format!("{}{}", "[".repeat(8000), "]".repeat(8000));
+    assert_eq!(post(nested.as_bytes()).error_code(), "invalid_json");
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(2000), "}".repeat(2000));
+    assert_eq!(post(deep_object.as_bytes()).status, 400);
+    let huge = format!(
+        "{{\"body\":\"{}\",\"client_id\":\"x\"}}",
+        "a".repeat(64 * 1024)
+    );
+    assert_eq!(post(huge.as_bytes()).status, 413);
+    for body in [
+        r#"{"body": 5, "client_id": "x"}"#,
+        r#"{"body": "hi", "client_id": ["x"]}"#,
+        r#"{"body": "\ud800", "client_id": "x"}"#,
+        "\u{FEFF}{\"body\":\"hi\",\"client_id\":\"x\"}",
+    ] {
+        let r = post(body.as_bytes());
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+    }
+    // Paging numbers: huge, negative, not numbers, in other notations.
+    for q in [
+        "after=99999999999999999999",
+        "after=9223372036854775808",
+        "before=-1",
+        "limit=1e3",
+        "limit=0x10",
+        "after=+5",
+        "after=%20%205",
+        "after=5&after=6",
+        "limit=500000000000",
+        "after=NaN",
+    ] {
+        let r = c.get(&format!("/api/rooms/general/messages?{q}"));
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        assert_eq!(r.error_code(), "invalid_query", "{q}");
+    }
+    assert!(messages_in(&c, "general").is_empty(), "nothing was stored");
+}
+
+/// Operators rotate the session secret by moving the old one to
+/// `session_secret_previous`: tokens signed before the rotation keep
+/// working until they expire, and nobody is logged out.
+#[test]
+fn a_rotated_session_secret_keeps_people_logged_in() {
+    let db = TestDb::new();
+    let old = "old-secret-0123456789abcdef";
+    let new = "new-secret-0123456789abcdef";
+    let before = RunnerConfig::chat(&db).set("session_secret", old).start();
+    let token = Client::new(&before).login("alice");
+    drop(before);
+
+    let rotated = RunnerConfig::chat(&db)
+        .set("session_secret", new)
+        .set("session_secret_previous", old)
+        .start();
+    let c = Client::new(&rotated);
+    assert_eq!(
+        c.send_message(&token, "general", "still here", "r-1")
+            .status,
+        201
+    );
+    let fresh = c.login("bob");
+    assert_eq!(
+        c.send_message(&fresh, "general", "new token", "r-2").status,
+        201
+    );
+    drop(rotated);
+
+    // Once the previous secret is dropped, the old token is refused.
+    let later = RunnerConfig::chat(&db).set("session_secret", new).start();
+    let c = Client::new(&later);
+    let r = c.send_message(&token, "general", "too late", "r-3");
+    assert_eq!((r.status, r.error_code().as_str()), (401, "invalid_token"));
+    assert_eq!(c.send_message(&fresh, "general", "fine", "r-4").status, 201);
+}
