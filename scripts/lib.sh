@@ -95,3 +95,41 @@ ensure_chromium() {
             || fail "could not install chromium and chromium-driver; run 'apt-get install chromium chromium-driver' by hand and retry"
     fi
 }
+
+# schemathesis (PyPI), pinned, in a virtualenv of its own under the user's
+# cache, so neither the system's Python nor the clone is touched. Sets
+# SCHEMATHESIS to the command.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/ostchat/schemathesis-$SCHEMATHESIS_VERSION"
+    SCHEMATHESIS="$venv/bin/schemathesis"
+    [ -x "$SCHEMATHESIS" ] && return
+    step "Installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv (for the contract check)"
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+        # Debian ships venv separately.
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+            || fail "could not install python3-venv; run 'apt-get install python3-venv' by hand and retry"
+        rm -rf "$venv"
+        python3 -m venv "$venv" || fail "python3 -m venv $venv failed; check that Python 3 can create virtualenvs"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+        || { rm -rf "$venv"; fail "pip could not install schemathesis==$SCHEMATHESIS_VERSION; check that PyPI is reachable and retry"; }
+}
+
+# cargo fuzz (crates.io), pinned; libFuzzer itself comes with the fuzz
+# targets' libfuzzer-sys, which needs a C++ compiler to build.
+CARGO_FUZZ_VERSION=0.13.2
+ensure_cargo_fuzz() {
+    if ! command -v c++ >/dev/null; then
+        step "Installing a C++ compiler from Debian (apt-get install g++) for libFuzzer"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null \
+            || fail "could not install g++; run 'apt-get install g++' by hand and retry"
+    fi
+    if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+        step "Installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install; about a minute)"
+        cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" \
+            || fail "cargo install cargo-fuzz failed; check that crates.io is reachable and retry"
+    fi
+}

@@ -1,6 +1,7 @@
 //! The browser page and its assets (all UTF-8 text), compiled into the component so it needs
 //! no file mounts. Answers `ETag` revalidation with 304 so repeat loads are
-//! cheap, and unknown `/api/...` paths with the API's JSON 404.
+//! cheap, and unknown `/api/...` paths with the API's JSON 404. It also
+//! serves the API's contract (`/api/openapi.json`), a file like the others.
 
 use spin_sdk::http::{IntoResponse, Method, Request, Response, StatusCode};
 
@@ -9,6 +10,13 @@ struct Asset {
     content_type: &'static str,
     body: &'static str,
 }
+
+/// The contract is JSON like the rest of the API, so its errors are too.
+const CONTRACT: Asset = Asset {
+    path: chat::api::OPENAPI_PATH,
+    content_type: "application/json",
+    body: chat::api::OPENAPI,
+};
 
 const ASSETS: &[Asset] = &[
     Asset {
@@ -61,10 +69,19 @@ fn secure(mut res: Response<String>) -> Response<String> {
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let path = req.uri().path();
+    let get = req.method() == Method::GET || req.method() == Method::HEAD;
+    if path == CONTRACT.path {
+        if !get {
+            return chat_spin::respond(chat::api::Reply::error(
+                chat::ApiError::method_not_allowed("GET, HEAD"),
+            ));
+        }
+        return serve(&req, &CONTRACT);
+    }
     if path == "/api" || path.starts_with("/api/") {
         return chat_spin::respond(chat::api::not_found(path));
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    if !get {
         let mut res = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
         res.headers_mut().insert(
             "allow",
@@ -76,6 +93,11 @@ async fn handle(req: Request) -> impl IntoResponse {
     let Some(asset) = ASSETS.iter().find(|a| a.path == path) else {
         return text(StatusCode::NOT_FOUND, "Not Found");
     };
+    serve(&req, asset)
+}
+
+/// An asset for a GET or HEAD, or 304 when the client's copy is current.
+fn serve(req: &Request, asset: &Asset) -> Response<String> {
     let tag = etag(asset.body);
     let fresh = req
         .headers()

@@ -124,6 +124,7 @@ pub fn page(room: &str, page: Page) -> Statement<'_> {
         Page::After { after, .. } => (Param::Int(after), Param::Null),
         Page::Before { before, .. } => (Param::Null, Param::Int(before)),
         Page::Latest { .. } => (Param::Null, Param::Null),
+        Page::Between { after, before, .. } => (Param::Int(after), Param::Int(before)),
     };
     Statement {
         sql: "SELECT status, id, room, author, body, client_id, sent_at \
@@ -533,6 +534,18 @@ mod tests {
         assert_eq!(
             page("g", Page::Latest { limit: 3 }).params,
             [g, Param::Null, Param::Null, Param::Int(3)]
+        );
+        assert_eq!(
+            page(
+                "g",
+                Page::Between {
+                    after: 2,
+                    before: 9,
+                    limit: 3
+                }
+            )
+            .params,
+            [g, Param::Int(2), Param::Int(9), Param::Int(3)]
         );
     }
 

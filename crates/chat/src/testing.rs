@@ -124,6 +124,11 @@ impl Store for MemStore {
                 .take(limit)
                 .cloned()
                 .collect(),
+            Page::Between { after, before, .. } => in_room
+                .filter(|m| m.id > after && m.id < before)
+                .take(limit)
+                .cloned()
+                .collect(),
             Page::Latest { .. } => {
                 let v: Vec<_> = in_room.cloned().collect();
                 v[v.len().saturating_sub(limit)..].to_vec()
@@ -193,7 +198,12 @@ impl Store for MemStore {
 pub async fn store_suite(store: &impl Store) {
     let ids = |page: &[Message]| page.iter().map(|m| m.id).collect::<Vec<_>>();
     let page = |after: Option<i64>, before: Option<i64>, limit: i64| match (after, before) {
-        (Some(after), _) => Page::After { after, limit },
+        (Some(after), Some(before)) => Page::Between {
+            after,
+            before,
+            limit,
+        },
+        (Some(after), None) => Page::After { after, limit },
         (None, Some(before)) => Page::Before { before, limit },
         (None, None) => Page::Latest { limit },
     };
@@ -229,6 +239,7 @@ pub async fn store_suite(store: &impl Store) {
         page(Some(0), None, 10),
         page(None, Some(5), 10),
         page(None, None, 10),
+        page(Some(0), Some(5), 10),
     ] {
         assert_eq!(
             store.messages("suite-none", p).await.expect("page"),
@@ -246,6 +257,7 @@ pub async fn store_suite(store: &impl Store) {
         page(Some(0), None, 10),
         page(None, Some(5), 10),
         page(None, None, 10),
+        page(Some(0), Some(5), 10),
     ] {
         assert_eq!(
             store.messages("suite-a", p).await.expect("page"),
@@ -377,6 +389,12 @@ pub async fn store_suite(store: &impl Store) {
     );
     assert_eq!(ids(&read(page(None, Some(4), 2)).await), [2, 3]);
     assert_eq!(ids(&read(page(None, Some(1), 10)).await), Vec::<i64>::new());
+    assert_eq!(ids(&read(page(Some(2), Some(9), 3)).await), [3, 4, 5]);
+    assert_eq!(ids(&read(page(Some(6), Some(9), 10)).await), [7, 8]);
+    assert_eq!(
+        ids(&read(page(Some(5), Some(3), 10)).await),
+        Vec::<i64>::new()
+    );
     let first = read(page(Some(0), None, 1)).await;
     assert_eq!(
         (

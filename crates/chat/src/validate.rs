@@ -206,14 +206,18 @@ pub enum Page {
     After { after: i64, limit: i64 },
     /// The newest `limit` messages with id < `before` (scrolling back).
     Before { before: i64, limit: i64 },
+    /// Up to `limit` messages with `after` < id < `before`, from `after` on:
+    /// a window, e.g. to fill a gap between two pages a client holds.
+    Between { after: i64, before: i64, limit: i64 },
 }
 
 impl Page {
     pub fn limit(&self) -> i64 {
         match *self {
-            Page::Latest { limit } | Page::After { limit, .. } | Page::Before { limit, .. } => {
-                limit
-            }
+            Page::Latest { limit }
+            | Page::After { limit, .. }
+            | Page::Before { limit, .. }
+            | Page::Between { limit, .. } => limit,
         }
     }
 }
@@ -267,10 +271,11 @@ pub fn page(query: &str) -> Result<Page, ApiError> {
         }
     };
     match (after, before) {
-        (Some(_), Some(_)) => Err(ApiError::bad_request(
-            "invalid_query",
-            "after and before cannot be combined; page forward with after or back with before",
-        )),
+        (Some(after), Some(before)) => Ok(Page::Between {
+            after,
+            before,
+            limit,
+        }),
         (Some(after), None) => Ok(Page::After { after, limit }),
         (None, Some(before)) => Ok(Page::Before { before, limit }),
         (None, None) => Ok(Page::Latest { limit }),
@@ -440,6 +445,14 @@ mod tests {
             }
         );
         assert_eq!(page("after=5").unwrap().limit(), 100);
+        assert_eq!(
+            page("before=9&after=2&limit=3").unwrap(),
+            Page::Between {
+                after: 2,
+                before: 9,
+                limit: 3
+            }
+        );
         for bad in [
             "limit=0",
             "limit=501",
@@ -452,7 +465,6 @@ mod tests {
             "after=1e3",
             "after= 1",
             "after=99999999999999999999",
-            "after=1&before=2",
             "after=1&after=2",
             "limit=5&limit=5",
         ] {

@@ -440,3 +440,41 @@ fn survives_a_server_restart_losing_and_doubling_nothing() {
         1
     );
 }
+
+#[test]
+fn posting_too_fast_says_slow_down_and_sends_after_the_wait() {
+    let _one = serial();
+    let db = TestDb::new();
+    // Two posts at once, then one every two seconds.
+    let runner = RunnerConfig::chat(&db)
+        .set("post_burst", "2")
+        .set("posts_per_minute", "30")
+        .start();
+    let api = Client::new(&runner);
+    let driver = ChromeDriver::start();
+    let s = driver.new_session();
+    join(&s, &runner, "general", "speedy");
+
+    for text in ["one", "two", "three"] {
+        type_message(&s, text);
+    }
+    let said = wait_until(T, "the page to say slow down", || {
+        let text = s.execute(
+            "const e = document.getElementById('composer-error'); return e.hidden ? '' : e.textContent",
+            vec![],
+        );
+        let text = text.as_str().unwrap_or_default().to_string();
+        text.contains("Slow down").then_some(text)
+    });
+    assert!(said.contains("too fast"), "{said}");
+
+    // The refused one goes out by itself once Retry-After has passed: all
+    // three stored once, in order, and shown with their ids.
+    wait_for(T, "the third message after the wait", || {
+        shows_body(&s, "three")
+    });
+    let stored = stored(&api, "general");
+    let bodies: Vec<&str> = stored.iter().map(|m| m.2.as_str()).collect();
+    assert_eq!(bodies, ["one", "two", "three"]);
+    assert_eq!(shown(&s), stored);
+}

@@ -51,13 +51,13 @@ async fn get_messages(
     let messages = store.messages(room, page).await?.ok_or_else(unknown_room)?;
     // The cursor is the id of the last (newest) message returned. With no
     // messages it is the position the client asked from, so polling with
-    // `after=cursor` never moves backwards: `after` for After pages, 0 for
+    // `after=cursor` never moves backwards: `after` for After (and Between) pages, 0 for
     // the latest page (nothing exists yet), and `before` for Before pages.
     // (Clients scrolling back further use the first message's id as the
     // next `before`.)
     let fallback = match page {
         Page::Latest { .. } => 0,
-        Page::After { after, .. } => after,
+        Page::After { after, .. } | Page::Between { after, .. } => after,
         Page::Before { before, .. } => before,
     };
     let cursor = messages.last().map_or(fallback, |m| m.id);
@@ -86,7 +86,14 @@ async fn post_message(
         .send_message(room, &author, &body, &client_id, cfg.post_limit)
         .await?
     {
-        Posted::Created(message) => Ok(Reply::json(201, &MessageEnvelope { message })),
+        // A page that holds just this message: it has no URL of its own.
+        Posted::Created(message) => {
+            let location = format!(
+                "/api/rooms/{room}/messages?after={}&limit=1",
+                message.id.saturating_sub(1)
+            );
+            Ok(Reply::json(201, &MessageEnvelope { message }).with_header("location", location))
+        }
         Posted::Replayed(message) => Ok(Reply::json(200, &MessageEnvelope { message })),
         Posted::UnknownRoom => Err(unknown_room()),
         Posted::RateLimited { retry_after_secs } => Err(too_fast(
@@ -112,6 +119,10 @@ mod tests {
         assert_eq!(
             r.body,
             r#"{"message":{"id":1,"room":"general","author":"alice","body":"hello\nworld","client_id":"c-1","sent_at":"2026-01-01T00:00:00.000Z"}}"#
+        );
+        assert_eq!(
+            r.header("location"),
+            Some("/api/rooms/general/messages?after=0&limit=1")
         );
         // Replay with the same client_id (even a different body): 200, original.
         let again = post(&store, &alice, "general", "changed", "c-1");
@@ -305,6 +316,19 @@ mod tests {
             (vec![3, 4], 4)
         );
         assert_eq!(ids(&get(&store, "general", "before=1")), (vec![], 1));
+        // A window: from after on, below before; empty, it keeps after.
+        assert_eq!(
+            ids(&get(&store, "general", "after=2&before=9&limit=3")),
+            (vec![3, 4, 5], 5)
+        );
+        assert_eq!(
+            ids(&get(&store, "general", "after=6&before=9")),
+            (vec![7, 8], 8)
+        );
+        assert_eq!(
+            ids(&get(&store, "general", "after=5&before=3")),
+            (vec![], 5)
+        );
         assert_eq!(
             ids(&get(&store, "general", "limit=3&utm=x")),
             (vec![8, 9, 10], 10)
@@ -327,13 +351,7 @@ mod tests {
     #[test]
     fn get_messages_errors() {
         let store = MemStore::seeded();
-        for q in [
-            "limit=0",
-            "limit=501",
-            "after=-1",
-            "after=1&before=2",
-            "after=x",
-        ] {
+        for q in ["limit=0", "limit=501", "after=-1", "after=x"] {
             let r = get(&store, "general", q);
             assert_eq!(
                 (r.status, error_code(&r).as_str()),

@@ -46,7 +46,9 @@ async fn create_room(
     let id = validate::room_id(&new.id)?;
     let title = validate::room_title(&new.title)?;
     match store.create_room(&id, &title).await? {
-        Some(room) => Ok(Reply::json(201, &room)),
+        // Where the new room is read (room ids need no escaping in a path).
+        Some(room) => Ok(Reply::json(201, &room)
+            .with_header("location", format!("/api/rooms/{}/messages", room.id))),
         None => Err(ApiError::conflict(
             "room_exists",
             format!("a room with id \"{id}\" exists already; choose another id"),
@@ -80,6 +82,7 @@ mod tests {
             r.body,
             r#"{"id":"rust","title":"Rust","last_message_id":0}"#
         );
+        assert_eq!(r.header("location"), Some("/api/rooms/rust/messages"));
 
         let r = block_on(rooms(&c, &cfg(), &store));
         assert_eq!((r.status, error_code(&r).as_str()), (409, "room_exists"));
