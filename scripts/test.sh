@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests of the domain and the runner, end-to-end tests
-# of the real .wasm components under minispin against real Postgres, and the
-# Swarm test (deploy/test/swarm-test.sh: the production stack on a real
+# of the real .wasm components under minispin against real Postgres, the
+# contract check (schemathesis against /api/openapi.json), a short run of
+# every fuzz target, and the Swarm test (deploy/test/swarm-test.sh: the production stack on a real
 # single-node Swarm, under load, while hosts and Postgres are replaced).
 # OSTCHAT_SKIP_SWARM=1 skips the Swarm test (it needs root and Docker).
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ ensure_wasm_target
 ensure_postgres
 ensure_roles
 ensure_chromium
+ensure_schemathesis
+ensure_cargo_fuzz
 build_all
 step "Building the probe component the Spin-compatibility tests run"
 cargo build --release --target wasm32-wasip2 -p spin-probe
@@ -25,10 +28,18 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # --all-targets: every unit and integration test; no doc-tests (there are
 # none), whose empty "0 passed" summary would otherwise close the output.
-cargo test --release --all-targets -p chat -p minispin -p e2e 2>&1 | tee "$log"
+cargo test --release --all-targets -p chat -p minispin -p minispin-config -p e2e 2>&1 | tee "$log"
 # The benchmark's own unit tests, in a build of their own: built together
 # with the runner, its dependencies' features would make wasmtime build twice.
 cargo test --release -p bench 2>&1 | tee -a "$log"
+
+step "The contract check (scripts/contract-check.sh)"
+scripts/contract-check.sh
+
+# Every fuzz target for 20 s from the committed corpus (fuzz/README.md).
+step "Fuzzing (scripts/fuzz.sh 20)"
+scripts/fuzz.sh 20
+
 passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')
 
@@ -40,4 +51,4 @@ else
     swarm="passed"
 fi
 echo
-echo "tests: $passed passed, $failed failed; Swarm test: $swarm"
+echo "tests: $passed passed, $failed failed; contract check: passed; fuzzing: no crash; Swarm test: $swarm"

@@ -8,9 +8,11 @@
 //! outbound Postgres (`spin:postgres@4.2.0`), plus the WASI 0.2/0.3 interfaces
 //! Rust's std uses.
 //!
-//! Layout, one module per concern:
+//! Layout, one module per concern. What reads outside text before any
+//! component runs lives in the small crate `minispin-config` (re-exported
+//! here), which builds without wasmtime and is fuzzed (`fuzz/`):
 //! - [`manifest`]: parse `spin.toml`, refusing features it does not implement;
-//! - [`variables`]: resolve application variables; the variables host;
+//! - [`variables`]: resolve application variables (config); the variables host;
 //! - [`routes`]: Spin's route matching; [`headers`]: the `spin-*` headers;
 //! - [`outbound`]: the `allowed_outbound_hosts` policy;
 //! - [`pg`]: the Postgres host (pools, interface, queries, conversions);
@@ -28,14 +30,13 @@ pub mod app;
 pub mod cache;
 pub mod check;
 pub mod headers;
-pub mod manifest;
 pub mod migrate;
-pub mod outbound;
 pub mod pg;
 pub mod reuse;
-pub mod routes;
 pub mod server;
 pub mod variables;
+
+pub use minispin_config::{manifest, outbound, routes};
 
 pub use app::{App, Log, Options, stderr_log};
 pub use reuse::ReusePolicy;

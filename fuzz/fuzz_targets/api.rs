@@ -1,0 +1,245 @@
+//! The chat API end to end over the in-memory store: a sequence of
+//! requests with arbitrary method, path, query, headers and body, routed as
+//! `spin.toml` routes them, against one store so that state builds up
+//! (sessions, rooms, messages, rate-limit buckets).
+//!
+//! Every reply must be JSON with the API's headers; never a 5xx (the store
+//! is up, so a 5xx is a bug); every error a 4xx with a code and a message,
+//! 405 with `Allow`, 429 with `Retry-After`; and a request refused with a 4xx
+//! must change nothing in the store.
+//!
+//! `FUZZ_SHOW=1 cargo fuzz run ... api corpus/api -- -runs=0` prints the
+//! status of every call of the corpus, to see which replies it reaches.
+
+#![no_main]
+
+use arbitrary::Arbitrary;
+use chat::api::{self, Config, Reply, Request};
+use chat::testing::{MemStore, block_on};
+use chat::{Limit, token};
+use libfuzzer_sys::fuzz_target;
+
+const NOW: i64 = 1_800_000_000;
+const SECRET: &[u8] = b"fuzz-secret-0123456789abcdef-0123";
+const PREVIOUS: &[u8] = b"fuzz-previous-0123456789abcdef-01";
+const ADMIN: &str = "fuzz-admin-token";
+
+#[derive(Arbitrary, Debug)]
+enum Route {
+    Session,
+    Rooms,
+    /// `/api/rooms/{room}/messages`.
+    Messages(Room),
+    /// Anything else under `/api/rooms/`.
+    UnderRooms(String),
+    Health,
+    /// Any path at all.
+    Other(String),
+}
+
+/// Rooms that exist or may: random strings alone would almost never name
+/// one, and libFuzzer cannot see string comparisons without a sanitizer.
+#[derive(Arbitrary, Debug)]
+enum Room {
+    General,
+    /// `r0` ... `r7`, which `Body::NewRoom` creates.
+    Slug(u8),
+    Named(String),
+}
+
+impl Room {
+    fn id(&self) -> String {
+        match self {
+            Room::General => "general".into(),
+            Room::Slug(n) => format!("r{}", n % 8),
+            Room::Named(s) => s.clone(),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum Query {
+    None,
+    After(u64),
+    Before(u64),
+    Between(u64, u64),
+    Limit(u64, Option<u64>),
+    Raw(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Auth {
+    None,
+    Raw(String),
+    /// A valid token for this name (signed with the current secret).
+    Session(String),
+    /// A token signed with the previous secret (a rotation).
+    OldSession(String),
+    Admin,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Body {
+    Raw(Vec<u8>),
+    Name(String),
+    NewRoom(Room, String),
+    /// Text and a client id: `c0`..`c15` (so retries happen) or any string.
+    Message(String, Result<u8, String>),
+}
+
+#[derive(Arbitrary, Debug)]
+struct Call {
+    method: u8,
+    route: Route,
+    query: Query,
+    auth: Auth,
+    content_type: Option<String>,
+    body: Body,
+    client_addr: Option<String>,
+    forwarded_for: Option<String>,
+    /// Seconds after the tokens were issued.
+    later: u32,
+}
+
+fn config() -> Config {
+    Config {
+        session_secret: SECRET.to_vec(),
+        previous_session_secret: PREVIOUS.to_vec(),
+        admin_token: ADMIN.into(),
+        session_ttl_secs: 3600,
+        post_limit: Limit {
+            burst: 5,
+            per_minute: 60,
+        },
+        session_limit: Limit {
+            burst: 5,
+            per_minute: 20,
+        },
+        trusted_proxies: "10.0.0.0/8, 192.0.2.1, ::1".into(),
+    }
+}
+
+fn check(reply: &Reply, call: &Call) {
+    assert!(
+        reply.status < 500,
+        "a 5xx with the store up: {} {} for {call:?}",
+        reply.status,
+        reply.body
+    );
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    for (name, value) in api::API_HEADERS {
+        assert_eq!(reply.header(name), Some(value), "{name}");
+    }
+    let body: serde_json::Value = serde_json::from_str(&reply.body).expect("the reply is JSON");
+    if reply.status >= 400 {
+        let code = body["error"]["code"].as_str().expect("an error code");
+        assert!(!code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        let message = body["error"]["message"].as_str().expect("an error message");
+        assert!(!message.is_empty());
+    }
+    match reply.status {
+        405 => assert!(reply.header("allow").is_some(), "405 without Allow"),
+        429 => assert!(
+            reply.header("retry-after").is_some(),
+            "429 without Retry-After"
+        ),
+        _ => {}
+    }
+}
+
+fuzz_target!(|calls: Vec<Call>| {
+    let store = MemStore::seeded();
+    let cfg = config();
+    // FUZZ_SHOW=1 prints each call's status (to see what a corpus reaches).
+    let show = std::env::var_os("FUZZ_SHOW").is_some();
+    for call in calls.iter().take(16) {
+        let method = match call.method % 8 {
+            0 | 1 => "GET",
+            2 | 3 => "POST",
+            4 => "PUT",
+            5 => "DELETE",
+            6 => "HEAD",
+            _ => "PATCH",
+        };
+        let path = match &call.route {
+            Route::Session => "/api/session".to_string(),
+            Route::Rooms => "/api/rooms".to_string(),
+            Route::Messages(room) => format!("/api/rooms/{}/messages", room.id()),
+            Route::UnderRooms(tail) => format!("/api/rooms/{tail}"),
+            Route::Health => "/api/health".to_string(),
+            Route::Other(p) => p.clone(),
+        };
+        let query = match &call.query {
+            Query::None => String::new(),
+            Query::After(a) => format!("after={a}"),
+            Query::Before(b) => format!("before={b}"),
+            Query::Between(a, b) => format!("after={a}&before={b}"),
+            Query::Limit(l, None) => format!("limit={l}"),
+            Query::Limit(l, Some(a)) => format!("after={a}&limit={l}"),
+            Query::Raw(q) => q.clone(),
+        };
+        let token;
+        let authorization = match &call.auth {
+            Auth::None => None,
+            Auth::Raw(s) => Some(s.as_str()),
+            Auth::Session(name) => {
+                token = format!("Bearer {}", token::issue(name, SECRET, NOW, 3600).token);
+                Some(token.as_str())
+            }
+            Auth::OldSession(name) => {
+                token = format!("Bearer {}", token::issue(name, PREVIOUS, NOW, 3600).token);
+                Some(token.as_str())
+            }
+            Auth::Admin => {
+                token = format!("Bearer {ADMIN}");
+                Some(token.as_str())
+            }
+        };
+        let body = match &call.body {
+            Body::Raw(b) => b.clone(),
+            Body::Name(name) => serde_json::json!({ "name": name }).to_string().into_bytes(),
+            Body::NewRoom(room, title) => serde_json::json!({ "id": room.id(), "title": title })
+                .to_string()
+                .into_bytes(),
+            Body::Message(text, client_id) => {
+                let client_id = match client_id {
+                    Ok(n) => format!("c{}", n % 16),
+                    Err(s) => s.clone(),
+                };
+                serde_json::json!({ "body": text, "client_id": client_id })
+                    .to_string()
+                    .into_bytes()
+            }
+        };
+        let req = Request {
+            method,
+            path: &path,
+            query: &query,
+            authorization,
+            content_type: call.content_type.as_deref().or(Some("application/json")),
+            body: &body,
+            client_addr: call.client_addr.as_deref(),
+            forwarded_for: call.forwarded_for.as_deref(),
+        };
+        let now = NOW + i64::from(call.later);
+        let before = (store.rooms(), store.messages());
+        // The routes of spin.toml: exact ones, then `/api/rooms/...`.
+        let reply = match path.as_str() {
+            "/api/session" => block_on(api::session(&req, &cfg, now, &store)),
+            "/api/rooms" => block_on(api::rooms(&req, &cfg, &store)),
+            "/api/health" => block_on(api::health(&store)),
+            p if p.starts_with("/api/rooms/") => block_on(api::messages(&req, &cfg, now, &store)),
+            p => api::not_found(p),
+        };
+        if show {
+            eprintln!("fuzz-api: {method} {path} -> {}", reply.status);
+        }
+        check(&reply, call);
+        if reply.status >= 400 {
+            assert!(
+                (store.rooms(), store.messages()) == before,
+                "a refused request changed the store: {call:?}"
+            );
+        }
+    }
+});
