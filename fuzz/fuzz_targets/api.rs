@@ -227,7 +227,7 @@ fuzz_target!(|calls: Vec<Call>| {
         let reply = match path.as_str() {
             "/api/session" => block_on(api::session(&req, &cfg, now, &store)),
             "/api/rooms" => block_on(api::rooms(&req, &cfg, &store)),
-            "/api/health" => block_on(api::health(&store)),
+            "/api/health" => block_on(api::health(method, &store)),
             p if p.starts_with("/api/rooms/") => block_on(api::messages(&req, &cfg, now, &store)),
             p => api::not_found(p),
         };

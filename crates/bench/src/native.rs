@@ -53,7 +53,7 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
     } else if path.starts_with("/api/rooms/") {
         chat::api::messages(&request, &server.config, now, &server.store).await
     } else if path == "/api/health" {
-        chat::api::health(&server.store).await
+        chat::api::health(request.method, &server.store).await
     } else {
         chat::api::not_found(path)
     };

@@ -3,10 +3,13 @@
 //! The peer Spin reports (`spin-client-addr`) is the address, unless that
 //! peer is one of the proxies the operator trusts (`trusted_proxies`: IPs or
 //! CIDR blocks, comma-separated). Only then is `X-Forwarded-For` believed,
-//! and only its last hop: the one that trusted proxy appended. Earlier hops
-//! were written by whoever sent the request and prove nothing. (Traefik
-//! drops an X-Forwarded-For sent by an untrusted client, so behind it the
-//! last hop is also the only one.)
+//! read from its end: each hop was appended by the proxy after it, so a hop
+//! is believed only while the one who wrote it is trusted. The client is the
+//! first hop when every proxy on the way is trusted (behind Traefik alone,
+//! which drops an X-Forwarded-For sent by an untrusted client, that is the
+//! only hop), and otherwise the hop just before the first untrusted writer:
+//! a client that sends its own `X-Forwarded-For: 1.2.3.4` through a proxy
+//! that keeps it gains nothing.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -71,19 +74,24 @@ pub fn client_address(
     let Some(ip) = peer.and_then(peer_ip) else {
         return "unknown".into();
     };
-    let trusted = trusted_proxies
+    let proxies: Vec<Net> = trusted_proxies
         .split(',')
         .filter(|s| !s.trim().is_empty())
         .filter_map(Net::parse)
-        .any(|net| net.contains(ip));
-    if trusted
-        && let Some(hop) = forwarded_for
-            .and_then(|f| f.rsplit(',').next())
-            .and_then(|h| h.trim().parse::<IpAddr>().ok())
-    {
-        return hop.to_canonical().to_string();
+        .collect();
+    let trusted = |ip: IpAddr| proxies.iter().any(|net| net.contains(ip));
+    let mut client = ip;
+    // At most 32 hops: a header is bounded anyway; this bounds the work.
+    let mut hops = forwarded_for.unwrap_or("").rsplit(',').take(32);
+    while trusted(client) {
+        match hops.next().and_then(|h| h.trim().parse::<IpAddr>().ok()) {
+            Some(hop) => client = hop.to_canonical(),
+            // No hop left, or one that is no address: the proxy is the
+            // closest address we can vouch for.
+            None => break,
+        }
     }
-    ip.to_string()
+    client.to_string()
 }
 
 /// The entries of `trusted_proxies` that are not addresses or CIDR blocks
@@ -117,6 +125,20 @@ mod tests {
                 traefik
             ),
             "198.51.100.7"
+        );
+        // A chain of trusted proxies: the first hop, the one the outermost
+        // proxy saw.
+        assert_eq!(
+            client_address(
+                Some("10.0.1.5:40000"),
+                Some("198.51.100.7, 10.0.3.3"),
+                traefik
+            ),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            client_address(Some("10.0.1.5:40000"), Some("10.0.3.3"), traefik),
+            "10.0.3.3"
         );
         // ... but not from anyone else, and not a hop that is no address.
         assert_eq!(

@@ -236,7 +236,11 @@ pub(crate) fn session_secret(cfg: &Config) -> Result<&[u8], ApiError> {
 }
 
 /// `GET /api/health`: 200 `{"status":"ok"}` when the database answers.
-pub async fn health(store: &impl Store) -> Reply {
+/// Other methods than GET and HEAD are 405, before the database is asked.
+pub async fn health(method: &str, store: &impl Store) -> Reply {
+    if !matches!(method, "GET" | "HEAD") {
+        return Reply::error(ApiError::method_not_allowed("GET, HEAD"));
+    }
     match store.health().await {
         Ok(()) => Reply::json(
             200,
@@ -363,8 +367,12 @@ mod tests {
     #[test]
     fn only_server_faults_are_logged_with_their_cause() {
         let store = MemStore::seeded();
+        let r = block_on(health("DELETE", &store));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+        assert_common_headers(&r);
+
         store.set_down(true);
-        let r = block_on(health(&store));
+        let r = block_on(health("GET", &store));
         let line = r.log_line().expect("a 503 is logged");
         assert!(
             line.starts_with("503 database_unavailable: ") && line.contains("refused"),
@@ -383,19 +391,19 @@ mod tests {
         );
         assert_eq!(not_found("/x").log_line(), None);
         store.set_down(false);
-        assert_eq!(block_on(health(&store)).log_line(), None);
+        assert_eq!(block_on(health("GET", &store)).log_line(), None);
     }
 
     #[test]
     fn health_and_not_found() {
         let store = MemStore::seeded();
-        let r = block_on(health(&store));
+        let r = block_on(health("GET", &store));
         assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ok"}"#));
         assert_common_headers(&r);
         assert_eq!(r.header("retry-after"), None);
 
         store.set_down(true);
-        let r = block_on(health(&store));
+        let r = block_on(health("GET", &store));
         assert_eq!(r.status, 503);
         assert_eq!(r.header("retry-after"), Some("2"));
         assert_eq!(error_code(&r), "database_unavailable");
