@@ -191,6 +191,15 @@ impl Store for MemStore {
     }
 }
 
+/// The last message id a room lists, `None` when the room is not listed.
+async fn last_id(store: &impl Store, room: &str) -> Option<i64> {
+    let rooms = store.list_rooms().await.expect("list rooms");
+    rooms
+        .iter()
+        .find(|r| r.id == room)
+        .map(|r| r.last_message_id)
+}
+
 /// The behaviour every [`Store`] must have, on a store that has a room
 /// `general` (and any others). Creates rooms named `suite-*`, so it needs a
 /// store it has not run on before. Panics, naming the check, on the first
@@ -298,12 +307,11 @@ pub async fn store_suite(store: &impl Store) {
         matches!(&other, Posted::Created(m) if m.id == 6),
         "another author's client_id: {other:?}"
     );
-    let listed = store.list_rooms().await.expect("list rooms");
-    let counter = listed
-        .iter()
-        .find(|r| r.id == "suite-a")
-        .map(|r| r.last_message_id);
-    assert_eq!(counter, Some(6), "the room's counter follows");
+    assert_eq!(
+        last_id(store, "suite-a").await,
+        Some(6),
+        "the room's counter follows"
+    );
 
     // Limits: per author per room, counted before storing, never for a
     // replay; with one token a minute, the wait is up to a minute.
@@ -330,12 +338,11 @@ pub async fn store_suite(store: &impl Store) {
         matches!(p, Posted::Created(_)),
         "another author has a bucket of his own: {p:?}"
     );
-    let listed = store.list_rooms().await.expect("list rooms");
-    let counter = listed
-        .iter()
-        .find(|r| r.id == "suite-a")
-        .map(|r| r.last_message_id);
-    assert_eq!(counter, Some(9), "the limited post stored nothing");
+    assert_eq!(
+        last_id(store, "suite-a").await,
+        Some(9),
+        "the limited post stored nothing"
+    );
     let session = Limit {
         burst: 1,
         per_minute: 1,
