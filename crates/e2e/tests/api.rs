@@ -437,6 +437,50 @@ fn the_app_role_has_guard_rails() {
     assert!(started.elapsed() < std::time::Duration::from_millis(5900));
 }
 
+/// A database that is busy but answering: a statement stuck behind a lock
+/// ends at the app role's `statement_timeout` as a 503 the client retries
+/// (it does not pile up), while health, which touches no table, stays 200 so
+/// the host stays in rotation. Once the lock is gone, everything is served.
+#[test]
+fn a_stuck_statement_times_out_while_health_stays_ok() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    let alice = c.login("alice");
+    assert_eq!(
+        c.send_message(&alice, "general", "before", "c0").status,
+        201
+    );
+
+    let mut owner = db.connect();
+    let mut hostage = owner.transaction().unwrap();
+    hostage
+        .batch_execute("LOCK TABLE chat.messages IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let r = c.get("/api/rooms/general/messages?after=0");
+    let waited = started.elapsed();
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (503, "database_unavailable"),
+        "{}",
+        r.body
+    );
+    assert!(r.header("retry-after").is_some());
+    assert!(!r.body.contains("57014") && !r.body.contains("statement timeout"));
+    assert!(
+        waited >= std::time::Duration::from_millis(4500)
+            && waited < std::time::Duration::from_secs(20),
+        "ended by the 5 s statement_timeout, after {waited:?}"
+    );
+    let r = c.get("/api/health");
+    assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
+    hostage.rollback().unwrap();
+
+    let (messages, _) = c.poll("general", 0, 10);
+    assert_eq!(messages.len(), 1);
+}
+
 /// Hosts of the previous release call 0001's functions during a rolling
 /// update; they must keep their columns and errors (P0002 for an unknown
 /// room) while 0002's functions do the work underneath.
