@@ -282,7 +282,10 @@ pub mod config {
             .await
             .unwrap_or_default();
         let admin_token = variables::get("admin_token").await.unwrap_or_default();
-        let ttl = number("session_ttl_seconds", DEFAULT_TTL_SECS).await.max(1);
+        // Zero or negative is no lifetime at all: the default, as before.
+        let ttl = Some(number("session_ttl_seconds", DEFAULT_TTL_SECS).await)
+            .filter(|ttl| *ttl > 0)
+            .unwrap_or(DEFAULT_TTL_SECS);
         chat::api::Config {
             session_secret: secret.into_bytes(),
             previous_session_secret: previous.into_bytes(),
