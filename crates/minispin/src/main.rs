@@ -1,7 +1,7 @@
 //! The `minispin` command line; everything else is the library (`lib.rs`).
 
 use anyhow::{Context, Result, bail};
-use minispin::{check, migrate, reuse, server};
+use minispin::{check, migrate, server};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -93,12 +93,16 @@ fn real_main() -> Result<()> {
             let manifest = PathBuf::from(args.take("--manifest")?.unwrap_or("spin.toml".into()));
             let listen = args.take("--listen")?.unwrap_or("127.0.0.1:3000".into());
             let strict = args.flag("--strict");
-            let mut policy = reuse::ReusePolicy::default();
+            let mut options = minispin::Options {
+                strict,
+                ..minispin::Options::default()
+            };
             if let Some(n) = args.take("--max-instance-reuse-count")? {
-                policy.max_requests = positive(&n, "--max-instance-reuse-count")?;
+                options.reuse.max_requests = positive(&n, "--max-instance-reuse-count")?;
             }
             if let Some(n) = args.take("--max-instance-concurrent-reuse-count")? {
-                policy.max_concurrent = positive(&n, "--max-instance-concurrent-reuse-count")?;
+                options.reuse.max_concurrent =
+                    positive(&n, "--max-instance-concurrent-reuse-count")?;
             }
             let mut drain = server::Drain::default();
             if let Some(v) = args.take("--drain-delay")? {
@@ -108,17 +112,10 @@ fn real_main() -> Result<()> {
                 drain.timeout = seconds(&v, "--drain-timeout")?;
             }
             drain.health_path = args.take("--drain-health-path")?;
-            let read_timeout = match args.take("--read-timeout")? {
-                Some(v) => seconds(&v, "--read-timeout")?,
-                None => std::time::Duration::from_secs(30),
-            };
+            if let Some(v) = args.take("--read-timeout")? {
+                options.read_timeout = seconds(&v, "--read-timeout")?;
+            }
             args.finish()?;
-            let options = minispin::Options {
-                reuse: policy,
-                strict,
-                log: minispin::stderr_log(),
-                read_timeout,
-            };
             runtime()?.block_on(up(manifest, listen, options, drain))
         }
         "migrate" => {
