@@ -8,8 +8,10 @@
 //! 405 with `Allow`, 429 with `Retry-After`; and a request refused with a 4xx
 //! must change nothing in the store.
 //!
-//! `FUZZ_SHOW=1 cargo fuzz run ... api corpus/api -- -runs=0` prints the
-//! status of every call of the corpus, to see which replies it reaches.
+//! To see which replies a corpus reaches, run the built target on its files
+//! (from `fuzz/`, after `scripts/fuzz.sh`):
+//! `FUZZ_SHOW=1 ../target/fuzz/x86_64-unknown-linux-gnu/release/api corpus/api/*`
+//! prints the status of every call.
 
 #![no_main]
 
@@ -223,14 +225,7 @@ fuzz_target!(|calls: Vec<Call>| {
         };
         let now = NOW + i64::from(call.later);
         let before = (store.rooms(), store.messages());
-        // The routes of spin.toml: exact ones, then `/api/rooms/...`.
-        let reply = match path.as_str() {
-            "/api/session" => block_on(api::session(&req, &cfg, now, &store)),
-            "/api/rooms" => block_on(api::rooms(&req, &cfg, &store)),
-            "/api/health" => block_on(api::health(method, &store)),
-            p if p.starts_with("/api/rooms/") => block_on(api::messages(&req, &cfg, now, &store)),
-            p => api::not_found(p),
-        };
+        let reply = block_on(api::route(&req, &cfg, now, &store));
         if show {
             eprintln!("fuzz-api: {method} {path} -> {}", reply.status);
         }

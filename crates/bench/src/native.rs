@@ -41,22 +41,11 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
         client_addr: Some(&peer),
         forwarded_for: header("x-forwarded-for"),
     };
-    let path = parts.uri.path();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let reply = if path == "/api/session" {
-        chat::api::session(&request, &server.config, now, &server.store).await
-    } else if path == "/api/rooms" {
-        chat::api::rooms(&request, &server.config, &server.store).await
-    } else if path.starts_with("/api/rooms/") {
-        chat::api::messages(&request, &server.config, now, &server.store).await
-    } else if path == "/api/health" {
-        chat::api::health(request.method, &server.store).await
-    } else {
-        chat::api::not_found(path)
-    };
+    let reply = chat::api::route(&request, &server.config, now, &server.store).await;
     // As the components do: a server fault's cause goes to the log.
     if let Some(line) = reply.log_line() {
         eprintln!("native: {line}");

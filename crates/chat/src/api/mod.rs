@@ -276,6 +276,21 @@ pub fn not_found(path: &str) -> Reply {
     ))
 }
 
+/// The API's endpoints as `spin.toml` routes them to components (exact
+/// routes, then `/api/rooms/...`), for hosts that serve the domain without
+/// Spin: the benchmark's native baseline and the fuzzer. Under Spin each
+/// component calls its endpoint directly. The static files, the contract
+/// included, are not served here.
+pub async fn route(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
+    match req.path {
+        "/api/session" => session(req, cfg, now_unix, store).await,
+        "/api/rooms" => rooms(req, cfg, store).await,
+        "/api/health" => health(req.method, store).await,
+        p if p.starts_with("/api/rooms/") => messages(req, cfg, now_unix, store).await,
+        p => not_found(p),
+    }
+}
+
 /// What the endpoint modules' tests share.
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -392,6 +407,20 @@ mod tests {
         assert_eq!(not_found("/x").log_line(), None);
         store.set_down(false);
         assert_eq!(block_on(health("GET", &store)).log_line(), None);
+    }
+
+    #[test]
+    fn route_reaches_every_endpoint_as_spin_toml_does() {
+        let store = MemStore::seeded();
+        let status = |method: &str, path: &str| {
+            block_on(route(&req(method, path, ""), &cfg(), NOW, &store)).status
+        };
+        assert_eq!(status("GET", "/api/health"), 200);
+        assert_eq!(status("GET", "/api/rooms"), 200);
+        assert_eq!(status("GET", "/api/rooms/general/messages"), 200);
+        assert_eq!(status("GET", "/api/session"), 405);
+        assert_eq!(status("GET", "/api/rooms/nope/messages"), 404);
+        assert_eq!(status("GET", "/api/nope"), 404);
     }
 
     #[test]
