@@ -92,12 +92,17 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         .into_iter()
         .filter(|t| only.as_deref().is_none_or(|o| o == *t))
         .collect();
+    // Both runner starts (limits on and off) take the same --runner-args,
+    // so their rows compare like with like.
+    let runner = || {
+        let mut config = RunnerConfig::chat(&db);
+        config.args = runner_args.split_whitespace().map(str::to_string).collect();
+        config
+    };
     for target in &targets {
         let started = if *target == "runner" {
             say("starting minispin on the real components");
-            let mut config = RunnerConfig::chat(&db);
-            config.args = runner_args.split_whitespace().map(str::to_string).collect();
-            Server::start(config.command(), "minispin: serving ")
+            Server::start(runner().command(), "minispin: serving ")
         } else {
             say("starting the native baseline server");
             let mut cmd = Command::new(std::env::current_exe()?);
@@ -126,7 +131,7 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
     // (a burst of 0), post scenario only, next to the runner's own row.
     if targets.contains(&"runner") {
         say("starting minispin with the rate limits off");
-        let config = RunnerConfig::chat(&db).set("post_burst", "0");
+        let config = runner().set("post_burst", "0");
         let measured = Server::start(config.command(), "minispin: serving ").and_then(|server| {
             let row = runtime
                 .block_on(async {
