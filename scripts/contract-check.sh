@@ -64,7 +64,8 @@ curl -fsS "$base/api/health" >/dev/null || fail "the runner did not become healt
 # creation (scripts/contract.toml says which goes where).
 CONTRACT_ADMIN_TOKEN="$admin"
 CONTRACT_SESSION_TOKEN="$(curl -fsS -X POST -H 'content-type: application/json' -d '{"name":"contract"}' "$base/api/session" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')"
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')" \
+    || fail "could not create a session for the contract check (POST $base/api/session); see $report/runner.log"
 export CONTRACT_ADMIN_TOKEN CONTRACT_SESSION_TOKEN
 
 step "Contract check: schemathesis, all checks, up to $examples cases per operation and ${seconds}s"

@@ -11,7 +11,7 @@ ensure_roles
 build_all
 
 step "Creating the database '$DB' if it does not exist"
-if ! psql "$OWNER_URL/postgres?sslmode=disable" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1; then
+if [ "$(psql "$OWNER_URL/postgres?sslmode=disable" -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
     psql -q "$OWNER_URL/postgres?sslmode=disable" -c "CREATE DATABASE $DB"
 fi
 

@@ -2,7 +2,8 @@
 # does and installs or starts what is missing, so both work on a fresh machine
 # (Debian, run as root or with sudo).
 
-set -euo pipefail
+# -E: functions and subshells inherit the ERR trap below.
+set -Eeuo pipefail
 
 # wasmtime captures a backtrace for every dropped store when RUST_BACKTRACE
 # is set; that costs a lot per request and says nothing useful.
@@ -11,8 +12,47 @@ export RUST_LIB_BACKTRACE=0
 COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-health ostchat-static)
 OWNER_URL="postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432"
 
-step() { printf '\n==> %s\n' "$*"; }
+# The step under way, named again if anything in it fails.
+CURRENT_STEP=""
+step() { CURRENT_STEP="$*"; printf '\n==> %s\n' "$*"; }
 fail() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+
+# `set -e` ends a script at the first failing command without a word, and
+# under `pipefail` a pipeline fails when any of its commands does, even one
+# killed by SIGPIPE because a reader (`head`, `grep -q`, `awk '{...; exit}'`)
+# stopped reading early. So every failure says where it happened: the step,
+# the file and line, the command and how it ended. Printed once, by the
+# script itself (not by each subshell the failure passes through); readers in
+# our pipelines always read their whole input, so a SIGPIPE here is a bug.
+on_error() {
+    local status=$1 command=$2 where=$3 how signal
+    [ "$BASH_SUBSHELL" -eq 0 ] || return 0
+    how="exit status $status"
+    if [ "$status" -gt 128 ] && signal=$(kill -l $((status - 128)) 2>/dev/null); then
+        how+=" (killed by SIG$signal)"
+    fi
+    if [ "${signal:-}" = PIPE ]; then
+        how+=": a reader in its pipeline stopped reading early; make every reader read all its input"
+    else
+        how+=": the output above says why; fix that and run the command again"
+    fi
+    printf '\nerror: step "%s" failed at %s: `%s` ended with %s.\n' \
+        "${CURRENT_STEP:-$(basename "$0")}" "$where" "$command" "$how" >&2
+}
+trap 'on_error $? "$BASH_COMMAND" "${BASH_SOURCE[0]}:$LINENO"' ERR
+
+# Fails if a script the test command runs pipes into a reader that stops
+# early (`| head`, `| grep -q`, `| awk '...exit...'`, `| sed ...q`): under
+# pipefail the writer can die of SIGPIPE and end the script by chance, on
+# some machines and runs only.
+check_pipelines() {
+    step "Checking the scripts for pipelines whose reader stops early (a SIGPIPE race under pipefail)"
+    local found
+    found=$(grep -nE '(^|[^|])\|[[:space:]]*(head\b|grep[[:space:]]+-[a-zA-Z]*[qm]|awk[^|]*\bexit\b|sed[^|]*[0-9]q)' \
+        scripts/*.sh deploy/test/*.sh deploy/image/*.sh .ci/run | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' || true)
+    [ -z "$found" ] || fail "these pipelines can die of SIGPIPE by chance; let the reader read all its input (grep >/dev/null, sed -n 1p, awk without exit):
+$found"
+}
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -23,7 +63,9 @@ as_postgres() {
 }
 
 ensure_wasm_target() {
-    if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+    # Readers in a pipeline read all their input (`grep >/dev/null`, never
+    # `grep -q`): one that stops early can kill the writer with SIGPIPE.
+    if ! rustup target list --installed | grep -x wasm32-wasip2 >/dev/null; then
         step "Installing the Rust target wasm32-wasip2 (components are built for it)"
         rustup target add wasm32-wasip2 || fail "could not add wasm32-wasip2; check that rustup can reach its registry"
     fi
@@ -38,7 +80,7 @@ ensure_postgres() {
     fi
     local version
     version=$(ls /etc/postgresql | sort -V | tail -n 1)
-    if ! pg_lsclusters --no-header 2>/dev/null | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    if ! pg_lsclusters --no-header 2>/dev/null | awk -v v="$version" '$1 == v && $2 == "main" {print $4}' | grep online >/dev/null; then
         step "Starting PostgreSQL $version"
         as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start \
             || fail "could not start PostgreSQL; see /var/log/postgresql/ for why"
@@ -127,7 +169,7 @@ ensure_cargo_fuzz() {
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++ >/dev/null \
             || fail "could not install g++; run 'apt-get install g++' by hand and retry"
     fi
-    if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+    if ! cargo fuzz --version 2>/dev/null | grep -F "$CARGO_FUZZ_VERSION" >/dev/null; then
         step "Installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install; about a minute)"
         cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" \
             || fail "cargo install cargo-fuzz failed; check that crates.io is reachable and retry"

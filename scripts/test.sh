@@ -8,6 +8,7 @@
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+check_pipelines
 ensure_wasm_target
 ensure_postgres
 ensure_roles
@@ -40,8 +41,10 @@ scripts/contract-check.sh
 step "Fuzzing (scripts/fuzz.sh 20)"
 scripts/fuzz.sh 20
 
-passed=$(grep -o '[0-9]* passed' "$log" | awk '{s += $1} END {print s + 0}')
-failed=$(grep -o '[0-9]* failed' "$log" | awk '{s += $1} END {print s + 0}')
+# cargo's summary lines: "test result: ok. 12 passed; 0 failed; ...".
+count() { awk -v what="$1" '/^test result:/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" what) s += $i} END {print s + 0}' "$log"; }
+passed=$(count passed)
+failed=$(count failed)
 
 if [ -n "${OSTCHAT_SKIP_SWARM:-}" ]; then
     swarm="skipped (OSTCHAT_SKIP_SWARM is set)"

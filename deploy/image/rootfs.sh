@@ -7,20 +7,18 @@
 #
 # Run from the repository root after building (the README's build steps, or
 # the Dockerfile's build stage, which runs this script itself).
-set -euo pipefail
 cd "$(dirname "$0")/../.."
+# Strict mode, and a message naming the step, line and command of any failure.
+source scripts/lib.sh
 
 out=${1:-target/image-rootfs}
 runner=${MINISPIN:-target/release/minispin}
 certs=/etc/ssl/certs/ca-certificates.crt
 
-say() { printf '==> %s\n' "$*"; }
-fail() { printf 'rootfs.sh: %s\n' "$*" >&2; exit 1; }
-
 [ -x "$runner" ] || fail "$runner is missing: build it with 'cargo build --release -p minispin'"
 [ -r "$certs" ] || fail "$certs is missing: install the ca-certificates package"
 
-say "Assembling the minispin image's file system in $out"
+step "Assembling the minispin image's file system in $out"
 rm -rf "$out"
 mkdir -p "$out/usr/local/bin" "$out/etc/ssl/certs" "$out/app/sql" "$out/var/cache/minispin"
 
@@ -55,4 +53,4 @@ if [ "$(id -u)" -eq 0 ]; then
     chroot "$out" /usr/local/bin/minispin --help >/dev/null \
         || fail "the runner does not start inside $out; a library is missing from what ldd listed"
 fi
-say "$(du -sh "$out" | cut -f1) in $(find "$out" -type f | wc -l) files"
+printf '   %s in %s files\n' "$(du -sh "$out" | cut -f1)" "$(find "$out" -type f | wc -l)"

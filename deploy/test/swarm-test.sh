@@ -172,7 +172,7 @@ docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$ST
 docker service scale --detach=true "${STACK}_pgadmin=0" >/dev/null
 
 curl_chat() { curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "https://$DOMAIN:$HTTPS_PORT$1"; }
-migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep -q '^Complete'; }
+migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep '^Complete' >/dev/null; }
 step "Waiting for Postgres, the migration job, 3 hosts and Traefik (at most 4 minutes)"
 wait_for 240 "the migration job completing" migrated
 wait_for 120 "the chat answering through Traefik" curl_chat /api/health

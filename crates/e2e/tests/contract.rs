@@ -359,11 +359,19 @@ fn whole_api_under_strict_spin_settings() {
         405,
         "method_not_allowed",
     );
-    // Paging errors.
-    for query in ["limit=0", "limit=501", "after=-1", "after=x"] {
+    // Paging errors: each names the parameter it refuses.
+    for (query, names) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("after=-1", "after"),
+        ("after=x", "after"),
+        ("before=1e3", "before"),
+        ("after=1&after=2", "after"),
+    ] {
         let r = api.get(&format!("{path}?{query}"));
-        assert_eq!(r.status, 400, "{query}: {}", r.body);
-        error(&r, 400, &r.error_code());
+        error(&r, 400, "invalid_query");
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(names), "{query}: {message}");
     }
     // Other paths under /api/rooms/ are unknown routes.
     error(&api.get("/api/rooms/rust/nope"), 404, "not_found");
