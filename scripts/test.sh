@@ -15,14 +15,16 @@ ensure_roles
 ensure_chromium
 ensure_schemathesis
 ensure_cargo_fuzz
+ensure_traefik
 build_all
 step "Building the probe component the Spin-compatibility tests run"
 cargo build --release --target wasm32-wasip2 -p spin-probe
 
 # The benchmark in its short smoke mode: it must run and print a complete
-# table (no timing thresholds here; figures belong in BENCHMARKS.md).
-step "Benchmark smoke run (ostchat-bench --smoke)"
-cargo run --release -q -p bench -- --smoke
+# table, the steps through a real Traefik included (no timing thresholds
+# here; figures belong in BENCHMARKS.md).
+step "Benchmark smoke run (ostchat-bench --smoke, with Traefik $TRAEFIK_VERSION in front of the runner for its last steps)"
+cargo run --release -q -p bench -- --smoke --traefik "$TRAEFIK_BIN"
 
 step "Running the tests (cargo test --release)"
 log=$(mktemp)

@@ -54,7 +54,7 @@ fn text(status: StatusCode, body: &'static str) -> Response<String> {
         "content-type",
         spin_sdk::http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    secure(res)
+    chat_spin::whole(secure(res))
 }
 
 /// The page's security headers (`chat::api::PAGE_HEADERS`) on a response.
@@ -104,10 +104,10 @@ fn serve(req: &Request, asset: &Asset) -> Response<String> {
         .get("if-none-match")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+    // A HEAD gets the GET's body too: the host sends only the head, with
+    // the length the GET would have.
     let (status, body) = if fresh {
         (StatusCode::NOT_MODIFIED, String::new())
-    } else if req.method() == Method::HEAD {
-        (StatusCode::OK, String::new())
     } else {
         (StatusCode::OK, asset.body.to_string())
     };
@@ -120,5 +120,8 @@ fn serve(req: &Request, asset: &Asset) -> Response<String> {
         .header("cache-control", "no-cache")
         .body(body)
         .map(secure)
+        // A 304 has no body and must not claim a length other than the
+        // 200's: it carries none.
+        .map(|res| if fresh { res } else { chat_spin::whole(res) })
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
 }

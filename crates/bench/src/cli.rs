@@ -12,6 +12,10 @@ USAGE:
     ostchat-bench [--messages N] [--clients N] [--duration SECS] [--warmup SECS]
                   [--post-rate PER_SEC] [--smoke] [--only runner|native]
                   [--runner-args ARGS]   (extra arguments for `minispin up`, one string)
+                  [--manifest PATH]      (the app the runner serves; default spin.toml,
+                                          e.g. another build of the components)
+                  [--traefik PATH]       (Traefik binary: also measure through Traefik;
+                                          default $OSTCHAT_TRAEFIK)
     ostchat-bench native-server --listen ADDR --database URL --secret S
 
 Run from the workspace root after building (the README's test command builds
@@ -25,6 +29,10 @@ pub struct Settings {
     pub warmup_s: f64,
     pub post_rate: f64,
     pub smoke: bool,
+    /// The manifest the runner serves (`None`: the workspace's spin.toml).
+    pub manifest: Option<String>,
+    /// Traefik's binary, for the steps through Traefik (`None`: skipped).
+    pub traefik: Option<String>,
 }
 
 /// What to do.
@@ -109,6 +117,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--post-rate",
             "--only",
             "--runner-args",
+            "--manifest",
+            "--traefik",
         ],
         &["--smoke"],
     )?;
@@ -133,6 +143,10 @@ pub fn parse(args: &[String]) -> Result<Command> {
             .get("--post-rate")?
             .unwrap_or(if smoke { 5.0 } else { 20.0 }),
         smoke,
+        manifest: a.get("--manifest")?,
+        traefik: a
+            .get("--traefik")?
+            .or_else(|| testkit::traefik::from_env().map(|p| p.display().to_string())),
     };
     if settings.clients == 0 || settings.duration_s <= 0.0 {
         bail!("--clients and --duration must be above 0\n\n{USAGE}");

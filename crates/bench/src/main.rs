@@ -2,12 +2,15 @@
 //! a native baseline and with the database's own ceiling, in one run.
 //!
 //! Steps: prepare a fresh database with `--messages` stored messages; start
-//! `minispin up` on the real components and drive it from this process
-//! (closed loop, keep-alive, `--clients` connections) through the poll,
-//! catch-up, post and chat scenarios; stop it; do the same against the native
-//! baseline (`native.rs`: same domain, same SQL, same pool, no wasm); run
-//! `pgbench` with the poll query; print one table and write it as JSON under
-//! `target/bench/`. A step that fails is reported as failed and every other
+//! `minispin up --strict` on the real components (no `TCP_NODELAY`, as
+//! under Spin) and drive it from this process (closed loop, keep-alive,
+//! `--clients` connections) through the poll, catch-up, post and chat
+//! scenarios, and each route's latency on one kept-alive connection; stop
+//! it; do the same against the native baseline (`native.rs`: same domain,
+//! same SQL, same pool, no wasm); with a Traefik binary, poll and post
+//! through a real Traefik on loopback in front of the runner, as the stack
+//! serves them; run `pgbench` with the poll query; print one table and write
+//! it as JSON under `target/bench/`. A step that fails is reported as failed and every other
 //! figure is kept. Every figure is only meaningful next to its baseline from
 //! the same run: this machine is shared and noisy.
 //!
@@ -86,6 +89,8 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         chat: Vec::new(),
         pgbench_poll_tps: None,
         pgbench_clients: 0,
+        routes: Vec::new(),
+        notes: Vec::new(),
         failed_steps: Vec::new(),
     };
     let targets: Vec<&str> = ["runner", "native"]
@@ -97,8 +102,12 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
     let runner = || {
         let mut config = RunnerConfig::chat(&db);
         config.args = runner_args.split_whitespace().map(str::to_string).collect();
+        if let Some(manifest) = &s.manifest {
+            config.manifest = manifest.into();
+        }
         config
     };
+    let token = scenarios::token(SESSION_SECRET)?;
     for target in &targets {
         let started = if *target == "runner" {
             say("starting minispin on the real components");
@@ -125,6 +134,17 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
             }
             Err(e) => report.failed_steps.push(format!("{target}: {e:#}")),
         }
+        let page = *target == "runner";
+        match runtime.block_on(scenarios::routes(
+            target,
+            &server.base,
+            &s,
+            token.clone(),
+            page,
+        )) {
+            Ok(rows) => report.routes.extend(rows),
+            Err(e) => report.failed_steps.push(format!("{target}: routes: {e:#}")),
+        }
         server.terminate();
     }
     // What the rate limit costs a post: the same runner with limits off
@@ -134,9 +154,13 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         let config = runner().set("post_burst", "0");
         let measured = Server::start(config.command(), "minispin: serving ").and_then(|server| {
             let row = runtime
-                .block_on(async {
-                    scenarios::post("nolimit", &server, &s, scenarios::token(SESSION_SECRET)?).await
-                })
+                .block_on(scenarios::post(
+                    "nolimit",
+                    &server.base,
+                    &server,
+                    &s,
+                    token.clone(),
+                ))
                 .map_err(|e| format!("{e:#}"));
             server.terminate();
             row
@@ -145,6 +169,50 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
             Ok(row) => report.rows.push(row),
             Err(e) => report.failed_steps.push(format!("nolimit: {e}")),
         }
+    }
+
+    // Through a real Traefik on loopback, which keeps its connections to
+    // the host alive as in the stack: poll and post throughput, and each
+    // route's latency on one connection.
+    let mut traefik_rows = 0;
+    match (&s.traefik, targets.contains(&"runner")) {
+        (Some(bin), true) => {
+            say("starting minispin behind Traefik");
+            let measured = Server::start(runner().command(), "minispin: serving ")
+                .and_then(|server| {
+                    testkit::traefik::Traefik::start(
+                        std::path::Path::new(bin),
+                        std::slice::from_ref(&server.base),
+                        "/api/health",
+                    )
+                    .map(|traefik| (server, traefik))
+                })
+                .map_err(anyhow::Error::msg)
+                .and_then(|(server, traefik)| {
+                    let base = traefik.server.base.clone();
+                    let t = "traefik";
+                    let result = runtime.block_on(async {
+                        let poll = scenarios::poll("poll", 0, t, &base, &server, &s).await?;
+                        let post = scenarios::post(t, &base, &server, &s, token.clone()).await?;
+                        let routes = scenarios::routes(t, &base, &s, token.clone(), true).await?;
+                        anyhow::Ok((vec![poll, post], routes))
+                    });
+                    server.terminate();
+                    result
+                });
+            match measured {
+                Ok((rows, routes)) => {
+                    traefik_rows = rows.len();
+                    report.rows.extend(rows);
+                    report.routes.extend(routes);
+                }
+                Err(e) => report.failed_steps.push(format!("traefik: {e:#}")),
+            }
+        }
+        (None, true) => report.notes.push(
+            "the steps through Traefik were skipped: no Traefik binary (--traefik PATH or OSTCHAT_TRAEFIK; ./scripts/test.sh unpacks one)".into(),
+        ),
+        _ => {}
     }
 
     let pgbench = || -> Result<(usize, f64)> {
@@ -176,7 +244,7 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
     report.add_ratios();
     report.print();
     report.write(&root.join("target/bench"))?;
-    let expected_rows = 3 * targets.len() + usize::from(targets.contains(&"runner"));
+    let expected_rows = 3 * targets.len() + usize::from(targets.contains(&"runner")) + traefik_rows;
     if !report.complete(targets.len(), expected_rows) {
         bail!(
             "the benchmark table is incomplete (a step failed, a scenario served nothing or had errors, or a message was lost); see above"

@@ -38,6 +38,21 @@ pub struct ChatRow {
     pub poll_p99_ms: f64,
 }
 
+/// One route's latency on one kept-alive connection: requests sent one after
+/// another, as a proxy sends them to a host. A response written in pieces
+/// on a host without `TCP_NODELAY` shows here as ~40 ms per request.
+#[derive(Debug, Serialize)]
+pub struct RouteRow {
+    pub route: String,
+    pub target: String,
+    pub requests: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Requests that failed or answered another status than expected.
+    pub errors: u64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub date_unix: u64,
@@ -49,6 +64,10 @@ pub struct Report {
     pub pgbench_poll_tps: Option<f64>,
     /// pgbench's clients (capped below the server's free connections).
     pub pgbench_clients: usize,
+    /// Sequential requests on one kept-alive connection, per route.
+    pub routes: Vec<RouteRow>,
+    /// Steps skipped on purpose, each with why.
+    pub notes: Vec<String>,
     /// Steps that failed, each with why; their figures are missing.
     pub failed_steps: Vec<String>,
 }
@@ -126,6 +145,7 @@ impl Report {
                 .all(|r| r.requests_per_s > 0.0 && r.errors == 0)
             && self.chat.iter().all(|c| c.posted > 0 && c.undelivered == 0)
             && self.pgbench_poll_tps.is_some_and(|t| t > 0.0)
+            && self.routes.iter().all(|r| r.errors == 0 && r.requests > 0)
     }
 
     pub fn print(&self) {
@@ -195,6 +215,23 @@ impl Report {
                 c.poll_p99_ms
             );
         }
+        if !self.routes.is_empty() {
+            println!();
+            println!("one kept-alive connection, requests one after another:");
+            println!(
+                "{:<22} {:<8} {:>9} {:>8} {:>8} {:>8} {:>7}",
+                "route", "target", "requests", "p50 ms", "p99 ms", "max ms", "errors"
+            );
+            for r in &self.routes {
+                println!(
+                    "{:<22} {:<8} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+                    r.route, r.target, r.requests, r.p50_ms, r.p99_ms, r.max_ms, r.errors
+                );
+            }
+        }
+        for n in &self.notes {
+            println!("note: {n}");
+        }
         for f in &self.failed_steps {
             println!("FAILED: {f}");
         }
@@ -248,6 +285,8 @@ mod tests {
             warmup_s: 0.0,
             post_rate: 1.0,
             smoke: true,
+            manifest: None,
+            traefik: None,
         };
         let row = |target: &str, scenario: &str, rps: f64| Row {
             scenario: scenario.into(),
@@ -270,6 +309,8 @@ mod tests {
             chat: Vec::new(),
             pgbench_poll_tps: None,
             pgbench_clients: 0,
+            routes: Vec::new(),
+            notes: Vec::new(),
             failed_steps: vec!["pgbench: too many clients".into()],
         };
         report.add_ratios();

@@ -3,7 +3,7 @@
 
 use crate::cli::Settings;
 use crate::load::{self, Outcome, Req};
-use crate::report::{ChatRow, Row, percentile, sorted_ms, summarize};
+use crate::report::{ChatRow, RouteRow, Row, percentile, sorted_ms, summarize};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
@@ -51,9 +51,11 @@ async fn room_cursors(base: &str) -> Result<Vec<(String, i64)>> {
         .collect())
 }
 
-/// One closed-loop run, with the server's CPU seconds over the measured
-/// window only (sampled when the warm-up ends and when the run ends).
+/// One closed-loop run against `base` (the server itself, or a proxy in
+/// front of it), with the server's CPU seconds over the measured window only
+/// (sampled when the warm-up ends and when the run ends).
 async fn measured(
+    base: &str,
     server: &Server,
     s: &Settings,
     make: Arc<dyn Fn(usize, u64) -> Req + Send + Sync>,
@@ -65,7 +67,7 @@ async fn measured(
         tokio::time::sleep(warmup).await;
         testkit::server::cpu_seconds(pid)
     });
-    let out = load::closed_loop(&server.base, s.clients, warmup, duration, make).await?;
+    let out = load::closed_loop(base, s.clients, warmup, duration, make).await?;
     let cpu = server.cpu_seconds() - at_warm.await?;
     Ok((out, cpu))
 }
@@ -80,8 +82,15 @@ pub fn token(secret: &str) -> Result<Arc<str>> {
         .into())
 }
 
-/// The post scenario: every client posts, round the rooms, back to back.
-pub async fn post(target: &str, server: &Server, s: &Settings, token: Arc<str>) -> Result<Row> {
+/// The post scenario: every client posts, round the rooms, back to back,
+/// to `base` (the server, or a proxy in front of it).
+pub async fn post(
+    target: &str,
+    base: &str,
+    server: &Server,
+    s: &Settings,
+    token: Arc<str>,
+) -> Result<Row> {
     say(&format!(
         "{target}: post ({} clients, {:.1} s)",
         s.clients, s.duration_s
@@ -95,11 +104,44 @@ pub async fn post(target: &str, server: &Server, s: &Settings, token: Arc<str>) 
         )),
         token: Some(token.clone()),
     });
-    let (out, cpu) = measured(server, s, make).await?;
+    let (out, cpu) = measured(base, server, s, make).await?;
     Ok(summarize("post", target, &out, cpu, server.peak_rss_mb()))
 }
 
-/// Every scenario against one server: its rows and its chat row.
+/// The poll scenario (`behind` = 0: nothing new after the cursor) or the
+/// catch-up scenario (50 behind): every client reads one room, round the
+/// rooms, back to back, from `base`.
+pub async fn poll(
+    name: &str,
+    behind: i64,
+    target: &str,
+    base: &str,
+    server: &Server,
+    s: &Settings,
+) -> Result<Row> {
+    let cursors = Arc::new(room_cursors(base).await?);
+    say(&format!(
+        "{target}: {name} ({} clients, {:.1} s)",
+        s.clients, s.duration_s
+    ));
+    let make = Arc::new(move |client: usize, _seq: u64| {
+        let (room, last) = &cursors[client % cursors.len()];
+        Req {
+            method: http::Method::GET,
+            path: format!(
+                "/api/rooms/{room}/messages?after={}",
+                (last - behind).max(0)
+            ),
+            body: None,
+            token: None,
+        }
+    });
+    let (out, cpu) = measured(base, server, s, make).await?;
+    Ok(summarize(name, target, &out, cpu, server.peak_rss_mb()))
+}
+
+/// Every scenario against one server: its rows and its chat row (the
+/// per-route latencies are a step of their own, [`routes`]).
 pub async fn run(
     target: &str,
     server: &Server,
@@ -109,33 +151,11 @@ pub async fn run(
     let token = token(secret)?;
     let mut rows = Vec::new();
 
-    let kinds: [(&str, i64); 2] = [("poll", 0), ("catch-up", 50)];
-    for (name, behind) in kinds {
-        let cursors = Arc::new(room_cursors(&server.base).await?);
-        say(&format!(
-            "{target}: {name} ({} clients, {:.1} s)",
-            s.clients, s.duration_s
-        ));
-        let make = {
-            let cursors = cursors.clone();
-            Arc::new(move |client: usize, _seq: u64| {
-                let (room, last) = &cursors[client % cursors.len()];
-                Req {
-                    method: http::Method::GET,
-                    path: format!(
-                        "/api/rooms/{room}/messages?after={}",
-                        (last - behind).max(0)
-                    ),
-                    body: None,
-                    token: None,
-                }
-            })
-        };
-        let (out, cpu) = measured(server, s, make).await?;
-        rows.push(summarize(name, target, &out, cpu, server.peak_rss_mb()));
+    let base = server.base.as_str();
+    for (name, behind) in [("poll", 0), ("catch-up", 50)] {
+        rows.push(poll(name, behind, target, base, server, s).await?);
     }
-
-    rows.push(post(target, server, s, token.clone()).await?);
+    rows.push(post(target, base, server, s, token.clone()).await?);
 
     let chat_secs = if s.smoke { 3.0 } else { s.duration_s.max(10.0) };
     say(&format!(
@@ -233,4 +253,105 @@ pub fn pgbench(
                 String::from_utf8_lossy(&out.stderr).trim()
             )
         })
+}
+
+/// Each route's latency on one kept-alive connection, requests one after
+/// another: the pattern a proxy (Traefik) uses towards a host. `page` is
+/// false for a server that serves only the API (the native baseline).
+pub async fn routes(
+    target: &str,
+    base: &str,
+    s: &Settings,
+    token: Arc<str>,
+    page: bool,
+) -> Result<Vec<RouteRow>> {
+    let requests = if s.smoke { 20 } else { 200 };
+    say(&format!(
+        "{target}: each route on one connection ({requests} requests one after another)"
+    ));
+    let last = room_cursors(base)
+        .await?
+        .into_iter()
+        .find(|(r, _)| r == "general")
+        .map_or(0, |(_, c)| c);
+    let run = format!("{}-{target}", std::process::id());
+    let get = |path: String| {
+        move |_: u64| Req {
+            method: http::Method::GET,
+            path: path.clone(),
+            body: None,
+            token: None,
+        }
+    };
+    type Make = Box<dyn Fn(u64) -> Req>;
+    let mut cases: Vec<(&str, u16, Make)> = Vec::new();
+    if page {
+        cases.push(("page", 200, Box::new(get("/".into()))));
+    }
+    cases.push(("health", 200, Box::new(get("/api/health".into()))));
+    cases.push((
+        "session",
+        201,
+        Box::new(|i| Req {
+            method: http::Method::POST,
+            path: "/api/session".into(),
+            body: Some(format!(r#"{{"name":"bench{i}"}}"#)),
+            token: None,
+        }),
+    ));
+    cases.push(("rooms", 200, Box::new(get("/api/rooms".into()))));
+    cases.push((
+        "poll (nothing new)",
+        200,
+        Box::new(get(format!("/api/rooms/general/messages?after={last}"))),
+    ));
+    let post_run = run.clone();
+    cases.push((
+        "post",
+        201,
+        Box::new(move |i| Req {
+            method: http::Method::POST,
+            path: "/api/rooms/general/messages".into(),
+            body: Some(format!(
+                r#"{{"body":"route latency {i}","client_id":"r-{post_run}-{i}"}}"#
+            )),
+            token: Some(token.clone()),
+        }),
+    ));
+    cases.push((
+        "unknown room (404)",
+        404,
+        Box::new(get("/api/rooms/no-such-room/messages".into())),
+    ));
+
+    let mut rows = Vec::new();
+    for (route, expect, make) in cases {
+        let mut conn = load::Conn::open(base).await?;
+        let mut latencies_us = Vec::with_capacity(requests);
+        let mut errors = 0;
+        for i in 0..requests as u64 {
+            let t0 = std::time::Instant::now();
+            match conn.send(&make(i)).await {
+                Ok((status, _)) if status == expect => {
+                    latencies_us.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32)
+                }
+                Ok(_) => errors += 1,
+                Err(_) => {
+                    errors += 1;
+                    conn = load::Conn::open(base).await?;
+                }
+            }
+        }
+        let ms = sorted_ms(&latencies_us);
+        rows.push(RouteRow {
+            route: route.into(),
+            target: target.into(),
+            requests: ms.len(),
+            p50_ms: percentile(&ms, 0.5),
+            p99_ms: percentile(&ms, 0.99),
+            max_ms: ms.last().copied().unwrap_or(0.0),
+            errors,
+        });
+    }
+    Ok(rows)
 }

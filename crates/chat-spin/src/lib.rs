@@ -6,7 +6,8 @@
 //!   `chat.*` SQL functions (all data access goes through them);
 //! - [`read`]: a Spin request into a [`chat::api::Request`], with the body
 //!   size capped before it is read;
-//! - [`respond`]: a [`chat::api::Reply`] into a Spin response;
+//! - [`respond`]: a [`chat::api::Reply`] into a Spin response, whole (see
+//!   [`whole`]);
 //! - [`config`]: the chat configuration from Spin variables.
 
 use chat::StoreError;
@@ -228,14 +229,33 @@ pub fn respond(reply: chat::api::Reply) -> Response<String> {
     for (name, value) in &reply.headers {
         builder = builder.header(*name, value.as_str());
     }
-    builder.body(reply.body).unwrap_or_else(|e| {
+    whole(builder.body(reply.body).unwrap_or_else(|e| {
         eprintln!("chat: 500 internal: building the response: {e}");
         let mut fallback = Response::new(String::from(
             r#"{"error":{"code":"internal","message":"the server could not build its reply; try again"}}"#,
         ));
         *fallback.status_mut() = spin_sdk::http::StatusCode::INTERNAL_SERVER_ERROR;
         fallback
-    })
+    }))
+}
+
+/// A response whose body is known in full, marked so with its
+/// `Content-Length`, so the host writes it at once.
+///
+/// Why it matters: Spin's HTTP server does not set `TCP_NODELAY`. Without a
+/// length, the host sends the body chunked and can end it only when the
+/// body stream and its trailers future close, a moment after the data; that
+/// last small write ("0\r\n\r\n") then waits under Nagle's algorithm until
+/// the client acknowledges what came before, which a Linux client delays by
+/// about 40 ms. With the length, the response is complete with its last
+/// byte of data and leaves in one write.
+pub fn whole(mut res: Response<String>) -> Response<String> {
+    let length = res.body().len();
+    res.headers_mut().insert(
+        spin_sdk::http::HeaderName::from_static("content-length"),
+        spin_sdk::http::HeaderValue::from(length),
+    );
+    res
 }
 
 /// Chat configuration from Spin variables.

@@ -131,6 +131,12 @@ pub struct Options {
     /// whole body; past it the connection is closed (a slow sender cannot
     /// hold a connection and an instance forever).
     pub read_timeout: Duration,
+    /// Set `TCP_NODELAY` on accepted connections. Off by default, as in
+    /// Spin, whose HTTP server does not set it: a response that leaves in
+    /// more than one write then waits for the client's delayed ACK (about
+    /// 40 ms on Linux) before its last write, and the runner must show that
+    /// as Spin would.
+    pub tcp_nodelay: bool,
 }
 
 impl Default for Options {
@@ -140,6 +146,7 @@ impl Default for Options {
             strict: false,
             log: stderr_log(),
             read_timeout: Duration::from_secs(30),
+            tcp_nodelay: false,
         }
     }
 }
@@ -153,6 +160,8 @@ pub struct App {
     pub log: Log,
     /// See [`Options::read_timeout`].
     pub read_timeout: Duration,
+    /// See [`Options::tcp_nodelay`].
+    pub tcp_nodelay: bool,
     /// Set once the server has drained: instances still alive then are
     /// dropped with the runtime, which is not a failure worth logging.
     pub shutting_down: Arc<AtomicBool>,
@@ -280,6 +289,7 @@ impl App {
             router,
             log: options.log.clone(),
             read_timeout: options.read_timeout,
+            tcp_nodelay: options.tcp_nodelay,
             shutting_down,
         })
     }

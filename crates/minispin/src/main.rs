@@ -12,7 +12,7 @@ USAGE:
     minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--strict]
                 [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
                 [--drain-delay SECS] [--drain-health-path PATH] [--drain-timeout SECS]
-                [--read-timeout SECS]
+                [--read-timeout SECS] [--tcp-nodelay]
     minispin migrate --database URL [--password-file PATH] [--dir sql]
                      [--ensure-login URL | --ensure-login-file PATH] [--wait SECS]
     minispin check URL [--timeout SECS]
@@ -34,7 +34,13 @@ at once); --ensure-login lets that URL's user log in with its password;
 
 --strict fails requests that would hang under some real Spin releases (a
 synchronous postgres `query` with zero rows, spinframework/spin#3671) instead
-of only logging a warning once per component.";
+of only logging a warning once per component.
+
+Accepted connections keep Nagle's algorithm on, as under Spin (which does
+not set TCP_NODELAY): a response that leaves in more than one write then
+waits about 40 ms for the client's delayed ACK, as it would under Spin.
+--tcp-nodelay sets TCP_NODELAY instead (kinder than Spin, so not allowed
+with --strict).";
 
 struct Args(Vec<String>);
 
@@ -114,6 +120,12 @@ fn real_main() -> Result<()> {
             drain.health_path = args.take("--drain-health-path")?;
             if let Some(v) = args.take("--read-timeout")? {
                 options.read_timeout = seconds(&v, "--read-timeout")?;
+            }
+            options.tcp_nodelay = args.flag("--tcp-nodelay");
+            if options.tcp_nodelay && options.strict {
+                bail!(
+                    "--tcp-nodelay makes the runner kinder than Spin, which --strict must not be; drop one of them"
+                );
             }
             args.finish()?;
             runtime()?.block_on(up(manifest, listen, options, drain))

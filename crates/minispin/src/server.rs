@@ -106,7 +106,12 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let _ = stream.set_nodelay(true);
+                // Spin leaves Nagle's algorithm on; so do we unless asked
+                // (`Options::tcp_nodelay`), so a response written in pieces
+                // stalls here as it would there.
+                if front.app.tcp_nodelay {
+                    let _ = stream.set_nodelay(true);
+                }
                 let read_timeout = front.app.read_timeout;
                 let front = front.clone();
                 let service = service_fn(move |req| {

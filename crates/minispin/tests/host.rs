@@ -60,21 +60,20 @@ fn options(strict: bool, log: &Arc<Mutex<String>>) -> Options {
 
 impl Host {
     fn start(manifest: &Path, vars: Vec<(String, String)>, strict: bool, drain: Drain) -> Host {
-        Host::start_with(manifest, vars, strict, drain, Duration::from_secs(30))
+        Host::start_with(manifest, vars, strict, drain, |_| {})
     }
 
+    /// As [`Host::start`], with `tune` changing the runner's options.
     fn start_with(
         manifest: &Path,
         vars: Vec<(String, String)>,
         strict: bool,
         drain: Drain,
-        read_timeout: Duration,
+        tune: impl FnOnce(&mut Options),
     ) -> Host {
         let log = Arc::new(Mutex::new(String::new()));
-        let options = Options {
-            read_timeout,
-            ..options(strict, &log)
-        };
+        let mut options = options(strict, &log);
+        tune(&mut options);
         let manifest = manifest.to_path_buf();
         let (ready, started) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -587,7 +586,7 @@ fn slow_senders_are_disconnected_and_logged() {
         probe_vars(&db),
         true,
         Drain::default(),
-        Duration::from_millis(500),
+        |o| o.read_timeout = Duration::from_millis(500),
     );
     let addr = host.base.trim_start_matches("http://").to_string();
 
@@ -625,4 +624,55 @@ fn slow_senders_are_disconnected_and_logged() {
 
     // Prompt clients are served as before.
     assert_eq!(send("GET", &host.url("/probe/headers"), None).0, 200);
+}
+
+/// The median time of `n` sequential requests for `path` on one kept-alive
+/// connection.
+fn median_on_one_connection(host: &Host, path: &str, n: usize) -> Duration {
+    let mut conn = testkit::http1::Conn::open(&host.base).unwrap();
+    let mut took: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t0 = Instant::now();
+            let answer = conn.send("GET", path, &[], b"");
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            assert_eq!(answer.text(), "first piece, second piece");
+            t0.elapsed()
+        })
+        .collect();
+    took.sort();
+    took[n / 2]
+}
+
+/// Spin's HTTP server leaves Nagle's algorithm on for the connections it
+/// accepts, so the runner does too (unless told otherwise): a response
+/// that leaves in two writes then holds the second back until the client
+/// acknowledges the first, which a Linux client delays by about 40 ms on a
+/// kept-alive connection. This is the stall every chat route had under
+/// Spin (`crates/e2e/tests/keepalive.rs` holds the components to one
+/// write); here the runner must show it, and must not with `tcp_nodelay`.
+#[test]
+fn like_spin_a_response_written_in_two_pieces_waits_for_the_delayed_ack() {
+    let db = TestDb::new();
+    let harsh = Host::probe(&db, true);
+    let median = median_on_one_connection(&harsh, "/probe/pieces?2", 15);
+    eprintln!("a body in two pieces, no TCP_NODELAY: median {median:?}");
+    assert!(
+        median >= Duration::from_millis(30),
+        "without TCP_NODELAY the second piece should wait for the delayed ACK (~40 ms), but the median was {median:?}"
+    );
+    drop(harsh);
+
+    let kind = Host::start_with(
+        &probe_manifest(),
+        probe_vars(&db),
+        false,
+        Drain::default(),
+        |o| o.tcp_nodelay = true,
+    );
+    let median = median_on_one_connection(&kind, "/probe/pieces?2", 15);
+    eprintln!("a body in two pieces, TCP_NODELAY: median {median:?}");
+    assert!(
+        median < Duration::from_millis(20),
+        "with TCP_NODELAY the second piece leaves at once, but the median was {median:?}"
+    );
 }

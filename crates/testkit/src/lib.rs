@@ -7,10 +7,14 @@
 //! - [`server`]: a server process under test (`minispin up`, or any process
 //!   that prints its address), its log, CPU time and memory, and a graceful
 //!   stop; [`server::RunnerConfig`] starts `minispin up` on a manifest;
+//! - [`http1`]: a plain HTTP/1.1 client on one kept-alive connection, for
+//!   what a server puts on the wire (latency on a reused connection);
 //! - [`native`]: [`native::NativeStore`], the chat's store over
 //!   tokio-postgres, calling the same SQL functions as the components (the
 //!   benchmark's native baseline, and the real-Postgres side of the store
-//!   test suite).
+//!   test suite);
+//! - [`traefik`]: a real Traefik on loopback in front of servers, as in the
+//!   production stack.
 //!
 //! Prerequisites (the README's test command does all of this): Postgres
 //! running with the `ostchat_owner` and `ostchat_app` roles, and the runner
@@ -18,8 +22,10 @@
 //! owner's URL and `MINISPIN_BIN` the runner.
 
 pub mod db;
+pub mod http1;
 pub mod native;
 pub mod server;
+pub mod traefik;
 
 pub use db::TestDb;
 pub use server::{RunnerConfig, Server, free_port};

