@@ -9,7 +9,7 @@ set -Eeuo pipefail
 # is set; that costs a lot per request and says nothing useful.
 export RUST_LIB_BACKTRACE=0
 
-COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-health ostchat-static)
+COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-poll ostchat-health ostchat-static)
 OWNER_URL="postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432"
 
 # The step under way, named again if anything in it fails. Each step says

@@ -37,6 +37,8 @@ enum Route {
     Health,
     /// Any path at all.
     Other(String),
+    /// `/api/poll` (its room is in the query: `Query::Poll`).
+    Poll,
 }
 
 /// Rooms that exist or may: random strings alone would almost never name
@@ -67,6 +69,8 @@ enum Query {
     Between(u64, u64),
     Limit(u64, Option<u64>),
     Raw(String),
+    /// A poll's: the room, the cursor, a limit, a known id, a room list.
+    Poll(Room, u64, Option<u64>, Option<u64>, Option<Vec<Room>>),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -170,6 +174,7 @@ fuzz_target!(|calls: Vec<Call>| {
             Route::UnderRooms(tail) => format!("/api/rooms/{tail}"),
             Route::Health => "/api/health".to_string(),
             Route::Other(p) => p.clone(),
+            Route::Poll => "/api/poll".to_string(),
         };
         let query = match &call.query {
             Query::None => String::new(),
@@ -179,6 +184,20 @@ fuzz_target!(|calls: Vec<Call>| {
             Query::Limit(l, None) => format!("limit={l}"),
             Query::Limit(l, Some(a)) => format!("after={a}&limit={l}"),
             Query::Raw(q) => q.clone(),
+            Query::Poll(room, after, limit, known, rooms) => {
+                let mut q = format!("room={}&after={after}", room.id());
+                if let Some(l) = limit {
+                    q.push_str(&format!("&limit={l}"));
+                }
+                if let Some(k) = known {
+                    q.push_str(&format!("&known={k}"));
+                }
+                if let Some(rooms) = rooms {
+                    let ids: Vec<String> = rooms.iter().map(Room::id).collect();
+                    q.push_str(&format!("&rooms={}", ids.join(",")));
+                }
+                q
+            }
         };
         let token;
         let authorization = match &call.auth {

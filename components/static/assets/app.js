@@ -9,10 +9,11 @@
   var SEEN_KEY = 'chat.seen';        // localStorage: last seen message id per room
   var PENDING_KEY = 'chat.pending';  // sessionStorage: messages not yet stored
   var DEFAULT_ROOM = 'general';
+  // One request per poll (GET /api/poll): the open room's new messages and
+  // every room's newest id (for unread counts) come together.
   var POLL_MS = 1000;                // while the tab is visible
   var HIDDEN_POLL_MS = 10000;        // while it is hidden
-  var ROOMS_MS = 4000;
-  var HIDDEN_ROOMS_MS = 30000;
+  var ROOMS_RETRY_MS = 5000;         // the first room list, until it loads
   var MIN_BACKOFF_MS = 1000;
   var MAX_BACKOFF_MS = 15000;
   var PAGE = 100;
@@ -104,6 +105,10 @@
   }
 
   function roomPath(id) { return '/api/rooms/' + encodeURIComponent(id) + '/messages'; }
+  function pollPath(id, after, known) {
+    return '/api/poll?room=' + encodeURIComponent(id) + '&after=' + after + '&limit=' + PAGE +
+      (known > after ? '&known=' + known : '');
+  }
 
   function newClientId() {
     if (window.crypto && typeof crypto.randomUUID === 'function') {
@@ -265,7 +270,7 @@
     var st = roomStates[id];
     if (!st) {
       st = roomStates[id] = {
-        id: id, msgs: new Map(), minId: 0, cursor: 0, loaded: false, atStart: false,
+        id: id, msgs: new Map(), minId: 0, cursor: 0, known: 0, loaded: false, atStart: false,
         loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0
       };
     }
@@ -295,19 +300,36 @@
     roomsTimer = setTimeout(loadRooms, ms);
   }
 
+  // The room list, from GET /api/rooms at start and then from every poll.
+  // A room seen for the first time counts as unread only what arrives
+  // after that moment: where the person starts is its newest id now, not
+  // the beginning of its history.
+  function setRooms(list) {
+    if (!Array.isArray(list)) return;
+    rooms = list;
+    var changed = false;
+    list.forEach(function (r) {
+      if (typeof r.last_message_id === 'number' && typeof seen[r.id] !== 'number') {
+        seen[r.id] = r.last_message_id;
+        changed = true;
+      }
+    });
+    if (changed) writeJSON(localStore(), SEEN_KEY, seen);
+    ui.roomsError.hidden = true;
+    renderRooms();
+  }
+
+  // Once at start, so the list shows before the first poll; polls keep it
+  // current after that.
   function loadRooms() {
     roomsTimer = null;
     api('GET', '/api/rooms').then(function (data) {
-      rooms = Array.isArray(data.rooms) ? data.rooms : [];
-      ui.roomsError.hidden = true;
-      renderRooms();
-      scheduleRooms(document.hidden ? HIDDEN_ROOMS_MS : ROOMS_MS);
+      if (!rooms.length) setRooms(data.rooms);
     }, function (e) {
-      if (!rooms.length) {
-        ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
-        ui.roomsError.hidden = false;
-      }
-      scheduleRooms(Math.max(5000, (e.retryAfter || 0) * 1000));
+      if (rooms.length) return;
+      ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
+      ui.roomsError.hidden = false;
+      scheduleRooms(Math.max(ROOMS_RETRY_MS, (e.retryAfter || 0) * 1000));
     });
   }
 
@@ -594,7 +616,9 @@
     var roomId = current;
     var st = roomState(roomId);
     var wasLoaded = st.loaded;
-    var url = roomPath(roomId) + '?limit=' + PAGE + (wasLoaded ? '&after=' + st.cursor : '');
+    // The first load of a room is its newest page; after that, the single
+    // poll from the cursor, which also brings the room list.
+    var url = wasLoaded ? pollPath(roomId, st.cursor, st.known) : roomPath(roomId) + '?limit=' + PAGE;
     poll.inFlight = true;
     poll.again = false;
     if (poll.failures) tickStatus();
@@ -609,6 +633,7 @@
         if (msgs.length < PAGE) st.atStart = true;
       }
       addMessages(roomId, msgs);
+      if (data.rooms) setRooms(data.rooms);
       var cur = typeof data.cursor === 'number' ? data.cursor : 0;
       for (var i = 0; i < msgs.length; i++) if (msgs[i].id > cur) cur = msgs[i].id;
       if (cur > st.cursor) st.cursor = cur;
@@ -619,7 +644,6 @@
         if (ui.notice.getAttribute('data-kind') === 'room') { showNotice(''); ui.notice.removeAttribute('data-kind'); }
       }
       flushPending(recovered);
-      if (recovered) scheduleRooms(0);
       if (msgs.length >= PAGE) return 0; // more to catch up on
       return document.hidden ? HIDDEN_POLL_MS : POLL_MS;
     }, function (e) {
@@ -712,7 +736,11 @@
     api('POST', roomPath(p.room), { body: p.body, client_id: p.client_id }, session.token).then(function (data) {
       p.inFlight = false;
       removePending(st, p.client_id);
-      if (data && data.message) addMessages(p.room, [data.message]);
+      if (data && data.message) {
+        addMessages(p.room, [data.message]);
+        // The next poll must reach it, even from a lagging replica.
+        if (data.message.id > st.known) st.known = data.message.id;
+      }
       if (p.room === current) updateRoomChrome();
       // The server answered: no need to wait out the poller's backoff.
       if (poll.failures && !poll.inFlight) schedulePoll(0);
@@ -796,9 +824,8 @@
   window.addEventListener('offline', function () { if (poll.failures) tickStatus(); else setStatus('offline', 'offline'); });
   document.addEventListener('visibilitychange', function () {
     if (document.hidden) return;
-    // Back in view: catch up now unless we are waiting out a backoff.
+    // Back in view: catch up now (rooms too) unless we are waiting out a backoff.
     if (!poll.failures) schedulePoll(0);
-    scheduleRooms(0);
   });
 
   restorePending();

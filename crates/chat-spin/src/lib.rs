@@ -62,7 +62,7 @@ fn param(p: &Param) -> ParameterValue {
     match *p {
         Param::Text(s) => ParameterValue::Str(s.to_string()),
         Param::Int(i) => ParameterValue::Int64(i),
-        Param::Null => ParameterValue::DbNull,
+        Param::Null | Param::NullText => ParameterValue::DbNull,
     }
 }
 
@@ -267,6 +267,18 @@ pub mod config {
         variables::get("database_url").await.ok()
     }
 
+    /// The read replica's address (`database_read_url`); `None` or empty
+    /// when there is none.
+    pub async fn database_read_url() -> Option<String> {
+        variables::get("database_read_url").await.ok()
+    }
+
+    /// How far behind a replica may be and still be read
+    /// (`replica_max_lag_ms`, default 1000).
+    pub async fn replica_max_lag_ms() -> i64 {
+        number("replica_max_lag_ms", 1000).await
+    }
+
     /// The configuration a request with this method needs. Reads use no
     /// secret and no limit, so a poll (the hot path) skips every variable
     /// lookup; writes get everything.
@@ -332,13 +344,92 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// A store for the configured database, or the 503 to answer when the
+/// The chat's store: writes to the primary (`database_url`), polls and room
+/// lists from the replica (`database_read_url`) when one is configured and
+/// fit to answer (see [`chat::replica`]).
+pub type ChatStore = chat::replica::Replicated<PgStore, fn(&chat::replica::Fallback)>;
+
+/// A store for the configured databases, or the 503 to answer when the
 /// database address is not configured.
-pub async fn store() -> Result<PgStore, chat::api::Reply> {
-    match config::database_url().await {
-        Some(url) if !url.is_empty() => Ok(PgStore::new(url)),
-        _ => Err(chat::ApiError::database_unavailable()
-            .with_cause("the `database_url` variable is not set for this component")
-            .into()),
+pub async fn store() -> Result<ChatStore, chat::api::Reply> {
+    let primary = match config::database_url().await {
+        Some(url) if !url.is_empty() => url,
+        _ => {
+            return Err(chat::ApiError::database_unavailable()
+                .with_cause("the `database_url` variable is not set for this component")
+                .into());
+        }
+    };
+    let read = config::database_read_url()
+        .await
+        .filter(|url| !url.is_empty() && *url != primary && !replica::resting());
+    let max_lag_ms = match read {
+        Some(_) => config::replica_max_lag_ms().await,
+        None => 0,
+    };
+    Ok(chat::replica::Replicated {
+        primary: PgStore::new(primary),
+        replica: read.map(PgStore::new),
+        max_lag_ms,
+        on_fallback: replica::fell_back,
+    })
+}
+
+/// What an instance remembers of its replica between requests: only when
+/// to try it again after it failed, and when it last said so in the log.
+/// (Instances are reused for many requests; this is a courtesy to a replica
+/// that is down and to the log, never needed for correctness.)
+mod replica {
+    use chat::replica::Fallback;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// After a failure, the replica is left alone this long.
+    const REST: Duration = Duration::from_secs(5);
+    /// At most one log line per kind of fallback this often.
+    const LOG_EVERY: Duration = Duration::from_secs(10);
+
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    static RESTING_UNTIL_MS: AtomicU64 = AtomicU64::new(0);
+    /// Per kind (unreachable, not a replica, lagging): when last logged.
+    static LOGGED_AT_MS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+    static SUPPRESSED: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+    fn now_ms() -> u64 {
+        // +1 so that "never" (0) is always in the past.
+        EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    /// Whether the replica failed a moment ago and is being left alone.
+    pub fn resting() -> bool {
+        now_ms() < RESTING_UNTIL_MS.load(Ordering::Relaxed)
+    }
+
+    /// Told by the store why a read went to the primary: logs it (rate
+    /// limited), and rests an unreachable replica.
+    pub fn fell_back(why: &Fallback) {
+        let now = now_ms();
+        let kind = match why {
+            Fallback::Unreachable(_) => {
+                RESTING_UNTIL_MS.store(now + REST.as_millis() as u64, Ordering::Relaxed);
+                0
+            }
+            Fallback::NotAReplica => 1,
+            Fallback::Lagging { .. } => 2,
+        };
+        let last = LOGGED_AT_MS[kind].load(Ordering::Relaxed);
+        if last != 0 && now - last < LOG_EVERY.as_millis() as u64 {
+            SUPPRESSED[kind].fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        LOGGED_AT_MS[kind].store(now, Ordering::Relaxed);
+        let more = SUPPRESSED[kind].swap(0, Ordering::Relaxed);
+        let more = if more > 0 {
+            format!(" ({more} more like it since the last line)")
+        } else {
+            String::new()
+        };
+        eprintln!("chat: reading from the primary: {why}{more}");
     }
 }

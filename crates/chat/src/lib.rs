@@ -12,6 +12,8 @@
 //! - [`token`]: stateless HMAC-SHA256 session tokens.
 //! - [`model`]: the exact JSON shapes of the API and strict body parsing.
 //! - [`store`]: the [`Store`] trait the components implement over Postgres.
+//! - [`replica`]: a store that reads from a streaming replica when it is
+//!   fit to answer and writes to the primary.
 //! - [`sql`]: the database contract: every statement, how its result reads
 //!   (outcomes such as an unknown room are data), and which failures are
 //!   worth a retry.
@@ -30,6 +32,7 @@ pub mod api;
 pub mod error;
 pub mod model;
 pub mod net;
+pub mod replica;
 pub mod sql;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
@@ -39,5 +42,5 @@ pub mod token;
 pub mod validate;
 
 pub use error::ApiError;
-pub use store::{Limit, Posted, Store, StoreError};
-pub use validate::Page;
+pub use store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+pub use validate::{Page, PollQuery};

@@ -44,6 +44,15 @@ pub struct MessagePage {
     pub cursor: i64,
 }
 
+/// Reply to `GET /api/poll`: `{"room", "messages", "cursor", "rooms"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollReply {
+    pub room: String,
+    pub messages: Vec<Message>,
+    pub cursor: i64,
+    pub rooms: Vec<Room>,
+}
+
 /// `{"message": Message}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageEnvelope {

@@ -15,16 +15,19 @@
 //!   least one row anyway.
 
 use crate::model::{Message, Room};
-use crate::store::{Limit, Posted, Store, StoreError};
-use crate::validate::Page;
+use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::validate::{Page, PollQuery};
 
 /// A statement parameter; each store converts it to its driver's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Param<'a> {
     Text(&'a str),
     Int(i64),
-    /// SQL NULL, of whatever type the statement expects there.
+    /// SQL NULL where the statement expects a bigint.
     Null,
+    /// SQL NULL where the statement expects text (drivers that bind typed
+    /// values need to know which).
+    NullText,
 }
 
 /// A statement with its parameters and how many rows it returns at most,
@@ -97,6 +100,15 @@ impl<R: Runner> Store for R {
     async fn health(&self) -> Result<(), StoreError> {
         healthy(&self.run(health()).await?)
     }
+
+    async fn poll(&self, query: &PollQuery<'_>) -> Result<Option<Polled>, StoreError> {
+        let rooms = query.rooms.as_ref().map(|ids| ids.join(","));
+        polled(&self.run(poll(query, rooms.as_deref())).await?)
+    }
+
+    async fn read_source(&self) -> Result<ReadSource, StoreError> {
+        source(&self.run(read_source()).await?)
+    }
 }
 
 /// Rooms can number in the thousands; this only sizes the first buffer.
@@ -165,6 +177,34 @@ pub fn session_allowed(client: &str, limit: Limit) -> Statement<'_> {
             Param::Int(limit.burst.into()),
             Param::Int(limit.per_minute.into()),
         ],
+        max_rows: 1,
+    }
+}
+
+/// The single poll: a status row (with where it was read), the rooms, then
+/// the open room's messages after the cursor. `rooms` is the comma-joined
+/// list of rooms to list (`None`: every room).
+pub fn poll<'a>(query: &PollQuery<'a>, rooms: Option<&'a str>) -> Statement<'a> {
+    Statement {
+        sql: "SELECT kind, id, room, author, body, client_id, sent_at, title \
+              FROM chat.poll($1, $2, $3, $4)",
+        params: vec![
+            Param::Text(query.room),
+            Param::Int(query.after),
+            Param::Int(query.limit),
+            rooms.map_or(Param::NullText, Param::Text),
+        ],
+        max_rows: usize::try_from(query.limit).unwrap_or(0)
+            + 1
+            + query.rooms.as_ref().map_or(ROOMS_HINT, Vec::len),
+    }
+}
+
+/// Whether the database is a replica, and its replay lag.
+pub fn read_source() -> Statement<'static> {
+    Statement {
+        sql: "SELECT source, lag_ms FROM chat.read_source()",
+        params: Vec::new(),
         max_rows: 1,
     }
 }
@@ -261,6 +301,61 @@ pub fn page_rows(rows: &[impl Row]) -> Result<Option<Vec<Message>>, StoreError> 
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// `primary` or `replica`, and the lag, from a row's columns `kind_col`
+/// and `lag_col`.
+fn read_source_at(
+    row: &impl Row,
+    kind_col: usize,
+    lag_col: usize,
+) -> Result<ReadSource, StoreError> {
+    let replica = match text(row, kind_col, "source")?.as_str() {
+        "primary" => false,
+        "replica" => true,
+        other => return Err(malformed(&format!("source `{other}`"))),
+    };
+    Ok(ReadSource {
+        replica,
+        lag_ms: int(row, lag_col, "lag_ms")?,
+    })
+}
+
+/// The result of [`read_source`].
+pub fn source(rows: &[impl Row]) -> Result<ReadSource, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| malformed("read_source: no row"))?;
+    read_source_at(row, 0, 1)
+}
+
+/// The result of [`poll`]: `None` for an unknown room.
+pub fn polled(rows: &[impl Row]) -> Result<Option<Polled>, StoreError> {
+    let (head, rest) = rows
+        .split_first()
+        .ok_or_else(|| malformed("poll: no status row"))?;
+    match status(head)? {
+        "ok" => {}
+        "unknown_room" => return Ok(None),
+        other => return Err(malformed(&format!("poll: status `{other}`"))),
+    }
+    let mut polled = Polled {
+        messages: Vec::new(),
+        rooms: Vec::new(),
+        source: read_source_at(head, 7, 1)?,
+    };
+    for row in rest {
+        match status(row)? {
+            "room" => polled.rooms.push(Room {
+                id: text(row, 2, "room")?,
+                title: text(row, 7, "title")?,
+                last_message_id: int(row, 1, "id")?,
+            }),
+            "message" => polled.messages.push(message(row)?),
+            other => return Err(malformed(&format!("poll: row kind `{other}`"))),
+        }
+    }
+    Ok(Some(polled))
 }
 
 /// Whole seconds to wait, from milliseconds (at least 1).
@@ -415,6 +510,72 @@ mod tests {
             Value::Text("c-1"),
             Value::Text("2026-11-28T04:06:08.123Z"),
         ])
+    }
+
+    #[test]
+    fn polls_read_the_status_row_then_rooms_and_messages() {
+        let head = |status: &'static str, source: &'static str, lag: i64| {
+            R(vec![
+                Value::Text(status),
+                Value::Int(lag),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Text(source),
+            ])
+        };
+        let room = |id: &'static str, last: i64| {
+            R(vec![
+                Value::Text("room"),
+                Value::Int(last),
+                Value::Text(id),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Text("Title"),
+            ])
+        };
+        let message = |id: i64| {
+            let mut r = message_row("message", id);
+            r.0.push(Value::Null);
+            r
+        };
+        assert_eq!(polled(&[head("unknown_room", "primary", 0)]), Ok(None));
+        let p = polled(&[
+            head("ok", "replica", 250),
+            room("general", 9),
+            room("rust", 2),
+            message(8),
+            message(9),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            p.source,
+            ReadSource {
+                replica: true,
+                lag_ms: 250
+            }
+        );
+        assert_eq!(
+            p.rooms
+                .iter()
+                .map(|r| (r.id.as_str(), r.last_message_id))
+                .collect::<Vec<_>>(),
+            [("general", 9), ("rust", 2)]
+        );
+        assert_eq!(p.messages.iter().map(|m| m.id).collect::<Vec<_>>(), [8, 9]);
+        assert!(polled(&[] as &[R]).is_err());
+        assert!(polled(&[head("ok", "standby", 0)]).is_err());
+        assert!(polled(&[head("ok", "primary", 0), status_row("ok")]).is_err());
+        assert_eq!(
+            source(&[R(vec![Value::Text("primary"), Value::Int(0)])]),
+            Ok(ReadSource::PRIMARY)
+        );
+        assert!(source(&[R(vec![Value::Text("primary"), Value::Null])]).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The data-access boundary.
 //!
-//! The API logic only needs these five operations; the Spin components
+//! The API logic only needs these operations; the Spin components
 //! implement them over Spin's outbound Postgres (calling the `chat.*` SQL
 //! functions), and the unit tests implement them in memory. Keeping the
 //! trait free of Spin types is what lets all HTTP behaviour be tested
@@ -8,7 +8,7 @@
 
 use crate::error::ApiError;
 use crate::model::{Message, Room};
-use crate::validate::Page;
+use crate::validate::{Page, PollQuery};
 
 /// Why a store operation failed. The text is for server logs only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,32 @@ pub enum Posted {
     },
 }
 
+/// Where a read was served, as the database itself says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadSource {
+    /// A streaming replica (in recovery), not a primary.
+    pub replica: bool,
+    /// How far its replay is behind, in milliseconds (0 on a primary).
+    pub lag_ms: i64,
+}
+
+impl ReadSource {
+    pub const PRIMARY: ReadSource = ReadSource {
+        replica: false,
+        lag_ms: 0,
+    };
+}
+
+/// What one poll reads, in one snapshot of one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Polled {
+    /// The open room's messages after the cursor, ascending.
+    pub messages: Vec<Message>,
+    /// Every room (or the listed ones that exist), oldest first.
+    pub rooms: Vec<Room>,
+    pub source: ReadSource,
+}
+
 /// Chat persistence. Inputs are already validated by the caller.
 ///
 /// `async fn` in a public trait has no `Send` bound on its futures; that is
@@ -117,6 +143,11 @@ pub trait Store {
     /// session is allowed, else the seconds to wait.
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError>;
     async fn health(&self) -> Result<(), StoreError>;
+    /// The single poll (see [`PollQuery`]); None when the room does not
+    /// exist. One statement, one snapshot.
+    async fn poll(&self, query: &PollQuery<'_>) -> Result<Option<Polled>, StoreError>;
+    /// Whether this store's database is a replica, and how far behind.
+    async fn read_source(&self) -> Result<ReadSource, StoreError>;
 }
 
 #[cfg(test)]

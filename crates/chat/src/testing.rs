@@ -13,8 +13,8 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::model::{Message, Room};
-use crate::store::{Limit, Posted, Store, StoreError};
-use crate::validate::Page;
+use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::validate::{Page, PollQuery};
 use std::collections::HashMap;
 
 /// Polls a future to completion. [`MemStore`] never waits, so one poll must
@@ -36,6 +36,8 @@ pub struct MemStore {
     down: Cell<bool>,
     /// Tokens left per bucket. Time stands still here: buckets never refill.
     buckets: RefCell<HashMap<String, u32>>,
+    /// What `read_source` and polls say of this store (a primary unless set).
+    source: Cell<Option<ReadSource>>,
 }
 
 impl MemStore {
@@ -53,6 +55,11 @@ impl MemStore {
     /// While down, every call fails as an unreachable database does.
     pub fn set_down(&self, down: bool) {
         self.down.set(down);
+    }
+
+    /// Makes this store say it is a replica (or a primary) this far behind.
+    pub fn set_source(&self, source: ReadSource) {
+        self.source.set(Some(source));
     }
 
     pub fn rooms(&self) -> Vec<Room> {
@@ -188,6 +195,37 @@ impl Store for MemStore {
 
     async fn health(&self) -> Result<(), StoreError> {
         self.check()
+    }
+
+    async fn poll(&self, q: &PollQuery<'_>) -> Result<Option<Polled>, StoreError> {
+        let page = Page::After {
+            after: q.after,
+            limit: q.limit,
+        };
+        let Some(messages) = Store::messages(self, q.room, page).await? else {
+            return Ok(None);
+        };
+        let rooms = self
+            .rooms
+            .borrow()
+            .iter()
+            .filter(|r| {
+                q.rooms
+                    .as_ref()
+                    .is_none_or(|ids| ids.contains(&r.id.as_str()))
+            })
+            .cloned()
+            .collect();
+        Ok(Some(Polled {
+            messages,
+            rooms,
+            source: self.read_source().await?,
+        }))
+    }
+
+    async fn read_source(&self) -> Result<ReadSource, StoreError> {
+        self.check()?;
+        Ok(self.source.get().unwrap_or(ReadSource::PRIMARY))
     }
 }
 
@@ -411,6 +449,55 @@ pub async fn store_suite(store: &impl Store) {
         ),
         ("alice", "m1", "c1")
     );
+    // The single poll: the open room after the cursor, every room's newest
+    // id, in one snapshot; the listed rooms only when a list is given.
+    let poll = |room: &'static str, after: i64, limit: i64, rooms: Option<Vec<&'static str>>| {
+        let q = PollQuery {
+            room,
+            after,
+            limit,
+            known: None,
+            rooms,
+        };
+        async move { store.poll(&q).await.expect("poll") }
+    };
+    let p = poll("suite-a", 6, 2, None).await.expect("a known room");
+    assert_eq!(ids(&p.messages), [7, 8]);
+    assert_eq!(p.source, ReadSource::PRIMARY, "the suite runs on a primary");
+    let listed = store.list_rooms().await.expect("list rooms");
+    assert_eq!(p.rooms, listed, "every room, as listed");
+    let p = poll(
+        "suite-a",
+        9,
+        100,
+        Some(vec!["general", "suite-a", "suite-none"]),
+    )
+    .await
+    .expect("a known room");
+    assert!(p.messages.is_empty(), "nothing after the newest");
+    assert_eq!(
+        p.rooms
+            .iter()
+            .map(|r| (r.id.as_str(), r.last_message_id))
+            .filter(|(id, _)| *id == "suite-a")
+            .collect::<Vec<_>>(),
+        [("suite-a", 9)]
+    );
+    assert_eq!(
+        p.rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["general", "suite-a"],
+        "the listed rooms that exist, in the list's order of creation"
+    );
+    assert_eq!(
+        poll("suite-none", 0, 10, None).await,
+        None,
+        "an unknown room"
+    );
+    assert_eq!(
+        store.read_source().await.expect("read source"),
+        ReadSource::PRIMARY
+    );
+
     // Other rooms are untouched.
     assert_eq!(
         store

@@ -282,6 +282,106 @@ pub fn page(query: &str) -> Result<Page, ApiError> {
     }
 }
 
+/// At most this many rooms in a poll's `rooms` list.
+pub const POLL_ROOMS_MAX: usize = 100;
+
+/// What one poll asks for (`GET /api/poll`): the open room's messages
+/// after the cursor, and the newest id of every room (or the listed ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollQuery<'a> {
+    /// The open room. Not validated here: an impossible id is an unknown
+    /// room (404), as for `GET /api/rooms/{room}/messages`.
+    pub room: &'a str,
+    /// The id of the newest message the client has of `room` (0: none).
+    pub after: i64,
+    pub limit: i64,
+    /// The id of a message the client knows exists in `room` (its own
+    /// post): an answer that does not reach it is not taken from a replica.
+    pub known: Option<i64>,
+    /// The rooms to list; `None`: every room.
+    pub rooms: Option<Vec<&'a str>>,
+}
+
+/// Parses `room`, `after`, `limit`, `known` and `rooms` (comma-separated
+/// room ids) from a raw query string, with the same rules as [`page`]:
+/// unknown parameters are ignored, a known one given twice is refused,
+/// numbers are plain non-negative decimals, and a limit outside 1..=500 is
+/// refused rather than clamped.
+pub fn poll_query(query: &str) -> Result<PollQuery<'_>, ApiError> {
+    let (mut room, mut after, mut limit, mut known, mut rooms) = (None, None, None, None, None);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let taken = match key {
+            "room" => room.replace(value).is_some(),
+            "rooms" => rooms.replace(value).is_some(),
+            "after" => after.replace(non_negative(key, value)?).is_some(),
+            "limit" => limit.replace(non_negative(key, value)?).is_some(),
+            "known" => known.replace(non_negative(key, value)?).is_some(),
+            _ => false,
+        };
+        if taken {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{key} is given more than once; pass it at most once"),
+            ));
+        }
+    }
+    let room = room.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            "room is required: the id of the room you show, e.g. room=general",
+        )
+    })?;
+    let after = after.ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            "after is required: the id of the newest message you have of the room (0 for none)",
+        )
+    })?;
+    let limit = match limit {
+        None => LIMIT_DEFAULT,
+        Some(l) if (1..=LIMIT_MAX).contains(&l) => l,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "limit must be between 1 and 500; ask for fewer messages and poll again",
+            ));
+        }
+    };
+    let rooms = match rooms {
+        None => None,
+        Some(list) => {
+            let ids: Vec<&str> = list.split(',').collect();
+            if ids.len() > POLL_ROOMS_MAX {
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "rooms lists {} rooms; list at most {POLL_ROOMS_MAX}, or leave it out for every room",
+                        ids.len()
+                    ),
+                ));
+            }
+            if let Some(bad) = ids.iter().find(|id| !is_room_id(id)) {
+                let shown: String = bad.chars().take(40).collect();
+                return Err(ApiError::bad_request(
+                    "invalid_query",
+                    format!(
+                        "rooms holds {shown:?}, which is not a room id; list ids separated by commas, e.g. rooms=general,random"
+                    ),
+                ));
+            }
+            Some(ids)
+        }
+    };
+    Ok(PollQuery {
+        room,
+        after,
+        limit,
+        known,
+        rooms,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,5 +615,52 @@ mod tests {
         // A Cyrillic "а" is accepted and is not "alice": names are labels.
         let cyrillic = name("\u{0430}lice").unwrap();
         assert_ne!(cyrillic, name("alice").unwrap());
+    }
+
+    #[test]
+    fn poll_queries() {
+        let q = poll_query("room=general&after=17").unwrap();
+        assert_eq!(
+            q,
+            PollQuery {
+                room: "general",
+                after: 17,
+                limit: LIMIT_DEFAULT,
+                known: None,
+                rooms: None,
+            }
+        );
+        let q = poll_query("after=0&room=rust&limit=5&known=9&rooms=rust,general&x=1").unwrap();
+        assert_eq!(
+            (q.room, q.after, q.limit, q.known, q.rooms),
+            ("rust", 0, 5, Some(9), Some(vec!["rust", "general"]))
+        );
+        for bad in [
+            "",
+            "room=general",
+            "after=1",
+            "room=general&after=-1",
+            "room=general&after=x",
+            "room=general&after=1&limit=0",
+            "room=general&after=1&limit=501",
+            "room=general&after=1&known=1e3",
+            "room=general&room=rust&after=1",
+            "room=general&after=1&after=2",
+            "room=general&after=1&rooms=",
+            "room=general&after=1&rooms=general,,rust",
+            "room=general&after=1&rooms=General",
+            "room=general&after=1&rooms=a%2Cb",
+        ] {
+            let e = poll_query(bad).unwrap_err();
+            assert_eq!((e.status, e.code), (400, "invalid_query"), "{bad:?}");
+        }
+        let many = (0..=POLL_ROOMS_MAX)
+            .map(|i| format!("r{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let e = poll_query(&format!("room=general&after=0&rooms={many}")).unwrap_err();
+        assert!(e.message.contains("at most 100"), "{}", e.message);
+        let fits = many.rsplit_once(',').unwrap().0;
+        assert!(poll_query(&format!("room=general&after=0&rooms={fits}")).is_ok());
     }
 }

@@ -478,3 +478,51 @@ fn posting_too_fast_says_slow_down_and_sends_after_the_wait() {
     assert_eq!(bodies, ["one", "two", "three"]);
     assert_eq!(shown(&s), stored);
 }
+
+/// One request per poll: after the first room list and the room's first
+/// page, the page polls `/api/poll` alone, which keeps both the messages and
+/// the unread counts current. A room never opened counts as unread only
+/// what arrived after the page first listed it, not its history.
+#[test]
+fn one_poll_per_second_keeps_messages_and_unread_counts_current() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let carol = api.login("carol");
+    api.post_many(&carol, "secure-software", 5, "history ");
+    let driver = ChromeDriver::start();
+    let dave = driver.new_session();
+    join(&dave, &runner, "general", "dave");
+    // Let the first poll list the rooms, then count requests for a while.
+    std::thread::sleep(Duration::from_millis(1500));
+    let badge = "return (document.querySelector('#room-list li[data-room=\"secure-software\"] .badge') || {}).textContent || ''";
+    assert_eq!(
+        dave.execute(badge, vec![]),
+        json!(""),
+        "five messages from before the page first saw the room are not unread"
+    );
+    let count = "return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)\
+                 .filter(p => p.startsWith('/api/')).reduce((c, p) => { c[p] = (c[p] || 0) + 1; return c; }, {})";
+    let before = dave.execute(count, vec![]);
+    std::thread::sleep(Duration::from_secs(4));
+    api.post_many(&carol, "secure-software", 2, "new ");
+    wait_for(T, "an unread count of 2 on secure-software", || {
+        dave.execute(badge, vec![]) == json!("2")
+    });
+    let after = dave.execute(count, vec![]);
+    let n = |v: &Value, path: &str| v[path].as_i64().unwrap_or(0);
+    let polls = n(&after, "/api/poll") - n(&before, "/api/poll");
+    assert!(
+        (4..=8).contains(&polls),
+        "about one poll a second: {polls} in 4-5 s ({before} -> {after})"
+    );
+    for other in ["/api/rooms", "/api/rooms/general/messages"] {
+        assert_eq!(
+            n(&after, other),
+            n(&before, other),
+            "no other poller: {other} ({before} -> {after})"
+        );
+    }
+    assert_eq!(n(&after, "/api/rooms"), 1, "the room list once, at start");
+}

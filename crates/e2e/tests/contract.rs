@@ -388,6 +388,60 @@ fn whole_api_under_strict_spin_settings() {
         .clone();
     assert_eq!(rust_room["last_message_id"], 6);
 
+    // --- the single poll: the room's new messages and every room's newest
+    // id, with the cursor rules of a page after a cursor.
+    let polled = ok(&api.get("/api/poll?room=rust&after=4"), 200);
+    assert_eq!(ids(&polled), [5, 6]);
+    assert_eq!(
+        (&polled["room"], &polled["cursor"]),
+        (&json!("rust"), &json!(6))
+    );
+    assert_eq!(
+        polled["rooms"], rooms["rooms"],
+        "the rooms, as GET /api/rooms lists them"
+    );
+    let polled = ok(&api.get("/api/poll?room=rust&after=6&rooms=rust,nope"), 200);
+    assert_eq!(ids(&polled), Vec::<i64>::new());
+    assert_eq!(polled["cursor"], 6, "nothing new: the cursor stays");
+    assert_eq!(
+        polled["rooms"],
+        json!([rust_room]),
+        "only the listed rooms that exist"
+    );
+    let polled = ok(&api.get("/api/poll?room=rust&after=0&limit=2&known=6"), 200);
+    assert_eq!((ids(&polled), &polled["cursor"]), (vec![1, 2], &json!(2)));
+    error(&api.get("/api/poll?room=nope&after=0"), 404, "unknown_room");
+    error(
+        &api.get("/api/poll?room=No%20Such&after=0"),
+        404,
+        "unknown_room",
+    );
+    for (query, names) in [
+        ("room=rust", "after"),
+        ("after=0", "room"),
+        ("room=rust&after=-1", "after"),
+        ("room=rust&after=0&limit=501", "limit"),
+        ("room=rust&after=0&known=x", "known"),
+        ("room=rust&after=0&rooms=a,,b", "rooms"),
+        ("room=rust&after=0&after=1", "after"),
+    ] {
+        let r = api.get(&format!("/api/poll?{query}"));
+        error(&r, 400, "invalid_query");
+        assert!(r.body.contains(names), "{query}: {}", r.body);
+    }
+    let many = (0..101)
+        .map(|i| format!("r{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    error(
+        &api.get(&format!("/api/poll?room=rust&after=0&rooms={many}")),
+        400,
+        "invalid_query",
+    );
+    let r = api.call("POST", "/api/poll?room=rust&after=0", &json_ct, Some(b"{}"));
+    error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET"));
+
     // A database failure that retrying will not fix (here the app role lost
     // its right to call the poll function) is a 500 without internals; the
     // cause goes to the log.
@@ -429,6 +483,7 @@ fn failure_paths_under_strict_spin_settings() {
         "/api/health",
         "/api/rooms",
         "/api/rooms/general/messages?after=0",
+        "/api/poll?room=general&after=0",
     ] {
         let r = api.get(path);
         error(&r, 503, "database_unavailable");

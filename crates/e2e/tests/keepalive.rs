@@ -91,6 +91,7 @@ fn every_route_answers_sequential_requests_on_one_connection_without_a_delayed_a
         .to_string();
 
     let poll = format!("/api/rooms/{room}/messages?after={newest}");
+    let single = format!("/api/poll?room={room}&after={newest}");
     let messages = format!("/api/rooms/{room}/messages");
     let t = token.clone();
     let m = messages.clone();
@@ -136,6 +137,10 @@ fn every_route_answers_sequential_requests_on_one_connection_without_a_delayed_a
             )
         }),
         case("an empty poll", 200, move |_| get(&poll)),
+        case("the single poll", 200, move |_| get(&single)),
+        case("the single poll, bad cursor", 400, |_| {
+            get("/api/poll?room=general&after=x")
+        }),
         case("the newest messages", 200, move |_| get(&messages)),
         case("a post", 201, move |i| {
             let body = json!({"body": format!("keepalive {i}"), "client_id": format!("ka-{i}")});

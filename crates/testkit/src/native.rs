@@ -92,6 +92,7 @@ impl sql::Runner for NativeStore {
                     Param::Text(s) => Box::new(s.to_string()),
                     Param::Int(i) => Box::new(i),
                     Param::Null => Box::new(None::<i64>),
+                    Param::NullText => Box::new(None::<String>),
                 }
             })
             .collect();

@@ -5,7 +5,7 @@
 //! codes, check order, headers, JSON shapes) live here, so they are tested
 //! once natively and cannot drift between components.
 //!
-//! One module per endpoint ([`session`], [`rooms`], [`messages`]); this one
+//! One module per endpoint ([`session`], [`rooms`], [`messages`], [`poll`]); this one
 //! holds what they share (request, reply, configuration, bearer tokens),
 //! plus health and the JSON 404.
 
@@ -17,10 +17,12 @@ use crate::store::{Limit, Store};
 use crate::token;
 
 mod messages;
+mod poll;
 mod rooms;
 mod session;
 
 pub use messages::messages;
+pub use poll::poll;
 pub use rooms::rooms;
 pub use session::session;
 
@@ -271,7 +273,7 @@ pub fn not_found(path: &str) -> Reply {
         "not_found",
         format!(
             "no endpoint at {shown:?}; the API serves /api/session, /api/rooms, \
-             /api/rooms/{{room}}/messages and /api/health (described in /api/openapi.json)"
+             /api/rooms/{{room}}/messages, /api/poll and /api/health (described in /api/openapi.json)"
         ),
     ))
 }
@@ -286,6 +288,7 @@ pub async fn route(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl 
         "/api/session" => session(req, cfg, now_unix, store).await,
         "/api/rooms" => rooms(req, cfg, store).await,
         "/api/health" => health(req.method, store).await,
+        "/api/poll" => poll(req, store).await,
         p if p.starts_with("/api/rooms/") => messages(req, cfg, now_unix, store).await,
         p => not_found(p),
     }
@@ -507,6 +510,7 @@ mod tests {
             "/api/session",
             "/api/rooms",
             "/api/rooms/{room}/messages",
+            "/api/poll",
             "/api/health",
             OPENAPI_PATH,
         ] {

@@ -1,0 +1,153 @@
+//! `GET /api/poll`: one request per person and poll. The open room's new
+//! messages after the client's cursor and the newest id of every room (for
+//! unread counts), read together in one statement.
+//!
+//! It replaces the page's two pollers (the room's messages every second, the
+//! room list every four); `GET /api/rooms` and `GET /api/rooms/{room}/messages`
+//! stay for other clients. Cursor, paging and errors are those of
+//! `GET /api/rooms/{room}/messages?after=`.
+
+use super::{Reply, Request, reply};
+use crate::error::ApiError;
+use crate::model::PollReply;
+use crate::store::Store;
+use crate::validate;
+
+fn unknown_room() -> ApiError {
+    ApiError::not_found(
+        "unknown_room",
+        "there is no room with this id; list the rooms with GET /api/rooms",
+    )
+}
+
+/// `GET /api/poll?room=&after=[&limit=][&known=][&rooms=]`.
+pub async fn poll(req: &Request<'_>, store: &impl Store) -> Reply {
+    if req.method != "GET" {
+        return Reply::error(ApiError::method_not_allowed("GET"));
+    }
+    reply(answer(req, store).await)
+}
+
+async fn answer(req: &Request<'_>, store: &impl Store) -> Result<Reply, ApiError> {
+    let query = validate::poll_query(req.query)?;
+    // A syntactically impossible id cannot name a room: the same 404 as an
+    // unknown one, without a database round trip.
+    if !validate::is_room_id(query.room) {
+        return Err(unknown_room());
+    }
+    let polled = store.poll(&query).await?.ok_or_else(unknown_room)?;
+    // As for a page after a cursor: the newest id returned, or the cursor
+    // itself, so polling with `after=cursor` never moves backwards.
+    let cursor = polled.messages.last().map_or(query.after, |m| m.id);
+    Ok(Reply::json(
+        200,
+        &PollReply {
+            room: query.room.to_string(),
+            messages: polled.messages,
+            cursor,
+            rooms: polled.rooms,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+    use crate::store::Limit;
+    use serde_json::{Value, json};
+
+    fn get(store: &MemStore, query: &str) -> Reply {
+        let r = Request {
+            query,
+            ..req("GET", "/api/poll", "")
+        };
+        block_on(poll(&r, store))
+    }
+
+    fn body(r: &Reply) -> Value {
+        serde_json::from_str(&r.body).unwrap()
+    }
+
+    #[test]
+    fn new_messages_and_every_rooms_newest_id_in_one_answer() {
+        let store = MemStore::seeded();
+        block_on(store.create_room("rust", "Rust")).unwrap();
+        for i in 1..=3 {
+            block_on(store.send_message("general", "alice", "hi", &format!("c{i}"), Limit::OFF))
+                .unwrap();
+        }
+        block_on(store.send_message("rust", "bob", "yo", "r1", Limit::OFF)).unwrap();
+        let r = get(&store, "room=general&after=1");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_common_headers(&r);
+        let v = body(&r);
+        assert_eq!(v["room"], "general");
+        assert_eq!(
+            v["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            [2, 3]
+        );
+        assert_eq!(v["cursor"], 3);
+        assert_eq!(
+            v["rooms"],
+            json!([
+                {"id": "general", "title": "General", "last_message_id": 3},
+                {"id": "rust", "title": "Rust", "last_message_id": 1}
+            ])
+        );
+        // Nothing new: the cursor stays where the client is.
+        let v = body(&get(&store, "room=general&after=3"));
+        assert_eq!(
+            (v["messages"].as_array().unwrap().len(), &v["cursor"]),
+            (0, &json!(3))
+        );
+        let v = body(&get(&store, "room=general&after=9&limit=1&rooms=rust"));
+        assert_eq!(v["cursor"], 9);
+        assert_eq!(
+            v["rooms"],
+            json!([{"id": "rust", "title": "Rust", "last_message_id": 1}])
+        );
+        let v = body(&get(&store, "room=general&after=0&limit=2"));
+        assert_eq!(v["cursor"], 2, "a page is bounded by its limit");
+    }
+
+    #[test]
+    fn refusals_are_the_same_as_for_a_page_and_change_nothing() {
+        let store = MemStore::seeded();
+        for (query, status, code) in [
+            ("room=nope&after=0", 404, "unknown_room"),
+            ("room=Not%20a%20room&after=0", 404, "unknown_room"),
+            ("room=general", 400, "invalid_query"),
+            ("after=0", 400, "invalid_query"),
+            ("room=general&after=-1", 400, "invalid_query"),
+            ("room=general&after=0&limit=501", 400, "invalid_query"),
+            ("room=general&after=0&rooms=a,,b", 400, "invalid_query"),
+        ] {
+            let r = get(&store, query);
+            assert_eq!(
+                (r.status, error_code(&r).as_str()),
+                (status, code),
+                "{query}: {}",
+                r.body
+            );
+        }
+        let many = (0..101)
+            .map(|i| format!("r{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let r = get(&store, &format!("room=general&after=0&rooms={many}"));
+        assert_eq!((r.status, error_code(&r).as_str()), (400, "invalid_query"));
+        let r = block_on(poll(&req("POST", "/api/poll", "{}"), &store));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
+        store.set_down(true);
+        let r = get(&store, "room=general&after=0");
+        assert_eq!((r.status, r.header("retry-after")), (503, Some("2")));
+        assert!(r.log_line().is_some());
+        assert!(store.messages().is_empty() && store.rooms().len() == 1);
+    }
+}

@@ -1,0 +1,357 @@
+//! Reads from a streaming replica, writes to the primary.
+//!
+//! [`Replicated`] is a [`Store`] over two stores of the same kind: every
+//! write (a post, a room, a session's rate limit) and the health check go to
+//! the primary; polls and room lists go to the replica when it is fit to
+//! answer, and to the primary otherwise. It is never worse than the primary
+//! alone: a replica that refuses connections, was promoted (it is no longer
+//! in recovery, so it no longer follows the primary), or lags further than
+//! `max_lag_ms` costs one more statement, never a 5xx, and
+//! [`Replicated::on_fallback`] is told why so the host can log it.
+//!
+//! Why a replica keeps the cursor gapless: ids in a room become visible on
+//! the primary in id order (the room's row lock); a replica replays commits
+//! in the primary's order, so it may be behind but never shows id N+1
+//! without N. A poller that alternates between hosts reading the primary and
+//! hosts reading a replica only ever sees its cursor wait, never jump.
+//!
+//! Read your writes: a client that has posted passes the id of its post as
+//! `known` ([`PollQuery::known`]); a replica's answer that does not reach it
+//! (no message with that id or later, and not a full page) is dropped and
+//! the primary answers, so one's own post is in one's next poll.
+
+use crate::model::{Message, Room};
+use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::validate::{Page, PollQuery};
+
+/// Why a read went to the primary instead of the replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    /// The replica could not be reached or failed the statement.
+    Unreachable(StoreError),
+    /// It is no replica (promoted, or the address names a primary).
+    NotAReplica,
+    /// Its replay is this far behind, over the limit.
+    Lagging { lag_ms: i64, max_lag_ms: i64 },
+}
+
+impl std::fmt::Display for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fallback::Unreachable(e) => write!(f, "the replica failed ({e})"),
+            Fallback::NotAReplica => write!(
+                f,
+                "the read database is not a replica (promoted, or database_read_url names a primary)"
+            ),
+            Fallback::Lagging { lag_ms, max_lag_ms } => write!(
+                f,
+                "the replica is {lag_ms} ms behind (replica_max_lag_ms is {max_lag_ms})"
+            ),
+        }
+    }
+}
+
+/// A store that reads from a replica when it can (see the module doc).
+pub struct Replicated<S, F: Fn(&Fallback)> {
+    pub primary: S,
+    /// `None`: no replica is configured, or the host knows it is down.
+    pub replica: Option<S>,
+    /// A replica further behind than this is not read.
+    pub max_lag_ms: i64,
+    /// Called each time a read goes to the primary for a reason worth
+    /// logging.
+    pub on_fallback: F,
+}
+
+impl<S: Store, F: Fn(&Fallback)> Replicated<S, F> {
+    /// Whether a source may answer reads.
+    fn fit(&self, source: ReadSource) -> Result<(), Fallback> {
+        if !source.replica {
+            Err(Fallback::NotAReplica)
+        } else if source.lag_ms > self.max_lag_ms {
+            Err(Fallback::Lagging {
+                lag_ms: source.lag_ms,
+                max_lag_ms: self.max_lag_ms,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The replica, if it says it is fit to answer (one short statement).
+    async fn checked_replica(&self) -> Option<&S> {
+        let replica = self.replica.as_ref()?;
+        let verdict = match replica.read_source().await {
+            Ok(source) => self.fit(source),
+            Err(e) => Err(Fallback::Unreachable(e)),
+        };
+        match verdict {
+            Ok(()) => Some(replica),
+            Err(why) => {
+                (self.on_fallback)(&why);
+                None
+            }
+        }
+    }
+
+    /// A read from the replica (after a check) or the primary. A replica
+    /// that fails mid-way, or does not know the room yet (created a moment
+    /// ago on the primary), hands over to the primary.
+    async fn read<'a, T, Fut>(
+        &'a self,
+        read: impl Fn(&'a S) -> Fut,
+    ) -> Result<Option<T>, StoreError>
+    where
+        Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
+    {
+        if let Some(replica) = self.checked_replica().await {
+            match read(replica).await {
+                Ok(Some(found)) => return Ok(Some(found)),
+                Ok(None) => {}
+                Err(e) => (self.on_fallback)(&Fallback::Unreachable(e)),
+            }
+        }
+        read(&self.primary).await
+    }
+}
+
+/// Whether a replica's poll answer reaches the message the client knows of.
+fn reaches(polled: &Polled, query: &PollQuery<'_>) -> bool {
+    let Some(known) = query.known else {
+        return true;
+    };
+    known <= query.after
+        || polled.messages.iter().any(|m| m.id >= known)
+        || polled.messages.len() as i64 >= query.limit
+}
+
+impl<S: Store, F: Fn(&Fallback)> Store for Replicated<S, F> {
+    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
+        let rooms = self
+            .read(|s| async { s.list_rooms().await.map(Some) })
+            .await?;
+        Ok(rooms.unwrap_or_default())
+    }
+
+    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
+        self.primary.create_room(id, title).await
+    }
+
+    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
+        self.read(|s| s.messages(room, page)).await
+    }
+
+    async fn send_message(
+        &self,
+        room: &str,
+        author: &str,
+        body: &str,
+        client_id: &str,
+        limit: Limit,
+    ) -> Result<Posted, StoreError> {
+        self.primary
+            .send_message(room, author, body, client_id, limit)
+            .await
+    }
+
+    async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
+        self.primary.allow_session(client, limit).await
+    }
+
+    /// The primary's health: a host without its replica still serves
+    /// everything; without the primary it serves no write.
+    async fn health(&self) -> Result<(), StoreError> {
+        self.primary.health().await
+    }
+
+    /// One statement on the replica, which says itself whether it was fit
+    /// (no separate check); the primary answers when it was not, when it
+    /// failed, when it does not know the room yet, or when its answer does
+    /// not reach the client's own post.
+    async fn poll(&self, query: &PollQuery<'_>) -> Result<Option<Polled>, StoreError> {
+        if let Some(replica) = &self.replica {
+            match replica.poll(query).await {
+                Ok(Some(polled)) => match self.fit(polled.source) {
+                    Ok(()) if reaches(&polled, query) => return Ok(Some(polled)),
+                    // Not there yet: usual right after one's own post.
+                    Ok(()) => {}
+                    Err(why) => (self.on_fallback)(&why),
+                },
+                Ok(None) => {}
+                Err(e) => (self.on_fallback)(&Fallback::Unreachable(e)),
+            }
+        }
+        self.primary.poll(query).await
+    }
+
+    async fn read_source(&self) -> Result<ReadSource, StoreError> {
+        self.primary.read_source().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemStore, block_on};
+    use std::cell::RefCell;
+
+    const REPLICA: ReadSource = ReadSource {
+        replica: true,
+        lag_ms: 10,
+    };
+
+    /// The fallbacks a store reported, in order.
+    type Reported = std::rc::Rc<RefCell<Vec<Fallback>>>;
+
+    /// A primary with messages 1..=`on_primary` in `general`, a replica with
+    /// the first `on_replica` of them, and the fallbacks it reported.
+    fn pair(
+        on_primary: i64,
+        on_replica: i64,
+    ) -> (Replicated<MemStore, impl Fn(&Fallback)>, Reported) {
+        let primary = MemStore::seeded();
+        let replica = MemStore::seeded();
+        replica.set_source(REPLICA);
+        for i in 1..=on_primary {
+            for store in [&primary, &replica]
+                .into_iter()
+                .take(if i <= on_replica { 2 } else { 1 })
+            {
+                block_on(store.send_message("general", "a", "m", &format!("c{i}"), Limit::OFF))
+                    .unwrap();
+            }
+        }
+        let seen = std::rc::Rc::new(RefCell::new(Vec::new()));
+        let sink = seen.clone();
+        (
+            Replicated {
+                primary,
+                replica: Some(replica),
+                max_lag_ms: 1000,
+                on_fallback: move |f: &Fallback| sink.borrow_mut().push(f.clone()),
+            },
+            seen,
+        )
+    }
+
+    fn query(after: i64, known: Option<i64>) -> PollQuery<'static> {
+        PollQuery {
+            room: "general",
+            after,
+            limit: 100,
+            known,
+            rooms: None,
+        }
+    }
+
+    fn ids(p: &Polled) -> Vec<i64> {
+        p.messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn polls_and_lists_come_from_a_fit_replica_writes_from_the_primary() {
+        let (store, fallbacks) = pair(5, 3);
+        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        assert_eq!((ids(&p), p.source), (vec![1, 2, 3], REPLICA));
+        assert_eq!(block_on(store.list_rooms()).unwrap()[0].last_message_id, 3);
+        let page = block_on(store.messages("general", Page::After { after: 0, limit: 9 }));
+        assert_eq!(page.unwrap().unwrap().len(), 3);
+        let sent = block_on(store.send_message("general", "b", "x", "y", Limit::OFF)).unwrap();
+        assert!(
+            matches!(sent, Posted::Created(m) if m.id == 6),
+            "to the primary"
+        );
+        assert_eq!(
+            block_on(store.replica.as_ref().unwrap().list_rooms()).unwrap()[0].last_message_id,
+            3
+        );
+        assert!(fallbacks.borrow().is_empty());
+    }
+
+    #[test]
+    fn ones_own_post_is_in_ones_next_poll() {
+        let (store, fallbacks) = pair(5, 3);
+        // The client posted message 5; the replica has only 1..=3.
+        let p = block_on(store.poll(&query(0, Some(5)))).unwrap().unwrap();
+        assert_eq!(
+            (ids(&p), p.source),
+            (vec![1, 2, 3, 4, 5], ReadSource::PRIMARY)
+        );
+        // A replica that has it answers.
+        let p = block_on(store.poll(&query(0, Some(3)))).unwrap().unwrap();
+        assert_eq!(p.source, REPLICA);
+        // Not a failure worth a log line.
+        assert!(fallbacks.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_lagging_promoted_or_unreachable_replica_is_never_an_error() {
+        let (store, fallbacks) = pair(4, 2);
+        let replica = store.replica.as_ref().unwrap();
+        replica.set_source(ReadSource {
+            replica: true,
+            lag_ms: 5000,
+        });
+        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        assert_eq!(ids(&p), [1, 2, 3, 4]);
+        assert_eq!(block_on(store.list_rooms()).unwrap()[0].last_message_id, 4);
+        replica.set_source(ReadSource::PRIMARY);
+        assert_eq!(
+            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()).len(),
+            4
+        );
+        replica.set_down(true);
+        assert_eq!(
+            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()).len(),
+            4
+        );
+        let page = block_on(store.messages("general", Page::Latest { limit: 9 }));
+        assert_eq!(page.unwrap().unwrap().len(), 4);
+        let f = fallbacks.borrow();
+        assert!(
+            matches!(
+                f[0],
+                Fallback::Lagging {
+                    lag_ms: 5000,
+                    max_lag_ms: 1000
+                }
+            ),
+            "{f:?}"
+        );
+        assert_eq!(f[2], Fallback::NotAReplica);
+        assert!(matches!(f[3], Fallback::Unreachable(_)), "{f:?}");
+        assert!(f.iter().all(|f| !f.to_string().is_empty()));
+    }
+
+    #[test]
+    fn a_room_the_replica_does_not_know_yet_is_read_from_the_primary() {
+        let (store, _) = pair(1, 1);
+        block_on(store.create_room("fresh", "Fresh"))
+            .unwrap()
+            .unwrap();
+        let q = PollQuery {
+            room: "fresh",
+            ..query(0, None)
+        };
+        assert!(block_on(store.poll(&q)).unwrap().is_some());
+        let page = block_on(store.messages("fresh", Page::Latest { limit: 9 })).unwrap();
+        assert_eq!(page, Some(vec![]));
+        // Unknown everywhere stays unknown.
+        let q = PollQuery {
+            room: "nowhere",
+            ..query(0, None)
+        };
+        assert_eq!(block_on(store.poll(&q)).unwrap(), None);
+    }
+
+    #[test]
+    fn without_a_replica_everything_goes_to_the_primary() {
+        let (mut store, fallbacks) = pair(2, 0);
+        store.replica = None;
+        assert_eq!(
+            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()),
+            [1, 2]
+        );
+        assert!(fallbacks.borrow().is_empty());
+    }
+}
