@@ -104,6 +104,7 @@ ensure_postgres() {
 ensure_roles() {
     step "Making sure the database roles ostchat_owner and ostchat_app exist"
     as_postgres psql -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<'SQL'
+SET client_min_messages = warning;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ostchat_owner') THEN
@@ -120,6 +121,50 @@ $$;
 -- (DROP DATABASE ... WITH (FORCE) terminates them).
 GRANT pg_signal_backend TO ostchat_owner;
 SQL
+    # Lets the replica tests pause and resume a streaming replica's replay.
+    # Function privileges belong to a database: granted in template1, every
+    # test database created from it has them (and the grant replicates).
+    as_postgres psql -q -v ON_ERROR_STOP=1 -d template1 -c \
+        "GRANT EXECUTE ON FUNCTION pg_wal_replay_pause(), pg_wal_replay_resume() TO ostchat_owner" >/dev/null
+}
+
+# A streaming replica of the local cluster for the replica tests: a second
+# Debian cluster, "replica", on port 5433, copied from the main one with
+# pg_basebackup and streaming from it since (over the local socket, as the
+# postgres user, which Debian's pg_hba.conf allows for replication). Made
+# once; remade if it exists but does not stream.
+REPLICA_PORT=5433
+ensure_replica() {
+    local version data streaming=""
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    data=/var/lib/postgresql/$version/replica
+    if [ -d "/etc/postgresql/$version/replica" ]; then
+        if ! pg_lsclusters --no-header | awk -v v="$version" '$1 == v && $2 == "replica" {print $4}' | grep online >/dev/null; then
+            as_root pg_ctlcluster --skip-systemctl-redirect "$version" replica start || true
+        fi
+        for _ in $(seq 1 20); do
+            streaming=$(as_postgres psql -p "$REPLICA_PORT" -tAc "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)
+            [ "$streaming" = streaming ] && break
+            sleep 0.5
+        done
+        [ "$streaming" = streaming ] && return
+        step "The replica cluster on port $REPLICA_PORT does not stream from the primary; making it anew"
+        as_root pg_dropcluster --stop "$version" replica
+    fi
+    step "Making a streaming replica of PostgreSQL $version: cluster 'replica' on port $REPLICA_PORT (pg_basebackup)"
+    as_root pg_createcluster "$version" replica --port "$REPLICA_PORT" >/dev/null \
+        || fail "pg_createcluster $version replica failed; see the output above"
+    as_root rm -rf "$data"
+    as_postgres pg_basebackup --pgdata "$data" --write-recovery-conf --wal-method stream --checkpoint fast \
+        || fail "pg_basebackup from the main cluster failed; check that it runs and that pg_hba.conf allows local replication for postgres"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" replica start \
+        || fail "could not start the replica cluster; see /var/log/postgresql/postgresql-$version-replica.log"
+    for _ in $(seq 1 40); do
+        streaming=$(as_postgres psql -p "$REPLICA_PORT" -tAc "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null || true)
+        [ "$streaming" = streaming ] && return
+        sleep 0.5
+    done
+    fail "the replica on port $REPLICA_PORT started but does not stream from the primary; see /var/log/postgresql/postgresql-$version-replica.log"
 }
 
 build_all() {

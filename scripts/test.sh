@@ -12,6 +12,7 @@ check_pipelines
 ensure_wasm_target
 ensure_postgres
 ensure_roles
+ensure_replica
 ensure_chromium
 ensure_schemathesis
 ensure_cargo_fuzz

@@ -36,6 +36,13 @@ fn admin() -> postgres::Client {
     })
 }
 
+/// `host:port` of the streaming replica of the test server (the README's
+/// test command makes one: `scripts/lib.sh`, `ensure_replica`):
+/// `OSTCHAT_TEST_REPLICA`, or 127.0.0.1:5433.
+pub fn replica_host() -> String {
+    std::env::var("OSTCHAT_TEST_REPLICA").unwrap_or_else(|_| "127.0.0.1:5433".to_string())
+}
+
 /// `postgres://user:pw@host:port/db?query` -> (host:port, query).
 fn host_and_query(url: &str) -> (String, String) {
     let rest = url.strip_prefix("postgres://").expect("a postgres:// URL");
@@ -101,28 +108,41 @@ impl TestDb {
         db
     }
 
-    fn url_for(&self, creds: &str) -> String {
+    fn url_for(&self, creds: &str, host: &str) -> String {
         let q = if self.query.is_empty() {
             String::new()
         } else {
             format!("?{}", self.query)
         };
-        format!("postgres://{creds}@{}/{}{q}", self.host, self.name)
+        format!("postgres://{creds}@{host}/{}{q}", self.name)
     }
 
-    pub fn owner_url(&self) -> String {
-        let admin = admin_url();
-        let creds = admin
+    fn owner_creds() -> String {
+        admin_url()
             .strip_prefix("postgres://")
             .and_then(|r| r.split_once('@'))
             .map(|(c, _)| c.to_string())
-            .unwrap_or_default();
-        self.url_for(&creds)
+            .unwrap_or_default()
+    }
+
+    pub fn owner_url(&self) -> String {
+        self.url_for(&Self::owner_creds(), &self.host)
+    }
+
+    /// The owner's URL of this database on another server of the same
+    /// cluster, such as its streaming replica (`host:port`).
+    pub fn owner_url_at(&self, host: &str) -> String {
+        self.url_for(&Self::owner_creds(), host)
     }
 
     /// What the components connect with.
     pub fn app_url(&self) -> String {
-        self.url_for(APP)
+        self.url_for(APP, &self.host)
+    }
+
+    /// What the components connect with, on another server (a replica).
+    pub fn app_url_at(&self, host: &str) -> String {
+        self.url_for(APP, host)
     }
 
     /// `host:port` of the server, for `allowed_outbound_hosts`.
