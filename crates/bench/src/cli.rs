@@ -16,6 +16,11 @@ USAGE:
                                           e.g. another build of the components)
                   [--traefik PATH]       (Traefik binary: also measure through Traefik;
                                           default $OSTCHAT_TRAEFIK)
+                  [--people N,N,...]     (only the chat as people use it, at each of these
+                                          numbers of people, e.g. 1000,2000,3000,5000)
+                  [--poll single|pair]   (how the simulated page polls: one GET /api/poll a
+                                          second (default), or messages each second and the
+                                          room list every four, as the page did before)
     ostchat-bench native-server --listen ADDR --database URL --secret S
 
 Run from the workspace root after building (the README's test command builds
@@ -33,6 +38,13 @@ pub struct Settings {
     pub manifest: Option<String>,
     /// Traefik's binary, for the steps through Traefik (`None`: skipped).
     pub traefik: Option<String>,
+    /// Numbers of people for the chat steps at scale (empty: the standard
+    /// run).
+    pub people: Vec<usize>,
+    pub poll_mode: crate::people::PollMode,
+    /// The port of the benchmark's Postgres, for its CPU figures (set from
+    /// the database's address, not the command line).
+    pub pg_port: Option<u16>,
 }
 
 /// What to do.
@@ -119,6 +131,8 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--runner-args",
             "--manifest",
             "--traefik",
+            "--people",
+            "--poll",
         ],
         &["--smoke"],
     )?;
@@ -147,6 +161,23 @@ pub fn parse(args: &[String]) -> Result<Command> {
         traefik: a
             .get("--traefik")?
             .or_else(|| testkit::traefik::from_env().map(|p| p.display().to_string())),
+        people: match a.get::<String>("--people")? {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|n| match n.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => bail!("--people takes numbers above 0 separated by commas, e.g. 1000,3000, not `{list}`\n\n{USAGE}"),
+                })
+                .collect::<Result<_>>()?,
+        },
+        poll_mode: match a.get::<String>("--poll")? {
+            None => crate::people::PollMode::Single,
+            Some(m) => crate::people::PollMode::parse(&m).ok_or_else(|| {
+                anyhow::anyhow!("--poll takes single or pair, not `{m}`\n\n{USAGE}")
+            })?,
+        },
+        pg_port: None,
     };
     if settings.clients == 0 || settings.duration_s <= 0.0 {
         bail!("--clients and --duration must be above 0\n\n{USAGE}");
@@ -174,6 +205,9 @@ mod tests {
         assert!(parse(&args("--clients many")).is_err());
         assert!(parse(&args("--only both")).is_err());
         assert!(parse(&args("native-server --listen x --database y")).is_err());
+        assert!(parse(&args("--people 100,x")).is_err());
+        assert!(parse(&args("--people 0")).is_err());
+        assert!(parse(&args("--poll both")).is_err());
     }
 
     #[test]
@@ -189,5 +223,11 @@ mod tests {
             panic!("a run");
         };
         assert_eq!((settings.clients, settings.messages), (64, 100_000));
+        let Ok(Command::Run { settings, .. }) = parse(&args("--people 1000,3000 --poll pair"))
+        else {
+            panic!("a run");
+        };
+        assert_eq!(settings.people, [1000, 3000]);
+        assert_eq!(settings.poll_mode, crate::people::PollMode::Pair);
     }
 }

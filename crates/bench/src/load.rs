@@ -2,12 +2,11 @@
 //! request, wait for the answer, send the next. Latencies are recorded per
 //! request after the warm-up; nothing is dropped or sampled.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,6 +87,7 @@ pub async fn closed_loop(
             let mut conn = Conn::open(&base).await?;
             let mut out = Outcome::default();
             let mut seq = 0u64;
+            let mut last_done = measure_from;
             loop {
                 let now = Instant::now();
                 if now >= end {
@@ -101,6 +101,7 @@ pub async fn closed_loop(
                 if t0 < measure_from {
                     continue;
                 }
+                last_done = Instant::now();
                 match result {
                     Ok((status, _)) if status < 300 => out
                         .latencies_us
@@ -112,6 +113,7 @@ pub async fn closed_loop(
                     }
                 }
             }
+            out.elapsed = last_done.saturating_duration_since(measure_from);
             anyhow::Ok(out)
         }));
     }
@@ -120,142 +122,12 @@ pub async fn closed_loop(
         let out = t.await??;
         total.latencies_us.extend(out.latencies_us);
         total.errors += out.errors;
+        // The window as it was: until the last measured request ended
+        // (requests started before the end may finish after it).
+        total.elapsed = total.elapsed.max(out.elapsed);
     }
-    total.elapsed = duration;
+    if total.elapsed.is_zero() {
+        total.elapsed = duration;
+    }
     Ok(total)
-}
-
-/// The chat scenario's result: delivery latency from a POST's answer to the
-/// moment every poller has seen the message.
-pub struct ChatOutcome {
-    pub polls: Outcome,
-    pub delivery_ms: Vec<f64>,
-    pub undelivered: usize,
-    pub posted: usize,
-}
-
-/// What the chat scenario does.
-pub struct ChatPlan {
-    pub room: String,
-    pub start_cursor: i64,
-    pub pollers: usize,
-    pub post_rate: f64,
-    pub duration: Duration,
-    pub token: Arc<str>,
-    /// Makes this run's client ids unique.
-    pub tag: String,
-}
-
-/// `pollers` clients poll `room` once a second each (phases spread evenly)
-/// while one poster sends `post_rate` messages a second.
-pub async fn chat(base: &str, plan: ChatPlan) -> Result<ChatOutcome> {
-    let ChatPlan {
-        room,
-        start_cursor,
-        pollers,
-        post_rate,
-        duration,
-        token,
-        tag,
-    } = plan;
-    let room = room.as_str();
-    let stop_posting = Instant::now() + duration;
-    // Pollers run a little longer so the last messages can reach everyone.
-    let stop_polling = stop_posting + Duration::from_millis(2500);
-    let mut poll_tasks = Vec::new();
-    for p in 0..pollers {
-        let base = base.to_string();
-        let room = room.to_string();
-        poll_tasks.push(tokio::spawn(async move {
-            let mut conn = Conn::open(&base).await?;
-            let mut seen: HashMap<i64, Instant> = HashMap::new();
-            let mut cursor = start_cursor;
-            let mut out = Outcome::default();
-            let phase = Duration::from_millis((1000 * p / pollers.max(1)) as u64);
-            let mut tick = tokio::time::interval_at(
-                tokio::time::Instant::now() + phase,
-                Duration::from_secs(1),
-            );
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            while Instant::now() < stop_polling {
-                tick.tick().await;
-                let req = Req {
-                    method: http::Method::GET,
-                    path: format!("/api/rooms/{room}/messages?after={cursor}"),
-                    body: None,
-                    token: None,
-                };
-                let t0 = Instant::now();
-                match conn.send(&req).await {
-                    Ok((200, body)) => {
-                        let now = Instant::now();
-                        out.latencies_us.push(t0.elapsed().as_micros() as u32);
-                        let v: serde_json::Value = serde_json::from_slice(&body)?;
-                        for m in v["messages"].as_array().into_iter().flatten() {
-                            if let Some(id) = m["id"].as_i64() {
-                                seen.entry(id).or_insert(now);
-                            }
-                        }
-                        cursor = v["cursor"].as_i64().unwrap_or(cursor);
-                    }
-                    _ => out.errors += 1,
-                }
-            }
-            anyhow::Ok((seen, out))
-        }));
-    }
-    // The poster: open loop at the given rate.
-    let mut acked: Vec<(i64, Instant)> = Vec::new();
-    let mut conn = Conn::open(base).await?;
-    let interval = Duration::from_secs_f64(1.0 / post_rate.max(0.1));
-    let mut tick = tokio::time::interval(interval);
-    let mut seq = 0u64;
-    while Instant::now() < stop_posting {
-        tick.tick().await;
-        seq += 1;
-        let req = Req {
-            method: http::Method::POST,
-            path: format!("/api/rooms/{room}/messages"),
-            body: Some(format!(
-                r#"{{"body":"chat scenario message {seq}","client_id":"chat-{tag}-{seq}"}}"#
-            )),
-            token: Some(token.clone()),
-        };
-        let (status, body) = conn.send(&req).await?;
-        if status != 201 {
-            bail!("chat scenario: a POST answered {status}");
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body)?;
-        let id = v["message"]["id"].as_i64().context("message id")?;
-        acked.push((id, Instant::now()));
-    }
-    let mut polls = Outcome::default();
-    let mut seen_by_all: Vec<HashMap<i64, Instant>> = Vec::new();
-    for t in poll_tasks {
-        let (seen, out) = t.await??;
-        polls.latencies_us.extend(out.latencies_us);
-        polls.errors += out.errors;
-        seen_by_all.push(seen);
-    }
-    polls.elapsed = duration;
-    let mut delivery_ms = Vec::new();
-    let mut undelivered = 0;
-    for (id, acked_at) in &acked {
-        let last_seen = seen_by_all
-            .iter()
-            .map(|s| s.get(id))
-            .collect::<Option<Vec<_>>>();
-        match last_seen.and_then(|v| v.into_iter().max().copied()) {
-            Some(at) => {
-                delivery_ms.push(at.saturating_duration_since(*acked_at).as_secs_f64() * 1000.0)
-            }
-            None => undelivered += 1,
-        }
-    }
-    Ok(ChatOutcome {
-        polls,
-        delivery_ms,
-        undelivered,
-        posted: acked.len(),
-    })
 }

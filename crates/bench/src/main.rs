@@ -15,7 +15,8 @@
 //! the same run: this machine is shared and noisy.
 //!
 //! Modules: [`cli`] reads the command line (and refuses what it does not
-//! know); [`scenarios`] runs the measured steps; [`load`] drives HTTP load;
+//! know); [`scenarios`] runs the measured steps; [`load`] drives HTTP load
+//! (closed loops); [`people`] simulates thousands of people polling;
 //! [`report`] holds, prints and writes the figures; [`native`] is the
 //! baseline server. Databases and server processes come from `testkit`,
 //! shared with the end-to-end tests.
@@ -23,6 +24,7 @@
 mod cli;
 mod load;
 mod native;
+mod people;
 mod report;
 mod scenarios;
 
@@ -37,9 +39,28 @@ use testkit::{RunnerConfig, Server, TestDb};
 const DB: &str = "ostchat_bench";
 
 fn main() {
+    raise_fd_limit();
     if let Err(e) = real_main() {
         eprintln!("ostchat-bench: error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+/// Thousands of simulated people hold a connection each: lift the soft
+/// limit on open files to the hard one (the native baseline server, started
+/// from this same binary, needs it too).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    unsafe {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
     }
 }
 
@@ -66,7 +87,7 @@ fn real_main() -> Result<()> {
     }
 }
 
-fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()> {
+fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()> {
     let root = testkit::workspace_root();
     std::env::set_current_dir(&root)?;
     say(&format!(
@@ -75,6 +96,7 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
     ));
     let db = TestDb::recreate(DB);
     db.seed_messages(&ROOMS, (s.messages / ROOMS.len() as u64) as i64);
+    s.pg_port = db.host().rsplit_once(':').and_then(|(_, p)| p.parse().ok());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,6 +109,7 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         settings: s.clone(),
         rows: Vec::new(),
         chat: Vec::new(),
+        scale: Vec::new(),
         pgbench_poll_tps: None,
         pgbench_clients: 0,
         routes: Vec::new(),
@@ -108,19 +131,73 @@ fn run(s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()
         config
     };
     let token = scenarios::token(SESSION_SECRET)?;
-    for target in &targets {
-        let started = if *target == "runner" {
+    let start = |target: &str| -> Result<Server, String> {
+        if target == "runner" {
             say("starting minispin on the real components");
             Server::start(runner().command(), "minispin: serving ")
         } else {
             say("starting the native baseline server");
-            let mut cmd = Command::new(std::env::current_exe()?);
+            let mut cmd = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
             cmd.args(["native-server", "--listen", "127.0.0.1:0", "--database"])
                 .arg(db.app_url())
                 .args(["--secret", SESSION_SECRET]);
             Server::start(cmd, "native: serving ")
-        };
-        let server = match started {
+        }
+    };
+
+    // At scale: only the chat as people use it, at each number of people,
+    // on each target. A step that fails is a line of the report; the
+    // others are kept.
+    if !s.people.is_empty() {
+        for target in &targets {
+            let server = match start(target) {
+                Ok(server) => server,
+                Err(e) => {
+                    report.failed_steps.push(format!("{target}: start: {e}"));
+                    continue;
+                }
+            };
+            let mut faults = false;
+            for &people in &s.people {
+                let step =
+                    scenarios::chat_step(target, &server, &s, people, s.poll_mode, token.clone());
+                match runtime.block_on(step) {
+                    Ok(row) => {
+                        faults |= row.errors > 0;
+                        report.scale.push(row);
+                    }
+                    Err(e) => report
+                        .failed_steps
+                        .push(format!("{target}: chat with {people} people: {e:#}")),
+                }
+            }
+            let (_, log) = server.terminate();
+            if faults {
+                // Why requests failed is in the server's log, never in a reply.
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| !l.contains("loaded component"))
+                    .collect();
+                say(&format!(
+                    "{target} answered errors; the last lines of its log:"
+                ));
+                for line in &lines[lines.len().saturating_sub(15)..] {
+                    eprintln!("    {line}");
+                }
+            }
+        }
+        report.print();
+        report.write(&root.join("target/bench"))?;
+        if !report.failed_steps.is_empty() {
+            bail!(
+                "a step of the benchmark failed (FAILED lines above); every other figure is kept"
+            );
+        }
+        return Ok(());
+    }
+
+    for target in &targets {
+        let server = match start(target) {
             Ok(server) => server,
             Err(e) => {
                 report.failed_steps.push(format!("{target}: start: {e}"));

@@ -25,17 +25,48 @@ pub struct Row {
     pub vs_pgbench: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+/// One step of the chat as people use it (`people.rs`): so many people
+/// polling once a second while posts arrive at a fixed rate.
+#[derive(Debug, Serialize, Clone)]
 pub struct ChatRow {
     pub target: String,
-    pub pollers: usize,
+    pub people: usize,
+    pub mode: crate::people::PollMode,
     pub post_rate: f64,
+    /// People whose connection could not be opened.
+    pub connect_failures: usize,
+    /// All requests (polls, room lists, posts are not counted here) started
+    /// in the window, per second of the window as measured.
+    pub requests_per_s: f64,
+    pub requests_per_person_s: f64,
+    pub poll_p50_ms: f64,
+    pub poll_p99_ms: f64,
+    /// Requests that failed or answered an error, polls and posts.
+    pub errors: u64,
+    /// The polls' errors by kind ("HTTP 503": 12).
+    pub error_kinds: std::collections::BTreeMap<String, u64>,
+    pub due: usize,
     pub posted: usize,
+    /// Posts that started more than a second after they were due.
+    pub late: usize,
     pub undelivered: usize,
     pub delivery_p50_ms: f64,
     pub delivery_p99_ms: f64,
     pub delivery_max_ms: f64,
-    pub poll_p99_ms: f64,
+    /// CPU over the window, in % of one core: the server under test,
+    /// Postgres (all its processes), this load generator; and the machine
+    /// as a whole, in % of all its cores.
+    pub host_cpu_pct: f64,
+    pub postgres_cpu_pct: Option<f64>,
+    pub loadgen_cpu_pct: f64,
+    pub machine_busy_pct: f64,
+    /// CPU per request, in ms: the server, and Postgres.
+    pub host_cpu_ms_per_req: f64,
+    pub postgres_cpu_ms_per_req: Option<f64>,
+    /// The server's peak resident memory during this step.
+    pub host_peak_rss_mb: f64,
+    /// "ok", or what fell short of the targets and what gave out first.
+    pub verdict: String,
 }
 
 /// One route's latency on one kept-alive connection: requests sent one after
@@ -60,6 +91,8 @@ pub struct Report {
     pub settings: Settings,
     pub rows: Vec<Row>,
     pub chat: Vec<ChatRow>,
+    /// The chat at scale (`--people`): one row per target and number.
+    pub scale: Vec<ChatRow>,
     /// None when the pgbench step failed.
     pub pgbench_poll_tps: Option<f64>,
     /// pgbench's clients (capped below the server's free connections).
@@ -143,7 +176,10 @@ impl Report {
                 .rows
                 .iter()
                 .all(|r| r.requests_per_s > 0.0 && r.errors == 0)
-            && self.chat.iter().all(|c| c.posted > 0 && c.undelivered == 0)
+            && self
+                .chat
+                .iter()
+                .all(|c| c.posted > 0 && c.undelivered == 0 && c.errors == 0)
             && self.pgbench_poll_tps.is_some_and(|t| t > 0.0)
             && self.routes.iter().all(|r| r.errors == 0 && r.requests > 0)
     }
@@ -188,32 +224,15 @@ impl Report {
             ),
             None => println!("pgbench poll query: FAILED (see below)"),
         }
-        println!();
-        println!(
-            "{:<7} {:>8} {:>9} {:>7} {:>11} {:>14} {:>14} {:>14} {:>12}",
-            "chat",
-            "pollers",
-            "posts/s",
-            "posted",
-            "undelivered",
-            "deliver p50 ms",
-            "deliver p99 ms",
-            "deliver max ms",
-            "poll p99 ms"
-        );
-        for c in &self.chat {
-            println!(
-                "{:<7} {:>8} {:>9.1} {:>7} {:>11} {:>14.1} {:>14.1} {:>14.1} {:>12.2}",
-                c.target,
-                c.pollers,
-                c.post_rate,
-                c.posted,
-                c.undelivered,
-                c.delivery_p50_ms,
-                c.delivery_p99_ms,
-                c.delivery_max_ms,
-                c.poll_p99_ms
-            );
+        if !self.chat.is_empty() {
+            println!();
+            println!("the chat as people use it (--clients people polling once a second):");
+            print_chat(&self.chat);
+        }
+        if !self.scale.is_empty() {
+            println!();
+            println!("the chat at scale (--people):");
+            print_chat(&self.scale);
         }
         if !self.routes.is_empty() {
             println!();
@@ -246,6 +265,64 @@ impl Report {
         std::fs::write(dir.join("latest.json"), &json)?;
         println!("\nwritten: {}", file.display());
         Ok(())
+    }
+}
+
+/// The chat rows, then each row's verdict.
+fn print_chat(rows: &[ChatRow]) {
+    println!(
+        "{:<7} {:<6} {:>6} {:>7} {:>6} {:>8} {:>4} {:>6} {:>4} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
+        "target",
+        "poll",
+        "people",
+        "req/s",
+        "/pers",
+        "poll p99",
+        "due",
+        "posted",
+        "late",
+        "undel",
+        "dlv p50",
+        "dlv p99",
+        "dlv max",
+        "errors",
+        "host%",
+        "pg%",
+        "gen%",
+        "mach%",
+        "host ms",
+        "pg ms",
+        "RSS MB"
+    );
+    let opt = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
+    for c in rows {
+        println!(
+            "{:<7} {:<6} {:>6} {:>7.0} {:>6.2} {:>8.1} {:>4} {:>6} {:>4} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>6.0} {:>6} {:>6.0} {:>6.0} {:>8.3} {:>8} {:>6.1}",
+            c.target,
+            format!("{:?}", c.mode).to_lowercase(),
+            c.people,
+            c.requests_per_s,
+            c.requests_per_person_s,
+            c.poll_p99_ms,
+            c.due,
+            c.posted,
+            c.late,
+            c.undelivered,
+            c.delivery_p50_ms,
+            c.delivery_p99_ms,
+            c.delivery_max_ms,
+            c.errors,
+            c.host_cpu_pct,
+            opt(c.postgres_cpu_pct, 0),
+            c.loadgen_cpu_pct,
+            c.machine_busy_pct,
+            c.host_cpu_ms_per_req,
+            opt(c.postgres_cpu_ms_per_req, 3),
+            c.host_peak_rss_mb
+        );
+    }
+    for c in rows {
+        println!("  {} {} people: {}", c.target, c.people, c.verdict);
     }
 }
 
@@ -287,6 +364,9 @@ mod tests {
             smoke: true,
             manifest: None,
             traefik: None,
+            people: Vec::new(),
+            poll_mode: crate::people::PollMode::Single,
+            pg_port: None,
         };
         let row = |target: &str, scenario: &str, rps: f64| Row {
             scenario: scenario.into(),
@@ -307,6 +387,7 @@ mod tests {
             settings,
             rows: vec![row("runner", "poll", 50.0), row("native", "poll", 100.0)],
             chat: Vec::new(),
+            scale: Vec::new(),
             pgbench_poll_tps: None,
             pgbench_clients: 0,
             routes: Vec::new(),

@@ -3,6 +3,7 @@
 
 use crate::cli::Settings;
 use crate::load::{self, Outcome, Req};
+use crate::people::{self, PollMode};
 use crate::report::{ChatRow, RouteRow, Row, percentile, sorted_ms, summarize};
 use anyhow::{Context, Result, bail};
 use std::path::Path;
@@ -65,6 +66,8 @@ async fn measured(
     let pid = server.pid();
     let at_warm = tokio::spawn(async move {
         tokio::time::sleep(warmup).await;
+        // The scenario's own peak memory, from here on.
+        testkit::server::reset_peak_rss(pid);
         testkit::server::cpu_seconds(pid)
     });
     let out = load::closed_loop(base, s.clients, warmup, duration, make).await?;
@@ -157,45 +160,183 @@ pub async fn run(
     }
     rows.push(post(target, base, server, s, token.clone()).await?);
 
-    let chat_secs = if s.smoke { 3.0 } else { s.duration_s.max(10.0) };
+    let chat = chat_step(target, server, s, s.clients, s.poll_mode, token).await?;
+    Ok((rows, chat))
+}
+
+/// CPU counters at one moment: the server, Postgres, this process, the
+/// machine (busy, total).
+#[derive(Clone, Copy)]
+struct Sample {
+    host: f64,
+    postgres: Option<f64>,
+    own: f64,
+    machine: (f64, f64),
+}
+
+fn sample(server: &Server, pg_port: Option<u16>) -> Sample {
+    Sample {
+        host: server.cpu_seconds(),
+        postgres: pg_port.and_then(testkit::server::postgres_cpu_seconds),
+        own: testkit::server::own_cpu_seconds(),
+        machine: testkit::server::machine_cpu_seconds(),
+    }
+}
+
+/// The chat as `people` people use it (`people.rs`), polling as `mode`
+/// says, with `s.post_rate` posts a second, against `server` (whose
+/// Postgres listens on `s.pg_port`).
+pub async fn chat_step(
+    target: &str,
+    server: &Server,
+    s: &Settings,
+    people: usize,
+    mode: PollMode,
+    token: Arc<str>,
+) -> Result<ChatRow> {
+    let window = if s.smoke { 3.0 } else { s.duration_s.max(10.0) };
+    let ramp = Duration::from_secs_f64((people as f64 / 1000.0).max(1.0));
     say(&format!(
-        "{target}: chat ({} pollers at 1 Hz, {} posts/s, {chat_secs:.0} s)",
-        s.clients, s.post_rate
+        "{target}: chat, {people} people polling once a second ({mode:?}), {} posts/s, {window:.0} s after a {:.0} s ramp",
+        s.post_rate,
+        ramp.as_secs_f64()
     ));
     let start = room_cursors(&server.base)
         .await?
         .into_iter()
         .find(|(r, _)| r == "general")
-        .map(|(_, c)| c)
-        .unwrap_or(0);
-    let chat = load::chat(
+        .map_or(0, |(_, c)| c);
+    let samples = std::sync::Mutex::new(Vec::new());
+    let probe = || {
+        if samples.lock().map(|v| v.is_empty()).unwrap_or(false) {
+            server.reset_peak_rss();
+        }
+        let now = sample(server, s.pg_port);
+        if let Ok(mut v) = samples.lock() {
+            v.push(now);
+        }
+    };
+    let out = people::run(
         &server.base,
-        load::ChatPlan {
+        people::Plan {
             room: "general".into(),
             start_cursor: start,
-            pollers: s.clients,
+            people,
             post_rate: s.post_rate,
-            duration: Duration::from_secs_f64(chat_secs),
+            ramp,
+            window: Duration::from_secs_f64(window),
+            mode,
             token,
-            tag: format!("{}-{target}", std::process::id()),
+            tag: format!("{}-{target}-{people}-{mode:?}", std::process::id()),
         },
+        &probe,
     )
     .await?;
-    let mut delivery = chat.delivery_ms.clone();
+    let samples = samples.into_inner().unwrap_or_default();
+    let (a, b) = match samples.as_slice() {
+        [a, b, ..] => (*a, *b),
+        _ => anyhow::bail!("the chat step took no CPU samples"),
+    };
+    let secs = out.window.as_secs_f64().max(1e-9);
+    let pct = |x: f64| x / secs * 100.0;
+    let requests = out.requests.max(1) as f64;
+    let host_cpu = b.host - a.host;
+    let pg_cpu = b.postgres.zip(a.postgres).map(|(b, a)| b - a);
+    let machine = (b.machine.0 - a.machine.0) / (b.machine.1 - a.machine.1).max(1e-9) * 100.0;
+    let mut delivery = out.delivery_ms.clone();
     delivery.sort_by(f64::total_cmp);
-    let polls = sorted_ms(&chat.polls.latencies_us);
-    let chat_row = ChatRow {
+    let polls = sorted_ms(&out.poll_latencies_us);
+    let mut row = ChatRow {
         target: target.into(),
-        pollers: s.clients,
+        people,
+        mode,
         post_rate: s.post_rate,
-        posted: chat.posted,
-        undelivered: chat.undelivered,
+        connect_failures: out.connect_failures,
+        requests_per_s: out.requests as f64 / secs,
+        requests_per_person_s: out.requests as f64 / secs / out.connected.max(1) as f64,
+        poll_p50_ms: percentile(&polls, 0.5),
+        poll_p99_ms: percentile(&polls, 0.99),
+        errors: out.errors + out.post_errors as u64,
+        error_kinds: out.error_kinds.clone(),
+        due: out.due,
+        posted: out.posted,
+        late: out.late,
+        undelivered: out.undelivered,
         delivery_p50_ms: percentile(&delivery, 0.5),
         delivery_p99_ms: percentile(&delivery, 0.99),
         delivery_max_ms: delivery.last().copied().unwrap_or(0.0),
-        poll_p99_ms: percentile(&polls, 0.99),
+        host_cpu_pct: pct(host_cpu),
+        postgres_cpu_pct: pg_cpu.map(pct),
+        loadgen_cpu_pct: pct(b.own - a.own),
+        machine_busy_pct: machine,
+        host_cpu_ms_per_req: host_cpu / requests * 1000.0,
+        postgres_cpu_ms_per_req: pg_cpu.map(|c| c / requests * 1000.0),
+        host_peak_rss_mb: server.peak_rss_mb(),
+        verdict: String::new(),
     };
-    Ok((rows, chat_row))
+    row.verdict = verdict(&row);
+    Ok(row)
+}
+
+/// "ok" when the step met the targets (every message to every person,
+/// every due post sent in time, delivery p99 under 1.5 s, no error, no
+/// refused connection); otherwise what fell short and what gave out.
+pub fn verdict(r: &ChatRow) -> String {
+    let mut missed = Vec::new();
+    if r.connect_failures > 0 {
+        missed.push(format!("{} people could not connect", r.connect_failures));
+    }
+    if r.errors > 0 {
+        let kinds: Vec<String> = r
+            .error_kinds
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        missed.push(format!("{} errors ({})", r.errors, kinds.join(", ")));
+    }
+    if r.posted < r.due || r.late > 0 {
+        missed.push(format!(
+            "posted {} of {} due ({} late)",
+            r.posted, r.due, r.late
+        ));
+    }
+    if r.undelivered > 0 {
+        missed.push(format!("{} messages not seen by everyone", r.undelivered));
+    }
+    if r.delivery_p99_ms >= 1500.0 {
+        missed.push(format!("delivery p99 {:.0} ms", r.delivery_p99_ms));
+    }
+    if missed.is_empty() {
+        return "ok".into();
+    }
+    let mut users = vec![
+        ("the server", r.host_cpu_pct),
+        ("the load generator", r.loadgen_cpu_pct),
+    ];
+    if let Some(pg) = r.postgres_cpu_pct {
+        users.push(("Postgres", pg));
+    }
+    users.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let users: Vec<String> = users
+        .iter()
+        .map(|(who, pct)| format!("{who} {pct:.0} %"))
+        .collect();
+    let limit = if r.machine_busy_pct >= 90.0 {
+        format!(
+            "CPU: the machine {:.0} % busy ({} of a core)",
+            r.machine_busy_pct,
+            users.join(", ")
+        )
+    } else if r.connect_failures > 0 {
+        "connections".to_string()
+    } else {
+        format!(
+            "no resource saturated (machine {:.0} % busy; {})",
+            r.machine_busy_pct,
+            users.join(", ")
+        )
+    };
+    format!("missed: {}; limit: {limit}", missed.join(", "))
 }
 
 /// pgbench's clients: the benchmark's, but never more than the server has

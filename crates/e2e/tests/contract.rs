@@ -499,6 +499,29 @@ fn failure_paths_under_strict_spin_settings() {
     error(&r, 503, "database_unavailable");
     drop(down);
 
+    // Connections the host pools, ended by the server (a restart, a
+    // failover): the next requests run on new ones instead of failing.
+    let up = RunnerConfig::chat(&db).start();
+    let api = Api::new(&up);
+    for _ in 0..3 {
+        ok(&api.get("/api/poll?room=general&after=0"), 200);
+        ok(&api.get("/api/rooms"), 200);
+    }
+    let ended: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE usename = 'ostchat_app' AND datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(ended > 0, "the host pooled connections");
+    ok(&api.get("/api/poll?room=general&after=0"), 200);
+    ok(&api.get("/api/rooms"), 200);
+    ok(&api.get("/api/health"), 200);
+    drop(up);
+
     // A session secret that is too short: the operator's mistake, a 500.
     let weak = RunnerConfig::chat(&db)
         .set("session_secret", "short")

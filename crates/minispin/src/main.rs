@@ -194,12 +194,36 @@ fn positive(value: &str, flag: &str) -> Result<usize> {
     }
 }
 
+/// Every connection is a file: lift the soft limit on open files to the
+/// hard one (often 1024 against 500k+), so thousands of clients can be
+/// served; says so when it moved.
+fn open_files_as_allowed(log: &minispin::Log) {
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    let (before, after) = unsafe {
+        let mut l = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 || l.rlim_cur >= l.rlim_max {
+            return;
+        }
+        let before = l.rlim_cur;
+        l.rlim_cur = l.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &l) != 0 {
+            return;
+        }
+        (before, l.rlim_cur)
+    };
+    log(&format!("open files: up to {after} (was {before})"));
+}
+
 async fn up(
     manifest_path: PathBuf,
     listen: String,
     options: minispin::Options,
     drain: server::Drain,
 ) -> Result<()> {
+    open_files_as_allowed(&options.log);
     let (manifest, app) = tokio::task::block_in_place(|| {
         minispin::load(&manifest_path, |k| std::env::var(k).ok(), &options)
     })?;

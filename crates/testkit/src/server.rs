@@ -83,7 +83,15 @@ impl Server {
         cpu_seconds(self.pid())
     }
 
-    /// Its peak resident memory so far, in MB, from /proc.
+    /// Starts its peak resident memory afresh (Linux's `clear_refs` 5), so
+    /// [`Server::peak_rss_mb`] then reports the peak since this moment: the
+    /// memory of one scenario, not of the process's whole life.
+    pub fn reset_peak_rss(&self) {
+        reset_peak_rss(self.pid());
+    }
+
+    /// Its peak resident memory so far (or since [`Server::reset_peak_rss`]),
+    /// in MB, from /proc.
     pub fn peak_rss_mb(&self) -> f64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .unwrap_or_default()
@@ -133,30 +141,102 @@ impl Drop for Server {
     }
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name (which is in
+/// parentheses and may hold spaces): index 0 is the state, 1 the parent's
+/// pid, 11 and 12 utime and stime, 13 and 14 the reaped children's.
+fn stat_fields(pid: u32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    rest.split_whitespace().map(str::to_string).collect()
+}
+
+fn field(fields: &[String], i: usize) -> f64 {
+    fields
+        .get(i)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
 /// CPU seconds (user + system) process `pid` has used so far, from /proc.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses; utime and
-    // stime are fields 14 and 15, so 12 and 13 after ')'.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / clock_ticks()
+    let f = stat_fields(pid);
+    (field(&f, 11) + field(&f, 12)) / clock_ticks()
+}
+
+/// Starts process `pid`'s peak resident memory afresh (Linux's
+/// `clear_refs` 5); a no-op where that is not allowed.
+pub fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// CPU seconds this process has used so far.
+pub fn own_cpu_seconds() -> f64 {
+    cpu_seconds(std::process::id())
+}
+
+/// CPU seconds a whole Postgres server has used so far: its postmaster,
+/// the children it has reaped (backends that ended) and those alive. The
+/// postmaster of `port` is found from its socket's lock file. `None` when
+/// no server of that port is found on this machine.
+pub fn postgres_cpu_seconds(port: u16) -> Option<f64> {
+    let pid: u32 = ["/var/run/postgresql", "/tmp"]
+        .iter()
+        .find_map(|dir| std::fs::read_to_string(format!("{dir}/.s.PGSQL.{port}.lock")).ok())?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    let own = stat_fields(pid);
+    if own.is_empty() {
+        return None;
+    }
+    let mut ticks = field(&own, 11) + field(&own, 12) + field(&own, 13) + field(&own, 14);
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let f = stat_fields(child);
+        if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
+            ticks += field(&f, 11) + field(&f, 12);
+        }
+    }
+    Some(ticks / clock_ticks())
+}
+
+/// The whole machine's CPU time so far, from /proc/stat: (busy, total)
+/// seconds over all cores.
+pub fn machine_cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let values: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = values.iter().sum();
+    // idle and iowait are fields 4 and 5.
+    let idle = values.get(3).copied().unwrap_or(0.0) + values.get(4).copied().unwrap_or(0.0);
+    ((total - idle) / clock_ticks(), total / clock_ticks())
 }
 
 fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
 }
 
 /// A TCP port that was free a moment ago on 127.0.0.1 (for a runner that must
