@@ -27,8 +27,8 @@ CHAT_TEST_IMAGE=${CHAT_TEST_IMAGE:-ostchat/chat:test-minispin}
 export TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:3.7.15}
 export POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:17}
 NETWORK=traefik-public
-SECRETS=(postgres_password ostchat_database_url ostchat_session_secret ostchat_admin_token
-         pgadmin_password traefik_dashboard_users)
+SECRETS=(postgres_password ostchat_database_url ostchat_database_read_url ostchat_session_secret
+         ostchat_admin_token pgadmin_password traefik_dashboard_users)
 started=$(date +%s)
 state=$(mktemp -d /tmp/ostchat-swarm-test.XXXXXX)
 chmod 700 "$state"
@@ -126,6 +126,7 @@ random() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 random > "$state/postgres_password"
 app_password=$(random)
 printf 'postgres://ostchat_app:%s@postgres:5432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_url"
+printf 'postgres://ostchat_app:%s@postgres-replica:5432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_read_url"
 random > "$state/ostchat_session_secret"
 random > "$state/ostchat_admin_token"
 random > "$state/pgadmin_password"
@@ -148,6 +149,8 @@ export MY_DOMAIN=$DOMAIN TRAEFIK_DOMAIN=traefik.localhost PGADMIN_DOMAIN=pgadmin
 export ACME_EMAIL=test@example.com ACME_CA_SERVER=https://127.0.0.1:9/directory
 export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST_IMAGE
 export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE POSTGRES_IMAGE=$POSTGRES_TEST_IMAGE CHAT_REPLICAS=3
+# One streaming replica, which the hosts read polls from.
+export POSTGRES_REPLICAS=1 DATABASE_READ_URL_SECRET=ostchat_database_read_url
 step "Checking the stack file (docker stack config)"
 docker stack config -c deploy/stack.yml >/dev/null
 step "Deploying deploy/stack.yml as stack $STACK"
@@ -161,7 +164,7 @@ remove_stack() {
         (( $(date +%s) - t0 > 90 )) && break
         sleep 1
     done
-    docker volume rm "${STACK}_pgdata" "${STACK}_letsencrypt" "${STACK}_pgadmin" >/dev/null 2>&1 || true
+    docker volume rm "${STACK}_pgdata" "${STACK}_pgreplica" "${STACK}_letsencrypt" "${STACK}_pgadmin" >/dev/null 2>&1 || true
     echo "   stack $STACK removed"
 }
 docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$STACK" >/dev/null
@@ -173,9 +176,16 @@ docker service scale --detach=true "${STACK}_pgadmin=0" >/dev/null
 
 curl_chat() { curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "https://$DOMAIN:$HTTPS_PORT$1"; }
 migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep '^Complete' >/dev/null; }
-step "Waiting for Postgres, the migration job, 3 hosts and Traefik (at most 4 minutes)"
+step "Waiting for Postgres, the migration job, the replica, 3 hosts and Traefik (at most 4 minutes)"
 wait_for 240 "the migration job completing" migrated
 wait_for 120 "the chat answering through Traefik" curl_chat /api/health
+replica_streams() {
+    local c
+    c=$(docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_postgres-replica")
+    [ -n "$c" ] && [ "$(docker exec "$c" sh -c 'PGPASSWORD=$(cat /run/secrets/postgres_password) \
+        psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT status FROM pg_stat_wal_receiver"')" = streaming ]
+}
+wait_for 180 "the Postgres replica streaming from the primary" replica_streams
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
 
 # ---- Under load

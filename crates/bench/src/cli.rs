@@ -21,6 +21,8 @@ USAGE:
                   [--poll single|pair]   (how the simulated page polls: one GET /api/poll a
                                           second (default), or messages each second and the
                                           room list every four, as the page did before)
+                  [--hosts N]            (with --people and --traefik: N runner processes
+                                          behind Traefik, as in the stack; default 1)
     ostchat-bench native-server --listen ADDR --database URL --secret S
 
 Run from the workspace root after building (the README's test command builds
@@ -42,6 +44,8 @@ pub struct Settings {
     /// run).
     pub people: Vec<usize>,
     pub poll_mode: crate::people::PollMode,
+    /// Runner processes behind Traefik for the steps at scale.
+    pub hosts: usize,
     /// The port of the benchmark's Postgres, for its CPU figures (set from
     /// the database's address, not the command line).
     pub pg_port: Option<u16>,
@@ -133,6 +137,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--traefik",
             "--people",
             "--poll",
+            "--hosts",
         ],
         &["--smoke"],
     )?;
@@ -177,10 +182,18 @@ pub fn parse(args: &[String]) -> Result<Command> {
                 anyhow::anyhow!("--poll takes single or pair, not `{m}`\n\n{USAGE}")
             })?,
         },
+        hosts: a.get("--hosts")?.unwrap_or(1),
         pg_port: None,
     };
     if settings.clients == 0 || settings.duration_s <= 0.0 {
         bail!("--clients and --duration must be above 0\n\n{USAGE}");
+    }
+    if settings.hosts == 0
+        || (settings.hosts > 1 && (settings.traefik.is_none() || settings.people.is_empty()))
+    {
+        bail!(
+            "--hosts takes 1 or more, and more than 1 needs --people and --traefik (the hosts stand behind it)\n\n{USAGE}"
+        );
     }
     Ok(Command::Run {
         settings,

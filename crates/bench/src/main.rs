@@ -150,17 +150,49 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
     // others are kept.
     if !s.people.is_empty() {
         for target in &targets {
-            let server = match start(target) {
-                Ok(server) => server,
+            // The runner behind Traefik (as in the stack) when a Traefik
+            // binary is given: --hosts processes of it.
+            let behind = *target == "runner" && s.traefik.is_some();
+            let count = if behind { s.hosts } else { 1 };
+            let servers: Result<Vec<Server>, String> = (0..count).map(|_| start(target)).collect();
+            let servers = match servers {
+                Ok(servers) => servers,
                 Err(e) => {
                     report.failed_steps.push(format!("{target}: start: {e}"));
                     continue;
                 }
             };
+            let proxy = match (&s.traefik, behind) {
+                (Some(bin), true) => {
+                    say(&format!(
+                        "starting Traefik in front of {count} runner process(es)"
+                    ));
+                    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+                    match testkit::traefik::Traefik::start(
+                        std::path::Path::new(bin),
+                        &bases,
+                        "/api/health",
+                    ) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            report.failed_steps.push(format!("{target}: Traefik: {e}"));
+                            continue;
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let under = scenarios::Under {
+                base: proxy
+                    .as_ref()
+                    .map_or_else(|| servers[0].base.clone(), |p| p.server.base.clone()),
+                hosts: &servers,
+                proxy: proxy.as_ref().map(|p| &p.server),
+            };
             let mut faults = false;
             for &people in &s.people {
                 let step =
-                    scenarios::chat_step(target, &server, &s, people, s.poll_mode, token.clone());
+                    scenarios::chat_step(target, &under, &s, people, s.poll_mode, token.clone());
                 match runtime.block_on(step) {
                     Ok(row) => {
                         faults |= row.errors > 0;
@@ -171,18 +203,21 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
                         .push(format!("{target}: chat with {people} people: {e:#}")),
                 }
             }
-            let (_, log) = server.terminate();
-            if faults {
-                // Why requests failed is in the server's log, never in a reply.
-                let lines: Vec<&str> = log
-                    .lines()
-                    .filter(|l| !l.contains("loaded component"))
-                    .collect();
-                say(&format!(
-                    "{target} answered errors; the last lines of its log:"
-                ));
-                for line in &lines[lines.len().saturating_sub(15)..] {
-                    eprintln!("    {line}");
+            drop(proxy);
+            for server in servers {
+                let (_, log) = server.terminate();
+                if faults {
+                    // Why requests failed is in the server's log, never in a reply.
+                    let lines: Vec<&str> = log
+                        .lines()
+                        .filter(|l| !l.contains("loaded component"))
+                        .collect();
+                    say(&format!(
+                        "{target} answered errors; the last lines of its log:"
+                    ));
+                    for line in &lines[lines.len().saturating_sub(15)..] {
+                        eprintln!("    {line}");
+                    }
                 }
             }
         }

@@ -49,21 +49,27 @@ pub struct ChatRow {
     pub posted: usize,
     /// Posts that started more than a second after they were due.
     pub late: usize,
+    /// How long a post took to be answered (p99).
+    pub post_p99_ms: f64,
     pub undelivered: usize,
     pub delivery_p50_ms: f64,
     pub delivery_p99_ms: f64,
     pub delivery_max_ms: f64,
-    /// CPU over the window, in % of one core: the server under test,
-    /// Postgres (all its processes), this load generator; and the machine
-    /// as a whole, in % of all its cores.
+    /// How many host processes served the step (behind Traefik when more
+    /// than one, or when `proxy_cpu_pct` is set).
+    pub hosts: usize,
+    /// CPU over the window, in % of one core: the hosts under test (all of
+    /// them), Traefik, Postgres (all its processes), this load generator;
+    /// and the machine as a whole, in % of all its cores.
     pub host_cpu_pct: f64,
+    pub proxy_cpu_pct: Option<f64>,
     pub postgres_cpu_pct: Option<f64>,
     pub loadgen_cpu_pct: f64,
     pub machine_busy_pct: f64,
-    /// CPU per request, in ms: the server, and Postgres.
+    /// CPU per request, in ms: the hosts (together), and Postgres.
     pub host_cpu_ms_per_req: f64,
     pub postgres_cpu_ms_per_req: Option<f64>,
-    /// The server's peak resident memory during this step.
+    /// The hosts' peak resident memory during this step (summed).
     pub host_peak_rss_mb: f64,
     /// "ok", or what fell short of the targets and what gave out first.
     pub verdict: String,
@@ -271,8 +277,9 @@ impl Report {
 /// The chat rows, then each row's verdict.
 fn print_chat(rows: &[ChatRow]) {
     println!(
-        "{:<7} {:<6} {:>6} {:>7} {:>6} {:>8} {:>4} {:>6} {:>4} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
+        "{:<7} {:>5} {:<6} {:>6} {:>7} {:>6} {:>8} {:>4} {:>6} {:>4} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
         "target",
+        "hosts",
         "poll",
         "people",
         "req/s",
@@ -281,12 +288,14 @@ fn print_chat(rows: &[ChatRow]) {
         "due",
         "posted",
         "late",
+        "post p99",
         "undel",
         "dlv p50",
         "dlv p99",
         "dlv max",
         "errors",
         "host%",
+        "proxy%",
         "pg%",
         "gen%",
         "mach%",
@@ -297,8 +306,9 @@ fn print_chat(rows: &[ChatRow]) {
     let opt = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
     for c in rows {
         println!(
-            "{:<7} {:<6} {:>6} {:>7.0} {:>6.2} {:>8.1} {:>4} {:>6} {:>4} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>6.0} {:>6} {:>6.0} {:>6.0} {:>8.3} {:>8} {:>6.1}",
+            "{:<7} {:>5} {:<6} {:>6} {:>7.0} {:>6.2} {:>8.1} {:>4} {:>6} {:>4} {:>8.0} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>6.0} {:>6} {:>6} {:>6.0} {:>6.0} {:>8.3} {:>8} {:>6.1}",
             c.target,
+            c.hosts,
             format!("{:?}", c.mode).to_lowercase(),
             c.people,
             c.requests_per_s,
@@ -307,12 +317,14 @@ fn print_chat(rows: &[ChatRow]) {
             c.due,
             c.posted,
             c.late,
+            c.post_p99_ms,
             c.undelivered,
             c.delivery_p50_ms,
             c.delivery_p99_ms,
             c.delivery_max_ms,
             c.errors,
             c.host_cpu_pct,
+            opt(c.proxy_cpu_pct, 0),
             opt(c.postgres_cpu_pct, 0),
             c.loadgen_cpu_pct,
             c.machine_busy_pct,
@@ -366,6 +378,7 @@ mod tests {
             traefik: None,
             people: Vec::new(),
             poll_mode: crate::people::PollMode::Single,
+            hosts: 1,
             pg_port: None,
         };
         let row = |target: &str, scenario: &str, rps: f64| Row {

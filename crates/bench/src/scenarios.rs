@@ -160,23 +160,55 @@ pub async fn run(
     }
     rows.push(post(target, base, server, s, token.clone()).await?);
 
-    let chat = chat_step(target, server, s, s.clients, s.poll_mode, token).await?;
+    let chat = chat_step(
+        target,
+        &Under::one(server),
+        s,
+        s.clients,
+        s.poll_mode,
+        token,
+    )
+    .await?;
     Ok((rows, chat))
 }
 
-/// CPU counters at one moment: the server, Postgres, this process, the
-/// machine (busy, total).
+/// What a chat step drives: one or more hosts, alone or behind a proxy.
+pub struct Under<'a> {
+    /// Where the people connect: the host, or the proxy in front.
+    pub base: String,
+    pub hosts: &'a [Server],
+    pub proxy: Option<&'a Server>,
+}
+
+impl<'a> Under<'a> {
+    pub fn one(server: &'a Server) -> Under<'a> {
+        Under {
+            base: server.base.clone(),
+            hosts: std::slice::from_ref(server),
+            proxy: None,
+        }
+    }
+
+    fn cpu_seconds(&self) -> f64 {
+        self.hosts.iter().map(Server::cpu_seconds).sum()
+    }
+}
+
+/// CPU counters at one moment: the hosts, the proxy, Postgres, this
+/// process, the machine (busy, total).
 #[derive(Clone, Copy)]
 struct Sample {
     host: f64,
+    proxy: Option<f64>,
     postgres: Option<f64>,
     own: f64,
     machine: (f64, f64),
 }
 
-fn sample(server: &Server, pg_port: Option<u16>) -> Sample {
+fn sample(under: &Under<'_>, pg_port: Option<u16>) -> Sample {
     Sample {
-        host: server.cpu_seconds(),
+        host: under.cpu_seconds(),
+        proxy: under.proxy.map(Server::cpu_seconds),
         postgres: pg_port.and_then(testkit::server::postgres_cpu_seconds),
         own: testkit::server::own_cpu_seconds(),
         machine: testkit::server::machine_cpu_seconds(),
@@ -188,7 +220,7 @@ fn sample(server: &Server, pg_port: Option<u16>) -> Sample {
 /// Postgres listens on `s.pg_port`).
 pub async fn chat_step(
     target: &str,
-    server: &Server,
+    under: &Under<'_>,
     s: &Settings,
     people: usize,
     mode: PollMode,
@@ -201,7 +233,7 @@ pub async fn chat_step(
         s.post_rate,
         ramp.as_secs_f64()
     ));
-    let start = room_cursors(&server.base)
+    let start = room_cursors(&under.base)
         .await?
         .into_iter()
         .find(|(r, _)| r == "general")
@@ -209,15 +241,15 @@ pub async fn chat_step(
     let samples = std::sync::Mutex::new(Vec::new());
     let probe = || {
         if samples.lock().map(|v| v.is_empty()).unwrap_or(false) {
-            server.reset_peak_rss();
+            under.hosts.iter().for_each(Server::reset_peak_rss);
         }
-        let now = sample(server, s.pg_port);
+        let now = sample(under, s.pg_port);
         if let Ok(mut v) = samples.lock() {
             v.push(now);
         }
     };
     let out = people::run(
-        &server.base,
+        &under.base,
         people::Plan {
             room: "general".into(),
             start_cursor: start,
@@ -241,6 +273,7 @@ pub async fn chat_step(
     let pct = |x: f64| x / secs * 100.0;
     let requests = out.requests.max(1) as f64;
     let host_cpu = b.host - a.host;
+    let proxy_cpu = b.proxy.zip(a.proxy).map(|(b, a)| b - a);
     let pg_cpu = b.postgres.zip(a.postgres).map(|(b, a)| b - a);
     let machine = (b.machine.0 - a.machine.0) / (b.machine.1 - a.machine.1).max(1e-9) * 100.0;
     let mut delivery = out.delivery_ms.clone();
@@ -261,17 +294,24 @@ pub async fn chat_step(
         due: out.due,
         posted: out.posted,
         late: out.late,
+        post_p99_ms: {
+            let mut p = out.post_ms.clone();
+            p.sort_by(f64::total_cmp);
+            percentile(&p, 0.99)
+        },
         undelivered: out.undelivered,
         delivery_p50_ms: percentile(&delivery, 0.5),
         delivery_p99_ms: percentile(&delivery, 0.99),
         delivery_max_ms: delivery.last().copied().unwrap_or(0.0),
+        hosts: under.hosts.len(),
         host_cpu_pct: pct(host_cpu),
+        proxy_cpu_pct: proxy_cpu.map(pct),
         postgres_cpu_pct: pg_cpu.map(pct),
         loadgen_cpu_pct: pct(b.own - a.own),
         machine_busy_pct: machine,
         host_cpu_ms_per_req: host_cpu / requests * 1000.0,
         postgres_cpu_ms_per_req: pg_cpu.map(|c| c / requests * 1000.0),
-        host_peak_rss_mb: server.peak_rss_mb(),
+        host_peak_rss_mb: under.hosts.iter().map(Server::peak_rss_mb).sum(),
         verdict: String::new(),
     };
     row.verdict = verdict(&row);
@@ -310,9 +350,12 @@ pub fn verdict(r: &ChatRow) -> String {
         return "ok".into();
     }
     let mut users = vec![
-        ("the server", r.host_cpu_pct),
+        ("the hosts", r.host_cpu_pct),
         ("the load generator", r.loadgen_cpu_pct),
     ];
+    if let Some(proxy) = r.proxy_cpu_pct {
+        users.push(("Traefik", proxy));
+    }
     if let Some(pg) = r.postgres_cpu_pct {
         users.push(("Postgres", pg));
     }

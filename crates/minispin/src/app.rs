@@ -137,6 +137,10 @@ pub struct Options {
     /// 40 ms on Linux) before its last write, and the runner must show that
     /// as Spin would.
     pub tcp_nodelay: bool,
+    /// Postgres connections each address's pool holds at most (64, as
+    /// Spin's). Spin caps them with `[outbound_pg] max_connections` in its
+    /// runtime config.
+    pub max_pg_connections: usize,
 }
 
 impl Default for Options {
@@ -147,6 +151,7 @@ impl Default for Options {
             log: stderr_log(),
             read_timeout: Duration::from_secs(30),
             tcp_nodelay: false,
+            max_pg_connections: crate::pg::pool::MAX_POOL_SIZE,
         }
     }
 }
@@ -195,7 +200,7 @@ impl App {
     pub fn load(manifest: &Manifest, vars: &AppVariables, options: &Options) -> Result<App> {
         let engine = engine()?;
         let linker = linker(&engine)?;
-        let pools = Arc::new(Pools::default());
+        let pools = Arc::new(Pools::new(options.max_pg_connections));
         let cache = crate::cache::Cache::open(&engine);
         let mut components = Vec::new();
         let mut index = BTreeMap::new();

@@ -12,7 +12,7 @@ USAGE:
     minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--strict]
                 [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
                 [--drain-delay SECS] [--drain-health-path PATH] [--drain-timeout SECS]
-                [--read-timeout SECS] [--tcp-nodelay]
+                [--read-timeout SECS] [--tcp-nodelay] [--max-pg-connections 64]
     minispin migrate --database URL [--password-file PATH] [--dir sql]
                      [--ensure-login URL | --ensure-login-file PATH] [--wait SECS]
     minispin check URL [--timeout SECS]
@@ -40,7 +40,12 @@ Accepted connections keep Nagle's algorithm on, as under Spin (which does
 not set TCP_NODELAY): a response that leaves in more than one write then
 waits about 40 ms for the client's delayed ACK, as it would under Spin.
 --tcp-nodelay sets TCP_NODELAY instead (kinder than Spin, so not allowed
-with --strict).";
+with --strict).
+
+--max-pg-connections caps each database address's pool (default 64, as
+Spin's; Spin's own cap is `[outbound_pg] max_connections` in its runtime
+config). Hosts that share a database must stay, together, under its
+connection limit (the app role's is 80).";
 
 struct Args(Vec<String>);
 
@@ -122,6 +127,9 @@ fn real_main() -> Result<()> {
                 options.read_timeout = seconds(&v, "--read-timeout")?;
             }
             options.tcp_nodelay = args.flag("--tcp-nodelay");
+            if let Some(n) = args.take("--max-pg-connections")? {
+                options.max_pg_connections = positive(&n, "--max-pg-connections")?;
+            }
             if options.tcp_nodelay && options.strict {
                 bail!(
                     "--tcp-nodelay makes the runner kinder than Spin, which --strict must not be; drop one of them"

@@ -29,7 +29,7 @@ swarm-check: the chat on a Swarm, under load, while hosts die and get replaced
 
 USAGE:
     swarm-check --url https://HOST:PORT --connect IP:PORT --http-url http://HOST:PORT
-                --stack NAME --admin-token-file PATH [--scenarios api,kill,update,scale,postgres]
+                --stack NAME --admin-token-file PATH [--scenarios api,kill,update,scale,replica,postgres]
                 [--posters 3] [--pollers 4] [--replicas 3]
 
 --url is the chat's HTTPS address through Traefik (its host name must match
@@ -67,7 +67,7 @@ fn parse_args() -> Result<Args, String> {
         .trim()
         .to_string();
     let scenarios = take("--scenarios")
-        .unwrap_or("api,kill,update,scale,postgres".into())
+        .unwrap_or("api,kill,update,scale,replica,postgres".into())
         .split(',')
         .map(str::to_string)
         .collect();
@@ -406,9 +406,10 @@ struct Seen {
     out_of_order: u64,
 }
 
-/// Follows the cursor until posting is over and it has caught up.
+/// Follows the cursor until posting is over and it has caught up, with the
+/// page's poll (which the hosts read from a replica when there is one).
 fn poller(load: &Load, shared: &Shared, every: Duration) -> Seen {
-    let url = format!("{}/api/rooms/{}/messages", load.url, load.room);
+    let url = format!("{}/api/poll?room={}", load.url, load.room);
     let mut seen = Seen::default();
     let mut cursor = 0i64;
     let mut gap = Gap::new();
@@ -418,7 +419,7 @@ fn poller(load: &Load, shared: &Shared, every: Duration) -> Seen {
         let r = call(
             &load.agent,
             "GET",
-            &format!("{url}?after={cursor}&limit=100"),
+            &format!("{url}&after={cursor}&limit=100"),
             &[],
             None,
         );
@@ -810,22 +811,41 @@ fn api(args: &Args) -> Row {
     }
 }
 
+/// One running container of the service: (container id, task id).
+fn a_container(service: &str) -> Result<(String, String), String> {
+    let containers = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={service}"),
+        "--format",
+        "{{.ID}} {{.Label \"com.docker.swarm.task.id\"}}",
+    ])?;
+    containers
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(' '))
+        .map(|(c, t)| (c.to_string(), t.to_string()))
+        .ok_or(format!("no running container of {service}"))
+}
+
+/// Runs `sql` as the superuser inside a Postgres container; its one value.
+fn psql_in(container: &str, sql: &str) -> Result<String, String> {
+    docker(&[
+        "exec",
+        container,
+        "sh",
+        "-c",
+        &format!(
+            "PGPASSWORD=$(cat /run/secrets/postgres_password) psql -h 127.0.0.1 -U postgres -d ostchat -tAc \"{sql}\""
+        ),
+    ])
+}
+
 fn kill(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "kill", Duration::from_secs(5), |_| {
-        let containers = docker(&[
-            "ps",
-            "--filter",
-            &format!("label=com.docker.swarm.service.name={service}"),
-            "--format",
-            "{{.ID}} {{.Label \"com.docker.swarm.task.id\"}}",
-        ])?;
-        let (victim, task) = containers
-            .lines()
-            .next()
-            .and_then(|l| l.split_once(' '))
-            .ok_or("no chat container to kill")?;
-        docker(&["kill", victim])?;
+        let (victim, task) = a_container(&service)?;
+        docker(&["kill", &victim])?;
         let started = Instant::now();
         let gone = [task.to_string()];
         wait_replicas_without(&service, args.replicas, &gone, Duration::from_secs(120))?;
@@ -837,6 +857,47 @@ fn kill(args: &Args) -> Row {
     // A killed host may cost requests that were in flight on it; they are
     // retried by the clients. What must hold: nothing lost or doubled.
     row.passed &= row.acked > 0;
+    row
+}
+
+/// The hosts read polls from a streaming replica; it is killed under load.
+/// No request may fail (the hosts read the primary until the replica is
+/// back), and nothing is lost, doubled or skipped.
+fn replica(args: &Args) -> Row {
+    let service = format!("{}_postgres-replica", args.stack);
+    let mut row = under_load(args, "replica", Duration::from_secs(5), |_| {
+        let (victim, task) = a_container(&service)?;
+        let reading = psql_in(
+            &victim,
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'ostchat_app'",
+        )?;
+        if reading.trim() == "0" {
+            return Err("no host reads the replica: it has no connection of the app".into());
+        }
+        docker(&["kill", &victim])?;
+        let started = Instant::now();
+        wait_replicas_without(&service, 1, &[task], Duration::from_secs(120))?;
+        // Back, and following the primary again.
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let streaming = a_container(&service)
+                .and_then(|(c, _)| psql_in(&c, "SELECT status FROM pg_stat_wal_receiver"))
+                .is_ok_and(|s| s.trim() == "streaming");
+            if streaming {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err("the replica did not stream again within 90 s of its restart".into());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        Ok(format!(
+            "the hosts read it ({} connections); killed, streaming again in {:.1} s",
+            reading.trim(),
+            started.elapsed().as_secs_f64()
+        ))
+    });
+    row.passed &= row.failed == 0 && row.acked > 0;
     row
 }
 
@@ -930,6 +991,7 @@ fn main() {
             "kill" => kill(&args),
             "update" => update(&args),
             "scale" => scale(&args),
+            "replica" => replica(&args),
             "postgres" => postgres(&args),
             other => failed_row(other, "unknown scenario".into()),
         };
