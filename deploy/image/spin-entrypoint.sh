@@ -4,6 +4,10 @@
 #
 # - SPIN_VARIABLE_<NAME>_FILE=/run/secrets/x sets SPIN_VARIABLE_<NAME> from
 #   that file (real Spin reads only the variable itself).
+# - PG_MAX_CONNECTIONS=N caps the host's Postgres connections (Spin's
+#   runtime config `[outbound_pg] max_connections`; unset: Spin's default,
+#   a pool of 64 per component). Hosts that share a database must stay,
+#   together, under its limit for the app role (80).
 # - On SIGTERM, Spin keeps serving for DRAIN_DELAY seconds (default 8) before
 #   it is stopped, so requests routed here while the proxy notices the task
 #   is going are still answered. Spin itself has no drain: once stopped, it
@@ -26,8 +30,20 @@ for setting in $(env | sed -n 's/^\(SPIN_VARIABLE_[A-Z0-9_]*\)_FILE=.*/\1/p'); d
     unset "${setting}_FILE"
 done
 
+runtime=""
+if [ -n "${PG_MAX_CONNECTIONS:-}" ]; then
+    case "$PG_MAX_CONNECTIONS" in
+        *[!0-9]* | 0)
+            echo "spin-entrypoint: PG_MAX_CONNECTIONS must be a whole number above 0, not '$PG_MAX_CONNECTIONS'" >&2
+            exit 1
+            ;;
+    esac
+    runtime=$HOME/runtime-config.toml
+    printf '[outbound_pg]\nmax_connections = %s\n' "$PG_MAX_CONNECTIONS" > "$runtime"
+fi
+
 delay=${DRAIN_DELAY:-8}
-spin up --from /app/spin.toml --listen 0.0.0.0:80 "$@" &
+spin up --from /app/spin.toml --listen 0.0.0.0:80 ${runtime:+--runtime-config-file "$runtime"} "$@" &
 child=$!
 
 stop() {

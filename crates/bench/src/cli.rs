@@ -23,6 +23,8 @@ USAGE:
                                           room list every four, as the page did before)
                   [--hosts N]            (with --people and --traefik: N runner processes
                                           behind Traefik, as in the stack; default 1)
+                  [--replica HOST:PORT]  (the runner reads polls from this streaming replica
+                                          of the benchmark's Postgres; its CPU is reported)
     ostchat-bench native-server --listen ADDR --database URL --secret S
 
 Run from the workspace root after building (the README's test command builds
@@ -46,6 +48,8 @@ pub struct Settings {
     pub poll_mode: crate::people::PollMode,
     /// Runner processes behind Traefik for the steps at scale.
     pub hosts: usize,
+    /// A streaming replica (`host:port`) the runner reads polls from.
+    pub replica: Option<String>,
     /// The port of the benchmark's Postgres, for its CPU figures (set from
     /// the database's address, not the command line).
     pub pg_port: Option<u16>,
@@ -138,6 +142,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             "--people",
             "--poll",
             "--hosts",
+            "--replica",
         ],
         &["--smoke"],
     )?;
@@ -183,6 +188,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
             })?,
         },
         hosts: a.get("--hosts")?.unwrap_or(1),
+        replica: a.get("--replica")?,
         pg_port: None,
     };
     if settings.clients == 0 || settings.duration_s <= 0.0 {

@@ -128,6 +128,11 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         if let Some(manifest) = &s.manifest {
             config.manifest = manifest.into();
         }
+        if let Some(replica) = &s.replica {
+            config = config
+                .set("database_read_url", &db.app_url_at(replica))
+                .set("db_read_host", replica);
+        }
         config
     };
     let token = scenarios::token(SESSION_SECRET)?;

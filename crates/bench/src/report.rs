@@ -64,6 +64,8 @@ pub struct ChatRow {
     pub host_cpu_pct: f64,
     pub proxy_cpu_pct: Option<f64>,
     pub postgres_cpu_pct: Option<f64>,
+    /// The streaming replica's CPU, when the hosts read from one.
+    pub replica_cpu_pct: Option<f64>,
     pub loadgen_cpu_pct: f64,
     pub machine_busy_pct: f64,
     /// CPU per request, in ms: the hosts (together), and Postgres.
@@ -334,7 +336,10 @@ fn print_chat(rows: &[ChatRow]) {
         );
     }
     for c in rows {
-        println!("  {} {} people: {}", c.target, c.people, c.verdict);
+        let replica = c
+            .replica_cpu_pct
+            .map_or(String::new(), |r| format!(" (replica {r:.0} % of a core)"));
+        println!("  {} {} people{replica}: {}", c.target, c.people, c.verdict);
     }
 }
 
@@ -379,6 +384,7 @@ mod tests {
             people: Vec::new(),
             poll_mode: crate::people::PollMode::Single,
             hosts: 1,
+            replica: None,
             pg_port: None,
         };
         let row = |target: &str, scenario: &str, rps: f64| Row {

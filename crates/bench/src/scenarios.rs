@@ -201,15 +201,17 @@ struct Sample {
     host: f64,
     proxy: Option<f64>,
     postgres: Option<f64>,
+    replica: Option<f64>,
     own: f64,
     machine: (f64, f64),
 }
 
-fn sample(under: &Under<'_>, pg_port: Option<u16>) -> Sample {
+fn sample(under: &Under<'_>, pg_port: Option<u16>, replica_port: Option<u16>) -> Sample {
     Sample {
         host: under.cpu_seconds(),
         proxy: under.proxy.map(Server::cpu_seconds),
         postgres: pg_port.and_then(testkit::server::postgres_cpu_seconds),
+        replica: replica_port.and_then(testkit::server::postgres_cpu_seconds),
         own: testkit::server::own_cpu_seconds(),
         machine: testkit::server::machine_cpu_seconds(),
     }
@@ -243,7 +245,12 @@ pub async fn chat_step(
         if samples.lock().map(|v| v.is_empty()).unwrap_or(false) {
             under.hosts.iter().for_each(Server::reset_peak_rss);
         }
-        let now = sample(under, s.pg_port);
+        let replica_port = s
+            .replica
+            .as_deref()
+            .and_then(|r| r.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok());
+        let now = sample(under, s.pg_port, replica_port);
         if let Ok(mut v) = samples.lock() {
             v.push(now);
         }
@@ -307,6 +314,7 @@ pub async fn chat_step(
         host_cpu_pct: pct(host_cpu),
         proxy_cpu_pct: proxy_cpu.map(pct),
         postgres_cpu_pct: pg_cpu.map(pct),
+        replica_cpu_pct: b.replica.zip(a.replica).map(|(b, a)| pct(b - a)),
         loadgen_cpu_pct: pct(b.own - a.own),
         machine_busy_pct: machine,
         host_cpu_ms_per_req: host_cpu / requests * 1000.0,

@@ -137,10 +137,11 @@ pub struct Options {
     /// 40 ms on Linux) before its last write, and the runner must show that
     /// as Spin would.
     pub tcp_nodelay: bool,
-    /// Postgres connections each address's pool holds at most (64, as
-    /// Spin's). Spin caps them with `[outbound_pg] max_connections` in its
-    /// runtime config.
-    pub max_pg_connections: usize,
+    /// Postgres connections the whole host may hold open at once (each
+    /// component's pool per address holds up to 64, as Spin's); `None`: no
+    /// cap, as Spin without `[outbound_pg] max_connections` in its runtime
+    /// config.
+    pub max_pg_connections: Option<usize>,
 }
 
 impl Default for Options {
@@ -151,7 +152,7 @@ impl Default for Options {
             log: stderr_log(),
             read_timeout: Duration::from_secs(30),
             tcp_nodelay: false,
-            max_pg_connections: crate::pg::pool::MAX_POOL_SIZE,
+            max_pg_connections: None,
         }
     }
 }
@@ -200,8 +201,10 @@ impl App {
     pub fn load(manifest: &Manifest, vars: &AppVariables, options: &Options) -> Result<App> {
         let engine = engine()?;
         let linker = linker(&engine)?;
-        let pools = Arc::new(Pools::new(options.max_pg_connections));
         let cache = crate::cache::Cache::open(&engine);
+        let permits = options
+            .max_pg_connections
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
         let mut components = Vec::new();
         let mut index = BTreeMap::new();
         for (name, decl) in &manifest.components {
@@ -257,7 +260,11 @@ impl App {
                 name: name.clone(),
                 pre,
                 pg: PgCtx {
-                    pools: pools.clone(),
+                    // A pool per component (and address), as Spin keeps
+                    // them: a host can hold this many connections per
+                    // component that uses Postgres.
+                    pools: Arc::new(Pools::default()),
+                    permits: permits.clone(),
                     policy: Arc::new(OutboundPolicy::new(hosts)),
                     compat: Arc::new(Compat::new(name, options.strict, options.log.clone())),
                 },

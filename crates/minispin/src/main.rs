@@ -42,10 +42,11 @@ waits about 40 ms for the client's delayed ACK, as it would under Spin.
 --tcp-nodelay sets TCP_NODELAY instead (kinder than Spin, so not allowed
 with --strict).
 
---max-pg-connections caps each database address's pool (default 64, as
-Spin's; Spin's own cap is `[outbound_pg] max_connections` in its runtime
-config). Hosts that share a database must stay, together, under its
-connection limit (the app role's is 80).";
+--max-pg-connections caps the Postgres connections the host holds at once,
+all components together (PG_MAX_CONNECTIONS sets it too; default: no cap,
+each component pooling up to 64 per address, as Spin does). It is Spin's
+`[outbound_pg] max_connections`. Hosts that share a database must stay,
+together, under its connection limit (the app role's is 80).";
 
 struct Args(Vec<String>);
 
@@ -127,8 +128,9 @@ fn real_main() -> Result<()> {
                 options.read_timeout = seconds(&v, "--read-timeout")?;
             }
             options.tcp_nodelay = args.flag("--tcp-nodelay");
-            if let Some(n) = args.take("--max-pg-connections")? {
-                options.max_pg_connections = positive(&n, "--max-pg-connections")?;
+            let from_env = std::env::var("PG_MAX_CONNECTIONS").ok();
+            if let Some(n) = args.take("--max-pg-connections")?.or(from_env) {
+                options.max_pg_connections = Some(positive(&n, "--max-pg-connections")?);
             }
             if options.tcp_nodelay && options.strict {
                 bail!(

@@ -59,9 +59,11 @@ mod bindings {
 }
 
 /// The host side of a `connection` resource: a pooled client. Dropping the
-/// last `Arc` returns the client to its pool.
+/// last `Arc` returns the client to its pool, and the permit (if the host
+/// caps its connections) to the host.
 pub struct Connection {
     client: Arc<deadpool_postgres::Object>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// The host side of a `connection-builder` resource.
@@ -70,11 +72,16 @@ pub struct ConnectionBuilder {
     ca_root: Option<String>,
 }
 
-/// What one store (one component instance) needs: the shared pools, the
-/// component's own allow list and how to treat calls that hang under Spin.
+/// What one store (one component instance) needs: the component's pools,
+/// the host's cap on connections, the component's own allow list and how
+/// to treat calls that hang under Spin.
 #[derive(Clone)]
 pub struct PgCtx {
     pub pools: Arc<Pools>,
+    /// Connections the whole host may hold at once (`--max-pg-connections`;
+    /// Spin's `[outbound_pg] max_connections`): a guest's open connection
+    /// holds a permit until it drops it. `None`: no cap.
+    pub permits: Option<Arc<tokio::sync::Semaphore>>,
     pub policy: Arc<OutboundPolicy>,
     pub compat: Arc<Compat>,
 }
@@ -151,9 +158,25 @@ impl PgCtx {
         Ok(())
     }
 
-    /// A pooled connection to `address`, if this component may reach it.
+    /// A pooled connection to `address`, if this component may reach it
+    /// (and, with a cap, once the host has a connection to spare: waiting at
+    /// most as long as for a pooled one).
     async fn open(&self, address: &str, ca_root: Option<&str>) -> Result<Connection, Error> {
         self.check_allowed(address)?;
+        let permit = match &self.permits {
+            Some(permits) => Some(
+                tokio::time::timeout(pool::POOL_TIMEOUT, permits.clone().acquire_owned())
+                    .await
+                    .map_err(|_| {
+                        Error::ConnectionFailed(format!(
+                            "all {} of this host's Postgres connections are in use (--max-pg-connections); timed out waiting for one",
+                            pool::POOL_TIMEOUT.as_secs()
+                        ))
+                    })?
+                    .map_err(|_| Error::ConnectionFailed("the host is shutting down".into()))?,
+            ),
+            None => None,
+        };
         let pool = self.pools.get_or_create(address, ca_root)?;
         let client = pool
             .get()
@@ -161,6 +184,7 @@ impl PgCtx {
             .map_err(|e| Error::ConnectionFailed(format!("{e}")))?;
         Ok(Connection {
             client: Arc::new(client),
+            _permit: permit,
         })
     }
 }

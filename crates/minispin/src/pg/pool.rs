@@ -1,5 +1,6 @@
-//! Connection pools, one per address (and custom CA root), shared by every
-//! component, as Spin's host keeps them; and the TLS set-up the pools and
+//! Connection pools, one per address (and custom CA root) for each
+//! component, as Spin's host keeps them (a client factory per component);
+//! and the TLS set-up the pools and
 //! `minispin migrate` share (native-tls with the system's roots, unless the
 //! address says `sslmode=disable`).
 
@@ -11,10 +12,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Spin's per-address pool size (the default of [`Pools::new`]).
-pub const MAX_POOL_SIZE: usize = 64;
+const MAX_POOL_SIZE: usize = 64;
 /// How long a request waits for a pooled connection or a new one before the
 /// component sees `connection-failed` (and can answer 503) instead of hanging.
-const POOL_TIMEOUT: Duration = Duration::from_secs(5);
+pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The TLS connector for connections that use TLS: the system's roots, plus
 /// `ca_root` (PEM) when given.
@@ -29,7 +30,8 @@ pub fn tls(ca_root: Option<&str>) -> Result<MakeTlsConnector, String> {
     Ok(MakeTlsConnector::new(tls))
 }
 
-/// Pools keyed by address (and custom CA root), shared by every store.
+/// One component's pools, keyed by address (and custom CA root), shared by
+/// its instances.
 pub struct Pools {
     pools: Mutex<HashMap<(String, Option<String>), Pool>>,
     /// Connections per address at most.
@@ -43,9 +45,7 @@ impl Default for Pools {
 }
 
 impl Pools {
-    /// Pools of at most `max_size` connections each. Several hosts share
-    /// one database: their pools together must stay under what it (and
-    /// the app role's connection limit) allows.
+    /// Pools of at most `max_size` connections each.
     pub fn new(max_size: usize) -> Pools {
         Pools {
             pools: Mutex::new(HashMap::new()),
