@@ -236,7 +236,7 @@ mod tests {
 
     fn query(after: i64, known: Option<i64>) -> PollQuery<'static> {
         PollQuery {
-            room: "general",
+            room: "general".into(),
             after,
             limit: 100,
             known,
@@ -330,7 +330,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let q = PollQuery {
-            room: "fresh",
+            room: "fresh".into(),
             ..query(0, None)
         };
         assert!(block_on(store.poll(&q)).unwrap().is_some());
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(page, Some(vec![]));
         // Unknown everywhere stays unknown.
         let q = PollQuery {
-            room: "nowhere",
+            room: "nowhere".into(),
             ..query(0, None)
         };
         assert_eq!(block_on(store.poll(&q)).unwrap(), None);

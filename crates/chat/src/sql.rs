@@ -184,12 +184,12 @@ pub fn session_allowed(client: &str, limit: Limit) -> Statement<'_> {
 /// The single poll: a status row (with where it was read), the rooms, then
 /// the open room's messages after the cursor. `rooms` is the comma-joined
 /// list of rooms to list (`None`: every room).
-pub fn poll<'a>(query: &PollQuery<'a>, rooms: Option<&'a str>) -> Statement<'a> {
+pub fn poll<'a>(query: &'a PollQuery<'_>, rooms: Option<&'a str>) -> Statement<'a> {
     Statement {
         sql: "SELECT kind, id, room, author, body, client_id, sent_at, title \
               FROM chat.poll($1, $2, $3, $4)",
         params: vec![
-            Param::Text(query.room),
+            Param::Text(&query.room),
             Param::Int(query.after),
             Param::Int(query.limit),
             rooms.map_or(Param::NullText, Param::Text),

@@ -202,7 +202,7 @@ impl Store for MemStore {
             after: q.after,
             limit: q.limit,
         };
-        let Some(messages) = Store::messages(self, q.room, page).await? else {
+        let Some(messages) = Store::messages(self, &q.room, page).await? else {
             return Ok(None);
         };
         let rooms = self
@@ -212,7 +212,7 @@ impl Store for MemStore {
             .filter(|r| {
                 q.rooms
                     .as_ref()
-                    .is_none_or(|ids| ids.contains(&r.id.as_str()))
+                    .is_none_or(|ids| ids.iter().any(|id| *id == r.id))
             })
             .cloned()
             .collect();
@@ -453,11 +453,11 @@ pub async fn store_suite(store: &impl Store) {
     // id, in one snapshot; the listed rooms only when a list is given.
     let poll = |room: &'static str, after: i64, limit: i64, rooms: Option<Vec<&'static str>>| {
         let q = PollQuery {
-            room,
+            room: room.into(),
             after,
             limit,
             known: None,
-            rooms,
+            rooms: rooms.map(|ids| ids.into_iter().map(Into::into).collect()),
         };
         async move { store.poll(&q).await.expect("poll") }
     };

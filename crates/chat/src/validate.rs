@@ -7,6 +7,7 @@
 //! refuse anything that slipped past this module.
 
 use crate::error::ApiError;
+use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
 /// Text as it is stored: Unicode NFC, so the same visible text is the same
@@ -291,7 +292,7 @@ pub const POLL_ROOMS_MAX: usize = 100;
 pub struct PollQuery<'a> {
     /// The open room. Not validated here: an impossible id is an unknown
     /// room (404), as for `GET /api/rooms/{room}/messages`.
-    pub room: &'a str,
+    pub room: Cow<'a, str>,
     /// The id of the newest message the client has of `room` (0: none).
     pub after: i64,
     pub limit: i64,
@@ -299,7 +300,39 @@ pub struct PollQuery<'a> {
     /// post): an answer that does not reach it is not taken from a replica.
     pub known: Option<i64>,
     /// The rooms to list; `None`: every room.
-    pub rooms: Option<Vec<&'a str>>,
+    pub rooms: Option<Vec<Cow<'a, str>>>,
+}
+
+/// A query string's key or value as sent: `+` is a space and `%XX` a byte
+/// (form encoding, what browsers and HTTP libraries send), the result
+/// UTF-8. Borrowed when there is nothing to decode.
+fn form_decoded(raw: &str) -> Result<Cow<'_, str>, ApiError> {
+    if !raw.contains(['%', '+']) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let bad = || {
+        ApiError::bad_request(
+            "invalid_query",
+            "the query string is not well percent-encoded UTF-8; encode it as a form would",
+        )
+    };
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                let hex = std::str::from_utf8(hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map(Cow::Owned).map_err(|_| bad())
 }
 
 /// Parses `room`, `after`, `limit`, `known` and `rooms` (comma-separated
@@ -311,12 +344,14 @@ pub fn poll_query(query: &str) -> Result<PollQuery<'_>, ApiError> {
     let (mut room, mut after, mut limit, mut known, mut rooms) = (None, None, None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (form_decoded(key)?, form_decoded(value)?);
+        let (key, value) = (key.as_ref(), value);
         let taken = match key {
             "room" => room.replace(value).is_some(),
             "rooms" => rooms.replace(value).is_some(),
-            "after" => after.replace(non_negative(key, value)?).is_some(),
-            "limit" => limit.replace(non_negative(key, value)?).is_some(),
-            "known" => known.replace(non_negative(key, value)?).is_some(),
+            "after" => after.replace(non_negative(key, &value)?).is_some(),
+            "limit" => limit.replace(non_negative(key, &value)?).is_some(),
+            "known" => known.replace(non_negative(key, &value)?).is_some(),
             _ => false,
         };
         if taken {
@@ -351,7 +386,10 @@ pub fn poll_query(query: &str) -> Result<PollQuery<'_>, ApiError> {
     let rooms = match rooms {
         None => None,
         Some(list) => {
-            let ids: Vec<&str> = list.split(',').collect();
+            let ids: Vec<Cow<'_, str>> = match list {
+                Cow::Borrowed(l) => l.split(',').map(Cow::Borrowed).collect(),
+                Cow::Owned(l) => l.split(',').map(|id| Cow::Owned(id.to_string())).collect(),
+            };
             if ids.len() > POLL_ROOMS_MAX {
                 return Err(ApiError::bad_request(
                     "invalid_query",
@@ -623,7 +661,7 @@ mod tests {
         assert_eq!(
             q,
             PollQuery {
-                room: "general",
+                room: "general".into(),
                 after: 17,
                 limit: LIMIT_DEFAULT,
                 known: None,
@@ -632,9 +670,15 @@ mod tests {
         );
         let q = poll_query("after=0&room=rust&limit=5&known=9&rooms=rust,general&x=1").unwrap();
         assert_eq!(
-            (q.room, q.after, q.limit, q.known, q.rooms),
-            ("rust", 0, 5, Some(9), Some(vec!["rust", "general"]))
+            (q.room.as_ref(), q.after, q.limit, q.known),
+            ("rust", 0, 5, Some(9))
         );
+        assert_eq!(q.rooms, Some(vec!["rust".into(), "general".into()]));
+        // As a form (a browser, an HTTP library) encodes it.
+        let q = poll_query("room=rust&after=0&rooms=rust%2Cgeneral&x=a+b").unwrap();
+        assert_eq!(q.rooms, Some(vec!["rust".into(), "general".into()]));
+        let q = poll_query("room=r%75st&%61fter=3").unwrap();
+        assert_eq!((q.room.as_ref(), q.after), ("rust", 3));
         for bad in [
             "",
             "room=general",
@@ -649,7 +693,10 @@ mod tests {
             "room=general&after=1&rooms=",
             "room=general&after=1&rooms=general,,rust",
             "room=general&after=1&rooms=General",
-            "room=general&after=1&rooms=a%2Cb",
+            "room=general&after=1&rooms=a%2",
+            "room=general&after=1&rooms=a%zz",
+            "room=general&after=1&rooms=%ff",
+            "room=general&after=1&rooms=a%2C%2Cb",
         ] {
             let e = poll_query(bad).unwrap_err();
             assert_eq!((e.status, e.code), (400, "invalid_query"), "{bad:?}");

@@ -32,7 +32,7 @@ async fn answer(req: &Request<'_>, store: &impl Store) -> Result<Reply, ApiError
     let query = validate::poll_query(req.query)?;
     // A syntactically impossible id cannot name a room: the same 404 as an
     // unknown one, without a database round trip.
-    if !validate::is_room_id(query.room) {
+    if !validate::is_room_id(&query.room) {
         return Err(unknown_room());
     }
     let polled = store.poll(&query).await?.ok_or_else(unknown_room)?;
