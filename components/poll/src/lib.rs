@@ -5,13 +5,8 @@ use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    let incoming = match chat_spin::read(req).await {
-        Ok(incoming) => incoming,
-        Err(reply) => return chat_spin::respond(reply),
-    };
-    let store = match chat_spin::store().await {
-        Ok(store) => store,
-        Err(reply) => return chat_spin::respond(reply),
-    };
-    chat_spin::respond(chat::api::poll(&incoming.as_request(), &store).await)
+    chat_spin::serve(req, async |incoming, store| {
+        chat::api::poll(&incoming.as_request(), store).await
+    })
+    .await
 }

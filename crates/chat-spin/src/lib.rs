@@ -344,6 +344,24 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
+/// A component's whole request: read it (a 4xx if it cannot be), open the
+/// store (a 503 if the database is not configured), let `endpoint` answer,
+/// and write the reply. What the components that use the database share.
+pub async fn serve(
+    req: Request,
+    endpoint: impl AsyncFnOnce(&Incoming, &ChatStore) -> chat::api::Reply,
+) -> Response<String> {
+    let incoming = match read(req).await {
+        Ok(incoming) => incoming,
+        Err(reply) => return respond(reply),
+    };
+    let store = match store().await {
+        Ok(store) => store,
+        Err(reply) => return respond(reply),
+    };
+    respond(endpoint(&incoming, &store).await)
+}
+
 /// The chat's store: writes to the primary (`database_url`), polls and room
 /// lists from the replica (`database_read_url`) when one is configured and
 /// fit to answer (see [`chat::replica`]).

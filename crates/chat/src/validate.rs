@@ -238,6 +238,20 @@ fn non_negative(key: &str, value: &str) -> Result<i64, ApiError> {
     value.parse::<i64>().map_err(|_| bad())
 }
 
+/// A page's size: the default when not given; outside 1..=500 refused, not
+/// clamped, so a client bug shows up instead of silently paging wrong.
+/// `then` says how to get the rest instead.
+fn page_limit(limit: Option<i64>, then: &str) -> Result<i64, ApiError> {
+    match limit {
+        None => Ok(LIMIT_DEFAULT),
+        Some(l) if (1..=LIMIT_MAX).contains(&l) => Ok(l),
+        Some(_) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit must be between 1 and 500; ask for fewer messages and {then}"),
+        )),
+    }
+}
+
 /// Parses `after`, `before` and `limit` from a raw query string
 /// (`after=17&limit=50`). Unknown parameters are ignored so clients may add
 /// cache busters; a known parameter given twice is refused because either
@@ -261,16 +275,7 @@ pub fn page(query: &str) -> Result<Page, ApiError> {
         }
         *slot = Some(non_negative(key, value)?);
     }
-    let limit = match limit {
-        None => LIMIT_DEFAULT,
-        Some(l) if (1..=LIMIT_MAX).contains(&l) => l,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "limit must be between 1 and 500; ask for fewer messages and page with after/before",
-            ));
-        }
-    };
+    let limit = page_limit(limit, "page with after/before")?;
     match (after, before) {
         (Some(after), Some(before)) => Ok(Page::Between {
             after,
@@ -373,16 +378,7 @@ pub fn poll_query(query: &str) -> Result<PollQuery<'_>, ApiError> {
             "after is required: the id of the newest message you have of the room (0 for none)",
         )
     })?;
-    let limit = match limit {
-        None => LIMIT_DEFAULT,
-        Some(l) if (1..=LIMIT_MAX).contains(&l) => l,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "limit must be between 1 and 500; ask for fewer messages and poll again",
-            ));
-        }
-    };
+    let limit = page_limit(limit, "poll again")?;
     let rooms = match rooms {
         None => None,
         Some(list) => {
