@@ -18,6 +18,16 @@ pub use testkit::{
 
 pub mod webdriver;
 
+/// The ids of a page's (or a poll's) messages, in order.
+pub fn ids(page: &Value) -> Vec<i64> {
+    page["messages"]
+        .as_array()
+        .expect("a page of messages")
+        .iter()
+        .map(|m| m["id"].as_i64().expect("a message id"))
+        .collect()
+}
+
 /// A response, whatever its status.
 #[derive(Debug)]
 pub struct Reply {

@@ -314,14 +314,7 @@ fn history_paging_and_first_load() {
     let c = Client::new(&runner);
     let token = c.login("pager");
     c.post_many(&token, "operating-systems", 25, "m");
-    let ids = |v: &e2e::Value| -> Vec<i64> {
-        v["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["id"].as_i64().unwrap())
-            .collect()
-    };
+    let ids = e2e::ids;
     let base = "/api/rooms/operating-systems/messages";
     // First load: the newest `limit`, ascending.
     let first = c.get(&format!("{base}?limit=10")).json();

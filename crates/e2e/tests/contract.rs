@@ -9,7 +9,7 @@
 //! requests that follow it. Every request has a short timeout, so a hang
 //! fails the test instead of stalling it.
 
-use e2e::{ADMIN_TOKEN, Reply, RunnerConfig, Server, TestDb, Value, json};
+use e2e::{ADMIN_TOKEN, Reply, RunnerConfig, Server, TestDb, Value, ids, json};
 use std::time::Duration;
 
 struct Api {
@@ -105,15 +105,6 @@ fn security_headers(r: &Reply, expected: &[(&str, &str)]) {
     for (name, value) in expected {
         assert_eq!(r.header(name), Some(*value), "{name}: {:?}", r.headers);
     }
-}
-
-fn ids(page: &Value) -> Vec<i64> {
-    page["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect()
 }
 
 #[test]

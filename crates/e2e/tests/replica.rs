@@ -9,7 +9,7 @@
 //! too far, cannot be reached or is no replica costs no poll its answer: the
 //! primary answers and the host's log says why.
 
-use e2e::{Client, RunnerConfig, Server, TestDb, Value, json};
+use e2e::{Client, RunnerConfig, Server, TestDb, Value, ids, json};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use testkit::db::replica_host;
@@ -75,15 +75,6 @@ fn poll(c: &Client, after: i64, known: Option<i64>) -> Value {
     ));
     assert_eq!(r.status, 200, "a poll: {}", r.body);
     r.json()
-}
-
-fn ids(v: &Value) -> Vec<i64> {
-    v["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect()
 }
 
 fn newest(v: &Value) -> i64 {
