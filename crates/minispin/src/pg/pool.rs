@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Spin's per-address pool size (the default of [`Pools::new`]).
+/// Spin's per-address pool size.
 const MAX_POOL_SIZE: usize = 64;
 /// How long a request waits for a pooled connection or a new one before the
 /// component sees `connection-failed` (and can answer 503) instead of hanging.
@@ -32,27 +32,12 @@ pub fn tls(ca_root: Option<&str>) -> Result<MakeTlsConnector, String> {
 
 /// One component's pools, keyed by address (and custom CA root), shared by
 /// its instances.
+#[derive(Default)]
 pub struct Pools {
     pools: Mutex<HashMap<(String, Option<String>), Pool>>,
-    /// Connections per address at most.
-    max_size: usize,
-}
-
-impl Default for Pools {
-    fn default() -> Self {
-        Pools::new(MAX_POOL_SIZE)
-    }
 }
 
 impl Pools {
-    /// Pools of at most `max_size` connections each.
-    pub fn new(max_size: usize) -> Pools {
-        Pools {
-            pools: Mutex::new(HashMap::new()),
-            max_size: max_size.max(1),
-        }
-    }
-
     pub(super) fn get_or_create(
         &self,
         address: &str,
@@ -76,7 +61,7 @@ impl Pools {
             Manager::from_config(config, tls, manager_config)
         };
         let pool = Pool::builder(manager)
-            .max_size(self.max_size)
+            .max_size(MAX_POOL_SIZE)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_TIMEOUT))
             .create_timeout(Some(POOL_TIMEOUT))
