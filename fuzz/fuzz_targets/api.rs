@@ -1,7 +1,8 @@
 //! The chat API end to end over the in-memory store: a sequence of
 //! requests with arbitrary method, path, query, headers and body, routed as
 //! `spin.toml` routes them, against one store so that state builds up
-//! (sessions, rooms, messages, rate-limit buckets).
+//! (sessions, rooms, messages with their edits and removals, mutes,
+//! presence, rate-limit buckets).
 //!
 //! Every reply must be JSON with the API's headers; never a 5xx (the store
 //! is up, so a 5xx is a bug); every error a 4xx with a code and a message,
@@ -39,6 +40,12 @@ enum Route {
     Other(String),
     /// `/api/poll` (its room is in the query: `Query::Poll`).
     Poll,
+    /// `/api/rooms/{room}/messages/{id}`, ids 0..=15 (so they exist).
+    Message(Room, u8),
+    /// `/api/rooms/{room}/presence`.
+    Presence(Room),
+    /// `/api/mutes`.
+    Mutes,
 }
 
 /// Rooms that exist or may: random strings alone would almost never name
@@ -91,6 +98,10 @@ enum Body {
     NewRoom(Room, String),
     /// Text and a client id: `c0`..`c15` (so retries happen) or any string.
     Message(String, Result<u8, String>),
+    /// An edit's new text.
+    Edit(String),
+    /// A mute: name, room (None: everywhere), duration.
+    Mute(String, Option<Room>, i64),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -122,7 +133,17 @@ fn config() -> Config {
             per_minute: 20,
         },
         trusted_proxies: "10.0.0.0/8, 192.0.2.1, ::1".into(),
+        edit_window_secs: 900,
     }
+}
+
+/// A session id per name, so one name's calls own its messages.
+fn session_of(name: &str) -> String {
+    let mut bytes = [0u8; 16];
+    for (i, b) in name.bytes().enumerate() {
+        bytes[i % 16] ^= b;
+    }
+    token::session_id(bytes)
 }
 
 fn check(reply: &Reply, call: &Call) {
@@ -153,6 +174,15 @@ fn check(reply: &Reply, call: &Call) {
     }
 }
 
+/// A fresh session id's bytes for every session issued.
+fn random() -> [u8; 16] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    bytes
+}
+
 fuzz_target!(|calls: Vec<Call>| {
     let store = MemStore::seeded();
     let cfg = config();
@@ -175,6 +205,9 @@ fuzz_target!(|calls: Vec<Call>| {
             Route::Health => "/api/health".to_string(),
             Route::Other(p) => p.clone(),
             Route::Poll => "/api/poll".to_string(),
+            Route::Message(room, id) => format!("/api/rooms/{}/messages/{}", room.id(), id % 16),
+            Route::Presence(room) => format!("/api/rooms/{}/presence", room.id()),
+            Route::Mutes => "/api/mutes".to_string(),
         };
         let query = match &call.query {
             Query::None => String::new(),
@@ -204,7 +237,11 @@ fuzz_target!(|calls: Vec<Call>| {
             Auth::None => None,
             Auth::Raw(s) => Some(s.as_str()),
             Auth::Session(name) => {
-                token = format!("Bearer {}", token::issue(name, SECRET, NOW, 3600).token);
+                let session = session_of(name);
+                token = format!(
+                    "Bearer {}",
+                    token::issue_session(name, Some(&session), SECRET, NOW, 3600).token
+                );
                 Some(token.as_str())
             }
             Auth::OldSession(name) => {
@@ -231,6 +268,14 @@ fuzz_target!(|calls: Vec<Call>| {
                     .to_string()
                     .into_bytes()
             }
+            Body::Edit(text) => serde_json::json!({ "body": text }).to_string().into_bytes(),
+            Body::Mute(name, room, secs) => serde_json::json!({
+                "name": name,
+                "room": room.as_ref().map(Room::id),
+                "duration_secs": secs,
+            })
+            .to_string()
+            .into_bytes(),
         };
         let req = Request {
             method,
@@ -244,7 +289,7 @@ fuzz_target!(|calls: Vec<Call>| {
         };
         let now = NOW + i64::from(call.later);
         let before = (store.rooms(), store.messages());
-        let reply = block_on(api::route(&req, &cfg, now, &store));
+        let reply = block_on(api::route(&req, &cfg, now, random(), &store));
         if show {
             eprintln!("fuzz-api: {method} {path} -> {}", reply.status);
         }

@@ -13,5 +13,16 @@ async fn handle(req: Request) -> impl IntoResponse {
     let store =
         chat_spin::PgStore::new(chat_spin::config::database_url().await.unwrap_or_default());
     let now = chat_spin::now_unix();
-    chat_spin::respond(chat::api::session(&incoming.as_request(), &config, now, &store).await)
+    let Some(random) = chat_spin::random_bytes() else {
+        return chat_spin::respond(chat::api::Reply::error(
+            chat::ApiError::internal(
+                "internal_error",
+                "the server could not create a session id; try again later",
+            )
+            .with_cause("the host's random source (wasi:random) failed"),
+        ));
+    };
+    chat_spin::respond(
+        chat::api::session(&incoming.as_request(), &config, now, random, &store).await,
+    )
 }

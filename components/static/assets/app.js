@@ -1,13 +1,20 @@
 /* Chat UI: plain JavaScript, no dependencies, no build step.
  * Every name and message body is rendered as text (textContent), never as HTML.
  * The session token lives in sessionStorage (localStorage with "remember me")
- * and travels only in the Authorization header, never in the URL. */
+ * and travels only in the Authorization header, never in the URL; so does a
+ * moderator's admin token, which is kept in sessionStorage only.
+ *
+ * A room's history arrives as events sharing one gapless id sequence:
+ * messages, and edits and removals of earlier messages. The page keeps each
+ * message in its current state and applies the other events to it; the
+ * poll cursor moves over all of them. */
 (function () {
   'use strict';
 
   var SESSION_KEY = 'chat.session';
   var SEEN_KEY = 'chat.seen';        // localStorage: last seen message id per room
   var PENDING_KEY = 'chat.pending';  // sessionStorage: messages not yet stored
+  var ADMIN_KEY = 'chat.admin';      // sessionStorage only: a moderator's admin token
   var DEFAULT_ROOM = 'general';
   // One request per poll (GET /api/poll): the open room's new messages and
   // every room's newest id (for unread counts) come together.
@@ -20,6 +27,11 @@
   var OLDER_PAGE = 50;
   var REQUEST_TIMEOUT_MS = 15000;
   var MAX_BODY = 2000;
+  var PRESENCE_MS = 30000;           // "I am here" at most this often; polls list the last minute
+  var GROUP_MS = 5 * 60 * 1000;      // one author's messages this close together form a group
+  var DEFAULT_EDIT_WINDOW_SECS = 900;
+  var ACTION_STATUS_MS = 20000;      // how long the result of a removal or mute stays shown
+  var MAX_LATE_EVENTS = 200;         // per room, see rememberLate()
 
   function $(id) { return document.getElementById(id); }
   var ui = {
@@ -30,7 +42,19 @@
     historyStart: $('history-start'), empty: $('empty'), list: $('message-list'), jump: $('jump'),
     joinForm: $('join-form'), nameInput: $('name-input'), remember: $('remember'),
     joinButton: $('join-button'), joinCancel: $('join-cancel'), joinError: $('join-error'),
-    composer: $('composer'), input: $('message-input'), composerError: $('composer-error')
+    composer: $('composer'), input: $('message-input'), composerError: $('composer-error'),
+    sendButton: $('send-button'),
+    // presence, message actions, moderation
+    presence: $('presence'), presenceCount: $('presence-count'), presenceEmpty: $('presence-empty'),
+    actionStatus: $('action-status'), menu: $('message-menu'),
+    settingsButton: $('settings-button'), adminBadge: $('admin-badge'),
+    settings: $('settings'), settingsForm: $('settings-form'), adminInput: $('admin-token'),
+    settingsClear: $('settings-clear'), settingsClose: $('settings-close'),
+    confirm: $('confirm-dialog'), confirmText: $('confirm-text'), confirmQuote: $('confirm-quote'),
+    confirmError: $('confirm-error'), confirmOk: $('confirm-ok'), confirmCancel: $('confirm-cancel'),
+    mute: $('mute-dialog'), muteForm: $('mute-form'), muteName: $('mute-name'),
+    muteDuration: $('mute-duration'), muteScope: $('mute-scope'), muteScopeRoom: $('mute-scope-room'),
+    muteError: $('mute-error'), muteConfirm: $('mute-confirm'), muteCancel: $('mute-cancel')
   };
 
   var session = loadSession();
@@ -40,6 +64,16 @@
   var current = null;
   var poll = { timer: null, inFlight: false, again: false, failures: 0, countdown: null, until: 0 };
   var roomsTimer = null;
+
+  var adminToken = loadAdminToken();
+  var menu = null;          // the open message menu: { button, room, id }
+  var editing = null;       // the message being edited: { room, id, draft, busy, error }
+  var confirmState = null;  // the removal being confirmed
+  var muteState = null;     // the mute being chosen
+  var presence = { room: null, timer: null, shownKey: null, names: [] };
+  var mentionCount = 0;     // mentions of me while the tab was hidden, shown in the title
+  var notifyAskedFor = null; // the Notification object already asked for permission
+  var actionTimer = null;
 
   /* ---------- small helpers ---------- */
 
@@ -60,6 +94,12 @@
     if (cls) n.className = cls;
     if (text != null) n.textContent = String(text);
     return n;
+  }
+
+  // The first n characters of a text (whole code points), with an ellipsis.
+  function excerpt(text, n) {
+    var chars = Array.from(String(text || ''));
+    return chars.length > n ? chars.slice(0, n).join('') + '…' : chars.join('');
   }
 
   function ApiError(status, code, message, retryAfter) {
@@ -105,6 +145,8 @@
   }
 
   function roomPath(id) { return '/api/rooms/' + encodeURIComponent(id) + '/messages'; }
+  function messagePath(room, id) { return roomPath(room) + '/' + encodeURIComponent(String(id)); }
+  function presencePath(id) { return '/api/rooms/' + encodeURIComponent(id) + '/presence'; }
   function pollPath(id, after, known) {
     return '/api/poll?room=' + encodeURIComponent(id) + '&after=' + after + '&limit=' + PAGE +
       (known > after ? '&known=' + known : '');
@@ -133,8 +175,14 @@
     };
   }
 
-  // Message text with http(s) links made clickable. Only text nodes and
-  // anchors built here; the href is re-serialised by URL and must be http(s).
+  function timeOf(iso) {
+    var t = Date.parse(iso || '');
+    return isNaN(t) ? 0 : t;
+  }
+
+  // Message text with http(s) links made clickable and @mentions marked.
+  // Only text nodes, spans and anchors built here; the href is re-serialised
+  // by URL and must be http(s).
   var URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
   function safeHref(s) {
     try {
@@ -149,7 +197,7 @@
       var link = m[0].replace(/[.,;:!?)\]}]+$/, '');
       var href = safeHref(link);
       if (!href) continue;
-      if (m.index > last) el.appendChild(document.createTextNode(text.slice(last, m.index)));
+      if (m.index > last) appendText(el, text.slice(last, m.index));
       var a = make('a', null, link);
       a.href = href;
       a.rel = 'noopener noreferrer';
@@ -158,7 +206,7 @@
       last = m.index + link.length;
       URL_RE.lastIndex = last;
     }
-    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+    if (last < text.length) appendText(el, text.slice(last));
     return el;
   }
 
@@ -177,6 +225,20 @@
     ui.notice.hidden = !text;
   }
 
+  // The outcome of an action (a removal, a mute, a settings change), in the
+  // visible live region #action-status; it clears itself after a while.
+  function announce(text, isError) {
+    clearTimeout(actionTimer);
+    ui.actionStatus.textContent = text || '';
+    ui.actionStatus.classList.toggle('is-error', !!(text && isError));
+    if (text) actionTimer = setTimeout(function () { ui.actionStatus.textContent = ''; }, ACTION_STATUS_MS);
+  }
+
+  function updateTitle() {
+    var base = current ? roomTitle(current) + ' · Chat' : 'Chat';
+    document.title = (mentionCount > 0 ? '(' + mentionCount + ') ' : '') + base;
+  }
+
   /* ---------- session ---------- */
 
   function loadSession() {
@@ -191,10 +253,13 @@
     return null;
   }
 
+  // `session` (the session's id) and `edit_window_secs` came with the
+  // editing feature: a session stored before lacks them, and then cannot
+  // edit or remove its messages until the person joins again.
   function saveSession(s) {
     session = s;
     writeJSON(s.remember ? localStore() : sessionStore(), SESSION_KEY,
-      { token: s.token, name: s.name, expires_at: s.expires_at });
+      { token: s.token, name: s.name, expires_at: s.expires_at, session: s.session, edit_window_secs: s.edit_window_secs });
     writeJSON(s.remember ? sessionStore() : localStore(), SESSION_KEY, null);
   }
 
@@ -254,14 +319,34 @@
     ui.joinError.hidden = true;
     var remember = ui.remember.checked;
     api('POST', '/api/session', { name: name }).then(function (data) {
-      saveSession({ token: data.token, name: data.name || name, expires_at: data.expires_at, remember: remember });
+      // A new name is a new session: the old one leaves the room first.
+      if (session) leavePresence(session.token);
+      saveSession({
+        token: data.token, name: data.name || name, expires_at: data.expires_at, remember: remember,
+        session: typeof data.session === 'string' && data.session ? data.session : undefined,
+        edit_window_secs: typeof data.edit_window_secs === 'number' ? data.edit_window_secs : DEFAULT_EDIT_WINDOW_SECS
+      });
       ui.nameInput.value = '';
       showComposer(true);
       rerenderCurrent();
       flushPending(true);
+      if (current) enterPresence(current);
     }, function (e) {
       showJoin(e.message || 'Could not join.');
     }).finally(function () { ui.joinButton.disabled = false; });
+  }
+
+  // Which messages are mine. Ownership (may I edit or remove it?) is by
+  // session id only, as the server decides it. The "mine" look falls back to
+  // the name where a session id is missing on either side (older messages,
+  // older stored sessions), as the page did before session ids existed.
+  function ownsMessage(m) {
+    return !!(session && session.session && m.session && m.session === session.session);
+  }
+  function looksMine(m) {
+    if (!session) return false;
+    if (session.session && m.session) return m.session === session.session;
+    return m.author === session.name;
   }
 
   /* ---------- rooms and unread counts ---------- */
@@ -271,7 +356,8 @@
     if (!st) {
       st = roomStates[id] = {
         id: id, msgs: new Map(), minId: 0, cursor: 0, known: 0, loaded: false, atStart: false,
-        loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0
+        loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0,
+        late: new Map(), authors: new Set(), authorsVersion: 0
       };
     }
     return st;
@@ -364,7 +450,7 @@
       if (again) again.focus();
     }
     ui.roomTitle.textContent = current ? '#' + roomTitle(current) : '';
-    if (current) document.title = roomTitle(current) + ' · Chat';
+    if (current) updateTitle();
   }
 
   function roomFromHash() {
@@ -389,10 +475,15 @@
       prev.atBottom = isAtBottom();
       prev.scrollTop = ui.scroller.scrollTop;
     }
+    closeMenu(false);
     current = id;
     showNotice('');
+    clearPresent();
     renderRooms();
     renderRoom();
+    // Leave the room we were in, say we are in this one.
+    if (presence.room && presence.room !== id) leavePresence(session && session.token);
+    enterPresence(id);
     if (poll.failures === 0) schedulePoll(0);
   }
 
@@ -401,8 +492,20 @@
   function messageEl(m) {
     var li = make('li', 'message');
     li.setAttribute('data-id', String(m.id));
+    li.setAttribute('data-author', String(m.author));
+    li.setAttribute('data-time', String(timeOf(m.sent_at)));
     if (m.client_id) li.setAttribute('data-client-id', m.client_id);
-    if (session && m.author === session.name) li.classList.add('mine');
+    if (isRemoved(m)) {
+      // A placeholder only: the text is erased on the server too. Focusable
+      // from script, for after removing it from its menu.
+      li.classList.add('removed');
+      li.tabIndex = -1;
+      li.appendChild(make('span', 'placeholder',
+        m.removed_by === 'moderator' ? 'Removed by a moderator' : 'Message removed'));
+      return li;
+    }
+    var mine = looksMine(m);
+    if (mine) li.classList.add('mine');
     var meta = make('div', 'meta');
     meta.appendChild(make('span', 'author', m.author));
     var t = fmtTime(m.sent_at);
@@ -410,14 +513,25 @@
     time.setAttribute('datetime', m.sent_at || '');
     time.title = t.full;
     meta.appendChild(time);
+    if (m.edited_at) {
+      var edited = make('span', 'edited', 'edited');
+      edited.title = fmtTime(m.edited_at).full;
+      meta.appendChild(edited);
+    }
     li.appendChild(meta);
-    li.appendChild(renderBody(make('div', 'body'), String(m.body)));
+    var body = renderBody(make('div', 'body'), String(m.body));
+    li.appendChild(body);
+    if (!mine && body.querySelector('.mention.me')) li.classList.add('mentions-me');
+    if (editing && editing.room === current && editing.id === m.id) attachEditor(li, body);
+    else if (menuItems(m).length) { li.classList.add('has-menu'); li.appendChild(menuButton(m)); }
     return li;
   }
 
   function pendingEl(p) {
     var li = make('li', 'message pending mine');
     li.setAttribute('data-client-id', p.client_id);
+    li.setAttribute('data-author', String(p.author));
+    li.setAttribute('data-time', String(p.created));
     var meta = make('div', 'meta');
     meta.appendChild(make('span', 'author', p.author));
     meta.appendChild(make('span', 'state'));
@@ -453,12 +567,21 @@
 
   function firstPendingEl() { return ui.list.querySelector('li.pending'); }
 
+  function liFor(id) { return ui.list.querySelector('li.message[data-id="' + Number(id) + '"]'); }
+
+  // Puts a stored message's element in id order, before the pending ones;
+  // date separators are skipped (relayout() puts them back where they go).
+  // True when nothing stored comes after it (it went in at the bottom).
   function insertMessageEl(li, id) {
     var fp = firstPendingEl();
     var node = fp ? fp.previousElementSibling : ui.list.lastElementChild;
-    while (node && Number(node.getAttribute('data-id')) > id) node = node.previousElementSibling;
+    while (node && (!node.classList.contains('message') || Number(node.getAttribute('data-id')) > id)) {
+      node = node.previousElementSibling;
+    }
     ui.list.insertBefore(li, node ? node.nextElementSibling : ui.list.firstElementChild);
-    return li.nextElementSibling === fp; // true when it went in at the bottom
+    var next = li.nextElementSibling;
+    while (next && !next.classList.contains('message')) next = next.nextElementSibling;
+    return !next || next.classList.contains('pending');
   }
 
   function savePending() {
@@ -480,28 +603,50 @@
     savePending();
   }
 
-  // Adds messages to a room (deduplicated by id) and to the page when visible.
+  function noteAuthor(st, name) {
+    if (typeof name !== 'string' || !name || st.authors.has(name)) return;
+    st.authors.add(name);
+    st.authorsVersion++;
+  }
+
+  // Adds a room's events to it: messages (deduplicated by id; a copy of a
+  // known message may bring a newer state) and edits and removals, which
+  // change the message they target. Shown at once when the room is open.
+  // opts.older: a page of history; opts.live: new events from a poll.
   function addMessages(roomId, msgs, opts) {
     var st = roomState(roomId);
     var visible = roomId === current;
     var older = !!(opts && opts.older);
+    var live = !!(opts && opts.live) && !older;
     var follow = visible && !older && isAtBottom();
-    var added = 0, below = 0;
+    var added = 0, below = 0, changed = 0;
     for (var i = 0; i < msgs.length; i++) {
       var m = msgs[i];
       if (!m || typeof m.id !== 'number') continue;
+      var kind = m.kind || 'message';
+      if (kind === 'edit' || kind === 'removal') {
+        if (applyEvent(st, m)) changed++;
+        continue;
+      }
+      if (kind !== 'message') continue; // a kind this page does not know: the cursor still moves on
       var p = m.client_id && st.pending.get(m.client_id);
       if (p && p.author === m.author) removePending(st, m.client_id);
-      if (st.msgs.has(m.id)) continue;
+      if (st.msgs.has(m.id)) {
+        if (applyUpdate(st, m.id, m)) changed++;
+        continue;
+      }
+      m = settleLate(st, m);
       st.msgs.set(m.id, m);
+      noteAuthor(st, m.author);
       if (!st.minId || m.id < st.minId) st.minId = m.id;
       added++;
       if (visible && insertMessageEl(messageEl(m), m.id) && !older) below++;
+      if (live) noteMention(roomId, m);
     }
     if (st.minId === 1) st.atStart = true;
     if (visible) {
       updateRoomChrome();
-      if (follow && added) scrollToBottom();
+      if (follow && (added || changed)) scrollToBottom();
       else if (below && !older) {
         st.newBelow += below;
         ui.jump.textContent = st.newBelow + (st.newBelow === 1 ? ' new message ↓' : ' new messages ↓');
@@ -513,6 +658,7 @@
 
   function renderRoom() {
     var st = roomState(current);
+    closeMenu(false);
     var frag = document.createDocumentFragment();
     var ids = Array.from(st.msgs.keys()).sort(function (a, b) { return a - b; });
     ids.forEach(function (id) { frag.appendChild(messageEl(st.msgs.get(id))); });
@@ -537,6 +683,7 @@
   function updateRoomChrome() {
     var st = roomState(current);
     var count = st.msgs.size + st.pending.size;
+    relayout();
     ui.empty.textContent = st.loaded ? 'No messages yet. Say hi!' : 'Loading…';
     ui.empty.hidden = count > 0;
     ui.loadOlder.hidden = !(st.loaded && !st.atStart && st.msgs.size > 0);
@@ -557,11 +704,17 @@
       if (msgs.length < OLDER_PAGE) st.atStart = true;
       st.loadingOlder = false;
       if (roomId === current) {
-        // Keep what the reader looks at in place: shift by the added height.
+        // Keep what the reader looks at in place: the message that was first
+        // stays where it was on screen. (Measured on that message, not on the
+        // added height: it may join the group of the older ones above and
+        // lose its name line, and the day's separator moves up.)
         var s = ui.scroller;
+        var anchor = ui.list.querySelector('li.message');
+        var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
         var h = s.scrollHeight, top = s.scrollTop;
         addMessages(roomId, msgs, { older: true });
-        s.scrollTop = top + (s.scrollHeight - h);
+        if (anchor && anchor.isConnected) s.scrollTop = top + (anchor.getBoundingClientRect().top - anchorTop);
+        else s.scrollTop = top + (s.scrollHeight - h);
       } else {
         addMessages(roomId, msgs, { older: true });
       }
@@ -571,6 +724,793 @@
     }).finally(function () {
       if (roomId === current) updateRoomChrome();
     });
+  }
+
+  /* ---------- edits and removals: applying events ----------
+   * Edits and removals arrive in the room's id sequence like messages. The
+   * page keeps each message in its current state and an event changes the
+   * message it targets, when that message is loaded. Applying anything
+   * twice changes nothing: a removal is final, and an edit applies only if
+   * it is newer than the message's last edit (a message read "as it is now"
+   * may already hold it, and then an earlier edit event must not bring back
+   * an older text). */
+
+  function isRemoved(m) { return !!(m && (m.removed_at || m.removed_by)); }
+
+  // Is time a later than time b (RFC 3339)? Anything is later than nothing.
+  function newer(a, b) {
+    if (!a) return false;
+    if (!b) return true;
+    var ta = Date.parse(a), tb = Date.parse(b);
+    return isNaN(ta) || isNaN(tb) ? a !== b : ta > tb;
+  }
+
+  // The state that an update (an event, or a fresher copy of the message)
+  // gives message m; null when it changes nothing.
+  function updatedState(m, upd) {
+    if (isRemoved(m)) return null;
+    if (isRemoved(upd)) {
+      return Object.assign({}, m, {
+        body: '', removed_at: upd.removed_at || upd.sent_at || new Date().toISOString(),
+        removed_by: upd.removed_by === 'moderator' ? 'moderator' : 'author'
+      });
+    }
+    if (upd.edited_at && newer(upd.edited_at, m.edited_at)) {
+      return Object.assign({}, m, { body: String(upd.body == null ? '' : upd.body), edited_at: upd.edited_at });
+    }
+    return null;
+  }
+
+  // An event as an update of its target.
+  function eventUpdate(ev) {
+    if (ev.kind === 'removal') {
+      return { removed_at: ev.removed_at || ev.sent_at || new Date().toISOString(), removed_by: ev.removed_by || 'author' };
+    }
+    return { body: ev.body, edited_at: ev.edited_at || ev.sent_at || '' };
+  }
+
+  function applyEvent(st, ev) {
+    if (typeof ev.target !== 'number') return false;
+    var upd = eventUpdate(ev);
+    if (st.msgs.has(ev.target)) return applyUpdate(st, ev.target, upd);
+    rememberLate(st, ev.target, upd);
+    return false;
+  }
+
+  function applyUpdate(st, id, upd) {
+    var m = st.msgs.get(id);
+    var next = m && updatedState(m, upd);
+    if (!next) return false;
+    setMessage(st, next);
+    return true;
+  }
+
+  // Stores a message's new state, and shows it when its room is open. An
+  // open editor for it stays (it shows the new state when it closes),
+  // unless the message was removed.
+  function setMessage(st, m) {
+    st.msgs.set(m.id, m);
+    if (st.id !== current) return;
+    if (editing && editing.room === st.id && editing.id === m.id) {
+      if (!isRemoved(m)) return;
+      editing = null;
+      announce('The message you were editing was removed.');
+    }
+    refreshMessageEl(m);
+  }
+
+  // An event whose message is not loaded is otherwise ignored. It is kept
+  // (a bounded number per room) for one case: a page of older messages read
+  // before the event was made but answered after it; that page must not
+  // bring back the old text when it arrives.
+  function rememberLate(st, target, upd) {
+    var prev = st.late.get(target);
+    if (prev && (isRemoved(prev) || (!isRemoved(upd) && !newer(upd.edited_at, prev.edited_at)))) return;
+    st.late.delete(target);
+    st.late.set(target, upd);
+    if (st.late.size > MAX_LATE_EVENTS) st.late.delete(st.late.keys().next().value);
+  }
+
+  function settleLate(st, m) {
+    var upd = st.late.get(m.id);
+    if (!upd) return m;
+    st.late.delete(m.id);
+    return updatedState(m, upd) || m;
+  }
+
+  // Replaces a shown message's element; focus inside it (or in its open
+  // menu) moves to the same place in the new one.
+  function refreshMessageEl(m) {
+    var old = liFor(m.id);
+    if (!old) return;
+    var hadFocus = old.contains(document.activeElement);
+    if (menu && menu.id === m.id) {
+      if (ui.menu.contains(document.activeElement)) hadFocus = true;
+      closeMenu(false);
+    }
+    var li = messageEl(m);
+    if (old.classList.contains('grouped')) li.classList.add('grouped');
+    old.parentNode.replaceChild(li, old);
+    if (hadFocus) focusMessage(li);
+  }
+
+  function focusMessage(li) {
+    var target = li.querySelector('textarea.edit-body') || li.querySelector('button.message-menu');
+    if (!target) { li.tabIndex = -1; target = li; }
+    target.focus();
+  }
+
+  /* ---------- day separators and grouping ----------
+   * Recomputed over the whole list after each change; it is a cheap walk
+   * that touches the DOM only where something differs. Before the first
+   * message of each local day: li.date-separator holding a heading (screen
+   * reader users can jump between days by heading). A message that follows
+   * one of the same author within five minutes gets the class "grouped":
+   * CSS hides its repeated name and time visually, not from screen readers. */
+
+  function pad2(n) { return (n < 10 ? '0' : '') + n; }
+  function dayKey(t) {
+    var d = new Date(t);
+    return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate());
+  }
+  function dayLabel(key, t) {
+    var now = new Date();
+    if (key === dayKey(now.getTime())) return 'Today';
+    if (key === dayKey(new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1).getTime())) return 'Yesterday';
+    var d = new Date(t);
+    var opts = { weekday: 'long', month: 'long', day: 'numeric' };
+    if (d.getFullYear() !== now.getFullYear()) opts.year = 'numeric';
+    return d.toLocaleDateString([], opts);
+  }
+
+  function separatorEl(key) {
+    var li = make('li', 'date-separator');
+    li.setAttribute('data-day', key);
+    li.appendChild(make('h3', 'date-label'));
+    return li;
+  }
+
+  function relayout() {
+    var list = ui.list;
+    var kids = Array.prototype.slice.call(list.children);
+    var spare = new Map(), used = new Set();
+    kids.forEach(function (el) {
+      var key = el.getAttribute('data-day');
+      if (el.classList.contains('date-separator') && !spare.has(key)) spare.set(key, el);
+    });
+    var prev = null;
+    kids.forEach(function (el) {
+      if (!el.classList.contains('message')) return;
+      var t = Number(el.getAttribute('data-time')) || (prev ? prev.t : Date.now());
+      var item = { t: t, day: dayKey(t), author: el.getAttribute('data-author'), plain: !el.classList.contains('removed') };
+      var grouped = false;
+      if (!prev || prev.day !== item.day) {
+        var sep = spare.get(item.day);
+        if (!sep || used.has(sep)) sep = separatorEl(item.day);
+        used.add(sep);
+        if (el.previousElementSibling !== sep) list.insertBefore(sep, el);
+        var label = dayLabel(item.day, t);
+        if (sep.firstElementChild.textContent !== label) sep.firstElementChild.textContent = label;
+      } else {
+        grouped = prev.plain && item.plain && prev.author === item.author && Math.abs(item.t - prev.t) < GROUP_MS;
+      }
+      if (el.classList.contains('grouped') !== grouped) el.classList.toggle('grouped', grouped);
+      prev = item;
+    });
+    kids.forEach(function (el) {
+      if (el.classList.contains('date-separator') && !used.has(el) && el.parentNode === list) list.removeChild(el);
+    });
+  }
+
+  /* ---------- mentions ----------
+   * "@name" in a body is shown as span.mention, and "@" followed by one's
+   * own name (case-insensitive) as span.mention.me. Names may contain spaces
+   * ("Ada Lovelace"), so the names the page knows (one's own, the open
+   * room's authors, the people here now) are tried first, longest first;
+   * otherwise "@" and a word. An "@" right after a letter or digit (an
+   * e-mail address) is not a mention. */
+
+  var WORD_CHAR = /[\p{L}\p{N}_]/u;
+  var MENTION_WORD = /^@[\p{L}\p{N}_](?:[\p{L}\p{N}_.-]*[\p{L}\p{N}_])?/u;
+  var namesCache = { key: null, list: [] };
+
+  function knownNames() {
+    var st = current ? roomStates[current] : null;
+    var own = session ? session.name : '';
+    var key = [own, current || '', st ? st.authorsVersion : 0, presence.shownKey || ''].join('\u0000');
+    if (namesCache.key === key) return namesCache.list;
+    var byLower = new Map();
+    var add = function (n) {
+      if (typeof n === 'string' && n && !byLower.has(n.toLowerCase())) byLower.set(n.toLowerCase(), n);
+    };
+    add(own);
+    if (st) st.authors.forEach(add);
+    presence.names.forEach(add);
+    var list = Array.from(byLower.values()).sort(function (a, b) { return b.length - a.length; });
+    namesCache = { key: key, list: list };
+    return list;
+  }
+
+  function findMentions(text) {
+    var out = [];
+    if (text.indexOf('@') === -1) return out;
+    var names = knownNames();
+    var own = session ? session.name.toLowerCase() : null;
+    for (var i = text.indexOf('@'); i !== -1; i = text.indexOf('@', i + 1)) {
+      if (i > 0 && WORD_CHAR.test(text.charAt(i - 1))) continue;
+      var len = 0;
+      for (var k = 0; k < names.length && !len; k++) {
+        var n = names[k], cand = text.substr(i + 1, n.length);
+        if (cand.length === n.length && cand.toLowerCase() === n.toLowerCase() &&
+            !WORD_CHAR.test(text.charAt(i + 1 + n.length))) len = n.length;
+      }
+      if (!len) {
+        var w = MENTION_WORD.exec(text.slice(i, i + 80));
+        if (w) len = w[0].length - 1;
+      }
+      if (!len) continue;
+      var name = text.substr(i + 1, len).toLowerCase();
+      out.push({ start: i, end: i + 1 + len, me: own !== null && name === own });
+      i += len;
+    }
+    return out;
+  }
+
+  // Text with its mentions as spans (text nodes and spans only).
+  function appendText(el, text) {
+    var last = 0;
+    findMentions(text).forEach(function (mt) {
+      if (mt.start > last) el.appendChild(document.createTextNode(text.slice(last, mt.start)));
+      el.appendChild(make('span', mt.me ? 'mention me' : 'mention', text.slice(mt.start, mt.end)));
+      last = mt.end;
+    });
+    if (last < text.length) el.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function mentionsMe(text) {
+    return !!session && findMentions(String(text || '')).some(function (mt) { return mt.me; });
+  }
+
+  /* ---------- notifications of mentions ----------
+   * Only for a new message from someone else that mentions me while the tab
+   * is hidden: a count in the tab title (cleared when the tab is shown
+   * again) and, if the person allowed it, a system notification. Permission
+   * is asked only after a click (on Join or Send), never on load: browsers
+   * ignore or penalise prompts without a user gesture. window.Notification
+   * is read at the moment of use. */
+
+  function noteMention(roomId, m) {
+    if (!session || looksMine(m) || m.author === session.name) return;
+    if (document.visibilityState !== 'hidden' || !mentionsMe(m.body)) return;
+    mentionCount++;
+    updateTitle();
+    notifyMention(roomId, m);
+  }
+
+  function notifyMention(roomId, m) {
+    var N = window.Notification;
+    if (!N || N.permission !== 'granted') return;
+    try {
+      var n = new N(m.author + ' mentioned you in #' + roomTitle(roomId),
+        { body: excerpt(m.body, 200), tag: 'chat-mention-' + roomId + '-' + m.id });
+      if (n) {
+        n.onclick = function () {
+          try { window.focus(); } catch (e) { /* not allowed here */ }
+          location.hash = '#/room/' + encodeURIComponent(roomId);
+          if (typeof n.close === 'function') n.close();
+        };
+      }
+    } catch (e) { /* e.g. where only a service worker may show notifications */ }
+  }
+
+  function askNotificationPermission() {
+    var N = window.Notification;
+    if (!N || N === notifyAskedFor || N.permission !== 'default' || typeof N.requestPermission !== 'function') return;
+    notifyAskedFor = N;
+    try {
+      var r = N.requestPermission();
+      if (r && typeof r.then === 'function') r.then(null, function () {});
+    } catch (e) { /* an old callback-only API: nothing to wait for */ }
+  }
+
+  /* ---------- presence ("Here now") ----------
+   * While a room is open and the person is signed in, the page says so
+   * (PUT .../presence) when it opens the room and then every 30 s, visible
+   * or not, and says it left (DELETE, keepalive so it survives the page
+   * going away) when it switches rooms, signs out or is hidden for good
+   * (pagehide). Who is here comes with every poll. */
+
+  function enterPresence(room) {
+    clearTimeout(presence.timer);
+    presence.timer = null;
+    if (!room || !sessionValid()) { presence.room = null; return; }
+    presence.room = room;
+    api('PUT', presencePath(room), undefined, session.token).then(function (data) {
+      if (room === current && data && Array.isArray(data.present)) showPresent(room, data.present);
+    }, function () { /* best effort: the next beat tries again */ });
+    presence.timer = setTimeout(function () {
+      if (presence.room === room && room === current) enterPresence(room);
+    }, PRESENCE_MS);
+  }
+
+  function leavePresence(token) {
+    var room = presence.room;
+    clearTimeout(presence.timer);
+    presence.timer = null;
+    presence.room = null;
+    if (!room || !token) return;
+    try {
+      fetch(presencePath(room), {
+        method: 'DELETE', keepalive: true, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer',
+        headers: { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token }
+      }).catch(function () {});
+    } catch (e) { /* the page is going away anyway */ }
+  }
+
+  function showPresent(room, names) {
+    if (room !== current) return;
+    var list = [], have = Object.create(null);
+    names.forEach(function (n) {
+      if (typeof n === 'string' && n && !have[n]) { have[n] = true; list.push(n); }
+    });
+    var key = room + '\n' + list.join('\n');
+    if (presence.shownKey === key) return;
+    presence.shownKey = key;
+    presence.names = list;
+    var frag = document.createDocumentFragment();
+    list.forEach(function (n) { frag.appendChild(make('li', session && n === session.name ? 'me' : null, n)); });
+    ui.presence.textContent = '';
+    ui.presence.appendChild(frag);
+    ui.presenceCount.textContent = list.length === 1 ? ', 1 person' : ', ' + list.length + ' people';
+    ui.presenceEmpty.hidden = list.length > 0;
+  }
+
+  function clearPresent() {
+    presence.shownKey = null;
+    presence.names = [];
+    ui.presence.textContent = '';
+    ui.presenceCount.textContent = '';
+    ui.presenceEmpty.hidden = true;
+  }
+
+  /* ---------- the message menu ----------
+   * One menu element, #message-menu, kept outside the live message list (so
+   * opening it is not announced as a new message) and placed next to the
+   * button of the message it acts on. Keyboard as in the WAI-ARIA menu
+   * button pattern: Enter/Space/ArrowDown open it on the first item, ArrowUp
+   * on the last; arrows, Home and End move; Escape (and Tab) close it and
+   * return to the button. Built when opened, so "Edit" shows only while the
+   * edit window is open. */
+
+  function loadAdminToken() {
+    var t = readJSON(sessionStore(), ADMIN_KEY);
+    return typeof t === 'string' && t ? t : null;
+  }
+
+  function editWindowMs() {
+    var secs = session && typeof session.edit_window_secs === 'number' ? session.edit_window_secs : DEFAULT_EDIT_WINDOW_SECS;
+    return secs * 1000;
+  }
+
+  function canEdit(m) {
+    return ownsMessage(m) && !isRemoved(m) && timeOf(m.sent_at) + editWindowMs() > Date.now();
+  }
+
+  function menuItems(m) {
+    if (isRemoved(m)) return [];
+    var own = ownsMessage(m), items = [];
+    if (canEdit(m)) items.push({ action: 'edit', label: 'Edit' });
+    if (own || adminToken) items.push({ action: 'remove', label: 'Remove' });
+    if (adminToken && !own) items.push({ action: 'mute', label: 'Mute ' + m.author + '…' });
+    return items;
+  }
+
+  function menuButton(m) {
+    var b = make('button', 'message-menu');
+    b.type = 'button';
+    b.setAttribute('aria-haspopup', 'menu');
+    b.setAttribute('aria-expanded', 'false');
+    b.setAttribute('aria-label', 'Actions for message from ' + m.author);
+    var icon = make('span', null, '⋯');
+    icon.setAttribute('aria-hidden', 'true');
+    b.appendChild(icon);
+    b.addEventListener('click', function () {
+      if (menu && menu.button === b) closeMenu(true); else openMenu(b, 'first');
+    });
+    b.addEventListener('keydown', function (ev) {
+      if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+        ev.preventDefault();
+        openMenu(b, ev.key === 'ArrowUp' ? 'last' : 'first');
+      }
+    });
+    return b;
+  }
+
+  function menuEntries() { return Array.prototype.slice.call(ui.menu.querySelectorAll('[role="menuitem"]')); }
+
+  function openMenu(button, which) {
+    var li = button.closest('li.message');
+    var m = li && current ? roomState(current).msgs.get(Number(li.getAttribute('data-id'))) : null;
+    closeMenu(false);
+    var items = m ? menuItems(m) : [];
+    if (!items.length) return;
+    ui.menu.textContent = '';
+    items.forEach(function (it) {
+      var item = make('button', 'menu-item' + (it.action === 'remove' ? ' danger' : ''), it.label);
+      item.type = 'button';
+      item.tabIndex = -1;
+      item.setAttribute('role', 'menuitem');
+      item.setAttribute('data-action', it.action);
+      ui.menu.appendChild(item);
+    });
+    ui.menu.setAttribute('aria-label', 'Actions for message from ' + m.author);
+    ui.menu.hidden = false;
+    menu = { button: button, room: current, id: m.id };
+    button.setAttribute('aria-expanded', 'true');
+    button.setAttribute('aria-controls', 'message-menu');
+    li.classList.add('menu-open');
+    positionMenu();
+    var all = menuEntries();
+    if (menu) (which === 'last' ? all[all.length - 1] : all[0]).focus();
+  }
+
+  function closeMenu(returnFocus) {
+    if (!menu) return;
+    var b = menu.button;
+    menu = null;
+    ui.menu.hidden = true;
+    ui.menu.textContent = '';
+    b.setAttribute('aria-expanded', 'false');
+    b.removeAttribute('aria-controls');
+    var li = b.closest('li');
+    if (li) li.classList.remove('menu-open');
+    if (returnFocus && b.isConnected) b.focus();
+  }
+
+  // Next to its button, below it (above when there is no room below);
+  // closed when the button scrolls out of sight.
+  function positionMenu() {
+    if (!menu) return;
+    var b = menu.button;
+    if (!b.isConnected) { closeMenu(false); return; }
+    var stage = ui.menu.parentNode.getBoundingClientRect();
+    var view = ui.scroller.getBoundingClientRect();
+    var r = b.getBoundingClientRect();
+    if (r.bottom < view.top || r.top > view.bottom) {
+      var focused = ui.menu.contains(document.activeElement);
+      closeMenu(false);
+      if (focused) b.focus({ preventScroll: true });
+      return;
+    }
+    var h = ui.menu.offsetHeight;
+    var top = r.bottom - stage.top + 4;
+    if (top + h > stage.height && r.top - stage.top - h - 4 >= 0) top = r.top - stage.top - h - 4;
+    ui.menu.style.top = Math.round(top) + 'px';
+    ui.menu.style.right = Math.max(4, Math.round(stage.right - r.right)) + 'px';
+  }
+
+  function onMenuKey(ev) {
+    if (!menu) return;
+    var all = menuEntries(), i = all.indexOf(document.activeElement), to = null;
+    switch (ev.key) {
+      case 'ArrowDown': to = all[(i + 1) % all.length]; break;
+      case 'ArrowUp': to = all[i <= 0 ? all.length - 1 : i - 1]; break;
+      case 'Home': to = all[0]; break;
+      case 'End': to = all[all.length - 1]; break;
+      case 'Escape': case 'Tab': ev.preventDefault(); closeMenu(true); return;
+      default: return;
+    }
+    ev.preventDefault();
+    if (to) to.focus();
+  }
+
+  function onMenuClick(ev) {
+    var item = ev.target.closest('[data-action]');
+    if (!item || !menu) return;
+    var action = item.getAttribute('data-action'), at = menu;
+    closeMenu(false);
+    var m = roomState(at.room).msgs.get(at.id);
+    if (!m || isRemoved(m)) { if (at.button.isConnected) at.button.focus(); return; }
+    if (action === 'edit') startEdit(at.room, m);
+    else if (action === 'remove') askRemove(at.room, m, at.button);
+    else if (action === 'mute') openMute(at.room, m, at.button);
+  }
+
+  /* ---------- editing one's own message ----------
+   * In place: the body gives way to a textarea.edit-body (the .body stays in
+   * the element, hidden, so the message still reads the same to anything
+   * that inspects it). Enter saves, Shift+Enter is a new line, Escape
+   * cancels. The server decides whether the edit window is still open (and
+   * whether the person is muted); its refusal is shown next to the editor. */
+
+  function startEdit(room, m) {
+    if (editing) stopEdit(false);
+    editing = { room: room, id: m.id, draft: String(m.body), busy: false, error: '' };
+    refreshMessageEl(m);
+    var li = liFor(m.id);
+    var area = li && li.querySelector('textarea.edit-body');
+    if (!area) return;
+    area.focus();
+    area.setSelectionRange(area.value.length, area.value.length);
+    sizeEditor(area);
+  }
+
+  function attachEditor(li, body) {
+    var ed = editing;
+    li.classList.add('editing');
+    body.hidden = true;
+    var box = make('div', 'edit');
+    var areaId = 'edit-' + ed.id, hintId = areaId + '-hint';
+    var label = make('label', 'visually-hidden', 'Edit your message');
+    label.htmlFor = areaId;
+    var area = make('textarea', 'edit-body');
+    area.id = areaId;
+    area.rows = 2;
+    area.value = ed.draft;
+    area.readOnly = ed.busy;
+    area.setAttribute('aria-describedby', hintId);
+    var hint = make('p', 'hint', 'Enter saves, Shift+Enter adds a new line, Escape cancels.');
+    hint.id = hintId;
+    var actions = make('div', 'edit-actions');
+    var save = make('button', 'primary', ed.busy ? 'Saving…' : 'Save');
+    save.type = 'button';
+    save.setAttribute('data-action', 'save-edit');
+    save.disabled = ed.busy;
+    var cancel = make('button', 'secondary', 'Cancel');
+    cancel.type = 'button';
+    cancel.setAttribute('data-action', 'cancel-edit');
+    cancel.disabled = ed.busy;
+    var error = make('p', 'edit-error error', ed.error);
+    error.setAttribute('role', 'alert');
+    error.hidden = !ed.error;
+
+    area.addEventListener('input', function () {
+      ed.draft = area.value;
+      sizeEditor(area);
+      if (ed.error) showEditError(ed, '');
+    });
+    area.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        saveEdit();
+      } else if (ev.key === 'Escape') {
+        ev.preventDefault();
+        ev.stopPropagation();
+        stopEdit(true);
+      }
+    });
+    save.addEventListener('click', saveEdit);
+    cancel.addEventListener('click', function () { stopEdit(true); });
+
+    actions.appendChild(save);
+    actions.appendChild(cancel);
+    box.appendChild(label);
+    box.appendChild(area);
+    box.appendChild(hint);
+    box.appendChild(actions);
+    box.appendChild(error);
+    li.appendChild(box);
+  }
+
+  function sizeEditor(area) {
+    area.style.height = 'auto';
+    area.style.height = Math.min(area.scrollHeight + 2, 240) + 'px';
+  }
+
+  function showEditError(ed, text) {
+    ed.error = text || '';
+    var li = ed.room === current ? liFor(ed.id) : null;
+    var el = li && li.querySelector('.edit-error');
+    if (!el) return;
+    el.textContent = ed.error;
+    el.hidden = !ed.error;
+  }
+
+  function setEditorBusy(ed, busy) {
+    var li = ed.room === current ? liFor(ed.id) : null;
+    if (!li) return;
+    var area = li.querySelector('textarea.edit-body');
+    var save = li.querySelector('[data-action="save-edit"]');
+    var cancel = li.querySelector('[data-action="cancel-edit"]');
+    if (area) area.readOnly = busy;
+    if (save) { save.disabled = busy; save.textContent = busy ? 'Saving…' : 'Save'; }
+    if (cancel) cancel.disabled = busy;
+  }
+
+  // Leaves the editor, showing the message as it is now.
+  function stopEdit(focus) {
+    var ed = editing;
+    if (!ed || ed.busy) return;
+    editing = null;
+    var m = roomState(ed.room).msgs.get(ed.id);
+    if (!m || ed.room !== current) return;
+    refreshMessageEl(m);
+    if (focus) { var li = liFor(ed.id); if (li) focusMessage(li); }
+    updateRoomChrome();
+  }
+
+  function saveEdit() {
+    var ed = editing;
+    if (!ed || ed.busy) return;
+    var st = roomState(ed.room), m = st.msgs.get(ed.id);
+    if (!m || isRemoved(m)) { editing = null; if (m) refreshMessageEl(m); return; }
+    var text = ed.draft.trim();
+    var n = Array.from(text).length;
+    if (!text) { showEditError(ed, 'A message cannot be empty. To take it back, use Remove instead.'); return; }
+    if (n > MAX_BODY) { showEditError(ed, 'Messages can be at most ' + MAX_BODY + ' characters (this one has ' + n + ').'); return; }
+    if (text === m.body) { stopEdit(true); return; }
+    if (!sessionValid()) { showEditError(ed, 'Your session expired. Join again to edit your messages.'); updateIdentity(); return; }
+    ed.busy = true;
+    showEditError(ed, '');
+    setEditorBusy(ed, true);
+    api('PATCH', messagePath(ed.room, ed.id), { body: text }, session.token).then(function (data) {
+      ed.busy = false;
+      if (editing === ed) editing = null;
+      var now = st.msgs.get(ed.id);
+      if (!now) return;
+      var reply = data && data.message;
+      var next = reply && reply.id === ed.id ? updatedState(now, reply) : null;
+      if (!next && !isRemoved(now) && now.body !== text) {
+        next = Object.assign({}, now, { body: text, edited_at: (reply && reply.edited_at) || new Date().toISOString() });
+      }
+      if (next) st.msgs.set(ed.id, next);
+      if (ed.room !== current) return;
+      var keepFocus = !document.activeElement || document.activeElement === document.body ||
+        (liFor(ed.id) && liFor(ed.id).contains(document.activeElement));
+      refreshMessageEl(next || now);
+      var li = liFor(ed.id);
+      if (li && keepFocus) focusMessage(li);
+      updateRoomChrome();
+    }, function (e) {
+      ed.busy = false;
+      if (editing !== ed) { announce('Your edit was not saved: ' + e.message, true); return; }
+      if (e.status === 401) {
+        editing = null;
+        clearSession();
+        showJoin('Your session expired. Choose a name to join again.');
+        rerenderCurrent();
+        return;
+      }
+      setEditorBusy(ed, false);
+      showEditError(ed, e.message);
+      var li = ed.room === current ? liFor(ed.id) : null;
+      var area = li && li.querySelector('textarea.edit-body');
+      if (area) area.focus();
+    });
+  }
+
+  /* ---------- dialogs: removal, mute, settings ----------
+   * Native modal <dialog>s (focus is kept inside, Escape closes them). A
+   * removal is confirmed in #confirm-dialog rather than window.confirm(),
+   * which cannot be styled and blocks the page (and scripted tests). When a
+   * dialog closes, focus goes back to what opened it, or to the message. */
+
+  function openDialog(d) {
+    if (typeof d.showModal === 'function') { if (!d.open) d.showModal(); }
+    else d.setAttribute('open', '');
+  }
+  function closeDialog(d) {
+    if (typeof d.close === 'function') { if (d.open) d.close(); }
+    else { d.removeAttribute('open'); d.dispatchEvent(new Event('close')); }
+  }
+  function restoreFocus(el, room, id) {
+    if (el && el.isConnected && !el.disabled) { el.focus(); return; }
+    var li = id != null && room === current ? liFor(id) : null;
+    if (li) focusMessage(li); else ui.scroller.focus();
+  }
+  function setText(el, text) { el.textContent = text || ''; el.hidden = !text; }
+
+  // Removal: own messages with the session token, others' with the admin token.
+  function askRemove(room, m, returnTo) {
+    var own = ownsMessage(m);
+    confirmState = { room: room, id: m.id, own: own, returnTo: returnTo, busy: false };
+    ui.confirmText.textContent = own ?
+      'Remove your message? Everyone will see “Message removed” in its place.' :
+      'Remove this message from ' + m.author + '? Everyone will see “Removed by a moderator” in its place.';
+    ui.confirmQuote.textContent = excerpt(m.body, 200);
+    setText(ui.confirmError, '');
+    ui.confirmOk.disabled = false;
+    ui.confirmCancel.disabled = false;
+    openDialog(ui.confirm);
+    ui.confirmCancel.focus();
+  }
+
+  function doRemove() {
+    var cs = confirmState;
+    if (!cs || cs.busy) return;
+    var token = cs.own ? (sessionValid() ? session.token : null) : adminToken;
+    if (!token) {
+      setText(ui.confirmError, cs.own ? 'Your session expired. Join again to remove your messages.' :
+        'Enter the admin token in Settings first.');
+      return;
+    }
+    cs.busy = true;
+    ui.confirmOk.disabled = true;
+    api('DELETE', messagePath(cs.room, cs.id), undefined, token).then(function (data) {
+      cs.busy = false;
+      var reply = data && data.message;
+      var upd = reply && isRemoved(reply) ? reply :
+        { removed_at: new Date().toISOString(), removed_by: cs.own ? 'author' : 'moderator' };
+      applyUpdate(roomState(cs.room), cs.id, upd);
+      if (cs.room === current) updateRoomChrome();
+      if (confirmState === cs) closeDialog(ui.confirm);
+      announce('Message removed.');
+    }, function (e) {
+      cs.busy = false;
+      var text = e.status === 401 && !cs.own ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+      if (confirmState === cs && ui.confirm.open) {
+        ui.confirmOk.disabled = false;
+        setText(ui.confirmError, text);
+      } else {
+        announce('The message was not removed: ' + text, true);
+      }
+    });
+  }
+
+  // Mute the author of a message (moderators).
+  function openMute(room, m, returnTo) {
+    muteState = { room: room, id: m.id, name: m.author, returnTo: returnTo, busy: false };
+    ui.muteName.textContent = m.author;
+    ui.muteScopeRoom.textContent = 'In #' + room + ' only';
+    ui.muteDuration.value = '600';
+    ui.muteScope.value = 'room';
+    syncMuteButton();
+    setText(ui.muteError, '');
+    ui.muteConfirm.disabled = false;
+    openDialog(ui.mute);
+    ui.muteDuration.focus();
+  }
+
+  function syncMuteButton() {
+    ui.muteConfirm.textContent = ui.muteDuration.value === '0' ? 'Lift mute' : 'Mute';
+  }
+
+  function muteResult(mute) {
+    var where = mute.room ? 'in #' + mute.room : 'everywhere';
+    if (!mute.until) return mute.name + ' is no longer muted ' + where;
+    return mute.name + ' is muted ' + where + ' until ' + fmtTime(mute.until).short;
+  }
+
+  function doMute(ev) {
+    ev.preventDefault();
+    var ms = muteState;
+    if (!ms || ms.busy) return;
+    if (!adminToken) { setText(ui.muteError, 'Enter the admin token in Settings first.'); return; }
+    var secs = parseInt(ui.muteDuration.value, 10) || 0;
+    var room = ui.muteScope.value === 'everywhere' ? null : ms.room;
+    ms.busy = true;
+    ui.muteConfirm.disabled = true;
+    setText(ui.muteError, '');
+    api('POST', '/api/mutes', { name: ms.name, room: room, duration_secs: secs }, adminToken).then(function (data) {
+      ms.busy = false;
+      var mute = (data && data.mute) || { name: ms.name, room: room, until: null };
+      if (muteState === ms) closeDialog(ui.mute);
+      announce(muteResult({ name: mute.name || ms.name, room: mute.room, until: mute.until }));
+    }, function (e) {
+      ms.busy = false;
+      var text = e.status === 401 ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+      if (muteState === ms && ui.mute.open) {
+        ui.muteConfirm.disabled = false;
+        setText(ui.muteError, text);
+      } else {
+        announce(ms.name + ' was not muted: ' + text, true);
+      }
+    });
+  }
+
+  // Settings: the admin token, for this tab only (sessionStorage).
+  function setAdminToken(token) {
+    adminToken = token || null;
+    writeJSON(sessionStore(), ADMIN_KEY, adminToken);
+    ui.adminBadge.hidden = !adminToken;
+    closeMenu(false);
+    rerenderCurrent();
+  }
+
+  function openSettings() {
+    ui.adminInput.value = adminToken || '';
+    openDialog(ui.settings);
+    ui.adminInput.focus();
   }
 
   /* ---------- connection status and polling ---------- */
@@ -632,8 +1572,9 @@
         st.loaded = true;
         if (msgs.length < PAGE) st.atStart = true;
       }
-      addMessages(roomId, msgs);
+      addMessages(roomId, msgs, { live: wasLoaded });
       if (data.rooms) setRooms(data.rooms);
+      if (Array.isArray(data.present)) showPresent(roomId, data.present);
       var cur = typeof data.cursor === 'number' ? data.cursor : 0;
       for (var i = 0; i < msgs.length; i++) if (msgs[i].id > cur) cur = msgs[i].id;
       if (cur > st.cursor) st.cursor = cur;
@@ -715,7 +1656,7 @@
 
   function newPending(room, clientId, body, author) {
     return { client_id: clientId, body: body, room: room, author: author, state: 'sending',
-      auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null };
+      auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null, created: Date.now() };
   }
 
   function retryPending(p) {
@@ -756,6 +1697,9 @@
       if (e.status === 401) {
         clearSession();
         showJoin('Your session expired. Choose a name again and your message is sent.');
+      } else if (e.code === 'muted') {
+        // The server's message says until when.
+        composerError(e.message);
       } else if (e.status === 429) {
         // Over the server's limit: say so, and let the retry wait it out.
         composerError('Slow down: you are sending messages too fast. This one is sent by itself in ' +
@@ -792,6 +1736,7 @@
     showJoin('');
   });
   ui.signOut.addEventListener('click', function () {
+    leavePresence(session && session.token);
     clearSession();
     ui.nameInput.value = '';
     showJoin('');
@@ -806,6 +1751,10 @@
     }
   });
   ui.input.addEventListener('input', function () { autosize(); composerError(''); });
+  // A click on Join or Send is the gesture that may ask for notifications
+  // (pressing Enter in the name field clicks Join too).
+  ui.joinButton.addEventListener('click', askNotificationPermission);
+  ui.sendButton.addEventListener('click', askNotificationPermission);
 
   ui.loadOlder.addEventListener('click', loadOlder);
   ui.jump.addEventListener('click', function () { scrollToBottom(); ui.input.focus(); });
@@ -813,7 +1762,55 @@
     var s = ui.scroller;
     if (s.scrollTop < 24 && s.scrollHeight > s.clientHeight + 24) loadOlder();
     if (isAtBottom() && current && roomState(current).newBelow) { roomState(current).newBelow = 0; ui.jump.hidden = true; }
+    if (menu) positionMenu();
   }, { passive: true });
+
+  // The message menu.
+  ui.menu.addEventListener('keydown', onMenuKey);
+  ui.menu.addEventListener('click', onMenuClick);
+  ui.menu.addEventListener('focusout', function (ev) {
+    var to = ev.relatedTarget;
+    if (menu && to && !ui.menu.contains(to) && to !== menu.button) closeMenu(false);
+  });
+  document.addEventListener('pointerdown', function (ev) {
+    if (menu && !ui.menu.contains(ev.target) && !menu.button.contains(ev.target)) closeMenu(false);
+  });
+  window.addEventListener('resize', function () { if (menu) positionMenu(); });
+
+  // Dialogs.
+  ui.confirmOk.addEventListener('click', doRemove);
+  ui.confirmCancel.addEventListener('click', function () { closeDialog(ui.confirm); });
+  ui.confirm.addEventListener('close', function () {
+    var cs = confirmState;
+    confirmState = null;
+    if (cs) restoreFocus(cs.returnTo, cs.room, cs.id);
+  });
+  ui.muteForm.addEventListener('submit', doMute);
+  ui.muteDuration.addEventListener('change', syncMuteButton);
+  ui.muteCancel.addEventListener('click', function () { closeDialog(ui.mute); });
+  ui.mute.addEventListener('close', function () {
+    var ms = muteState;
+    muteState = null;
+    if (ms) restoreFocus(ms.returnTo, ms.room, ms.id);
+  });
+  ui.settingsButton.addEventListener('click', openSettings);
+  ui.settingsForm.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var token = ui.adminInput.value.trim();
+    setAdminToken(token);
+    closeDialog(ui.settings);
+    announce(token ? 'Admin token saved: moderator tools are on in this tab.' : 'Moderator tools are off.');
+  });
+  ui.settingsClear.addEventListener('click', function () {
+    setAdminToken(null);
+    closeDialog(ui.settings);
+    announce('Admin token cleared: moderator tools are off.');
+  });
+  ui.settingsClose.addEventListener('click', function () { closeDialog(ui.settings); });
+  ui.settings.addEventListener('close', function () {
+    ui.adminInput.value = '';
+    ui.settingsButton.focus();
+  });
 
   window.addEventListener('hashchange', onHashChange);
   window.addEventListener('online', function () {
@@ -824,12 +1821,18 @@
   window.addEventListener('offline', function () { if (poll.failures) tickStatus(); else setStatus('offline', 'offline'); });
   document.addEventListener('visibilitychange', function () {
     if (document.hidden) return;
+    // Seen now: the mention count leaves the title.
+    if (mentionCount) { mentionCount = 0; updateTitle(); }
     // Back in view: catch up now (rooms too) unless we are waiting out a backoff.
     if (!poll.failures) schedulePoll(0);
   });
+  // Leaving the page: leave the room. Back from the back/forward cache: enter it again.
+  window.addEventListener('pagehide', function () { leavePresence(session && session.token); });
+  window.addEventListener('pageshow', function (ev) { if (ev.persisted && current) enterPresence(current); });
 
   restorePending();
   updateIdentity();
+  ui.adminBadge.hidden = !adminToken;
   if (session) showComposer(false); else showJoin('');
   loadRooms();
   onHashChange();

@@ -45,7 +45,7 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let reply = chat::api::route(&request, &server.config, now, &server.store).await;
+    let reply = chat::api::route(&request, &server.config, now, random(), &server.store).await;
     // As the components do: a server fault's cause goes to the log.
     if let Some(line) = reply.log_line() {
         eprintln!("native: {line}");
@@ -58,6 +58,17 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
         }
     }
     res
+}
+
+/// Bytes that differ for every session this server issues: enough for the
+/// benchmark's own sessions (their ids only need to differ, not be secret).
+fn random() -> [u8; 16] {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    bytes[8..].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    bytes
 }
 
 /// `ostchat-bench native-server --listen ADDR --database URL --secret S`

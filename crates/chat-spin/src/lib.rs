@@ -279,9 +279,10 @@ pub mod config {
         number("replica_max_lag_ms", 1000).await
     }
 
-    /// The configuration a request with this method needs. Reads use no
-    /// secret and no limit, so a poll (the hot path) skips every variable
-    /// lookup; writes get everything.
+    /// The configuration a request with this method needs. Reads (GET,
+    /// HEAD) use no secret and no limit, so a poll (the hot path) skips
+    /// every variable lookup; every other method (POST, PATCH, PUT,
+    /// DELETE) gets everything.
     pub async fn for_method(method: &str) -> chat::api::Config {
         if method == "GET" || method == "HEAD" {
             chat::api::Config::for_reads()
@@ -332,8 +333,20 @@ pub mod config {
                 per_minute: number("sessions_per_minute", 20).await,
             },
             trusted_proxies: variables::get("trusted_proxies").await.unwrap_or_default(),
+            // Negative is no window at all (editing off), as 0.
+            edit_window_secs: number("edit_window_secs", chat::api::DEFAULT_EDIT_WINDOW_SECS)
+                .await
+                .max(0),
         }
     }
+}
+
+/// 16 random bytes from the host (WASI random), for a new session's id.
+/// Without them no session can be issued safely: `None`, and the caller
+/// answers 503.
+pub fn random_bytes() -> Option<[u8; 16]> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).ok().map(|()| bytes)
 }
 
 /// Seconds since the Unix epoch, from the WASI clock.

@@ -42,5 +42,8 @@ pub mod token;
 pub mod validate;
 
 pub use error::ApiError;
-pub use store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+pub use store::{
+    Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
+    StoreError,
+};
 pub use validate::{Page, PollQuery};

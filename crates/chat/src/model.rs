@@ -26,15 +26,51 @@ pub struct RoomList {
     pub rooms: Vec<Room>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What an event of a room's log is. Every event takes the room's next
+/// gapless id, so one cursor (`after=`) delivers all three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// A message; its fields say how it is now (edited, removed).
+    #[default]
+    Message,
+    /// An edit of message `target`: `body` is its new text.
+    Edit,
+    /// A removal of message `target`: no body.
+    Removal,
+}
+
+/// An event of a room's log: a message, or an edit or removal of one.
+/// Optional fields are left out of the JSON when they do not apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: i64,
     pub room: String,
     pub author: String,
+    /// The text; empty for a removal and for a removed message (erased).
     pub body: String,
+    /// The sender's idempotency key; empty for edits and removals.
     pub client_id: String,
     /// RFC 3339 UTC with milliseconds, formatted by SQL.
     pub sent_at: String,
+    #[serde(default)]
+    pub kind: EventKind,
+    /// Edits and removals: the id of the message concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<i64>,
+    /// Messages: the id of the session that sent it (not a credential:
+    /// the signed token is), so a page can tell its own messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Messages: when last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// Messages: when removed (the body is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<String>,
+    /// Removed messages and removals: `author` or `moderator`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_by: Option<String>,
 }
 
 /// `{"messages": [Message], "cursor": id}`
@@ -44,13 +80,40 @@ pub struct MessagePage {
     pub cursor: i64,
 }
 
-/// Reply to `GET /api/poll`: `{"room", "messages", "cursor", "rooms"}`.
+/// Reply to `GET /api/poll`: `{"room", "messages", "cursor", "rooms", "present"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollReply {
     pub room: String,
+    /// Every event after the cursor, ascending.
     pub messages: Vec<Message>,
     pub cursor: i64,
     pub rooms: Vec<Room>,
+    /// The names active in the room during the last minute, sorted.
+    #[serde(default)]
+    pub present: Vec<String>,
+}
+
+/// Reply to `PUT|DELETE /api/rooms/{room}/presence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceReply {
+    pub room: String,
+    pub present: Vec<String>,
+}
+
+/// A mute as it stands after `POST /api/mutes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mute {
+    pub name: String,
+    /// The room, or null for every room.
+    pub room: Option<String>,
+    /// When it ends; null when it was lifted.
+    pub until: Option<String>,
+}
+
+/// `{"mute": Mute}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MuteEnvelope {
+    pub mute: Mute,
 }
 
 /// `{"message": Message}`
@@ -65,6 +128,10 @@ pub struct SessionReply {
     pub token: String,
     pub name: String,
     pub expires_at: String,
+    /// The session's random id, recorded with its messages.
+    pub session: String,
+    /// How long after sending a message its session may edit it.
+    pub edit_window_secs: i64,
 }
 
 /// `{"status": "ok"}`
@@ -91,6 +158,22 @@ pub struct NewRoom {
 pub struct NewMessage {
     pub body: String,
     pub client_id: String,
+}
+
+/// Body of `PATCH /api/rooms/{room}/messages/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct EditMessage {
+    pub body: String,
+}
+
+/// Body of `POST /api/mutes`: `room` null or missing mutes everywhere; a
+/// duration of 0 lifts the mute.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewMute {
+    pub name: String,
+    #[serde(default)]
+    pub room: Option<String>,
+    pub duration_secs: i64,
 }
 
 /// Is this `Content-Type` JSON? `application/json`, case-insensitive, with
@@ -182,6 +265,7 @@ mod tests {
             body: "hi \"there\"\n".into(),
             client_id: "c-1".into(),
             sent_at: "2026-11-28T04:06:08.123Z".into(),
+            ..Message::default()
         }
     }
 
@@ -208,7 +292,7 @@ mod tests {
     fn message_shapes() {
         assert_eq!(
             serde_json::to_string(&MessageEnvelope { message: message() }).unwrap(),
-            r#"{"message":{"id":17,"room":"general","author":"alice","body":"hi \"there\"\n","client_id":"c-1","sent_at":"2026-11-28T04:06:08.123Z"}}"#
+            r#"{"message":{"id":17,"room":"general","author":"alice","body":"hi \"there\"\n","client_id":"c-1","sent_at":"2026-11-28T04:06:08.123Z","kind":"message"}}"#
         );
         assert_eq!(
             serde_json::to_string(&MessagePage {
@@ -221,15 +305,50 @@ mod tests {
     }
 
     #[test]
+    fn event_shapes() {
+        let edit = Message {
+            id: 18,
+            body: "fixed".into(),
+            client_id: String::new(),
+            kind: EventKind::Edit,
+            target: Some(17),
+            ..message()
+        };
+        assert_eq!(
+            serde_json::to_string(&edit).unwrap(),
+            r#"{"id":18,"room":"general","author":"alice","body":"fixed","client_id":"","sent_at":"2026-11-28T04:06:08.123Z","kind":"edit","target":17}"#
+        );
+        let removed = Message {
+            body: String::new(),
+            session: Some("s1".into()),
+            removed_at: Some("2026-11-28T04:07:00.000Z".into()),
+            removed_by: Some("moderator".into()),
+            ..message()
+        };
+        assert_eq!(
+            serde_json::to_string(&removed).unwrap(),
+            r#"{"id":17,"room":"general","author":"alice","body":"","client_id":"c-1","sent_at":"2026-11-28T04:06:08.123Z","kind":"message","session":"s1","removed_at":"2026-11-28T04:07:00.000Z","removed_by":"moderator"}"#
+        );
+        // A message from a server of the previous release reads as a message.
+        let old: Message = serde_json::from_str(
+            r#"{"id":1,"room":"r","author":"a","body":"b","client_id":"c","sent_at":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.kind, EventKind::Message);
+    }
+
+    #[test]
     fn session_and_health_shapes() {
         let s = SessionReply {
             token: "t.s".into(),
             name: "alice".into(),
             expires_at: "2026-11-28T04:06:08Z".into(),
+            session: "s1".into(),
+            edit_window_secs: 900,
         };
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"token":"t.s","name":"alice","expires_at":"2026-11-28T04:06:08Z"}"#
+            r#"{"token":"t.s","name":"alice","expires_at":"2026-11-28T04:06:08Z","session":"s1","edit_window_secs":900}"#
         );
         assert_eq!(
             serde_json::to_string(&Health {

@@ -21,7 +21,10 @@
 //! the primary answers, so one's own post is in one's next poll.
 
 use crate::model::{Message, Room};
-use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::store::{
+    Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
+    StoreError,
+};
 use crate::validate::{Page, PollQuery};
 
 /// Why a read went to the primary instead of the replica.
@@ -141,17 +144,45 @@ impl<S: Store, F: Fn(&Fallback)> Store for Replicated<S, F> {
         self.read(|s| s.messages(room, page)).await
     }
 
-    async fn send_message(
+    async fn post(&self, post: &Post<'_>) -> Result<Posted, StoreError> {
+        self.primary.post(post).await
+    }
+
+    async fn edit_message(&self, edit: &Edit<'_>) -> Result<Edited, StoreError> {
+        self.primary.edit_message(edit).await
+    }
+
+    async fn remove_message(
         &self,
         room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-        limit: Limit,
-    ) -> Result<Posted, StoreError> {
-        self.primary
-            .send_message(room, author, body, client_id, limit)
-            .await
+        id: i64,
+        by: Remover<'_>,
+    ) -> Result<Removed, StoreError> {
+        self.primary.remove_message(room, id, by).await
+    }
+
+    async fn mute(
+        &self,
+        name: &str,
+        room: Option<&str>,
+        secs: i64,
+        actor: &str,
+    ) -> Result<Muted, StoreError> {
+        self.primary.mute(name, room, secs, actor).await
+    }
+
+    /// Presence is written on the primary (it answers with the names).
+    async fn announce(
+        &self,
+        room: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.primary.announce(room, key, name).await
+    }
+
+    async fn leave(&self, room: &str, key: &str) -> Result<Option<Vec<String>>, StoreError> {
+        self.primary.leave(room, key).await
     }
 
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {

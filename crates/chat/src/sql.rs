@@ -14,8 +14,11 @@
 //!   no column metadata on some Spin releases, and every call here returns at
 //!   least one row anyway.
 
-use crate::model::{Message, Room};
-use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::model::{EventKind, Message, Room};
+use crate::store::{
+    Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
+    StoreError,
+};
 use crate::validate::{Page, PollQuery};
 
 /// A statement parameter; each store converts it to its driver's type.
@@ -81,16 +84,44 @@ impl<R: Runner> Store for R {
         page_rows(&self.run(page(room, p)).await?)
     }
 
-    async fn send_message(
+    async fn post(&self, p: &Post<'_>) -> Result<Posted, StoreError> {
+        posted(&self.run(post_message(p)).await?)
+    }
+
+    async fn edit_message(&self, edit: &Edit<'_>) -> Result<Edited, StoreError> {
+        edited(&self.run(edit_message(edit)).await?)
+    }
+
+    async fn remove_message(
         &self,
         room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-        limit: Limit,
-    ) -> Result<Posted, StoreError> {
-        let statement = post_message(room, author, body, client_id, limit);
-        posted(&self.run(statement).await?)
+        id: i64,
+        by: Remover<'_>,
+    ) -> Result<Removed, StoreError> {
+        removed(&self.run(remove_message(room, id, by)).await?)
+    }
+
+    async fn mute(
+        &self,
+        name: &str,
+        room: Option<&str>,
+        secs: i64,
+        actor: &str,
+    ) -> Result<Muted, StoreError> {
+        muted(&self.run(mute_name(name, room, secs, actor)).await?)
+    }
+
+    async fn announce(
+        &self,
+        room: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        present(&self.run(announce(room, key, name)).await?)
+    }
+
+    async fn leave(&self, room: &str, key: &str) -> Result<Option<Vec<String>>, StoreError> {
+        present(&self.run(leave(room, key)).await?)
     }
 
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
@@ -130,7 +161,7 @@ pub fn add_room<'a>(id: &'a str, title: &'a str) -> Statement<'a> {
     }
 }
 
-/// A page of messages: the status row, then up to `limit` messages.
+/// A page of events: the status row, then up to `limit` events.
 pub fn page(room: &str, page: Page) -> Statement<'_> {
     let (after, before) = match page {
         Page::After { after, .. } => (Param::Int(after), Param::Null),
@@ -139,32 +170,101 @@ pub fn page(room: &str, page: Page) -> Statement<'_> {
         Page::Between { after, before, .. } => (Param::Int(after), Param::Int(before)),
     };
     Statement {
-        sql: "SELECT status, id, room, author, body, client_id, sent_at \
-              FROM chat.messages_page($1, $2, $3, $4)",
+        sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, session, \
+              edited_at, removed_at, removed_by FROM chat.room_events($1, $2, $3, $4)",
         params: vec![Param::Text(room), after, before, Param::Int(page.limit())],
         max_rows: usize::try_from(page.limit()).unwrap_or(0) + 1,
     }
 }
 
-pub fn post_message<'a>(
-    room: &'a str,
-    author: &'a str,
-    body: &'a str,
-    client_id: &'a str,
-    limit: Limit,
-) -> Statement<'a> {
+fn text_or_null(value: Option<&str>) -> Param<'_> {
+    value.map_or(Param::NullText, Param::Text)
+}
+
+pub fn post_message<'a>(p: &Post<'a>) -> Statement<'a> {
     Statement {
-        sql: "SELECT status, id, room, author, body, client_id, sent_at, retry_after_ms \
-              FROM chat.post_message($1, $2, $3, $4, $5, $6)",
+        sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, session, \
+              edited_at, removed_at, removed_by, retry_after_ms, until \
+              FROM chat.post_message($1, $2, $3, $4, $5, $6, $7)",
         params: vec![
-            Param::Text(room),
-            Param::Text(author),
-            Param::Text(body),
-            Param::Text(client_id),
-            Param::Int(limit.burst.into()),
-            Param::Int(limit.per_minute.into()),
+            Param::Text(p.room),
+            Param::Text(p.author),
+            Param::Text(p.body),
+            Param::Text(p.client_id),
+            text_or_null(p.session),
+            Param::Int(p.limit.burst.into()),
+            Param::Int(p.limit.per_minute.into()),
         ],
         max_rows: 1,
+    }
+}
+
+pub fn edit_message<'a>(e: &Edit<'a>) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, session, \
+              edited_at, removed_at, removed_by, retry_after_ms, until \
+              FROM chat.edit_message($1, $2, $3, $4, $5, $6, $7)",
+        params: vec![
+            Param::Text(e.room),
+            Param::Int(e.id),
+            text_or_null(e.session),
+            Param::Text(e.body),
+            Param::Int(e.window_secs),
+            Param::Int(e.limit.burst.into()),
+            Param::Int(e.limit.per_minute.into()),
+        ],
+        max_rows: 1,
+    }
+}
+
+pub fn remove_message<'a>(room: &'a str, id: i64, by: Remover<'a>) -> Statement<'a> {
+    let (session, moderator) = match by {
+        Remover::Author(session) => (text_or_null(session), Param::NullText),
+        Remover::Moderator(actor) => (Param::NullText, Param::Text(actor)),
+    };
+    Statement {
+        sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, session, \
+              edited_at, removed_at, removed_by, retry_after_ms, until \
+              FROM chat.remove_message($1, $2, $3, $4)",
+        params: vec![Param::Text(room), Param::Int(id), session, moderator],
+        max_rows: 1,
+    }
+}
+
+pub fn mute_name<'a>(
+    name: &'a str,
+    room: Option<&'a str>,
+    secs: i64,
+    actor: &'a str,
+) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, name, room, until FROM chat.mute_name($1, $2, $3, $4)",
+        params: vec![
+            Param::Text(name),
+            text_or_null(room),
+            Param::Int(secs),
+            Param::Text(actor),
+        ],
+        max_rows: 1,
+    }
+}
+
+/// At most this many names come back as present (chat.present_names).
+const MAX_PRESENT: usize = 100;
+
+pub fn announce<'a>(room: &'a str, key: &'a str, name: &'a str) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, name FROM chat.announce($1, $2, $3)",
+        params: vec![Param::Text(room), Param::Text(key), Param::Text(name)],
+        max_rows: MAX_PRESENT + 1,
+    }
+}
+
+pub fn leave<'a>(room: &'a str, key: &'a str) -> Statement<'a> {
+    Statement {
+        sql: "SELECT status, name FROM chat.leave($1, $2)",
+        params: vec![Param::Text(room), Param::Text(key)],
+        max_rows: MAX_PRESENT + 1,
     }
 }
 
@@ -186,8 +286,8 @@ pub fn session_allowed(client: &str, limit: Limit) -> Statement<'_> {
 /// list of rooms to list (`None`: every room).
 pub fn poll<'a>(query: &'a PollQuery<'_>, rooms: Option<&'a str>) -> Statement<'a> {
     Statement {
-        sql: "SELECT kind, id, room, author, body, client_id, sent_at, title \
-              FROM chat.poll($1, $2, $3, $4)",
+        sql: "SELECT kind, id, room, author, body, client_id, sent_at, event, target, session, \
+              edited_at, removed_at, removed_by, title FROM chat.poll_events($1, $2, $3, $4)",
         params: vec![
             Param::Text(&query.room),
             Param::Int(query.after),
@@ -196,7 +296,8 @@ pub fn poll<'a>(query: &'a PollQuery<'_>, rooms: Option<&'a str>) -> Statement<'
         ],
         max_rows: usize::try_from(query.limit).unwrap_or(0)
             + 1
-            + query.rooms.as_ref().map_or(ROOMS_HINT, Vec::len),
+            + query.rooms.as_ref().map_or(ROOMS_HINT, Vec::len)
+            + 8,
     }
 }
 
@@ -237,6 +338,22 @@ fn text(row: &impl Row, i: usize, name: &str) -> Result<String, StoreError> {
     }
 }
 
+fn opt_text(row: &impl Row, i: usize, name: &str) -> Result<Option<String>, StoreError> {
+    match row.value(i) {
+        Value::Null => Ok(None),
+        Value::Text(v) => Ok(Some(v.to_string())),
+        _ => Err(malformed(&format!("column {i} `{name}` is not text"))),
+    }
+}
+
+fn opt_int(row: &impl Row, i: usize, name: &str) -> Result<Option<i64>, StoreError> {
+    match row.value(i) {
+        Value::Null => Ok(None),
+        Value::Int(v) => Ok(Some(v)),
+        _ => Err(malformed(&format!("column {i} `{name}` is not a bigint"))),
+    }
+}
+
 fn status(row: &impl Row) -> Result<&str, StoreError> {
     match row.value(0) {
         Value::Text(s) => Ok(s),
@@ -244,8 +361,15 @@ fn status(row: &impl Row) -> Result<&str, StoreError> {
     }
 }
 
-/// Columns 1..=6 of a message row: id, room, author, body, client_id, sent_at.
+/// Columns 1..=12 of an event row: id, room, author, body, client_id,
+/// sent_at, event, target, session, edited_at, removed_at, removed_by.
 fn message(row: &impl Row) -> Result<Message, StoreError> {
+    let kind = match text(row, 7, "event")?.as_str() {
+        "message" => EventKind::Message,
+        "edit" => EventKind::Edit,
+        "removal" => EventKind::Removal,
+        other => return Err(malformed(&format!("event kind `{other}`"))),
+    };
     Ok(Message {
         id: int(row, 1, "id")?,
         room: text(row, 2, "room")?,
@@ -253,6 +377,12 @@ fn message(row: &impl Row) -> Result<Message, StoreError> {
         body: text(row, 4, "body")?,
         client_id: text(row, 5, "client_id")?,
         sent_at: text(row, 6, "sent_at")?,
+        kind,
+        target: opt_int(row, 8, "target")?,
+        session: opt_text(row, 9, "session")?,
+        edited_at: opt_text(row, 10, "edited_at")?,
+        removed_at: opt_text(row, 11, "removed_at")?,
+        removed_by: opt_text(row, 12, "removed_by")?,
     })
 }
 
@@ -296,7 +426,7 @@ pub fn page_rows(rows: &[impl Row]) -> Result<Option<Vec<Message>>, StoreError> 
     messages
         .iter()
         .map(|row| match status(row)? {
-            "message" => message(row),
+            "event" => message(row),
             other => Err(malformed(&format!("page: row status `{other}`"))),
         })
         .collect::<Result<Vec<_>, _>>()
@@ -342,16 +472,18 @@ pub fn polled(rows: &[impl Row]) -> Result<Option<Polled>, StoreError> {
     let mut polled = Polled {
         messages: Vec::new(),
         rooms: Vec::new(),
-        source: read_source_at(head, 7, 1)?,
+        present: Vec::new(),
+        source: read_source_at(head, 13, 1)?,
     };
     for row in rest {
         match status(row)? {
             "room" => polled.rooms.push(Room {
                 id: text(row, 2, "room")?,
-                title: text(row, 7, "title")?,
+                title: text(row, 13, "title")?,
                 last_message_id: int(row, 1, "id")?,
             }),
-            "message" => polled.messages.push(message(row)?),
+            "present" => polled.present.push(text(row, 3, "author")?),
+            "event" => polled.messages.push(message(row)?),
             other => return Err(malformed(&format!("poll: row kind `{other}`"))),
         }
     }
@@ -373,10 +505,82 @@ pub fn posted(rows: &[impl Row]) -> Result<Posted, StoreError> {
         "replayed" => Ok(Posted::Replayed(message(row)?)),
         "unknown_room" => Ok(Posted::UnknownRoom),
         "rate_limited" => Ok(Posted::RateLimited {
-            retry_after_secs: wait_secs(int(row, 7, "retry_after_ms")?),
+            retry_after_secs: wait_secs(int(row, 13, "retry_after_ms")?),
+        }),
+        "muted" => Ok(Posted::Muted {
+            until: text(row, 14, "until")?,
         }),
         other => Err(malformed(&format!("post_message: status `{other}`"))),
     }
+}
+
+/// The result of [`edit_message`].
+pub fn edited(rows: &[impl Row]) -> Result<Edited, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| malformed("edit_message: no row"))?;
+    Ok(match status(row)? {
+        "edited" => Edited::Edited(message(row)?),
+        "unchanged" => Edited::Unchanged(message(row)?),
+        "unknown_room" => Edited::UnknownRoom,
+        "unknown_message" => Edited::UnknownMessage,
+        "not_yours" => Edited::NotYours,
+        "removed" => Edited::Removed(message(row)?),
+        "window_closed" => Edited::WindowClosed(message(row)?),
+        "muted" => Edited::Muted {
+            until: text(row, 14, "until")?,
+        },
+        "rate_limited" => Edited::RateLimited {
+            retry_after_secs: wait_secs(int(row, 13, "retry_after_ms")?),
+        },
+        other => return Err(malformed(&format!("edit_message: status `{other}`"))),
+    })
+}
+
+/// The result of [`remove_message`].
+pub fn removed(rows: &[impl Row]) -> Result<Removed, StoreError> {
+    let row = rows
+        .first()
+        .ok_or_else(|| malformed("remove_message: no row"))?;
+    Ok(match status(row)? {
+        "removed" => Removed::Removed(message(row)?),
+        "already_removed" => Removed::AlreadyRemoved(message(row)?),
+        "unknown_room" => Removed::UnknownRoom,
+        "unknown_message" => Removed::UnknownMessage,
+        "not_yours" => Removed::NotYours,
+        other => return Err(malformed(&format!("remove_message: status `{other}`"))),
+    })
+}
+
+/// The result of [`mute_name`].
+pub fn muted(rows: &[impl Row]) -> Result<Muted, StoreError> {
+    let row = rows.first().ok_or_else(|| malformed("mute_name: no row"))?;
+    Ok(match status(row)? {
+        "muted" => Muted::Until(text(row, 3, "until")?),
+        "unmuted" => Muted::Lifted,
+        "unknown_room" => Muted::UnknownRoom,
+        other => return Err(malformed(&format!("mute_name: status `{other}`"))),
+    })
+}
+
+/// The result of [`announce`] and [`leave`]: the present names, or None
+/// for an unknown room.
+pub fn present(rows: &[impl Row]) -> Result<Option<Vec<String>>, StoreError> {
+    let (head, rest) = rows
+        .split_first()
+        .ok_or_else(|| malformed("presence: no status row"))?;
+    match status(head)? {
+        "ok" => {}
+        "unknown_room" => return Ok(None),
+        other => return Err(malformed(&format!("presence: status `{other}`"))),
+    }
+    rest.iter()
+        .map(|row| match status(row)? {
+            "present" => text(row, 1, "name"),
+            other => Err(malformed(&format!("presence: row status `{other}`"))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 /// The result of [`session_allowed`]: `None` when allowed, else the seconds
@@ -496,7 +700,7 @@ mod tests {
 
     fn status_row(status: &'static str) -> R {
         let mut v = vec![Value::Text(status)];
-        v.extend([Value::Null; 6]);
+        v.extend([Value::Null; 12]);
         R(v)
     }
 
@@ -509,37 +713,31 @@ mod tests {
             Value::Text("hi"),
             Value::Text("c-1"),
             Value::Text("2026-11-28T04:06:08.123Z"),
+            Value::Text("message"),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
         ])
     }
 
     #[test]
     fn polls_read_the_status_row_then_rooms_and_messages() {
         let head = |status: &'static str, source: &'static str, lag: i64| {
-            R(vec![
-                Value::Text(status),
-                Value::Int(lag),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Text(source),
-            ])
+            let mut v = vec![Value::Text(status), Value::Int(lag)];
+            v.extend([Value::Null; 11]);
+            v.push(Value::Text(source));
+            R(v)
         };
         let room = |id: &'static str, last: i64| {
-            R(vec![
-                Value::Text("room"),
-                Value::Int(last),
-                Value::Text(id),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                Value::Text("Title"),
-            ])
+            let mut v = vec![Value::Text("room"), Value::Int(last), Value::Text(id)];
+            v.extend([Value::Null; 10]);
+            v.push(Value::Text("Title"));
+            R(v)
         };
         let message = |id: i64| {
-            let mut r = message_row("message", id);
+            let mut r = message_row("event", id);
             r.0.push(Value::Null);
             r
         };
@@ -584,8 +782,8 @@ mod tests {
         assert_eq!(page_rows(&[status_row("ok")]), Ok(Some(vec![])));
         let page = page_rows(&[
             status_row("ok"),
-            message_row("message", 7),
-            message_row("message", 8),
+            message_row("event", 7),
+            message_row("event", 8),
         ])
         .unwrap()
         .unwrap();
@@ -595,7 +793,7 @@ mod tests {
         assert!(matches!(page_rows(&[] as &[R]), Err(StoreError::Failed(_))));
         assert!(page_rows(&[status_row("nope")]).is_err());
         assert!(page_rows(&[status_row("ok"), status_row("ok")]).is_err());
-        assert!(page_rows(&[message_row("message", 1)]).is_err());
+        assert!(page_rows(&[message_row("event", 1)]).is_err());
     }
 
     #[test]
@@ -636,6 +834,72 @@ mod tests {
     }
 
     #[test]
+    fn edits_removals_mutes_and_presence_read_their_outcomes() {
+        let with = |mut r: R, extra: [Value<'static>; 2]| {
+            r.0.extend(extra);
+            r
+        };
+        let mut edit = message_row("edited", 3);
+        edit.0[10] = Value::Text("2026-11-28T04:07:00.000Z");
+        match edited(&[edit]).unwrap() {
+            Edited::Edited(m) => {
+                assert_eq!(m.edited_at.as_deref(), Some("2026-11-28T04:07:00.000Z"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(edited(&[status_row("not_yours")]), Ok(Edited::NotYours));
+        assert_eq!(
+            edited(&[with(status_row("muted"), [Value::Null, Value::Text("T")])]),
+            Ok(Edited::Muted { until: "T".into() })
+        );
+        assert_eq!(
+            edited(&[with(
+                status_row("rate_limited"),
+                [Value::Int(2500), Value::Null]
+            )]),
+            Ok(Edited::RateLimited {
+                retry_after_secs: 3
+            })
+        );
+        // An outcome that carries the message must have it.
+        assert!(edited(&[status_row("window_closed")]).is_err());
+        assert!(edited(&[status_row("what")]).is_err());
+        let mut gone = message_row("already_removed", 4);
+        gone.0[12] = Value::Text("moderator");
+        assert!(matches!(
+            removed(&[gone]),
+            Ok(Removed::AlreadyRemoved(m)) if m.removed_by.as_deref() == Some("moderator")
+        ));
+        assert_eq!(
+            removed(&[status_row("unknown_message")]),
+            Ok(Removed::UnknownMessage)
+        );
+        let mute = |s: &'static str, until: Value<'static>| {
+            R(vec![Value::Text(s), Value::Text("bob"), Value::Null, until])
+        };
+        assert_eq!(
+            muted(&[mute("muted", Value::Text("T"))]),
+            Ok(Muted::Until("T".into()))
+        );
+        assert_eq!(muted(&[mute("unmuted", Value::Null)]), Ok(Muted::Lifted));
+        assert!(muted(&[mute("muted", Value::Null)]).is_err());
+        let name = |s: &'static str, n: Value<'static>| R(vec![Value::Text(s), n]);
+        assert_eq!(
+            present(&[
+                name("ok", Value::Null),
+                name("present", Value::Text("alice"))
+            ]),
+            Ok(Some(vec!["alice".to_string()]))
+        );
+        assert_eq!(present(&[name("unknown_room", Value::Null)]), Ok(None));
+        assert!(present(&[name("ok", Value::Null), name("present", Value::Null)]).is_err());
+        // An event of an unknown kind is an error, never a message.
+        let mut odd = message_row("event", 1);
+        odd.0[7] = Value::Text("reaction");
+        assert!(page_rows(&[status_row("ok"), odd]).is_err());
+    }
+
+    #[test]
     fn rooms_and_health() {
         let room = |s: &'static str| {
             R(vec![
@@ -670,7 +934,7 @@ mod tests {
             },
         );
         assert_eq!(s.max_rows, 101);
-        assert!(s.sql.contains("chat.messages_page($1, $2, $3, $4)"));
+        assert!(s.sql.contains("chat.room_events($1, $2, $3, $4)"));
         let g = Param::Text("g");
         assert_eq!(
             s.params,

@@ -88,6 +88,89 @@ pub enum Posted {
     RateLimited {
         retry_after_secs: u32,
     },
+    /// The author's name is muted here until this time (RFC 3339).
+    Muted {
+        until: String,
+    },
+}
+
+/// A post, with the session that sends it (None for a token issued before
+/// sessions had ids: such a message can be removed by a moderator only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Post<'a> {
+    pub room: &'a str,
+    pub author: &'a str,
+    pub body: &'a str,
+    pub client_id: &'a str,
+    pub session: Option<&'a str>,
+    pub limit: Limit,
+}
+
+/// An edit of message `id` by `session`, allowed for `window_secs` after
+/// the message was sent; it takes from the author's post limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edit<'a> {
+    pub room: &'a str,
+    pub id: i64,
+    pub session: Option<&'a str>,
+    pub body: &'a str,
+    pub window_secs: i64,
+    pub limit: Limit,
+}
+
+/// What became of an edit. Where a message comes with it, it is the
+/// message as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edited {
+    /// A new `edit` event was appended.
+    Edited(Message),
+    /// The text was already this: nothing was written.
+    Unchanged(Message),
+    UnknownRoom,
+    UnknownMessage,
+    /// Sent by another session (or by a token without one).
+    NotYours,
+    Removed(Message),
+    WindowClosed(Message),
+    Muted {
+        until: String,
+    },
+    RateLimited {
+        retry_after_secs: u32,
+    },
+}
+
+/// Who removes a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remover<'a> {
+    /// The session that sent it (None: a token without a session id).
+    Author(Option<&'a str>),
+    /// A moderator (the admin token), recorded in the moderation log as
+    /// this actor.
+    Moderator(&'a str),
+}
+
+/// What became of a removal. Where a message comes with it, it is the
+/// message as it is now: a placeholder with an empty body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removed {
+    /// A new `removal` event was appended and the text erased.
+    Removed(Message),
+    /// Removed before: nothing was written.
+    AlreadyRemoved(Message),
+    UnknownRoom,
+    UnknownMessage,
+    NotYours,
+}
+
+/// What became of a mute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Muted {
+    /// In force until this time (RFC 3339).
+    Until(String),
+    /// Lifted (a duration of 0).
+    Lifted,
+    UnknownRoom,
 }
 
 /// Where a read was served, as the database itself says.
@@ -113,6 +196,8 @@ pub struct Polled {
     pub messages: Vec<Message>,
     /// Every room (or the listed ones that exist), oldest first.
     pub rooms: Vec<Room>,
+    /// The names present in the open room (seen in the last minute).
+    pub present: Vec<String>,
     pub source: ReadSource,
 }
 
@@ -126,11 +211,16 @@ pub trait Store {
     async fn list_rooms(&self) -> Result<Vec<Room>, StoreError>;
     /// None when a room with this id exists already.
     async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError>;
-    /// Messages ascending by id; None when the room does not exist.
+    /// Events ascending by id; None when the room does not exist. Pages
+    /// after a cursor hold every event; the others (scrolling back) only
+    /// messages, as they are now.
     async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError>;
     /// Appends a message, unless the room does not exist, it is a replay of
-    /// (room, author, client_id) (the original comes back), or the author
-    /// is over `limit` in this room (counted before anything is stored).
+    /// (room, author, client_id) (the original comes back), the author's
+    /// name is muted, or the author is over the limit in this room (counted
+    /// before anything is stored).
+    async fn post(&self, post: &Post<'_>) -> Result<Posted, StoreError>;
+    /// [`Store::post`] without a session.
     async fn send_message(
         &self,
         room: &str,
@@ -138,7 +228,46 @@ pub trait Store {
         body: &str,
         client_id: &str,
         limit: Limit,
-    ) -> Result<Posted, StoreError>;
+    ) -> Result<Posted, StoreError> {
+        self.post(&Post {
+            room,
+            author,
+            body,
+            client_id,
+            session: None,
+            limit,
+        })
+        .await
+    }
+    /// Edits a message (see [`Edited`] for the outcomes, in checking order).
+    async fn edit_message(&self, edit: &Edit<'_>) -> Result<Edited, StoreError>;
+    /// Removes a message: a `removal` event, and its text (and its edits'
+    /// texts) erased. A moderator's removal is logged.
+    async fn remove_message(
+        &self,
+        room: &str,
+        id: i64,
+        by: Remover<'_>,
+    ) -> Result<Removed, StoreError>;
+    /// Mutes `name` in `room` (None: everywhere) for `secs` (0 lifts it),
+    /// logged as done by `actor`.
+    async fn mute(
+        &self,
+        name: &str,
+        room: Option<&str>,
+        secs: i64,
+        actor: &str,
+    ) -> Result<Muted, StoreError>;
+    /// `name` (keyed by `key`, its session) is in `room` now: the present
+    /// names after it, or None for an unknown room.
+    async fn announce(
+        &self,
+        room: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, StoreError>;
+    /// `key` left `room`: the present names after it, or None.
+    async fn leave(&self, room: &str, key: &str) -> Result<Option<Vec<String>>, StoreError>;
     /// Takes one of the client address's session tokens: `None` when a new
     /// session is allowed, else the seconds to wait.
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError>;

@@ -12,8 +12,11 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use crate::model::{Message, Room};
-use crate::store::{Limit, Polled, Posted, ReadSource, Store, StoreError};
+use crate::model::{EventKind, Message, Room};
+use crate::store::{
+    Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
+    StoreError,
+};
 use crate::validate::{Page, PollQuery};
 use std::collections::HashMap;
 
@@ -38,7 +41,20 @@ pub struct MemStore {
     buckets: RefCell<HashMap<String, u32>>,
     /// What `read_source` and polls say of this store (a primary unless set).
     source: Cell<Option<ReadSource>>,
+    /// (lower-cased name, room or "*") -> until. Time stands still, so a
+    /// mute never ends by itself.
+    mutes: RefCell<HashMap<(String, String), String>>,
+    /// As chat.moderation_log.
+    log: RefCell<Vec<LogEntry>>,
+    /// (room, key) -> name.
+    presence: RefCell<HashMap<(String, String), String>>,
 }
+
+/// A row of the moderation log: (actor, action, room, message id, name).
+pub type LogEntry = (String, &'static str, Option<String>, Option<i64>, String);
+
+/// Every time this store writes: time stands still.
+const NOW: &str = "2026-01-01T00:00:00.000Z";
 
 impl MemStore {
     /// One room, `general`, with no messages.
@@ -68,6 +84,69 @@ impl MemStore {
 
     pub fn messages(&self) -> Vec<Message> {
         self.messages.borrow().clone()
+    }
+
+    /// The moderation log: (actor, action, room, message id, name).
+    #[allow(clippy::type_complexity)]
+    pub fn moderation_log(
+        &self,
+    ) -> Vec<(String, &'static str, Option<String>, Option<i64>, String)> {
+        self.log.borrow().clone()
+    }
+
+    fn muted_until(&self, room: &str, name: &str) -> Option<String> {
+        let mutes = self.mutes.borrow();
+        let name = name.to_lowercase();
+        [room, "*"]
+            .iter()
+            .filter_map(|scope| mutes.get(&(name.clone(), scope.to_string())))
+            .max()
+            .cloned()
+    }
+
+    fn present(&self, room: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .presence
+            .borrow()
+            .iter()
+            .filter(|((r, _), _)| r == room)
+            .map(|(_, name)| name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names.truncate(100);
+        names
+    }
+
+    fn has_room(&self, room: &str) -> bool {
+        self.rooms.borrow().iter().any(|r| r.id == room)
+    }
+
+    /// Appends an event with the room's next id.
+    fn append(&self, room: &str, event: Message) -> Message {
+        let mut rooms = self.rooms.borrow_mut();
+        let r = rooms
+            .iter_mut()
+            .find(|r| r.id == room)
+            .expect("the caller checked the room");
+        r.last_message_id += 1;
+        let event = Message {
+            id: r.last_message_id,
+            room: room.into(),
+            sent_at: NOW.into(),
+            ..event
+        };
+        self.messages.borrow_mut().push(event.clone());
+        event
+    }
+
+    /// The message `id` of `room` (not an edit or removal), to change.
+    fn with_message<T>(&self, room: &str, id: i64, f: impl FnOnce(&mut Message) -> T) -> Option<T> {
+        self.messages
+            .borrow_mut()
+            .iter_mut()
+            .find(|m| m.room == room && m.id == id && m.kind == EventKind::Message)
+            .map(f)
     }
 
     /// 0 when a token was taken, else the seconds until one would be there.
@@ -136,55 +215,220 @@ impl Store for MemStore {
                 .take(limit)
                 .cloned()
                 .collect(),
+            // Scrolling back: messages only, as they are now.
             Page::Latest { .. } => {
-                let v: Vec<_> = in_room.cloned().collect();
+                let v: Vec<_> = in_room
+                    .filter(|m| m.kind == EventKind::Message)
+                    .cloned()
+                    .collect();
                 v[v.len().saturating_sub(limit)..].to_vec()
             }
             Page::Before { before, .. } => {
-                let v: Vec<_> = in_room.filter(|m| m.id < before).cloned().collect();
+                let v: Vec<_> = in_room
+                    .filter(|m| m.id < before && m.kind == EventKind::Message)
+                    .cloned()
+                    .collect();
                 v[v.len().saturating_sub(limit)..].to_vec()
             }
         };
         Ok(Some(picked))
     }
 
-    async fn send_message(
-        &self,
-        room: &str,
-        author: &str,
-        body: &str,
-        client_id: &str,
-        limit: Limit,
-    ) -> Result<Posted, StoreError> {
+    async fn post(&self, p: &Post<'_>) -> Result<Posted, StoreError> {
         self.check()?;
-        let mut rooms = self.rooms.borrow_mut();
-        let Some(r) = rooms.iter_mut().find(|r| r.id == room) else {
+        if !self.has_room(p.room) {
             return Ok(Posted::UnknownRoom);
-        };
-        let mut msgs = self.messages.borrow_mut();
-        if let Some(m) = msgs
-            .iter()
-            .find(|m| m.room == room && m.author == author && m.client_id == client_id)
-        {
+        }
+        if let Some(m) = self.messages.borrow().iter().find(|m| {
+            m.room == p.room
+                && m.kind == EventKind::Message
+                && m.author == p.author
+                && m.client_id == p.client_id
+        }) {
             return Ok(Posted::Replayed(m.clone()));
         }
-        let wait = self.take(format!("post:{room}:{author}"), limit);
+        if let Some(until) = self.muted_until(p.room, p.author) {
+            return Ok(Posted::Muted { until });
+        }
+        let wait = self.take(format!("post:{}:{}", p.room, p.author), p.limit);
         if wait > 0 {
             return Ok(Posted::RateLimited {
                 retry_after_secs: wait,
             });
         }
-        r.last_message_id += 1;
-        let m = Message {
-            id: r.last_message_id,
-            room: room.into(),
-            author: author.into(),
-            body: body.into(),
-            client_id: client_id.into(),
-            sent_at: "2026-01-01T00:00:00.000Z".into(),
+        Ok(Posted::Created(self.append(
+            p.room,
+            Message {
+                author: p.author.into(),
+                body: p.body.into(),
+                client_id: p.client_id.into(),
+                session: p.session.map(str::to_string),
+                ..Message::default()
+            },
+        )))
+    }
+
+    async fn edit_message(&self, e: &Edit<'_>) -> Result<Edited, StoreError> {
+        self.check()?;
+        if !self.has_room(e.room) {
+            return Ok(Edited::UnknownRoom);
+        }
+        let Some(current) = self.with_message(e.room, e.id, |m| m.clone()) else {
+            return Ok(Edited::UnknownMessage);
         };
-        msgs.push(m.clone());
-        Ok(Posted::Created(m))
+        if e.session.is_none() || current.session.as_deref() != e.session {
+            return Ok(Edited::NotYours);
+        }
+        if current.removed_at.is_some() {
+            return Ok(Edited::Removed(current));
+        }
+        if current.body == e.body {
+            return Ok(Edited::Unchanged(current));
+        }
+        // Time stands still: every message was sent just now.
+        if e.window_secs <= 0 {
+            return Ok(Edited::WindowClosed(current));
+        }
+        if let Some(until) = self.muted_until(e.room, &current.author) {
+            return Ok(Edited::Muted { until });
+        }
+        let wait = self.take(format!("post:{}:{}", e.room, current.author), e.limit);
+        if wait > 0 {
+            return Ok(Edited::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+        self.append(
+            e.room,
+            Message {
+                author: current.author.clone(),
+                body: e.body.into(),
+                kind: EventKind::Edit,
+                target: Some(e.id),
+                session: e.session.map(str::to_string),
+                ..Message::default()
+            },
+        );
+        let now = self.with_message(e.room, e.id, |m| {
+            m.body = e.body.into();
+            m.edited_at = Some(NOW.into());
+            m.clone()
+        });
+        Ok(Edited::Edited(now.expect("the message was there")))
+    }
+
+    async fn remove_message(
+        &self,
+        room: &str,
+        id: i64,
+        by: Remover<'_>,
+    ) -> Result<Removed, StoreError> {
+        self.check()?;
+        if !self.has_room(room) {
+            return Ok(Removed::UnknownRoom);
+        }
+        let Some(current) = self.with_message(room, id, |m| m.clone()) else {
+            return Ok(Removed::UnknownMessage);
+        };
+        let (session, removed_by) = match by {
+            Remover::Author(session) => {
+                if session.is_none() || current.session.as_deref() != session {
+                    return Ok(Removed::NotYours);
+                }
+                (session, "author")
+            }
+            Remover::Moderator(_) => (None, "moderator"),
+        };
+        if current.removed_at.is_some() {
+            return Ok(Removed::AlreadyRemoved(current));
+        }
+        self.append(
+            room,
+            Message {
+                author: current.author.clone(),
+                kind: EventKind::Removal,
+                target: Some(id),
+                session: session.map(str::to_string),
+                removed_by: Some(removed_by.into()),
+                ..Message::default()
+            },
+        );
+        for m in self.messages.borrow_mut().iter_mut() {
+            if m.room == room && m.kind == EventKind::Edit && m.target == Some(id) {
+                m.body.clear();
+            }
+        }
+        let now = self.with_message(room, id, |m| {
+            m.body.clear();
+            m.removed_at = Some(NOW.into());
+            m.removed_by = Some(removed_by.into());
+            m.clone()
+        });
+        if let Remover::Moderator(actor) = by {
+            self.log.borrow_mut().push((
+                actor.into(),
+                "remove",
+                Some(room.into()),
+                Some(id),
+                current.author,
+            ));
+        }
+        Ok(Removed::Removed(now.expect("the message was there")))
+    }
+
+    async fn mute(
+        &self,
+        name: &str,
+        room: Option<&str>,
+        secs: i64,
+        actor: &str,
+    ) -> Result<Muted, StoreError> {
+        self.check()?;
+        if room.is_some_and(|r| !self.has_room(r)) {
+            return Ok(Muted::UnknownRoom);
+        }
+        let key = (name.to_lowercase(), room.unwrap_or("*").to_string());
+        let room = room.map(str::to_string);
+        if secs <= 0 {
+            self.mutes.borrow_mut().remove(&key);
+            self.log
+                .borrow_mut()
+                .push((actor.into(), "unmute", room, None, name.into()));
+            return Ok(Muted::Lifted);
+        }
+        let until = crate::time::rfc3339_utc(1_767_225_600 + secs).replace('Z', ".000Z");
+        self.mutes.borrow_mut().insert(key, until.clone());
+        self.log
+            .borrow_mut()
+            .push((actor.into(), "mute", room, None, name.into()));
+        Ok(Muted::Until(until))
+    }
+
+    async fn announce(
+        &self,
+        room: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        self.check()?;
+        if !self.has_room(room) {
+            return Ok(None);
+        }
+        self.presence
+            .borrow_mut()
+            .insert((room.into(), key.into()), name.into());
+        Ok(Some(self.present(room)))
+    }
+
+    async fn leave(&self, room: &str, key: &str) -> Result<Option<Vec<String>>, StoreError> {
+        self.check()?;
+        if !self.has_room(room) {
+            return Ok(None);
+        }
+        self.presence
+            .borrow_mut()
+            .remove(&(room.to_string(), key.to_string()));
+        Ok(Some(self.present(room)))
     }
 
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
@@ -219,6 +463,7 @@ impl Store for MemStore {
         Ok(Some(Polled {
             messages,
             rooms,
+            present: self.present(&q.room),
             source: self.read_source().await?,
         }))
     }
@@ -498,6 +743,8 @@ pub async fn store_suite(store: &impl Store) {
         ReadSource::PRIMARY
     );
 
+    events_suite(store).await;
+
     // Other rooms are untouched.
     assert_eq!(
         store
@@ -507,6 +754,311 @@ pub async fn store_suite(store: &impl Store) {
             .map(|p| p.iter().filter(|m| m.room != "general").count()),
         Some(0)
     );
+}
+
+/// The suite's part for edits, removals, mutes and presence, in a room of
+/// its own (`suite-e`).
+async fn events_suite(store: &impl Store) {
+    let room = "suite-e";
+    assert!(
+        store
+            .create_room(room, "Events")
+            .await
+            .expect("create")
+            .is_some()
+    );
+    let post = |author, body, client_id, session| Post {
+        room,
+        author,
+        body,
+        client_id,
+        session,
+        limit: Limit::OFF,
+    };
+    let created = |p: Posted| match p {
+        Posted::Created(m) => m,
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    let m1 = created(
+        store
+            .post(&post("alice", "first", "e1", Some("sa")))
+            .await
+            .expect("post"),
+    );
+    assert_eq!((m1.id, m1.session.as_deref()), (1, Some("sa")));
+    assert_eq!(m1.kind, EventKind::Message);
+    created(
+        store
+            .post(&post("bob", "second", "e2", Some("sb")))
+            .await
+            .expect("post"),
+    );
+    let m3 = created(
+        store
+            .post(&post("carol", "old token", "e3", None))
+            .await
+            .expect("post"),
+    );
+    assert_eq!(m3.session, None, "a token without a session id");
+
+    // Edits: only by the message's session, within the window, and a
+    // retried edit (the same text) writes nothing.
+    let edit = |id, session, body, window_secs| Edit {
+        room,
+        id,
+        session,
+        body,
+        window_secs,
+        limit: Limit::OFF,
+    };
+    let edited = |e: Edit<'static>| async move { store.edit_message(&e).await.expect("edit") };
+    assert_eq!(
+        edited(edit(1, Some("sb"), "x", 900)).await,
+        Edited::NotYours
+    );
+    assert_eq!(edited(edit(3, None, "x", 900)).await, Edited::NotYours);
+    assert_eq!(
+        edited(edit(99, Some("sa"), "x", 900)).await,
+        Edited::UnknownMessage
+    );
+    assert_eq!(
+        store
+            .edit_message(&Edit {
+                room: "suite-none",
+                ..edit(1, Some("sa"), "x", 900)
+            })
+            .await
+            .expect("edit"),
+        Edited::UnknownRoom
+    );
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "x", 0)).await,
+        Edited::WindowClosed(m) if m.body == "first" && m.edited_at.is_none()
+    ));
+    let Edited::Edited(now) = edited(edit(1, Some("sa"), "first, fixed", 900)).await else {
+        panic!("the author edits within the window");
+    };
+    assert_eq!((now.id, now.body.as_str()), (1, "first, fixed"));
+    assert!(now.edited_at.is_some());
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "first, fixed", 900)).await,
+        Edited::Unchanged(m) if m == now
+    ));
+    assert_eq!(last_id(store, room).await, Some(4), "one edit, one new id");
+    assert_eq!(
+        edited(edit(4, Some("sa"), "x", 900)).await,
+        Edited::UnknownMessage,
+        "an edit is not a message"
+    );
+
+    // Removals: the author's session any time, a moderator any message;
+    // twice is the same answer and writes nothing.
+    let remove = |id, by| async move { store.remove_message(room, id, by).await.expect("remove") };
+    assert_eq!(
+        remove(2, Remover::Author(Some("sa"))).await,
+        Removed::NotYours
+    );
+    assert_eq!(remove(3, Remover::Author(None)).await, Removed::NotYours);
+    assert_eq!(
+        remove(99, Remover::Author(Some("sa"))).await,
+        Removed::UnknownMessage
+    );
+    let Removed::Removed(gone) = remove(1, Remover::Author(Some("sa"))).await else {
+        panic!("the author removes");
+    };
+    assert_eq!(
+        (gone.body.as_str(), gone.removed_by.as_deref()),
+        ("", Some("author"))
+    );
+    assert!(gone.removed_at.is_some());
+    assert_eq!(
+        remove(1, Remover::Author(Some("sa"))).await,
+        Removed::AlreadyRemoved(gone.clone())
+    );
+    let Removed::Removed(by_mod) = remove(3, Remover::Moderator("suite-admin")).await else {
+        panic!("a moderator removes any message");
+    };
+    assert_eq!(by_mod.removed_by.as_deref(), Some("moderator"));
+    assert!(matches!(
+        remove(3, Remover::Moderator("suite-admin")).await,
+        Removed::AlreadyRemoved(_)
+    ));
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "again", 900)).await,
+        Edited::Removed(_)
+    ));
+    assert_eq!(last_id(store, room).await, Some(6));
+
+    // After a cursor: every event, texts erased; scrolling back: messages
+    // as they are now.
+    let events = store
+        .messages(
+            room,
+            Page::After {
+                after: 0,
+                limit: 100,
+            },
+        )
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(
+        events
+            .iter()
+            .map(|m| (m.id, m.kind, m.target))
+            .collect::<Vec<_>>(),
+        [
+            (1, EventKind::Message, None),
+            (2, EventKind::Message, None),
+            (3, EventKind::Message, None),
+            (4, EventKind::Edit, Some(1)),
+            (5, EventKind::Removal, Some(1)),
+            (6, EventKind::Removal, Some(3)),
+        ]
+    );
+    assert_eq!(events[0], gone, "the message as it is now");
+    assert_eq!(events[3].body, "", "a removal erases the edits' texts too");
+    assert_eq!(events[3].client_id, "");
+    assert_eq!(
+        (
+            events[4].removed_by.as_deref(),
+            events[5].removed_by.as_deref()
+        ),
+        (Some("author"), Some("moderator"))
+    );
+    let back = store
+        .messages(room, Page::Latest { limit: 10 })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(back.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(back[1].body, "second");
+    let back = store
+        .messages(
+            room,
+            Page::Before {
+                before: 3,
+                limit: 10,
+            },
+        )
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(back.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+    let q = PollQuery {
+        room: room.into(),
+        after: 3,
+        limit: 100,
+        known: None,
+        rooms: None,
+    };
+    let polled = store.poll(&q).await.expect("poll").expect("room");
+    assert_eq!(
+        polled.messages,
+        events[3..],
+        "a poll carries the same events"
+    );
+
+    // Mutes: per room or everywhere, any case of the name; refused posts
+    // and edits change nothing; a duration of 0 lifts it.
+    let Muted::Until(until) = store
+        .mute("Dave", Some(room), 600, "suite-admin")
+        .await
+        .expect("mute")
+    else {
+        panic!("muted");
+    };
+    assert_eq!(
+        store
+            .post(&post("dave", "hi", "d1", Some("sd")))
+            .await
+            .expect("post"),
+        Posted::Muted {
+            until: until.clone()
+        }
+    );
+    created(
+        store
+            .post(&Post {
+                room: "general",
+                ..post("dave", "hi", "d1", Some("sd"))
+            })
+            .await
+            .expect("post"),
+    );
+    assert_eq!(
+        store
+            .mute("DAVE", Some(room), 0, "suite-admin")
+            .await
+            .expect("unmute"),
+        Muted::Lifted
+    );
+    let d = created(
+        store
+            .post(&post("dave", "hi", "d1", Some("sd")))
+            .await
+            .expect("post"),
+    );
+    assert_eq!(d.id, 7, "the refused post took no id");
+    assert!(matches!(
+        store
+            .mute("dave", None, 600, "suite-admin")
+            .await
+            .expect("mute"),
+        Muted::Until(_)
+    ));
+    assert!(matches!(
+        edited(edit(7, Some("sd"), "hello", 900)).await,
+        Edited::Muted { .. }
+    ));
+    assert!(matches!(
+        store
+            .post(&Post {
+                room: "general",
+                ..post("dave", "again", "d2", Some("sd"))
+            })
+            .await
+            .expect("post"),
+        Posted::Muted { .. }
+    ));
+    assert_eq!(
+        store
+            .mute("dave", Some("suite-none"), 60, "suite-admin")
+            .await
+            .expect("mute"),
+        Muted::UnknownRoom
+    );
+    store
+        .mute("dave", None, 0, "suite-admin")
+        .await
+        .expect("unmute");
+    assert_eq!(last_id(store, room).await, Some(7));
+
+    // Presence: names by session, each once, sorted; leaving drops one.
+    let here = |key, name| async move { store.announce(room, key, name).await.expect("announce") };
+    assert_eq!(here("sb", "bob").await, Some(vec!["bob".to_string()]));
+    assert_eq!(
+        here("sa", "alice").await,
+        Some(vec!["alice".into(), "bob".into()])
+    );
+    assert_eq!(
+        here("sa2", "alice").await,
+        Some(vec!["alice".into(), "bob".into()])
+    );
+    let polled = store.poll(&q).await.expect("poll").expect("room");
+    assert_eq!(polled.present, ["alice", "bob"]);
+    assert_eq!(
+        store.leave(room, "sb").await.expect("leave"),
+        Some(vec!["alice".to_string()])
+    );
+    assert_eq!(
+        store
+            .announce("suite-none", "sa", "alice")
+            .await
+            .expect("announce"),
+        None
+    );
+    assert_eq!(store.leave("suite-none", "sa").await.expect("leave"), None);
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Stateless session tokens.
 //!
 //! A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))`
-//! with the payload `{"n": name, "e": expires_unix}` (both parts unpadded).
+//! with the payload `{"n": name, "e": expires_unix, "s": session_id}` (both
+//! parts unpadded). The session id is random; messages record it, and only
+//! that session may edit or remove them. Tokens issued before session ids
+//! existed have no `s`: they still read and post.
 //! No session table is needed: any component instance holding the secret can
 //! check a token, which suits short-lived WebAssembly instances. The price is
 //! that a token cannot be revoked before it expires, hence short TTLs.
@@ -34,10 +37,25 @@ pub struct Session {
     pub expires_at_unix: i64,
 }
 
+/// What a valid token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    pub name: String,
+    /// None for a token issued before sessions had ids.
+    pub session: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Payload {
     n: String,
     e: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<String>,
+}
+
+/// A session id from 16 random bytes: 22 URL-safe characters.
+pub fn session_id(random: [u8; 16]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
 }
 
 /// Checks the configured secret; call at startup / per request and treat an
@@ -58,12 +76,25 @@ fn mac(secret: &[u8]) -> HmacSha256 {
     HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length")
 }
 
-/// Issues a token for `name` (already validated) valid for `ttl_secs`.
+/// Issues a token for `name` (already validated) valid for `ttl_secs`,
+/// without a session id (as before session ids existed).
 pub fn issue(name: &str, secret: &[u8], now_unix: i64, ttl_secs: i64) -> Session {
+    issue_session(name, None, secret, now_unix, ttl_secs)
+}
+
+/// Issues a token for `name` and the session id `session`.
+pub fn issue_session(
+    name: &str,
+    session: Option<&str>,
+    secret: &[u8],
+    now_unix: i64,
+    ttl_secs: i64,
+) -> Session {
     let expires_at_unix = now_unix.saturating_add(ttl_secs);
     let payload = Payload {
         n: name.to_string(),
         e: expires_at_unix,
+        s: session.map(str::to_string),
     };
     // A struct of a String and an i64 always serialises.
     let json = serde_json::to_vec(&payload).expect("payload serialises");
@@ -88,9 +119,19 @@ pub fn verify_rotated(
     previous: &[u8],
     now_unix: i64,
 ) -> Result<String, ApiError> {
-    match verify(token, secret, now_unix) {
+    claims_rotated(token, secret, previous, now_unix).map(|c| c.name)
+}
+
+/// [`verify_rotated`], with the session id.
+pub fn claims_rotated(
+    token: &str,
+    secret: &[u8],
+    previous: &[u8],
+    now_unix: i64,
+) -> Result<Claims, ApiError> {
+    match claims(token, secret, now_unix) {
         Err(e) if e.code == "invalid_token" && check_secret(previous).is_ok() => {
-            verify(token, previous, now_unix)
+            claims(token, previous, now_unix)
         }
         other => other,
     }
@@ -100,6 +141,11 @@ pub fn verify_rotated(
 /// is a 401; the codes tell an expired token (log in again) from an invalid
 /// one, without saying which part of an invalid token was wrong.
 pub fn verify(token: &str, secret: &[u8], now_unix: i64) -> Result<String, ApiError> {
+    claims(token, secret, now_unix).map(|c| c.name)
+}
+
+/// [`verify`], with the session id.
+pub fn claims(token: &str, secret: &[u8], now_unix: i64) -> Result<Claims, ApiError> {
     let invalid = || {
         ApiError::unauthorized(
             "invalid_token",
@@ -125,7 +171,10 @@ pub fn verify(token: &str, secret: &[u8], now_unix: i64) -> Result<String, ApiEr
             "the session token has expired; create a new session with POST /api/session",
         ));
     }
-    Ok(payload.n)
+    Ok(Claims {
+        name: payload.n,
+        session: payload.s,
+    })
 }
 
 #[cfg(test)]
@@ -134,6 +183,25 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef-test-secret";
     const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn session_ids_ride_in_the_token_and_old_tokens_have_none() {
+        let id = session_id([7; 16]);
+        assert_eq!(id.len(), 22);
+        let s = issue_session("alice", Some(&id), SECRET, NOW, 60);
+        assert_eq!(
+            claims(&s.token, SECRET, NOW).unwrap(),
+            Claims {
+                name: "alice".into(),
+                session: Some(id)
+            }
+        );
+        let old = issue("bob", SECRET, NOW, 60);
+        assert_eq!(claims(&old.token, SECRET, NOW).unwrap().session, None);
+        // A token of the previous release, byte for byte: {"n":"bob","e":...}.
+        let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"n":"bob","e":{}}}"#, NOW + 60));
+        assert_eq!(old.token.split_once('.').unwrap().0, payload);
+    }
 
     #[test]
     fn issue_then_verify() {

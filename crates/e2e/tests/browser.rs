@@ -1,7 +1,8 @@
 //! The browser page in real headless Chromium (through chromedriver), against
 //! the real components under minispin and a fresh database: two people
-//! talking, safe rendering, history paging, unread counts, and surviving a
-//! server restart without losing or doubling anything. Writes screenshots
+//! talking, safe rendering, history paging, unread counts, surviving a
+//! server restart without losing or doubling anything, and edits, removals,
+//! moderation, presence and mentions across two hosts. Writes screenshots
 //! to `target/screenshots/`.
 
 use std::sync::Mutex;
@@ -48,8 +49,8 @@ fn shown(s: &Session) -> Vec<(i64, String, String)> {
     let v = s.execute(
         "return Array.from(document.querySelectorAll('#message-list li.message')).map(li => [\
            Number(li.getAttribute('data-id') || 0),\
-           li.querySelector('.author').textContent,\
-           li.querySelector('.body').textContent])",
+           (li.querySelector('.author') || {}).textContent || '',\
+           (li.querySelector('.body') || li).textContent])",
         vec![],
     );
     v.as_array()
@@ -73,6 +74,7 @@ fn shows_body(s: &Session, body: &str) -> bool {
 fn stored(c: &Client, room: &str) -> Vec<(i64, String, String)> {
     let (msgs, _) = c.poll(room, 0, 500);
     msgs.iter()
+        .filter(|m| m["kind"] == "message")
         .map(|m| {
             (
                 m["id"].as_i64().unwrap(),
@@ -525,4 +527,249 @@ fn one_poll_per_second_keeps_messages_and_unread_counts_current() {
         );
     }
     assert_eq!(n(&after, "/api/rooms"), 1, "the room list once, at start");
+}
+
+/// The names the page lists as here now.
+fn present(s: &Session) -> Vec<String> {
+    let v = s.execute(
+        "return Array.from(document.querySelectorAll('#presence li')).map(li => li.textContent)",
+        vec![],
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Whether the page lists exactly these names (each entry may say more,
+/// e.g. "(you)").
+fn lists(s: &Session, names: &[&str]) -> bool {
+    let shown = present(s);
+    shown.len() == names.len() && names.iter().all(|n| shown.iter().any(|p| p.contains(n)))
+}
+
+/// The message `id`'s element, as a CSS selector.
+fn message(id: i64) -> String {
+    format!("#message-list li.message[data-id='{id}']")
+}
+
+/// Opens message `id`'s menu and picks `action`.
+fn pick(s: &Session, id: i64, action: &str) {
+    s.wait_for_element(&format!("{} button.message-menu", message(id)), T)
+        .click();
+    s.wait_for_element(&format!("#message-menu button[data-action='{action}']"), T)
+        .click();
+}
+
+/// The id of the stored message with this body.
+fn id_of(c: &Client, room: &str, body: &str) -> i64 {
+    wait_until(T, "the message is stored", || {
+        stored(c, room)
+            .into_iter()
+            .find(|(_, _, b)| b == body)
+            .map(|(id, ..)| id)
+    })
+}
+
+/// Makes the page think its tab is hidden (or visible again), as switching
+/// tabs does; headless Chromium has no other tab to switch to.
+fn set_hidden(s: &Session, hidden: bool) {
+    s.execute(
+        "const h = arguments[0];\
+         Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => h ? 'hidden' : 'visible'});\
+         Object.defineProperty(document, 'hidden', {configurable: true, get: () => h});\
+         document.dispatchEvent(new Event('visibilitychange')); return 0",
+        vec![json!(hidden)],
+    );
+}
+
+#[test]
+fn edits_removals_moderation_presence_and_mentions_across_two_hosts() {
+    let _one = serial();
+    let db = TestDb::new();
+    // Alice's page talks to one host, Bob's to another: only the database
+    // joins them, as in production.
+    let host_a = RunnerConfig::chat(&db).start();
+    let host_b = RunnerConfig::chat(&db).start();
+    let api = Client::new(&host_a);
+    let driver = ChromeDriver::start();
+    let alice = driver.new_session();
+    let bob = driver.new_session();
+    alice.set_window_size(1280, 800);
+    bob.set_window_size(1280, 800);
+    join(&alice, &host_a, "general", "alice");
+    join(&bob, &host_b, "general", "bob");
+
+    // Presence: both pages list both people.
+    wait_for(T, "both people present on both pages", || {
+        lists(&alice, &["alice", "bob"]) && lists(&bob, &["alice", "bob"])
+    });
+
+    // An edit made on one page shows on the other within two polls.
+    type_message(&alice, "helo wrld");
+    let first = id_of(&api, "general", "helo wrld");
+    wait_for(T, "Bob sees the message", || shows_body(&bob, "helo wrld"));
+    pick(&alice, first, "edit");
+    let editor = alice.wait_for_element(&format!("{} textarea.edit-body", message(first)), T);
+    alice.execute(
+        "document.querySelector(arguments[0]).value = ''; return 0",
+        vec![json!(format!("{} textarea.edit-body", message(first)))],
+    );
+    editor.send_keys(&format!("hello world{}", keys::ENTER));
+    let saved = Instant::now();
+    wait_for(T, "Bob sees the edit", || {
+        shows_body(&bob, "hello world")
+            && bob.find(&format!("{} span.edited", message(first))).is_ok()
+    });
+    let took = saved.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the edit took {took:?}, more than two polls"
+    );
+    assert_eq!(stored(&api, "general")[0].2, "hello world");
+
+    // A removal, the same way: a placeholder with no text, on both pages.
+    pick(&alice, first, "remove");
+    alice.wait_for_element("#confirm-ok", T).click();
+    let removed = Instant::now();
+    let placeholder = |s: &Session| {
+        s.execute(
+            "const li = document.querySelector(arguments[0]);\
+             return li && li.classList.contains('removed') ? li.textContent : null",
+            vec![json!(message(first))],
+        )
+    };
+    wait_for(T, "Bob sees the removal", || {
+        placeholder(&bob)
+            .as_str()
+            .is_some_and(|t| t.contains("Message removed"))
+    });
+    let took = removed.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "the removal took {took:?}"
+    );
+    assert!(!placeholder(&alice).as_str().unwrap().contains("hello"));
+    assert_eq!(stored(&api, "general")[0].2, "", "erased in the database");
+
+    // Bob enters the admin token in the settings dialog, then removes one
+    // of Alice's messages and mutes her in this room, from the page.
+    type_message(&alice, "buy cheap watches");
+    type_message(&alice, "and more");
+    let spam = id_of(&api, "general", "buy cheap watches");
+    let more = id_of(&api, "general", "and more");
+    wait_for(T, "Bob sees the spam", || shows_body(&bob, "and more"));
+    bob.find("#settings-button").unwrap().click();
+    bob.wait_for_element("#admin-token", T)
+        .send_keys(e2e::ADMIN_TOKEN);
+    bob.find("#settings-save").unwrap().click();
+    pick(&bob, spam, "remove");
+    bob.wait_for_element("#confirm-ok", T).click();
+    wait_for(T, "Alice sees the moderator's removal", || {
+        let li = alice.execute(
+            "const li = document.querySelector(arguments[0]); return li ? li.textContent : ''",
+            vec![json!(message(spam))],
+        );
+        li.as_str()
+            .is_some_and(|t| t.contains("Removed by a moderator"))
+    });
+    pick(&bob, more, "mute");
+    bob.wait_for_element("#mute-duration", T);
+    bob.execute(
+        "document.getElementById('mute-duration').value = '600';\
+         document.getElementById('mute-scope').value = 'room'; return 0",
+        vec![],
+    );
+    bob.find("#mute-confirm").unwrap().click();
+    wait_for(T, "Bob's page says Alice is muted", || {
+        bob.execute(
+            "return document.getElementById('action-status').textContent",
+            vec![],
+        )
+        .as_str()
+        .is_some_and(|t| t.contains("alice") && t.contains("muted"))
+    });
+    type_message(&alice, "can I still talk?");
+    wait_for(T, "Alice's page says she is muted", || {
+        alice
+            .execute(
+                "return document.getElementById('composer-error').textContent",
+                vec![],
+            )
+            .as_str()
+            .is_some_and(|t| t.contains("muted"))
+    });
+    assert!(
+        !stored(&api, "general")
+            .iter()
+            .any(|m| m.2 == "can I still talk?")
+    );
+    let log: Vec<(String, String)> = db
+        .connect()
+        .query(
+            "SELECT action, name FROM chat.moderation_log ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        log,
+        [
+            ("remove".into(), "alice".into()),
+            ("mute".into(), "alice".into())
+        ]
+    );
+
+    // A mention in a hidden tab: a notification (the browser's, replaced
+    // here by a recorder granted permission) and the count in the title.
+    alice.execute(
+        "window.__notes = [];\
+         const N = function (title, options) { window.__notes.push([title, options && options.body]); };\
+         N.permission = 'granted'; N.requestPermission = () => Promise.resolve('granted');\
+         window.Notification = N; return 0",
+        vec![],
+    );
+    set_hidden(&alice, true);
+    type_message(&bob, "@alice please read the rules");
+    wait_for(
+        Duration::from_secs(25),
+        "a notification on Alice's hidden page",
+        || alice.execute("return window.__notes.length", vec![]) == json!(1),
+    );
+    let note = alice.execute("return window.__notes[0]", vec![]);
+    assert!(note[0].as_str().unwrap().contains("bob"), "{note}");
+    assert_eq!(note[1], "@alice please read the rules");
+    let title = alice.execute("return document.title", vec![]);
+    assert!(title.as_str().unwrap().starts_with("(1) "), "{title}");
+    assert!(
+        alice
+            .find("#message-list li.message span.mention.me")
+            .is_ok(),
+        "the mention is highlighted"
+    );
+    set_hidden(&alice, false);
+    wait_for(T, "the count leaves the title", || {
+        !alice
+            .execute("return document.title", vec![])
+            .as_str()
+            .unwrap()
+            .starts_with('(')
+    });
+    screenshot(&bob, 1280, 800, "moderation");
+
+    // Bob closes his tab (WebDriver's Close Window): he drops out of
+    // Alice's list within a minute; at once, when the page's leave on
+    // `pagehide` gets out.
+    let closed = Instant::now();
+    let _ = bob.command("DELETE", "/window", None);
+    wait_for(Duration::from_secs(70), "Bob drops out of presence", || {
+        lists(&alice, &["alice"])
+    });
+    eprintln!(
+        "Bob left Alice's list {:?} after his tab closed",
+        closed.elapsed()
+    );
 }

@@ -366,7 +366,10 @@ fn whole_api_under_strict_spin_settings() {
     }
     // Other paths under /api/rooms/ are unknown routes.
     error(&api.get("/api/rooms/rust/nope"), 404, "not_found");
-    error(&api.get("/api/rooms/rust/messages/7"), 404, "not_found");
+    let r = api.get("/api/rooms/rust/messages/7");
+    error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("PATCH, DELETE"));
+    error(&api.get("/api/rooms/rust/messages/7/x"), 404, "not_found");
 
     // Nothing that failed was stored; the room's counter agrees.
     let rooms = ok(&api.get("/api/rooms"), 200);
@@ -433,12 +436,14 @@ fn whole_api_under_strict_spin_settings() {
     error(&r, 405, "method_not_allowed");
     assert_eq!(r.header("allow"), Some("GET"));
 
+    events_moderation_and_presence(&api, &db, &alice, &bob);
+
     // A database failure that retrying will not fix (here the app role lost
-    // its right to call the poll function) is a 500 without internals; the
+    // its right to call the page function) is a 500 without internals; the
     // cause goes to the log.
     db.connect()
         .batch_execute(
-            "REVOKE EXECUTE ON FUNCTION chat.messages_page(text, bigint, bigint, bigint) FROM ostchat_app",
+            "REVOKE EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint) FROM ostchat_app",
         )
         .unwrap();
     let r = api.get(&format!("{path}?after=0"));
@@ -446,7 +451,7 @@ fn whole_api_under_strict_spin_settings() {
     assert!(r.header("retry-after").is_none());
     db.connect()
         .batch_execute(
-            "GRANT EXECUTE ON FUNCTION chat.messages_page(text, bigint, bigint, bigint) TO ostchat_app",
+            "GRANT EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint) TO ostchat_app",
         )
         .unwrap();
     ok(&api.get(&format!("{path}?after=0")), 200);
@@ -455,6 +460,328 @@ fn whole_api_under_strict_spin_settings() {
     let log = runner.stderr();
     assert!(!log.contains("spin#3671"), "{log}");
     assert!(log.contains("42501"), "the 500's cause is logged: {log}");
+}
+
+/// Edits, removals, mutes and presence: every route, outcome and refusal,
+/// in a room of their own (`mod`); then the events through the cursor and
+/// the moderation log as an operator reads it.
+fn events_moderation_and_presence(api: &Api, db: &TestDb, alice: &str, bob: &str) {
+    let send = |method: &str, path: &str, token: Option<&str>, body: Option<Value>| {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = auth.as_deref() {
+            headers.push(("authorization", a));
+        }
+        let body = body.map(|b| b.to_string().into_bytes());
+        api.call(method, path, &headers, body.as_deref())
+    };
+    let created = api.post(
+        "/api/rooms",
+        Some(ADMIN_TOKEN),
+        &json!({"id": "mod", "title": "Moderation"}),
+    );
+    ok(&created, 201);
+    let path = "/api/rooms/mod/messages";
+    let m1 = "/api/rooms/mod/messages/1";
+    let sent = ok(
+        &api.post(
+            path,
+            Some(alice),
+            &json!({"body": "helo", "client_id": "e-1"}),
+        ),
+        201,
+    );
+    assert!(sent["message"]["session"].is_string(), "{sent}");
+
+    // --- PATCH: the author's session, within the window; a retry is the
+    // same answer.
+    let fix = Some(json!({"body": "hello"}));
+    let edited = ok(&send("PATCH", m1, Some(alice), fix.clone()), 200);
+    assert_eq!(edited["message"]["body"], "hello");
+    assert!(edited["message"]["edited_at"].is_string());
+    assert_eq!(
+        ok(&send("PATCH", m1, Some(alice), fix.clone()), 200),
+        edited
+    );
+    error(
+        &send("PATCH", m1, Some(bob), fix.clone()),
+        403,
+        "not_your_message",
+    );
+    error(&send("PATCH", m1, None, fix.clone()), 401, "missing_token");
+    error(
+        &send("PATCH", m1, Some("x.y"), fix.clone()),
+        401,
+        "invalid_token",
+    );
+    error(
+        &send("PATCH", m1, Some(alice), Some(json!({"body": " \n "}))),
+        400,
+        "invalid_body",
+    );
+    error(
+        &send("PATCH", m1, Some(alice), Some(json!({}))),
+        400,
+        "invalid_json",
+    );
+    let auth = format!("Bearer {alice}");
+    let plain = [
+        ("authorization", auth.as_str()),
+        ("content-type", "text/plain"),
+    ];
+    error(
+        &api.call("PATCH", m1, &plain, Some(b"hello")),
+        415,
+        "unsupported_media_type",
+    );
+    for (p, code) in [
+        ("/api/rooms/mod/messages/99", "unknown_message"),
+        ("/api/rooms/mod/messages/x", "unknown_message"),
+        ("/api/rooms/mod/messages/0", "unknown_message"),
+        ("/api/rooms/nope/messages/1", "unknown_room"),
+        ("/api/rooms/No%20Such/messages/1", "unknown_room"),
+    ] {
+        error(&send("PATCH", p, Some(alice), fix.clone()), 404, code);
+        error(&send("DELETE", p, Some(alice), None), 404, code);
+    }
+    let r = send("PUT", m1, Some(alice), fix.clone());
+    error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("PATCH, DELETE"));
+
+    // --- DELETE: the author any time; twice is the same answer.
+    error(
+        &send("DELETE", m1, Some(bob), None),
+        403,
+        "not_your_message",
+    );
+    error(&send("DELETE", m1, None, None), 401, "missing_token");
+    let removed = ok(&send("DELETE", m1, Some(alice), None), 200);
+    assert_eq!(
+        (
+            &removed["message"]["body"],
+            &removed["message"]["removed_by"]
+        ),
+        (&json!(""), &json!("author"))
+    );
+    assert_eq!(ok(&send("DELETE", m1, Some(alice), None), 200), removed);
+    error(
+        &send("PATCH", m1, Some(alice), fix.clone()),
+        409,
+        "message_removed",
+    );
+
+    // --- a moderator removes any message and mutes names.
+    ok(
+        &api.post(
+            path,
+            Some(bob),
+            &json!({"body": "spam", "client_id": "e-2"}),
+        ),
+        201,
+    );
+    let m4 = "/api/rooms/mod/messages/4";
+    error(
+        &send("DELETE", m4, Some("not-the-admin-token"), None),
+        401,
+        "invalid_token",
+    );
+    let by_mod = ok(&send("DELETE", m4, Some(ADMIN_TOKEN), None), 200);
+    assert_eq!(by_mod["message"]["removed_by"], "moderator");
+    let mute = ok(
+        &send(
+            "POST",
+            "/api/mutes",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "Bob", "room": "mod", "duration_secs": 600})),
+        ),
+        200,
+    );
+    let until = mute["mute"]["until"]
+        .as_str()
+        .expect("an end time")
+        .to_string();
+    assert_eq!(
+        (&mute["mute"]["name"], &mute["mute"]["room"]),
+        (&json!("Bob"), &json!("mod"))
+    );
+    let refused = api.post(
+        path,
+        Some(bob),
+        &json!({"body": "more", "client_id": "e-3"}),
+    );
+    error(&refused, 403, "muted");
+    assert!(refused.body.contains(&until), "{}", refused.body);
+    ok(
+        &api.post(
+            "/api/rooms/general/messages",
+            Some(bob),
+            &json!({"body": "elsewhere", "client_id": "e-3"}),
+        ),
+        201,
+    );
+    for (token, body, status, code) in [
+        (
+            None,
+            json!({"name": "bob", "duration_secs": 1}),
+            401,
+            "missing_token",
+        ),
+        (
+            Some(bob),
+            json!({"name": "bob", "duration_secs": 1}),
+            401,
+            "invalid_token",
+        ),
+        (
+            Some(ADMIN_TOKEN),
+            json!({"name": "bob", "duration_secs": -1}),
+            400,
+            "invalid_duration",
+        ),
+        (
+            Some(ADMIN_TOKEN),
+            json!({"name": "", "duration_secs": 1}),
+            400,
+            "invalid_name",
+        ),
+        (
+            Some(ADMIN_TOKEN),
+            json!({"name": "bob"}),
+            400,
+            "invalid_json",
+        ),
+        (
+            Some(ADMIN_TOKEN),
+            json!({"name": "bob", "room": "nope", "duration_secs": 1}),
+            404,
+            "unknown_room",
+        ),
+    ] {
+        error(&send("POST", "/api/mutes", token, Some(body)), status, code);
+    }
+    let r = send("GET", "/api/mutes", Some(ADMIN_TOKEN), None);
+    error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let lifted = ok(
+        &send(
+            "POST",
+            "/api/mutes",
+            Some(ADMIN_TOKEN),
+            Some(json!({"name": "bob", "room": "mod", "duration_secs": 0})),
+        ),
+        200,
+    );
+    assert!(lifted["mute"]["until"].is_null());
+    ok(
+        &api.post(
+            path,
+            Some(bob),
+            &json!({"body": "sorry", "client_id": "e-3"}),
+        ),
+        201,
+    );
+
+    // --- every event reaches pollers through the one cursor; paging back
+    // gives messages as they are now.
+    let polled = ok(&api.get("/api/poll?room=mod&after=0"), 200);
+    let events: Vec<(i64, String, Option<i64>)> = polled["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_i64().unwrap(),
+                e["kind"].as_str().unwrap().to_string(),
+                e["target"].as_i64(),
+            )
+        })
+        .collect();
+    let expected: Vec<(i64, String, Option<i64>)> = [
+        (1, "message", None),
+        (2, "edit", Some(1)),
+        (3, "removal", Some(1)),
+        (4, "message", None),
+        (5, "removal", Some(4)),
+        (6, "message", None),
+    ]
+    .into_iter()
+    .map(|(id, kind, target)| (id, kind.to_string(), target))
+    .collect();
+    assert_eq!(events, expected);
+    assert_eq!(
+        polled["messages"][1]["body"], "",
+        "the edit's text is erased too"
+    );
+    let back = ok(&api.get(&format!("{path}?limit=10")), 200);
+    assert_eq!(ids(&back), [1, 4, 6]);
+    assert_eq!(back["messages"][0], removed["message"]);
+
+    // --- the edit window: a host configured with none refuses every edit.
+    let closed = RunnerConfig::chat(db).set("edit_window_secs", "0").start();
+    let r = e2e::send(
+        &api.agent,
+        "PATCH",
+        &format!("{}/api/rooms/mod/messages/6", closed.base),
+        &[
+            ("authorization", &format!("Bearer {bob}")),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"body": "sorry!"}"#),
+    );
+    error(&r, 409, "edit_window_closed");
+
+    // --- presence
+    let here = "/api/rooms/mod/presence";
+    assert_eq!(
+        ok(&send("PUT", here, Some(alice), None), 200),
+        json!({"room": "mod", "present": ["alice"]})
+    );
+    assert_eq!(
+        ok(&send("PUT", here, Some(bob), None), 200)["present"],
+        json!(["alice", "bob"])
+    );
+    assert_eq!(
+        ok(&api.get("/api/poll?room=mod&after=6"), 200)["present"],
+        json!(["alice", "bob"])
+    );
+    assert_eq!(
+        ok(&send("DELETE", here, Some(bob), None), 200)["present"],
+        json!(["alice"])
+    );
+    error(&send("PUT", here, None, None), 401, "missing_token");
+    error(
+        &send("PUT", "/api/rooms/nope/presence", Some(alice), None),
+        404,
+        "unknown_room",
+    );
+    let r = send("GET", here, Some(alice), None);
+    error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("PUT, DELETE"));
+
+    // --- the moderation log, as an operator reads it in pgAdmin.
+    let log: Vec<(String, String, String)> = db
+        .connect()
+        .query(
+            "SELECT actor, action, name FROM chat.moderation_log ORDER BY id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let actions: Vec<(&str, &str)> = log
+        .iter()
+        .map(|(_, a, n)| (a.as_str(), n.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("remove", "bob"), ("mute", "Bob"), ("unmute", "bob")]
+    );
+    assert!(
+        log.iter()
+            .all(|(actor, ..)| actor.starts_with("admin from ")),
+        "{log:?}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The gapless cursor under concurrency: writers on two runner processes post
-//! into one room while pollers on both follow it with `after=<cursor>`. Every
-//! poller must see every message exactly once, in id order, with no gaps:
+//! into one room, and edit and remove some of their messages, while pollers
+//! on both follow it with `after=<cursor>`. Every poller must see every
+//! event (message, edit, removal) exactly once, in id order, with no gaps:
 //! ids that committed out of order would make a poller skip one for good.
 
 use e2e::{Client, RunnerConfig, TestDb};
@@ -13,6 +14,15 @@ const WRITERS_PER_RUNNER: usize = 4;
 const MESSAGES_PER_WRITER: usize = 30;
 const POLLERS_PER_RUNNER: usize = 2;
 
+/// Each writer edits its messages number 1, 6, 11, ... and removes its
+/// messages number 2, 9, 16, ... (16 is edited first).
+fn edits(i: usize) -> bool {
+    i % 5 == 1
+}
+fn removes(i: usize) -> bool {
+    i % 7 == 2
+}
+
 #[test]
 fn every_poller_sees_every_message_once_in_order() {
     let db = TestDb::new();
@@ -23,6 +33,11 @@ fn every_poller_sees_every_message_once_in_order() {
     let bases: Vec<String> = runners.iter().map(|r| r.base.clone()).collect();
     let room = "distributed-systems";
     let total = 2 * WRITERS_PER_RUNNER * MESSAGES_PER_WRITER;
+    let changes = (0..MESSAGES_PER_WRITER)
+        .filter(|i| edits(*i))
+        .chain((0..MESSAGES_PER_WRITER).filter(|i| removes(*i)))
+        .count();
+    let events = total + 2 * WRITERS_PER_RUNNER * changes;
     let writers_done = Arc::new(AtomicBool::new(false));
 
     let mut pollers = Vec::new();
@@ -36,7 +51,7 @@ fn every_poller_sees_every_message_once_in_order() {
                     base,
                 };
                 let mut cursor = 0i64;
-                let mut seen: Vec<(i64, String)> = Vec::new();
+                let mut seen: Vec<(i64, String, String, Option<i64>)> = Vec::new();
                 let deadline = Instant::now() + Duration::from_secs(120);
                 loop {
                     // A small page limit makes pollers page through bursts.
@@ -46,6 +61,8 @@ fn every_poller_sees_every_message_once_in_order() {
                         seen.push((
                             m["id"].as_i64().unwrap(),
                             m["client_id"].as_str().unwrap().to_string(),
+                            m["kind"].as_str().unwrap().to_string(),
+                            m["target"].as_i64(),
                         ));
                     }
                     assert!(next >= cursor, "cursor went backwards");
@@ -85,6 +102,22 @@ fn every_poller_sees_every_message_once_in_order() {
                         assert_eq!(again.status, 200);
                         assert_eq!(again.json()["message"], resp.json()["message"]);
                     }
+                    let id = resp.json()["message"]["id"].as_i64().unwrap();
+                    let url = format!("{}/api/rooms/{room}/messages/{id}", c.base);
+                    let auth = format!("Bearer {token}");
+                    let headers = [
+                        ("authorization", auth.as_str()),
+                        ("content-type", "application/json"),
+                    ];
+                    if edits(i) {
+                        let body = format!(r#"{{"body": "edited {i}"}}"#);
+                        let r = e2e::send(&c.agent, "PATCH", &url, &headers, Some(body.as_bytes()));
+                        assert_eq!(r.status, 200, "{}", r.body);
+                    }
+                    if removes(i) {
+                        let r = e2e::send(&c.agent, "DELETE", &url, &headers, None);
+                        assert_eq!(r.status, 200, "{}", r.body);
+                    }
                     acked.push(cid);
                 }
                 acked
@@ -100,13 +133,33 @@ fn every_poller_sees_every_message_once_in_order() {
 
     for (n, poller) in pollers.into_iter().enumerate() {
         let seen = poller.join().expect("poller panicked");
-        let ids: Vec<i64> = seen.iter().map(|(id, _)| *id).collect();
-        let expected: Vec<i64> = (1..=total as i64).collect();
+        let ids: Vec<i64> = seen.iter().map(|(id, ..)| *id).collect();
+        let expected: Vec<i64> = (1..=events as i64).collect();
         assert_eq!(
             ids, expected,
-            "poller {n} missed, doubled or reordered messages"
+            "poller {n} missed, doubled or reordered events"
         );
-        let cids: BTreeSet<String> = seen.into_iter().map(|(_, c)| c).collect();
+        let mut messages = BTreeSet::new();
+        for (id, _, kind, target) in &seen {
+            match (kind.as_str(), target) {
+                ("message", None) => {
+                    messages.insert(*id);
+                }
+                // An edit or removal always follows its message.
+                ("edit" | "removal", Some(t)) => {
+                    assert!(
+                        messages.contains(t),
+                        "poller {n}: event {id} before its message {t}"
+                    )
+                }
+                other => panic!("poller {n}: event {id} is {other:?}"),
+            }
+        }
+        let cids: BTreeSet<String> = seen
+            .into_iter()
+            .filter(|(.., kind, _)| kind == "message")
+            .map(|(_, c, ..)| c)
+            .collect();
         assert_eq!(
             cids, acked,
             "poller {n} saw other messages than those acknowledged"
@@ -114,10 +167,18 @@ fn every_poller_sees_every_message_once_in_order() {
     }
     let mut conn = db.connect();
     let stored: i64 = conn
-        .query_one("SELECT count(*) FROM chat.messages", &[])
+        .query_one(
+            "SELECT count(*) FROM chat.messages WHERE kind = 'message'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(stored as usize, total, "retries must not store duplicates");
+    let stored: i64 = conn
+        .query_one("SELECT count(*) FROM chat.messages", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(stored as usize, events, "one row per event");
 }
 
 #[test]

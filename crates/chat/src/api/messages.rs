@@ -1,16 +1,17 @@
-//! `GET|POST /api/rooms/{room}/messages`: pages with the cursor, and posts
-//! that are idempotent per (room, author, client_id).
+//! `GET|POST /api/rooms/{room}/messages`: pages of the room's events with
+//! the cursor, and posts that are idempotent per (room, author, client_id).
+//! Everything under `/api/rooms/{room}/` comes here (one Spin route): one
+//! message (`edits`) and presence have modules of their own.
 
 use super::{
-    Config, Reply, Request, bearer, missing_token, not_found, reply, session_secret, too_fast,
+    Config, Reply, Request, edits, muted, not_found, presence, reply, session_claims, too_fast,
 };
 use crate::error::ApiError;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
-use crate::store::{Posted, Store};
-use crate::token;
+use crate::store::{Post, Posted, Store};
 use crate::validate::{self, Page};
 
-fn unknown_room() -> ApiError {
+pub(crate) fn unknown_room() -> ApiError {
     ApiError::not_found(
         "unknown_room",
         "there is no room with this id; list the rooms with GET /api/rooms",
@@ -25,10 +26,41 @@ fn messages_route(path: &str) -> Option<&str> {
         .filter(|room| !room.contains('/'))
 }
 
-/// `GET|POST /api/rooms/{room}/messages`.
+/// Where under `/api/rooms/{room}/` a path leads.
+enum Route<'a> {
+    Messages(&'a str),
+    /// `{room}/messages/{id}`, the id not validated yet.
+    Message(&'a str, &'a str),
+    Presence(&'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    if let Some(room) = messages_route(path) {
+        return Some(Route::Messages(room));
+    }
+    let rest = path.strip_prefix("/api/rooms/")?;
+    let (room, rest) = rest.split_once('/')?;
+    match rest.split_once('/') {
+        Some(("messages", id)) if !id.is_empty() && !id.contains('/') => {
+            Some(Route::Message(room, id))
+        }
+        None if rest == "presence" => Some(Route::Presence(room)),
+        _ => None,
+    }
+}
+
+/// Everything under `/api/rooms/{room}/`: `messages` (GET, POST),
+/// `messages/{id}` (PATCH, DELETE) and `presence` (PUT, DELETE).
 pub async fn messages(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
-    let Some(room) = messages_route(req.path) else {
-        return not_found(req.path);
+    let room = match route(req.path) {
+        Some(Route::Messages(room)) => room,
+        Some(Route::Message(room, id)) => {
+            return edits::message(req, room, id, cfg, now_unix, store).await;
+        }
+        Some(Route::Presence(room)) => {
+            return presence::presence(req, room, cfg, now_unix, store).await;
+        }
+        None => return not_found(req.path),
     };
     reply(match req.method {
         "GET" => get_messages(req, room, store).await,
@@ -74,18 +106,21 @@ async fn post_message(
     if !validate::is_room_id(room) {
         return Err(unknown_room());
     }
-    let secret = session_secret(cfg)?;
-    let tok = bearer(req.authorization).ok_or_else(missing_token)?;
-    let author = token::verify_rotated(tok, secret, &cfg.previous_session_secret, now_unix)?;
+    let claims = session_claims(req, cfg, now_unix)?;
     let new: NewMessage = parse_json(req.content_type, req.body)?;
     let body = validate::message_body(&new.body)?;
     let client_id = validate::client_id(&new.client_id)?;
+    let post = Post {
+        room,
+        author: &claims.name,
+        body: &body,
+        client_id: &client_id,
+        session: claims.session.as_deref(),
+        limit: cfg.post_limit,
+    };
     // 201 for a new message, 200 for a replay, so a retrying client can
     // tell (if it cares) that its earlier attempt had in fact succeeded.
-    match store
-        .send_message(room, &author, &body, &client_id, cfg.post_limit)
-        .await?
-    {
+    match store.post(&post).await? {
         // A page that holds just this message: it has no URL of its own.
         Posted::Created(message) => {
             let location = format!(
@@ -100,6 +135,7 @@ async fn post_message(
             "you are posting to this room too fast",
             retry_after_secs,
         )),
+        Posted::Muted { until } => Err(muted(&until)),
     }
 }
 
@@ -118,7 +154,10 @@ mod tests {
         assert_common_headers(&r);
         assert_eq!(
             r.body,
-            r#"{"message":{"id":1,"room":"general","author":"alice","body":"hello\nworld","client_id":"c-1","sent_at":"2026-01-01T00:00:00.000Z"}}"#
+            format!(
+                r#"{{"message":{{"id":1,"room":"general","author":"alice","body":"hello\nworld","client_id":"c-1","sent_at":"2026-01-01T00:00:00.000Z","kind":"message","session":"{}"}}}}"#,
+                body(&r)["message"]["session"].as_str().unwrap()
+            )
         );
         assert_eq!(
             r.header("location"),
@@ -380,7 +419,9 @@ mod tests {
             "/api/rooms/general",
             "/api/rooms/general/",
             "/api/rooms/general/messages/",
-            "/api/rooms/general/messages/1",
+            "/api/rooms/general/messages/1/x",
+            "/api/rooms/general/presence/x",
+            "/api/rooms/general/presences",
             "/api/rooms/a/b/messages",
             "/api/rooms//messages",
             "/api/rooms/messages",

@@ -5,23 +5,29 @@
 //! codes, check order, headers, JSON shapes) live here, so they are tested
 //! once natively and cannot drift between components.
 //!
-//! One module per endpoint ([`session`], [`rooms`], [`messages`], [`poll`]); this one
-//! holds what they share (request, reply, configuration, bearer tokens),
-//! plus health and the JSON 404.
+//! One module per endpoint ([`session`], [`rooms`], [`messages`] with
+//! `edits` (one message) and `presence` beside it, [`poll`], [`mutes`]);
+//! this one holds what they share (request, reply, configuration, bearer
+//! and admin tokens), plus health and the JSON 404.
 
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
 use crate::model::Health;
 use crate::store::{Limit, Store};
 use crate::token;
 
+mod edits;
 mod messages;
+mod moderation;
 mod poll;
+mod presence;
 mod rooms;
 mod session;
 
 pub use messages::messages;
+pub use moderation::mutes;
 pub use poll::poll;
 pub use rooms::rooms;
 pub use session::session;
@@ -173,7 +179,12 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks,
     /// comma-separated); empty: none.
     pub trusted_proxies: String,
+    /// How long after sending a message its session may edit it.
+    pub edit_window_secs: i64,
 }
+
+/// The edit window unless configured otherwise: 15 minutes.
+pub const DEFAULT_EDIT_WINDOW_SECS: i64 = 15 * 60;
 
 impl Config {
     /// No secrets and no limits: what a read needs.
@@ -186,6 +197,7 @@ impl Config {
             post_limit: Limit::OFF,
             session_limit: Limit::OFF,
             trusted_proxies: String::new(),
+            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
         }
     }
 }
@@ -217,6 +229,42 @@ pub(crate) fn missing_token() -> ApiError {
         "missing_token",
         "this request needs an Authorization: Bearer <token> header; \
          create a session with POST /api/session",
+    )
+}
+
+/// Whether `given` is the configured admin token, compared in constant
+/// time so it cannot be recovered byte by byte from response timings (only
+/// its length can leak, which is harmless). Never when none is configured.
+pub(crate) fn is_admin(cfg: &Config, given: &str) -> bool {
+    !cfg.admin_token.is_empty() && bool::from(given.as_bytes().ct_eq(cfg.admin_token.as_bytes()))
+}
+
+/// How a moderator is named in the moderation log: the admin token is
+/// shared, so the address the request came from says who.
+pub(crate) fn moderator(req: &Request<'_>, cfg: &Config) -> String {
+    let from = crate::net::client_address(req.client_addr, req.forwarded_for, &cfg.trusted_proxies);
+    format!("admin from {from}")
+}
+
+/// The claims of the request's session token (401 without a valid one).
+pub(crate) fn session_claims(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+) -> Result<token::Claims, ApiError> {
+    let secret = session_secret(cfg)?;
+    let tok = bearer(req.authorization).ok_or_else(missing_token)?;
+    token::claims_rotated(tok, secret, &cfg.previous_session_secret, now_unix)
+}
+
+/// 403 for a muted name, with the time the mute ends.
+pub(crate) fn muted(until: &str) -> ApiError {
+    ApiError::forbidden(
+        "muted",
+        format!(
+            "a moderator has muted your name here until {until} (UTC); \
+             you can read, and post again after that time"
+        ),
     )
 }
 
@@ -273,7 +321,8 @@ pub fn not_found(path: &str) -> Reply {
         "not_found",
         format!(
             "no endpoint at {shown:?}; the API serves /api/session, /api/rooms, \
-             /api/rooms/{{room}}/messages, /api/poll and /api/health (described in /api/openapi.json)"
+             /api/rooms/{{room}}/messages[/{{id}}], /api/rooms/{{room}}/presence, /api/poll, \
+             /api/mutes and /api/health (described in /api/openapi.json)"
         ),
     ))
 }
@@ -283,10 +332,19 @@ pub fn not_found(path: &str) -> Reply {
 /// Spin: the benchmark's native baseline and the fuzzer. Under Spin each
 /// component calls its endpoint directly. The static files, the contract
 /// included, are not served here.
-pub async fn route(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
+///
+/// `random` is 16 fresh random bytes, for a new session's id.
+pub async fn route(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+    random: [u8; 16],
+    store: &impl Store,
+) -> Reply {
     match req.path {
-        "/api/session" => session(req, cfg, now_unix, store).await,
+        "/api/session" => session(req, cfg, now_unix, random, store).await,
         "/api/rooms" => rooms(req, cfg, store).await,
+        "/api/mutes" => mutes(req, cfg, store).await,
         "/api/health" => health(req.method, store).await,
         "/api/poll" => poll(req, store).await,
         p if p.starts_with("/api/rooms/") => messages(req, cfg, now_unix, store).await,
@@ -304,6 +362,7 @@ pub(crate) mod test_support {
 
     pub const NOW: i64 = 1_800_000_000;
     pub const ADMIN: &str = "admin-secret-token";
+    pub const ADMIN_BEARER: &str = "Bearer admin-secret-token";
 
     pub fn cfg() -> Config {
         Config {
@@ -314,12 +373,23 @@ pub(crate) mod test_support {
             post_limit: Limit::OFF,
             session_limit: Limit::OFF,
             trusted_proxies: String::new(),
+            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
         }
+    }
+
+    /// 16 bytes that differ per call, as a host's random source would.
+    pub fn random() -> [u8; 16] {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&n.to_le_bytes());
+        bytes
     }
 
     /// `POST /api/session` on a fresh store.
     pub fn sess(r: &Request, c: &Config, now: i64) -> Reply {
-        block_on(session(r, c, now, &MemStore::seeded()))
+        block_on(session(r, c, now, random(), &MemStore::seeded()))
     }
 
     pub fn req<'a>(method: &'a str, path: &'a str, body: &'a str) -> Request<'a> {
@@ -416,7 +486,7 @@ mod tests {
     fn route_reaches_every_endpoint_as_spin_toml_does() {
         let store = MemStore::seeded();
         let status = |method: &str, path: &str| {
-            block_on(route(&req(method, path, ""), &cfg(), NOW, &store)).status
+            block_on(route(&req(method, path, ""), &cfg(), NOW, random(), &store)).status
         };
         assert_eq!(status("GET", "/api/health"), 200);
         assert_eq!(status("GET", "/api/rooms"), 200);
@@ -510,6 +580,9 @@ mod tests {
             "/api/session",
             "/api/rooms",
             "/api/rooms/{room}/messages",
+            "/api/rooms/{room}/messages/{id}",
+            "/api/rooms/{room}/presence",
+            "/api/mutes",
             "/api/poll",
             "/api/health",
             OPENAPI_PATH,

@@ -46,6 +46,7 @@ async fn answer(req: &Request<'_>, store: &impl Store) -> Result<Reply, ApiError
             messages: polled.messages,
             cursor,
             rooms: polled.rooms,
+            present: polled.present,
         },
     ))
 }

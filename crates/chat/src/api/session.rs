@@ -13,14 +13,25 @@ use crate::{net, time, token, validate};
 /// database cannot count, the session is issued anyway: a chat without its
 /// database can do nothing with it, and joining keeps working the moment
 /// the database is back.
-pub async fn session(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
-    reply(issue(req, cfg, now_unix, store).await)
+///
+/// `random` is 16 fresh random bytes (the host's): the session's id, which
+/// the token carries and every message it sends records, so only this
+/// session may edit or remove them. Names are labels, not accounts.
+pub async fn session(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+    random: [u8; 16],
+    store: &impl Store,
+) -> Reply {
+    reply(issue(req, cfg, now_unix, random, store).await)
 }
 
 async fn issue(
     req: &Request<'_>,
     cfg: &Config,
     now_unix: i64,
+    random: [u8; 16],
     store: &impl Store,
 ) -> Result<Reply, ApiError> {
     if req.method != "POST" {
@@ -35,13 +46,16 @@ async fn issue(
             return Err(too_fast("too many new sessions from this address", wait));
         }
     }
-    let s = token::issue(&name, secret, now_unix, cfg.session_ttl_secs);
+    let id = token::session_id(random);
+    let s = token::issue_session(&name, Some(&id), secret, now_unix, cfg.session_ttl_secs);
     Ok(Reply::json(
         201,
         &SessionReply {
             token: s.token,
             expires_at: time::rfc3339_utc(s.expires_at_unix),
             name: s.name,
+            session: id,
+            edit_window_secs: cfg.edit_window_secs,
         },
     ))
 }
@@ -63,11 +77,21 @@ mod tests {
         assert_eq!(r.status, 201);
         assert_common_headers(&r);
         let b = body(&r);
-        assert_eq!(b.as_object().unwrap().len(), 3);
+        assert_eq!(b.as_object().unwrap().len(), 5);
         assert_eq!(b["name"], "alice");
         assert_eq!(b["expires_at"], "2027-01-15T09:00:00Z");
-        let name = token::verify(b["token"].as_str().unwrap(), &cfg().session_secret, NOW).unwrap();
-        assert_eq!(name, "alice");
+        assert_eq!(b["edit_window_secs"], 900);
+        let claims =
+            token::claims(b["token"].as_str().unwrap(), &cfg().session_secret, NOW).unwrap();
+        assert_eq!(claims.name, "alice");
+        assert_eq!(claims.session.as_deref(), b["session"].as_str());
+        // Every session gets an id of its own.
+        let again = sess(
+            &req("POST", "/api/session", r#"{"name": "alice"}"#),
+            &cfg(),
+            NOW,
+        );
+        assert_ne!(body(&again)["session"], b["session"]);
     }
 
     #[test]
@@ -125,7 +149,7 @@ mod tests {
             let mut r = req("POST", "/api/session", body);
             r.client_addr = Some(peer);
             r.forwarded_for = xff;
-            block_on(session(&r, &limited, NOW, &store))
+            block_on(session(&r, &limited, NOW, random(), &store))
         };
         assert_eq!(from("192.0.2.1:1000", None).status, 201);
         assert_eq!(from("192.0.2.1:2000", None).status, 201);

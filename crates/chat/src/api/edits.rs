@@ -1,0 +1,635 @@
+//! `PATCH|DELETE /api/rooms/{room}/messages/{id}`: a session edits its own
+//! message (within the edit window) or removes it (any time); a moderator
+//! (the admin token) removes any message. Each is a new event of the room,
+//! with the room's next id, so every open page learns of it by its poll.
+
+use super::messages::unknown_room;
+use super::{
+    Config, Reply, Request, bearer, is_admin, missing_token, moderator, muted, reply,
+    session_claims, too_fast,
+};
+use crate::error::ApiError;
+use crate::model::{EditMessage, MessageEnvelope, parse_json};
+use crate::store::{Edit, Edited, Removed, Remover, Store};
+use crate::validate;
+
+fn unknown_message() -> ApiError {
+    ApiError::not_found(
+        "unknown_message",
+        "there is no message with this id in this room; \
+         take ids from GET /api/rooms/{room}/messages",
+    )
+}
+
+/// 403 for another session's message. A token from before messages had
+/// owners (no session id) owns nothing: joining again fixes that.
+fn not_yours(has_session: bool, what: &str) -> ApiError {
+    ApiError::forbidden(
+        "not_your_message",
+        if has_session {
+            format!("only the session that sent a message may {what} it; this one is not yours")
+        } else {
+            format!(
+                "your session was created before messages had owners; \
+                 join again (POST /api/session) to {what} the messages you send from then on"
+            )
+        },
+    )
+}
+
+/// A message id: a positive decimal integer; anything else names no
+/// message (404, no database round trip).
+fn message_id(raw: &str) -> Option<i64> {
+    (raw.len() <= 18 && raw.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| raw.parse().ok())
+        .flatten()
+        .filter(|id| *id > 0)
+}
+
+/// "15 minutes", "90 seconds": the window in words.
+fn window_words(secs: i64) -> String {
+    if secs > 0 && secs % 60 == 0 {
+        let m = secs / 60;
+        format!("{m} minute{}", if m == 1 { "" } else { "s" })
+    } else {
+        format!("{secs} seconds")
+    }
+}
+
+pub(crate) async fn message(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(match req.method {
+        "PATCH" => edit(req, room, id, cfg, now_unix, store).await,
+        "DELETE" => remove(req, room, id, cfg, now_unix, store).await,
+        _ => Err(ApiError::method_not_allowed("PATCH, DELETE")),
+    })
+}
+
+/// Room and id, checked in that order: an impossible one is a 404 without
+/// asking the database.
+fn target(room: &str, id: &str) -> Result<i64, ApiError> {
+    if !validate::is_room_id(room) {
+        return Err(unknown_room());
+    }
+    message_id(id).ok_or_else(unknown_message)
+}
+
+async fn edit(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    let id = target(room, id)?;
+    let claims = session_claims(req, cfg, now_unix)?;
+    let new: EditMessage = parse_json(req.content_type, req.body)?;
+    let body = validate::message_body(&new.body)?;
+    let edit = Edit {
+        room,
+        id,
+        session: claims.session.as_deref(),
+        body: &body,
+        window_secs: cfg.edit_window_secs,
+        limit: cfg.post_limit,
+    };
+    match store.edit_message(&edit).await? {
+        // The same answer for an edit and its retry.
+        Edited::Edited(message) | Edited::Unchanged(message) => {
+            Ok(Reply::json(200, &MessageEnvelope { message }))
+        }
+        Edited::UnknownRoom => Err(unknown_room()),
+        Edited::UnknownMessage => Err(unknown_message()),
+        Edited::NotYours => Err(not_yours(claims.session.is_some(), "edit")),
+        Edited::Removed(_) => Err(ApiError::conflict(
+            "message_removed",
+            "this message was removed and cannot be edited; send a new message instead",
+        )),
+        Edited::WindowClosed(message) => Err(ApiError::conflict(
+            "edit_window_closed",
+            format!(
+                "a message can be edited for {} after it is sent, and this one was sent at {}; \
+                 send a correction as a new message, or remove this one",
+                window_words(cfg.edit_window_secs),
+                message.sent_at
+            ),
+        )),
+        Edited::Muted { until } => Err(muted(&until)),
+        Edited::RateLimited { retry_after_secs } => Err(too_fast(
+            "you are posting or editing in this room too fast",
+            retry_after_secs,
+        )),
+    }
+}
+
+async fn remove(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    let id = target(room, id)?;
+    let given = bearer(req.authorization).ok_or_else(missing_token)?;
+    let actor;
+    let claims;
+    let by = if is_admin(cfg, given) {
+        actor = moderator(req, cfg);
+        Remover::Moderator(&actor)
+    } else {
+        claims = session_claims(req, cfg, now_unix)?;
+        Remover::Author(claims.session.as_deref())
+    };
+    match store.remove_message(room, id, by).await? {
+        // Removing twice is the same answer, and changes nothing.
+        Removed::Removed(message) | Removed::AlreadyRemoved(message) => {
+            Ok(Reply::json(200, &MessageEnvelope { message }))
+        }
+        Removed::UnknownRoom => Err(unknown_room()),
+        Removed::UnknownMessage => Err(unknown_message()),
+        Removed::NotYours => Err(not_yours(matches!(by, Remover::Author(Some(_))), "remove")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::test_support::*;
+    use super::super::{messages, mutes};
+    use super::*;
+    use crate::model::EventKind;
+
+    fn call(
+        store: &MemStore,
+        c: &Config,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        b: &str,
+    ) -> Reply {
+        let mut r = req(method, path, b);
+        r.authorization = auth;
+        if path == "/api/mutes" {
+            block_on(mutes(&r, c, store))
+        } else {
+            block_on(messages(&r, c, NOW, store))
+        }
+    }
+
+    fn edit_body(text: &str) -> String {
+        json!({ "body": text }).to_string()
+    }
+
+    const M1: &str = "/api/rooms/general/messages/1";
+
+    /// method, path, authorization, body, configuration, status, code.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        String,
+        &'a Config,
+        u16,
+        &'a str,
+    );
+
+    #[test]
+    fn the_author_edits_within_the_window_and_removes_any_time() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        assert_eq!(post(&store, &alice, "general", "helo", "c1").status, 201);
+        let r = call(
+            &store,
+            &cfg(),
+            "PATCH",
+            M1,
+            Some(&alice),
+            &edit_body(" hello "),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_common_headers(&r);
+        let m = &body(&r)["message"];
+        assert_eq!(
+            (m["id"].as_i64(), m["body"].as_str()),
+            (Some(1), Some("hello"))
+        );
+        assert!(m["edited_at"].is_string());
+        // A retry of the same edit: the same answer, no new event.
+        let again = call(
+            &store,
+            &cfg(),
+            "PATCH",
+            M1,
+            Some(&alice),
+            &edit_body("hello"),
+        );
+        assert_eq!((again.status, again.body.as_str()), (200, r.body.as_str()));
+        assert_eq!(store.rooms()[0].last_message_id, 2);
+        let edit = &store.messages()[1];
+        assert_eq!((edit.kind, edit.target), (EventKind::Edit, Some(1)));
+
+        let r = call(&store, &cfg(), "DELETE", M1, Some(&alice), "");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let m = &body(&r)["message"];
+        assert_eq!(
+            (m["body"].as_str(), m["removed_by"].as_str()),
+            (Some(""), Some("author"))
+        );
+        // Removing twice: the same answer, nothing changed.
+        let again = call(&store, &cfg(), "DELETE", M1, Some(&alice), "");
+        assert_eq!((again.status, again.body.as_str()), (200, r.body.as_str()));
+        assert_eq!(store.rooms()[0].last_message_id, 3);
+        assert!(
+            store.messages().iter().all(|m| m.body.is_empty()),
+            "texts erased"
+        );
+        // A removed message cannot be edited.
+        let r = call(
+            &store,
+            &cfg(),
+            "PATCH",
+            M1,
+            Some(&alice),
+            &edit_body("back"),
+        );
+        assert_eq!((r.status, error_code(&r)), (409, "message_removed".into()));
+    }
+
+    #[test]
+    fn refusals_change_nothing() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let bob = login("bob");
+        assert_eq!(post(&store, &alice, "general", "hi", "c1").status, 201);
+        let before = store.messages();
+        let json = edit_body("changed");
+        let closed = Config {
+            edit_window_secs: 0,
+            ..cfg()
+        };
+        let open = cfg();
+        let cases: Vec<Case> = vec![
+            (
+                "PUT",
+                M1,
+                Some(&alice),
+                json.clone(),
+                &open,
+                405,
+                "method_not_allowed",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/Bad!/messages/1",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_room",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/nope/messages/1",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_room",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/general/messages/x",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_message",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/general/messages/0",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_message",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/general/messages/-1",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_message",
+            ),
+            (
+                "PATCH",
+                "/api/rooms/general/messages/99",
+                Some(&alice),
+                json.clone(),
+                &open,
+                404,
+                "unknown_message",
+            ),
+            ("PATCH", M1, None, json.clone(), &open, 401, "missing_token"),
+            (
+                "PATCH",
+                M1,
+                Some("Bearer x.y"),
+                json.clone(),
+                &open,
+                401,
+                "invalid_token",
+            ),
+            (
+                "PATCH",
+                M1,
+                Some(&alice),
+                "{".into(),
+                &open,
+                400,
+                "invalid_json",
+            ),
+            (
+                "PATCH",
+                M1,
+                Some(&alice),
+                edit_body("  "),
+                &open,
+                400,
+                "invalid_body",
+            ),
+            (
+                "PATCH",
+                M1,
+                Some(&alice),
+                edit_body(&"x".repeat(2001)),
+                &open,
+                400,
+                "invalid_body",
+            ),
+            (
+                "PATCH",
+                M1,
+                Some(&bob),
+                json.clone(),
+                &open,
+                403,
+                "not_your_message",
+            ),
+            (
+                "PATCH",
+                M1,
+                Some(&alice),
+                json.clone(),
+                &closed,
+                409,
+                "edit_window_closed",
+            ),
+            (
+                "DELETE",
+                M1,
+                Some(&bob),
+                String::new(),
+                &open,
+                403,
+                "not_your_message",
+            ),
+            (
+                "DELETE",
+                M1,
+                None,
+                String::new(),
+                &open,
+                401,
+                "missing_token",
+            ),
+            (
+                "DELETE",
+                M1,
+                Some("Bearer admin-secret-toke"),
+                String::new(),
+                &open,
+                401,
+                "invalid_token",
+            ),
+            (
+                "DELETE",
+                "/api/rooms/general/messages/99",
+                Some(ADMIN_BEARER),
+                String::new(),
+                &open,
+                404,
+                "unknown_message",
+            ),
+        ];
+        for (method, path, auth, b, c, status, code) in cases {
+            let r = call(&store, c, method, path, auth, &b);
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (status, code.to_string()),
+                "{method} {path} {b}"
+            );
+            assert_common_headers(&r);
+        }
+        let r = call(&store, &closed, "PATCH", M1, Some(&alice), &json);
+        assert!(
+            r.body.contains("15 minutes") || r.body.contains("0 seconds"),
+            "{}",
+            r.body
+        );
+        let r = call(&store, &cfg(), "PATCH", M1, Some(&alice), "");
+        assert_eq!(r.header("allow"), None);
+        let r = call(&store, &cfg(), "POST", M1, Some(&alice), "");
+        assert_eq!(r.header("allow"), Some("PATCH, DELETE"));
+        assert_eq!(store.messages(), before, "nothing changed");
+        assert_eq!(store.rooms()[0].last_message_id, 1);
+    }
+
+    #[test]
+    fn old_tokens_read_and_post_but_own_nothing() {
+        let store = MemStore::seeded();
+        let old = format!(
+            "Bearer {}",
+            crate::token::issue("carol", &cfg().session_secret, NOW, 3600).token
+        );
+        let r = post(&store, &old, "general", "hi", "c1");
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert!(body(&r)["message"].get("session").is_none());
+        let r = call(&store, &cfg(), "PATCH", M1, Some(&old), &edit_body("hey"));
+        assert_eq!((r.status, error_code(&r)), (403, "not_your_message".into()));
+        assert!(r.body.contains("join again"), "{}", r.body);
+        // A moderator can still remove it.
+        let r = call(&store, &cfg(), "DELETE", M1, Some(ADMIN_BEARER), "");
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["message"]["removed_by"], "moderator");
+    }
+
+    #[test]
+    fn moderators_remove_and_mute_and_every_action_is_logged() {
+        let store = MemStore::seeded();
+        let bob = login("bob");
+        assert_eq!(post(&store, &bob, "general", "spam", "c1").status, 201);
+        let r = call(&store, &cfg(), "DELETE", M1, Some(ADMIN_BEARER), "");
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mute = |b: serde_json::Value| {
+            call(
+                &store,
+                &cfg(),
+                "POST",
+                "/api/mutes",
+                Some(ADMIN_BEARER),
+                &b.to_string(),
+            )
+        };
+        let r = mute(json!({"name": "Bob", "room": "general", "duration_secs": 600}));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let m = &body(&r)["mute"];
+        assert_eq!(
+            (m["name"].as_str(), m["room"].as_str()),
+            (Some("Bob"), Some("general"))
+        );
+        let until = m["until"].as_str().unwrap().to_string();
+        let r = post(&store, &bob, "general", "more spam", "c2");
+        assert_eq!((r.status, error_code(&r)), (403, "muted".into()));
+        assert!(r.body.contains(&until), "{}", r.body);
+        // A name nobody uses yet, everywhere; then lifted.
+        let r = mute(json!({"name": "nobody yet", "duration_secs": 60}));
+        assert_eq!((r.status, body(&r)["mute"]["room"].is_null()), (200, true));
+        let r = mute(json!({"name": "bob", "room": "general", "duration_secs": 0}));
+        assert_eq!((r.status, body(&r)["mute"]["until"].is_null()), (200, true));
+        assert_eq!(post(&store, &bob, "general", "sorry", "c3").status, 201);
+        let log = store.moderation_log();
+        assert_eq!(
+            log.iter()
+                .map(|(actor, action, ..)| (actor.as_str(), *action))
+                .collect::<Vec<_>>(),
+            [
+                ("admin from 192.0.2.10", "remove"),
+                ("admin from 192.0.2.10", "mute"),
+                ("admin from 192.0.2.10", "mute"),
+                ("admin from 192.0.2.10", "unmute"),
+            ]
+        );
+        // Refused mutes change nothing.
+        let no_admin = Config {
+            admin_token: String::new(),
+            ..cfg()
+        };
+        let ok = json!({"name": "bob", "duration_secs": 60}).to_string();
+        for (c, auth, b, status, code) in [
+            (
+                &no_admin,
+                Some(ADMIN_BEARER),
+                ok.clone(),
+                403,
+                "moderation_disabled",
+            ),
+            (&cfg(), None, ok.clone(), 401, "missing_token"),
+            (&cfg(), Some(bob.as_str()), ok.clone(), 401, "invalid_token"),
+            (&cfg(), Some(ADMIN_BEARER), "{}".into(), 400, "invalid_json"),
+            (
+                &cfg(),
+                Some(ADMIN_BEARER),
+                json!({"name": " ", "duration_secs": 1}).to_string(),
+                400,
+                "invalid_name",
+            ),
+            (
+                &cfg(),
+                Some(ADMIN_BEARER),
+                json!({"name": "b", "duration_secs": -1}).to_string(),
+                400,
+                "invalid_duration",
+            ),
+            (
+                &cfg(),
+                Some(ADMIN_BEARER),
+                json!({"name": "b", "duration_secs": 2_592_001}).to_string(),
+                400,
+                "invalid_duration",
+            ),
+            (
+                &cfg(),
+                Some(ADMIN_BEARER),
+                json!({"name": "b", "room": "Bad!", "duration_secs": 1}).to_string(),
+                400,
+                "invalid_room_id",
+            ),
+            (
+                &cfg(),
+                Some(ADMIN_BEARER),
+                json!({"name": "b", "room": "nope", "duration_secs": 1}).to_string(),
+                404,
+                "unknown_room",
+            ),
+        ] {
+            let r = call(&store, c, "POST", "/api/mutes", auth, &b);
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (status, code.to_string()),
+                "{b}"
+            );
+        }
+        let r = call(&store, &cfg(), "GET", "/api/mutes", Some(ADMIN_BEARER), "");
+        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
+        assert_eq!(store.moderation_log().len(), 4);
+    }
+
+    #[test]
+    fn presence_lists_who_announced_and_drops_who_left() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let bob = login("bob");
+        let p = "/api/rooms/general/presence";
+        let r = call(&store, &cfg(), "PUT", p, Some(&alice), "");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_common_headers(&r);
+        assert_eq!(body(&r), json!({"room": "general", "present": ["alice"]}));
+        let r = call(&store, &cfg(), "PUT", p, Some(&bob), "");
+        assert_eq!(body(&r)["present"], json!(["alice", "bob"]));
+        let q = Request {
+            query: "room=general&after=0",
+            ..req("GET", "/api/poll", "")
+        };
+        let polled = crate::api::poll(&q, &store);
+        assert_eq!(body(&block_on(polled))["present"], json!(["alice", "bob"]));
+        let r = call(&store, &cfg(), "DELETE", p, Some(&bob), "");
+        assert_eq!(body(&r)["present"], json!(["alice"]));
+        for (method, path, auth, status, code) in [
+            ("GET", p, Some(alice.as_str()), 405, "method_not_allowed"),
+            ("PUT", p, None, 401, "missing_token"),
+            (
+                "PUT",
+                "/api/rooms/nope/presence",
+                Some(alice.as_str()),
+                404,
+                "unknown_room",
+            ),
+            (
+                "PUT",
+                "/api/rooms/Bad!/presence",
+                Some(alice.as_str()),
+                404,
+                "unknown_room",
+            ),
+        ] {
+            let r = call(&store, &cfg(), method, path, auth, "");
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (status, code.to_string()),
+                "{method} {path}"
+            );
+        }
+    }
+}
