@@ -61,7 +61,7 @@ done
 curl -fsS "$base/api/health" >/dev/null || fail "the runner did not become healthy on $base; see $report/runner.log"
 
 # A session for the operations that need one, and the admin token for room
-# creation (scripts/contract.toml says which goes where).
+# creation and mutes (scripts/contract.toml says which goes where).
 CONTRACT_ADMIN_TOKEN="$admin"
 CONTRACT_SESSION_TOKEN="$(curl -fsS -X POST -H 'content-type: application/json' -d '{"name":"contract"}' "$base/api/session" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')" \
