@@ -168,12 +168,13 @@ pub struct EditMessage {
 
 /// Body of `POST /api/mutes`: `room` null or missing mutes everywhere; a
 /// duration of 0 lifts the mute.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct NewMute {
     pub name: String,
     #[serde(default)]
     pub room: Option<String>,
-    pub duration_secs: i64,
+    /// A number, since JSON has no integers apart: 600.0 is 600 seconds.
+    pub duration_secs: f64,
 }
 
 /// Is this `Content-Type` JSON? `application/json`, case-insensitive, with

@@ -38,7 +38,8 @@ async fn mute(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Result<Rep
     let new: NewMute = parse_json(req.content_type, req.body)?;
     let name = validate::name(&new.name)?;
     let room = new.room.as_deref().map(validate::room_id).transpose()?;
-    if !(0..=MAX_MUTE_SECS).contains(&new.duration_secs) {
+    let secs = new.duration_secs;
+    if secs.fract() != 0.0 || !(0.0..=MAX_MUTE_SECS as f64).contains(&secs) {
         return Err(ApiError::bad_request(
             "invalid_duration",
             format!(
@@ -48,7 +49,7 @@ async fn mute(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Result<Rep
     }
     let actor = moderator(req, cfg);
     let until = match store
-        .mute(&name, room.as_deref(), new.duration_secs, &actor)
+        .mute(&name, room.as_deref(), secs as i64, &actor)
         .await?
     {
         Muted::Until(until) => Some(until),
