@@ -7,18 +7,12 @@
 //! stay for other clients. Cursor, paging and errors are those of
 //! `GET /api/rooms/{room}/messages?after=`.
 
+use super::messages::unknown_room;
 use super::{Reply, Request, reply};
 use crate::error::ApiError;
 use crate::model::PollReply;
 use crate::store::Store;
 use crate::validate;
-
-fn unknown_room() -> ApiError {
-    ApiError::not_found(
-        "unknown_room",
-        "there is no room with this id; list the rooms with GET /api/rooms",
-    )
-}
 
 /// `GET /api/poll?room=&after=[&limit=][&known=][&rooms=]`.
 pub async fn poll(req: &Request<'_>, store: &impl Store) -> Reply {
