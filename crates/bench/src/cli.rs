@@ -1,34 +1,102 @@
-//! The command line: settings with their defaults, and nothing else. An
-//! argument it does not know is refused, so a typo (`--mesages`) cannot run
-//! the defaults unnoticed.
+//! The command line (clap): settings with their defaults, and nothing
+//! else. An argument it does not know is refused, so a typo (`--mesages`)
+//! cannot run the defaults unnoticed.
 
 use anyhow::{Result, bail};
+use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-pub const USAGE: &str = "\
-ostchat-bench: throughput and latency of minispin vs a native baseline vs pgbench
+/// Throughput and latency of minispin against a native baseline and pgbench.
+///
+/// Run from the workspace root after building (the README's test command
+/// builds everything). Needs Postgres with the ostchat roles, and pgbench.
+#[derive(Parser, Debug)]
+#[command(
+    name = "ostchat-bench",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// Messages stored before the run [default: 100000; 1000 with --smoke].
+    #[arg(long, value_name = "N")]
+    messages: Option<u64>,
+    /// Concurrent clients of the closed loops, and people of the chat step
+    /// [default: 64; 8 with --smoke].
+    #[arg(long, value_name = "N")]
+    clients: Option<usize>,
+    /// Seconds per scenario [default: 10; 1.5 with --smoke].
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// Seconds of warm-up before each scenario [default: 2; 0.5 with --smoke].
+    #[arg(long, value_name = "SECS")]
+    warmup: Option<f64>,
+    /// Posts a second in the chat steps [default: 20; 5 with --smoke].
+    #[arg(long, value_name = "PER_SEC")]
+    post_rate: Option<f64>,
+    /// A second chat step where this share of the events are edits and
+    /// removals (0: none) [default: 0.05; 0.25 with --smoke, so its short
+    /// step has some].
+    #[arg(long, value_name = "F")]
+    edit_share: Option<f64>,
+    /// A short run that checks every step works (CI runs it).
+    #[arg(long)]
+    smoke: bool,
+    /// Only this target.
+    #[arg(long, value_name = "TARGET", value_parser = ["runner", "native"])]
+    only: Option<String>,
+    /// Extra arguments for `minispin up`, as one string.
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        default_value = ""
+    )]
+    runner_args: String,
+    /// The app the runner serves [default: spin.toml], e.g. another build
+    /// of the components.
+    #[arg(long, value_name = "PATH")]
+    manifest: Option<String>,
+    /// Traefik's binary: also measure through Traefik.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "OSTCHAT_TRAEFIK",
+        hide_env_values = true
+    )]
+    traefik: Option<String>,
+    /// Only the chat as people use it, at each of these numbers of people,
+    /// e.g. 1000,2000,3000,5000.
+    #[arg(long, value_name = "N,N,...", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    people: Vec<u64>,
+    /// How the simulated page polls: one GET /api/poll a second (single),
+    /// or messages each second and the room list every four (pair, as the
+    /// page did before).
+    #[arg(long, value_name = "MODE", value_parser = ["single", "pair"], default_value = "single")]
+    poll: String,
+    /// With --people and --traefik: N runner processes behind Traefik, as
+    /// in the stack.
+    #[arg(long, value_name = "N", default_value = "1")]
+    hosts: usize,
+    /// The runner reads polls from this streaming replica of the
+    /// benchmark's Postgres (HOST:PORT); its CPU is reported.
+    #[arg(long, value_name = "HOST:PORT")]
+    replica: Option<String>,
+}
 
-USAGE:
-    ostchat-bench [--messages N] [--clients N] [--duration SECS] [--warmup SECS]
-                  [--post-rate PER_SEC] [--smoke] [--only runner|native]
-                  [--runner-args ARGS]   (extra arguments for `minispin up`, one string)
-                  [--manifest PATH]      (the app the runner serves; default spin.toml,
-                                          e.g. another build of the components)
-                  [--traefik PATH]       (Traefik binary: also measure through Traefik;
-                                          default $OSTCHAT_TRAEFIK)
-                  [--people N,N,...]     (only the chat as people use it, at each of these
-                                          numbers of people, e.g. 1000,2000,3000,5000)
-                  [--poll single|pair]   (how the simulated page polls: one GET /api/poll a
-                                          second (default), or messages each second and the
-                                          room list every four, as the page did before)
-                  [--hosts N]            (with --people and --traefik: N runner processes
-                                          behind Traefik, as in the stack; default 1)
-                  [--replica HOST:PORT]  (the runner reads polls from this streaming replica
-                                          of the benchmark's Postgres; its CPU is reported)
-    ostchat-bench native-server --listen ADDR --database URL --secret S
-
-Run from the workspace root after building (the README's test command builds
-everything). Needs Postgres with the ostchat roles, and pgbench.";
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Serve the native baseline (the benchmark starts it itself).
+    NativeServer {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long)]
+        secret: String,
+    },
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Settings {
@@ -37,6 +105,9 @@ pub struct Settings {
     pub duration_s: f64,
     pub warmup_s: f64,
     pub post_rate: f64,
+    /// The share of edits and removals in the second chat step (0: no
+    /// such step).
+    pub edit_share: f64,
     pub smoke: bool,
     /// The manifest the runner serves (`None`: the workspace's spin.toml).
     pub manifest: Option<String>,
@@ -57,7 +128,6 @@ pub struct Settings {
 
 /// What to do.
 pub enum Command {
-    Help,
     /// Serve the native baseline (started by the benchmark itself).
     NativeServer {
         listen: String,
@@ -71,155 +141,80 @@ pub enum Command {
     },
 }
 
-/// `--name value` pairs and switches, each known name at most once.
-struct Args {
-    values: Vec<(String, String)>,
-    switches: Vec<String>,
-}
-
-fn split(args: &[String], with_value: &[&str], switches: &[&str]) -> Result<Args> {
-    let mut out = Args {
-        values: Vec::new(),
-        switches: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if with_value.contains(&a.as_str()) {
-            let Some(v) = it.next() else {
-                bail!("{a} needs a value\n\n{USAGE}");
-            };
-            out.values.push((a.clone(), v.clone()));
-        } else if switches.contains(&a.as_str()) {
-            out.switches.push(a.clone());
-        } else {
-            bail!("unknown argument `{a}`\n\n{USAGE}");
-        }
-    }
-    Ok(out)
-}
-
-impl Args {
-    fn get<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>> {
-        match self.values.iter().rev().find(|(n, _)| n == name) {
-            None => Ok(None),
-            Some((_, v)) => match v.parse() {
-                Ok(x) => Ok(Some(x)),
-                Err(_) => bail!("bad value `{v}` for {name}\n\n{USAGE}"),
-            },
-        }
-    }
-
-    fn need(&self, name: &str) -> Result<String> {
-        self.get(name)?
-            .ok_or_else(|| anyhow::anyhow!("{name} is required\n\n{USAGE}"))
-    }
-}
-
-pub fn parse(args: &[String]) -> Result<Command> {
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        return Ok(Command::Help);
-    }
-    if args.first().map(String::as_str) == Some("native-server") {
-        let a = split(&args[1..], &["--listen", "--database", "--secret"], &[])?;
+/// What `cli` asks for, its values checked together.
+pub fn command(cli: Cli) -> Result<Command> {
+    if let Some(Sub::NativeServer {
+        listen,
+        database,
+        secret,
+    }) = cli.command
+    {
         return Ok(Command::NativeServer {
-            listen: a.need("--listen")?,
-            database: a.need("--database")?,
-            secret: a.need("--secret")?,
+            listen,
+            database,
+            secret,
         });
     }
-    let a = split(
-        args,
-        &[
-            "--messages",
-            "--clients",
-            "--duration",
-            "--warmup",
-            "--post-rate",
-            "--only",
-            "--runner-args",
-            "--manifest",
-            "--traefik",
-            "--people",
-            "--poll",
-            "--hosts",
-            "--replica",
-        ],
-        &["--smoke"],
-    )?;
-    let smoke = a.switches.iter().any(|s| s == "--smoke");
-    let only: Option<String> = a.get("--only")?;
-    if let Some(o) = &only
-        && o != "runner"
-        && o != "native"
-    {
-        bail!("--only takes runner or native, not `{o}`\n\n{USAGE}");
-    }
+    let smoke = cli.smoke;
+    let pick = |given: Option<f64>, full: f64, short: f64| {
+        given.unwrap_or(if smoke { short } else { full })
+    };
     let settings = Settings {
-        messages: a
-            .get("--messages")?
-            .unwrap_or(if smoke { 1_000 } else { 100_000 }),
-        clients: a.get("--clients")?.unwrap_or(if smoke { 8 } else { 64 }),
-        duration_s: a
-            .get("--duration")?
-            .unwrap_or(if smoke { 1.5 } else { 10.0 }),
-        warmup_s: a.get("--warmup")?.unwrap_or(if smoke { 0.5 } else { 2.0 }),
-        post_rate: a
-            .get("--post-rate")?
-            .unwrap_or(if smoke { 5.0 } else { 20.0 }),
+        messages: cli.messages.unwrap_or(if smoke { 1_000 } else { 100_000 }),
+        clients: cli.clients.unwrap_or(if smoke { 8 } else { 64 }),
+        duration_s: pick(cli.duration, 10.0, 1.5),
+        warmup_s: pick(cli.warmup, 2.0, 0.5),
+        post_rate: pick(cli.post_rate, 20.0, 5.0),
+        edit_share: pick(cli.edit_share, 0.05, 0.25),
         smoke,
-        manifest: a.get("--manifest")?,
-        traefik: a
-            .get("--traefik")?
-            .or_else(|| testkit::traefik::from_env().map(|p| p.display().to_string())),
-        people: match a.get::<String>("--people")? {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(|n| match n.trim().parse::<usize>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => bail!("--people takes numbers above 0 separated by commas, e.g. 1000,3000, not `{list}`\n\n{USAGE}"),
-                })
-                .collect::<Result<_>>()?,
-        },
-        poll_mode: match a.get::<String>("--poll")? {
-            None => crate::people::PollMode::Single,
-            Some(m) => crate::people::PollMode::parse(&m).ok_or_else(|| {
-                anyhow::anyhow!("--poll takes single or pair, not `{m}`\n\n{USAGE}")
-            })?,
-        },
-        hosts: a.get("--hosts")?.unwrap_or(1),
-        replica: a.get("--replica")?,
+        manifest: cli.manifest,
+        traefik: cli.traefik,
+        people: cli.people.iter().map(|&n| n as usize).collect(),
+        poll_mode: crate::people::PollMode::parse(&cli.poll)
+            .unwrap_or(crate::people::PollMode::Single),
+        hosts: cli.hosts,
+        replica: cli.replica,
         pg_port: None,
     };
+    if !(0.0..=0.5).contains(&settings.edit_share) {
+        bail!("--edit-share takes a share from 0 to 0.5, e.g. 0.05; see --help");
+    }
     if settings.clients == 0 || settings.duration_s <= 0.0 {
-        bail!("--clients and --duration must be above 0\n\n{USAGE}");
+        bail!("--clients and --duration must be above 0; see --help");
     }
     if settings.hosts == 0
         || (settings.hosts > 1 && (settings.traefik.is_none() || settings.people.is_empty()))
     {
         bail!(
-            "--hosts takes 1 or more, and more than 1 needs --people and --traefik (the hosts stand behind it)\n\n{USAGE}"
+            "--hosts takes 1 or more, and more than 1 needs --people and --traefik (the hosts stand behind it); see --help"
         );
     }
     Ok(Command::Run {
         settings,
-        only,
-        runner_args: a.get("--runner-args")?.unwrap_or_default(),
+        only: cli.only,
+        runner_args: cli.runner_args,
     })
+}
+
+/// Parses `args` (without the program's name), as `main` does.
+#[cfg(test)]
+pub fn parse(args: &[&str]) -> Result<Command> {
+    let cli = Cli::try_parse_from(std::iter::once("ostchat-bench").chain(args.iter().copied()))?;
+    command(cli)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_string).collect()
+    fn args(s: &str) -> Vec<&str> {
+        s.split_whitespace().collect()
     }
 
     #[test]
-    fn unknown_arguments_are_refused() {
+    fn unknown_arguments_and_bad_values_are_refused() {
         let err = parse(&args("--mesages 10")).err().unwrap().to_string();
-        assert!(err.contains("unknown argument `--mesages`"), "{err}");
+        assert!(err.contains("--mesages"), "{err}");
         assert!(parse(&args("--clients")).is_err());
         assert!(parse(&args("--clients many")).is_err());
         assert!(parse(&args("--only both")).is_err());
@@ -227,6 +222,8 @@ mod tests {
         assert!(parse(&args("--people 100,x")).is_err());
         assert!(parse(&args("--people 0")).is_err());
         assert!(parse(&args("--poll both")).is_err());
+        assert!(parse(&args("--edit-share 0.9")).is_err());
+        assert!(parse(&args("--hosts 2")).is_err());
     }
 
     #[test]
@@ -238,15 +235,41 @@ mod tests {
             (settings.clients, settings.messages, only),
             (4, 1_000, None)
         );
+        assert_eq!(settings.edit_share, 0.25);
         let Ok(Command::Run { settings, .. }) = parse(&[]) else {
             panic!("a run");
         };
         assert_eq!((settings.clients, settings.messages), (64, 100_000));
+        assert_eq!(settings.edit_share, 0.05);
         let Ok(Command::Run { settings, .. }) = parse(&args("--people 1000,3000 --poll pair"))
         else {
             panic!("a run");
         };
         assert_eq!(settings.people, [1000, 3000]);
         assert_eq!(settings.poll_mode, crate::people::PollMode::Pair);
+        let Ok(Command::Run { runner_args, .. }) =
+            parse(&["--runner-args", "--max-instance-reuse-count 1"])
+        else {
+            panic!("a run");
+        };
+        assert_eq!(runner_args, "--max-instance-reuse-count 1");
+        assert!(matches!(
+            parse(&args("native-server --listen a --database b --secret c")),
+            Ok(Command::NativeServer { .. })
+        ));
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    /// The README shows the real help (`-h`).
+    #[test]
+    fn the_readme_shows_the_real_help() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_help().to_string();
+        testkit::assert_readme_help("ostchat-bench", &help);
     }
 }

@@ -65,12 +65,8 @@ fn raise_fd_limit() {
 }
 
 fn real_main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match cli::parse(&args)? {
-        cli::Command::Help => {
-            println!("{}", cli::USAGE);
-            Ok(())
-        }
+    let cli = <cli::Cli as clap::Parser>::parse();
+    match cli::command(cli)? {
         cli::Command::NativeServer {
             listen,
             database,
@@ -135,7 +131,8 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         }
         config
     };
-    let token = scenarios::token(SESSION_SECRET)?;
+    let session = scenarios::session();
+    let token = scenarios::token(SESSION_SECRET, &session)?;
     let start = |target: &str| -> Result<Server, String> {
         if target == "runner" {
             say("starting minispin on the real components");
@@ -196,8 +193,15 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
             };
             let mut faults = false;
             for &people in &s.people {
-                let step =
-                    scenarios::chat_step(target, &under, &s, people, s.poll_mode, token.clone());
+                let step = scenarios::chat_step(
+                    target,
+                    &under,
+                    &s,
+                    people,
+                    s.poll_mode,
+                    0.0,
+                    token.clone(),
+                );
                 match runtime.block_on(step) {
                     Ok(row) => {
                         faults |= row.errors > 0;
@@ -244,10 +248,21 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
                 continue;
             }
         };
-        match runtime.block_on(scenarios::run(target, &server, &s, SESSION_SECRET)) {
+        // Messages of the benchmark's session for the edit and remove
+        // scenarios, fresh for each target.
+        let owned = scenarios::prepost(
+            &mut db.connect(),
+            &session,
+            target,
+            scenarios::owned_needed(&s),
+        );
+        let measured = owned.and_then(|owned| {
+            runtime.block_on(scenarios::run(target, &server, &s, token.clone(), &owned))
+        });
+        match measured {
             Ok((rows, chat)) => {
                 report.rows.extend(rows);
-                report.chat.push(chat);
+                report.chat.extend(chat);
             }
             Err(e) => report.failed_steps.push(format!("{target}: {e:#}")),
         }
@@ -361,8 +376,9 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
     report.add_ratios();
     report.print();
     report.write(&root.join("target/bench"))?;
-    let expected_rows = 3 * targets.len() + usize::from(targets.contains(&"runner")) + traefik_rows;
-    if !report.complete(targets.len(), expected_rows) {
+    let expected_rows = 5 * targets.len() + usize::from(targets.contains(&"runner")) + traefik_rows;
+    let chat_rows = targets.len() * scenarios::chat_shares(&s).len();
+    if !report.complete(chat_rows, expected_rows) {
         bail!(
             "the benchmark table is incomplete (a step failed, a scenario served nothing or had errors, or a message was lost); see above"
         );

@@ -13,8 +13,13 @@
 //!   poster connection or a new one, so the load generator never holds a
 //!   post back; a post that still started more than a second late is
 //!   counted as late, and how long posts took is reported.
-//! - Delivery is measured from a post's answer until every person has seen
-//!   the message. After the window, people keep polling until each has
+//! - With an edit share (`Plan::edit_share`, e.g. 0.05), that share of the
+//!   due events are edits and removals instead of new messages, alternately:
+//!   an edit of the newest message not yet edited, a removal of the oldest
+//!   one not yet removed (always the benchmark's own, within the edit
+//!   window). They are delivered as events of the room like messages are.
+//! - Delivery is measured from a post's (or edit's, or removal's) answer
+//!   until every person has seen the event. After the window, people keep polling until each has
 //!   caught up with the last post (20 s at most): a message someone has
 //!   still not seen then is undelivered.
 //! - Figures count only requests started in the measured window (after the
@@ -60,6 +65,8 @@ pub struct Plan {
     pub window: Duration,
     pub mode: PollMode,
     pub token: Arc<str>,
+    /// The share of due events that are edits and removals (0: only posts).
+    pub edit_share: f64,
     /// Makes this run's client ids unique.
     pub tag: String,
 }
@@ -81,7 +88,10 @@ pub struct Outcome {
     /// Latencies of the message polls started in the window.
     pub poll_latencies_us: Vec<u32>,
     pub due: usize,
+    /// Events answered: messages, edits and removals.
     pub posted: usize,
+    /// Of those, edits and removals.
+    pub changes: usize,
     pub post_errors: usize,
     /// How long each answered post took, in ms.
     pub post_ms: Vec<f64>,
@@ -93,10 +103,31 @@ pub struct Outcome {
     pub window: Duration,
 }
 
-/// What one person saw: message ids in order with when, and its counts.
+/// An event the benchmark caused, as a poller can recognise it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Event {
+    Message(i64),
+    Edit(i64),
+    Removal(i64),
+}
+
+impl Event {
+    /// What a poll's item is: a message by its id, an edit or removal by
+    /// the message it concerns.
+    fn of(item: &serde_json::Value) -> Option<Event> {
+        let target = || item["target"].as_i64();
+        match item["kind"].as_str().unwrap_or("message") {
+            "edit" => target().map(Event::Edit),
+            "removal" => target().map(Event::Removal),
+            _ => item["id"].as_i64().map(Event::Message),
+        }
+    }
+}
+
+/// What one person saw: events in order with when, and its counts.
 #[derive(Default)]
 struct Person {
-    seen: Vec<(i64, Instant)>,
+    seen: Vec<(Event, Instant)>,
     requests: u64,
     errors: u64,
     error_kinds: BTreeMap<String, u64>,
@@ -115,18 +146,18 @@ fn kind(result: &Result<(u16, bytes::Bytes)>) -> String {
     }
 }
 
-fn ids_of(body: &[u8]) -> Option<(Vec<i64>, i64)> {
+fn events_of(body: &[u8]) -> Option<(Vec<Event>, i64)> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let ids = v["messages"]
+    let events = v["messages"]
         .as_array()?
         .iter()
-        .filter_map(|m| m["id"].as_i64())
+        .filter_map(Event::of)
         .collect();
-    Some((ids, v["cursor"].as_i64()?))
+    Some((events, v["cursor"].as_i64()?))
 }
 
-/// When people may stop: once their cursor reaches `last` (the newest
-/// post's id, set once posting is over; -1 before), or at `deadline`.
+/// When people may stop: once their cursor reaches `last` (the room's
+/// newest event id, set once posting is over; -1 before), or at `deadline`.
 struct Stop {
     last: std::sync::atomic::AtomicI64,
     deadline: Instant,
@@ -197,8 +228,8 @@ async fn person(
                             .push(took.as_micros().min(u32::MAX as u128) as u32);
                     }
                     let now = Instant::now();
-                    if let Some((ids, next)) = ids_of(&body) {
-                        me.seen.extend(ids.into_iter().map(|id| (id, now)));
+                    if let Some((events, next)) = events_of(&body) {
+                        me.seen.extend(events.into_iter().map(|e| (e, now)));
                         cursor = cursor.max(next);
                     }
                 }
@@ -244,14 +275,16 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     for _ in 0..8 {
         let _ = conn_tx.send(Conn::open(base).await.context("open a poster connection")?);
     }
-    let acked: Arc<Mutex<Vec<(i64, Instant, f64)>>> = Arc::default();
+    let acked: Arc<Mutex<Vec<(Event, Instant, f64)>>> = Arc::default();
+    // The benchmark's messages not yet edited or removed, oldest first.
+    let open: Arc<Mutex<std::collections::VecDeque<i64>>> = Arc::default();
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
     tokio::time::sleep_until(window_start.into()).await;
     probe();
     let measured_from = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / plan.post_rate.max(0.01));
-    let (mut due, mut late) = (0usize, 0usize);
+    let (mut due, mut late, mut changes) = (0usize, 0usize, 0usize);
     let mut posts = Vec::new();
     loop {
         let due_at = window_start + interval.mul_f64(due as f64);
@@ -275,37 +308,86 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         }
         let seq = due;
         due += 1;
-        let (plan, acked, failed, conn_tx) =
-            (plan.clone(), acked.clone(), failed.clone(), conn_tx.clone());
+        // Spread evenly: event `seq` is a change when the running count of
+        // changes owed steps up at it.
+        let share = plan.edit_share.clamp(0.0, 1.0);
+        let is_change = ((seq + 1) as f64 * share).floor() > (seq as f64 * share).floor();
+        let messages = format!("/api/rooms/{}/messages", plan.room);
+        let (req, event) = {
+            let mut open = open.lock().await;
+            let target = match (is_change, changes % 2) {
+                (false, _) => None,
+                (true, 0) => open.pop_back().map(Event::Edit),
+                (true, _) => open.pop_front().map(Event::Removal),
+            };
+            match target {
+                Some(Event::Edit(id)) => (
+                    Req {
+                        method: http::Method::PATCH,
+                        path: format!("{messages}/{id}"),
+                        body: Some(format!(r#"{{"body":"chat scenario edit {seq}"}}"#)),
+                        token: Some(plan.token.clone()),
+                    },
+                    Some(Event::Edit(id)),
+                ),
+                Some(Event::Removal(id)) => (
+                    Req {
+                        method: http::Method::DELETE,
+                        path: format!("{messages}/{id}"),
+                        body: None,
+                        token: Some(plan.token.clone()),
+                    },
+                    Some(Event::Removal(id)),
+                ),
+                // A message (also when a change is due but nothing is
+                // acknowledged yet to change).
+                _ => (
+                    Req {
+                        method: http::Method::POST,
+                        path: messages,
+                        body: Some(format!(
+                            r#"{{"body":"chat scenario message {seq}","client_id":"people-{}-{seq}"}}"#,
+                            plan.tag
+                        )),
+                        token: Some(plan.token.clone()),
+                    },
+                    None,
+                ),
+            }
+        };
+        changes += usize::from(event.is_some());
+        let (acked, open, failed, conn_tx) =
+            (acked.clone(), open.clone(), failed.clone(), conn_tx.clone());
         let base = base.to_string();
         posts.push(tokio::spawn(async move {
-            let req = Req {
-                method: http::Method::POST,
-                path: format!("/api/rooms/{}/messages", plan.room),
-                body: Some(format!(
-                    r#"{{"body":"chat scenario message {seq}","client_id":"people-{}-{seq}"}}"#,
-                    plan.tag
-                )),
-                token: Some(plan.token.clone()),
-            };
             let sent = Instant::now();
-            match conn.send(&req).await {
-                Ok((201, body)) => {
+            let result = conn.send(&req).await;
+            let took = sent.elapsed().as_secs_f64() * 1000.0;
+            match (result, event) {
+                (Ok((201, body)), None) => {
                     let id = serde_json::from_slice::<serde_json::Value>(&body)
                         .ok()
                         .and_then(|v| v["message"]["id"].as_i64());
-                    let took = sent.elapsed().as_secs_f64() * 1000.0;
                     match id {
-                        Some(id) => acked.lock().await.push((id, Instant::now(), took)),
+                        Some(id) => {
+                            acked
+                                .lock()
+                                .await
+                                .push((Event::Message(id), Instant::now(), took));
+                            open.lock().await.push_back(id);
+                        }
                         None => {
                             failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                     }
                 }
-                Ok(_) => {
+                (Ok((200, _)), Some(change)) => {
+                    acked.lock().await.push((change, Instant::now(), took));
+                }
+                (Ok(_), _) => {
                     failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                Err(_) => {
+                (Err(_), _) => {
                     failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     if let Ok(c) = Conn::open(&base).await {
                         conn = c;
@@ -321,14 +403,11 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     for p in posts {
         let _ = p.await;
     }
-    // Everyone may stop once they have the last post.
-    let last = acked
-        .lock()
+    // Everyone may stop once they have the room's newest event (an edit or
+    // removal answered last can come after the newest message).
+    let last = newest_event(base, &plan.room)
         .await
-        .iter()
-        .map(|(id, _, _)| *id)
-        .max()
-        .unwrap_or(0);
+        .context("read the room's newest event id after posting")?;
     stop.last.store(last, std::sync::atomic::Ordering::Relaxed);
 
     let mut out = Outcome {
@@ -351,19 +430,28 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
             *out.error_kinds.entry(k).or_default() += n;
         }
         out.poll_latencies_us.extend(p.latencies_us);
-        everyone.push(p.seen);
+        // First sight of each event.
+        let mut first = std::collections::HashMap::with_capacity(p.seen.len());
+        for (event, at) in p.seen {
+            first.entry(event).or_insert(at);
+        }
+        everyone.push(first);
     }
     let acked = std::mem::take(&mut *acked.lock().await);
     out.posted = acked.len();
+    out.changes = acked
+        .iter()
+        .filter(|(e, _, _)| !matches!(e, Event::Message(_)))
+        .count();
     out.post_errors = failed.load(std::sync::atomic::Ordering::Relaxed);
     out.post_ms = acked.iter().map(|(_, _, took)| *took).collect();
-    for (id, at, _) in &acked {
+    for (event, at, _) in &acked {
         // When the last person saw it, if everyone did.
         let mut last = Some(*at);
         for seen in &everyone {
-            match seen.binary_search_by_key(id, |(i, _)| *i) {
-                Ok(k) => last = last.map(|l| l.max(seen[k].1)),
-                Err(_) => {
+            match seen.get(event) {
+                Some(when) => last = last.map(|l| l.max(*when)),
+                None => {
                     last = None;
                     break;
                 }
@@ -377,4 +465,26 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         }
     }
     Ok(out)
+}
+
+/// The room's newest event id, as the room list says it.
+async fn newest_event(base: &str, room: &str) -> Result<i64> {
+    let mut conn = Conn::open(base).await?;
+    let (status, body) = conn
+        .send(&Req {
+            method: http::Method::GET,
+            path: "/api/rooms".into(),
+            body: None,
+            token: None,
+        })
+        .await?;
+    anyhow::ensure!(status == 200, "GET /api/rooms answered {status}");
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    v["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["id"] == room)
+        .and_then(|r| r["last_message_id"].as_i64())
+        .with_context(|| format!("room {room} is not in the room list"))
 }

@@ -45,8 +45,13 @@ pub struct ChatRow {
     pub errors: u64,
     /// The polls' errors by kind ("HTTP 503": 12).
     pub error_kinds: std::collections::BTreeMap<String, u64>,
+    /// The share of due events that were edits and removals.
+    pub edit_share: f64,
     pub due: usize,
+    /// Events answered: messages, edits and removals.
     pub posted: usize,
+    /// Of those, edits and removals.
+    pub changes: usize,
     /// Posts that started more than a second after they were due.
     pub late: usize,
     /// How long a post took to be answered (p99).
@@ -176,18 +181,20 @@ impl Report {
     /// Complete: every step ran, every scenario served and had no errors,
     /// every chat message reached every poller. The smoke run in CI relies
     /// on this.
-    pub fn complete(&self, targets: usize, rows: usize) -> bool {
+    pub fn complete(&self, chat_rows: usize, rows: usize) -> bool {
         self.failed_steps.is_empty()
             && self.rows.len() == rows
-            && self.chat.len() == targets
+            && self.chat.len() == chat_rows
             && self
                 .rows
                 .iter()
                 .all(|r| r.requests_per_s > 0.0 && r.errors == 0)
-            && self
-                .chat
-                .iter()
-                .all(|c| c.posted > 0 && c.undelivered == 0 && c.errors == 0)
+            && self.chat.iter().all(|c| {
+                c.posted > 0
+                    && c.undelivered == 0
+                    && c.errors == 0
+                    && (c.edit_share == 0.0 || c.changes > 0)
+            })
             && self.pgbench_poll_tps.is_some_and(|t| t > 0.0)
             && self.routes.iter().all(|r| r.errors == 0 && r.requests > 0)
     }
@@ -279,7 +286,7 @@ impl Report {
 /// The chat rows, then each row's verdict.
 fn print_chat(rows: &[ChatRow]) {
     println!(
-        "{:<7} {:>5} {:<6} {:>6} {:>7} {:>6} {:>8} {:>4} {:>6} {:>4} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
+        "{:<7} {:>5} {:<6} {:>6} {:>7} {:>6} {:>8} {:>4} {:>6} {:>4} {:>4} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8} {:>8} {:>6}",
         "target",
         "hosts",
         "poll",
@@ -289,6 +296,7 @@ fn print_chat(rows: &[ChatRow]) {
         "poll p99",
         "due",
         "posted",
+        "chg",
         "late",
         "post p99",
         "undel",
@@ -308,7 +316,7 @@ fn print_chat(rows: &[ChatRow]) {
     let opt = |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |x| format!("{x:.prec$}"));
     for c in rows {
         println!(
-            "{:<7} {:>5} {:<6} {:>6} {:>7.0} {:>6.2} {:>8.1} {:>4} {:>6} {:>4} {:>8.0} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>6.0} {:>6} {:>6} {:>6.0} {:>6.0} {:>8.3} {:>8} {:>6.1}",
+            "{:<7} {:>5} {:<6} {:>6} {:>7.0} {:>6.2} {:>8.1} {:>4} {:>6} {:>4} {:>4} {:>8.0} {:>6} {:>8.0} {:>8.0} {:>8.0} {:>6} {:>6.0} {:>6} {:>6} {:>6.0} {:>6.0} {:>8.3} {:>8} {:>6.1}",
             c.target,
             c.hosts,
             format!("{:?}", c.mode).to_lowercase(),
@@ -318,6 +326,7 @@ fn print_chat(rows: &[ChatRow]) {
             c.poll_p99_ms,
             c.due,
             c.posted,
+            c.changes,
             c.late,
             c.post_p99_ms,
             c.undelivered,
@@ -339,7 +348,15 @@ fn print_chat(rows: &[ChatRow]) {
         let replica = c
             .replica_cpu_pct
             .map_or(String::new(), |r| format!(" (replica {r:.0} % of a core)"));
-        println!("  {} {} people{replica}: {}", c.target, c.people, c.verdict);
+        let changes = if c.edit_share > 0.0 {
+            format!(", {:.0} % edits and removals", c.edit_share * 100.0)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {} {} people{changes}{replica}: {}",
+            c.target, c.people, c.verdict
+        );
     }
 }
 
@@ -378,6 +395,7 @@ mod tests {
             duration_s: 1.0,
             warmup_s: 0.0,
             post_rate: 1.0,
+            edit_share: 0.0,
             smoke: true,
             manifest: None,
             traefik: None,

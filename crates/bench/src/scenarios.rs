@@ -75,14 +75,155 @@ async fn measured(
     Ok((out, cpu))
 }
 
-/// A bearer token for the benchmark's posts.
-pub fn token(secret: &str) -> Result<Arc<str>> {
+/// The session id of the benchmark's token: its messages are this
+/// session's, so it may edit and remove them.
+pub fn session() -> String {
+    let mut seed = [0u8; 16];
+    seed[..4].copy_from_slice(&std::process::id().to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    seed[4..].copy_from_slice(&now.to_le_bytes()[..12]);
+    chat::token::session_id(seed)
+}
+
+/// A bearer token for the benchmark's posts, of session `session`.
+pub fn token(secret: &str, session: &str) -> Result<Arc<str>> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    Ok(chat::token::issue("bench", secret.as_bytes(), now, 86400)
-        .token
-        .into())
+    Ok(
+        chat::token::issue_session("bench", Some(session), secret.as_bytes(), now, 86400)
+            .token
+            .into(),
+    )
+}
+
+/// Messages of `session` for the edit and remove scenarios, `count` spread
+/// over the rooms, posted through `chat.post_message` (so ids and the
+/// rooms' counters are as a post leaves them) with the limits off; their
+/// rooms and ids, interleaved by room.
+pub fn prepost(
+    db: &mut postgres::Client,
+    session: &str,
+    tag: &str,
+    count: usize,
+) -> Result<Vec<(String, i64)>> {
+    say(&format!(
+        "posting {count} messages to edit and remove ({tag})"
+    ));
+    let per_room = count.div_ceil(ROOMS.len()) as i64;
+    let mut by_room = Vec::new();
+    for room in ROOMS {
+        let ids: Vec<i64> = db
+            .query(
+                "SELECT p.id FROM generate_series(1::bigint, $4) g,
+                        LATERAL chat.post_message($1, 'bench', 'to edit or remove ' || g,
+                                                  'pre-' || $3 || '-' || g, $2, 0, 0) p
+                 WHERE p.status = 'created' ORDER BY p.id",
+                &[&room, &session, &tag, &per_room],
+            )
+            .with_context(|| format!("post the messages to edit and remove in {room}"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        by_room.push(ids);
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..per_room as usize {
+        for (room, ids) in ROOMS.iter().zip(&by_room) {
+            if let Some(id) = ids.get(i) {
+                out.push((room.to_string(), *id));
+            }
+        }
+    }
+    out.truncate(count);
+    Ok(out)
+}
+
+/// Edits or removals a second no server here reaches (posts peak below
+/// 2,000): the messages the edit and remove scenarios may use up.
+const CHANGES_PER_SEC_CEILING: f64 = 3000.0;
+
+/// How many messages [`prepost`] should make for one target: a half for
+/// the edit scenario, a half for the remove scenario, each more than a fast
+/// server changes in the warm-up and the run.
+pub fn owned_needed(s: &Settings) -> usize {
+    2 * ((s.warmup_s + s.duration_s) * CHANGES_PER_SEC_CEILING).ceil() as usize
+}
+
+/// A closed loop where every request changes a different message of
+/// `owned` (as people edit or remove a message once, not the same one over
+/// and over, which would measure a row's growing chain of versions). Fails
+/// rather than change a message twice if they run out.
+async fn change_each(
+    name: &str,
+    target: &str,
+    server: &Server,
+    s: &Settings,
+    owned: &[(String, i64)],
+    request: impl Fn(&str, i64, u64) -> Req + Send + Sync + 'static,
+) -> Result<Row> {
+    say(&format!(
+        "{target}: {name} ({} clients, {:.1} s, a different message each time)",
+        s.clients, s.duration_s
+    ));
+    anyhow::ensure!(!owned.is_empty(), "no messages to {name}");
+    let messages: Arc<Vec<(String, i64)>> = Arc::new(owned.to_vec());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let taken = next.clone();
+    let make = Arc::new(move |_client: usize, seq: u64| {
+        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (room, id) = &messages[i % messages.len()];
+        request(room, *id, seq)
+    });
+    let (out, cpu) = measured(&server.base, server, s, make).await?;
+    let used = taken.load(std::sync::atomic::Ordering::Relaxed);
+    if used > owned.len() {
+        bail!(
+            "the {name} scenario ran out of messages ({used} requests, {} messages): raise scenarios::CHANGES_PER_SEC_CEILING",
+            owned.len()
+        );
+    }
+    Ok(summarize(name, target, &out, cpu, server.peak_rss_mb()))
+}
+
+/// The edit scenario: every client edits messages of its own session, back
+/// to back (each edit is an event of the room, as a post is).
+pub async fn edit(
+    target: &str,
+    server: &Server,
+    s: &Settings,
+    token: Arc<str>,
+    owned: &[(String, i64)],
+) -> Result<Row> {
+    let half = &owned[..owned.len() / 2];
+    change_each("edit", target, server, s, half, move |room, id, seq| Req {
+        method: http::Method::PATCH,
+        path: format!("/api/rooms/{room}/messages/{id}"),
+        body: Some(format!(r#"{{"body":"bench edit {seq}"}}"#)),
+        token: Some(token.clone()),
+    })
+    .await
+}
+
+/// The remove scenario: every client removes messages of its own session,
+/// back to back (other messages than the edit scenario's).
+pub async fn remove(
+    target: &str,
+    server: &Server,
+    s: &Settings,
+    token: Arc<str>,
+    owned: &[(String, i64)],
+) -> Result<Row> {
+    let half = &owned[owned.len() / 2..];
+    change_each("remove", target, server, s, half, move |room, id, _| Req {
+        method: http::Method::DELETE,
+        path: format!("/api/rooms/{room}/messages/{id}"),
+        body: None,
+        token: Some(token.clone()),
+    })
+    .await
 }
 
 /// The post scenario: every client posts, round the rooms, back to back,
@@ -149,9 +290,9 @@ pub async fn run(
     target: &str,
     server: &Server,
     s: &Settings,
-    secret: &str,
-) -> Result<(Vec<Row>, ChatRow)> {
-    let token = token(secret)?;
+    token: Arc<str>,
+    owned: &[(String, i64)],
+) -> Result<(Vec<Row>, Vec<ChatRow>)> {
     let mut rows = Vec::new();
 
     let base = server.base.as_str();
@@ -159,17 +300,36 @@ pub async fn run(
         rows.push(poll(name, behind, target, base, server, s).await?);
     }
     rows.push(post(target, base, server, s, token.clone()).await?);
+    rows.push(edit(target, server, s, token.clone(), owned).await?);
+    rows.push(remove(target, server, s, token.clone(), owned).await?);
 
-    let chat = chat_step(
-        target,
-        &Under::one(server),
-        s,
-        s.clients,
-        s.poll_mode,
-        token,
-    )
-    .await?;
+    let under = Under::one(server);
+    let mut chat = Vec::new();
+    for share in chat_shares(s) {
+        chat.push(
+            chat_step(
+                target,
+                &under,
+                s,
+                s.clients,
+                s.poll_mode,
+                share,
+                token.clone(),
+            )
+            .await?,
+        );
+    }
     Ok((rows, chat))
+}
+
+/// The chat steps of a standard run: posts only, and, with an edit share,
+/// the same with that share of edits and removals.
+pub fn chat_shares(s: &Settings) -> Vec<f64> {
+    let mut shares = vec![0.0];
+    if s.edit_share > 0.0 {
+        shares.push(s.edit_share);
+    }
+    shares
 }
 
 /// What a chat step drives: one or more hosts, alone or behind a proxy.
@@ -226,12 +386,18 @@ pub async fn chat_step(
     s: &Settings,
     people: usize,
     mode: PollMode,
+    edit_share: f64,
     token: Arc<str>,
 ) -> Result<ChatRow> {
     let window = if s.smoke { 3.0 } else { s.duration_s.max(10.0) };
     let ramp = Duration::from_secs_f64((people as f64 / 1000.0).max(1.0));
+    let changes = if edit_share > 0.0 {
+        format!(" ({:.0} % of them edits and removals)", edit_share * 100.0)
+    } else {
+        String::new()
+    };
     say(&format!(
-        "{target}: chat, {people} people polling once a second ({mode:?}), {} posts/s, {window:.0} s after a {:.0} s ramp",
+        "{target}: chat, {people} people polling once a second ({mode:?}), {} posts/s{changes}, {window:.0} s after a {:.0} s ramp",
         s.post_rate,
         ramp.as_secs_f64()
     ));
@@ -266,7 +432,12 @@ pub async fn chat_step(
             window: Duration::from_secs_f64(window),
             mode,
             token,
-            tag: format!("{}-{target}-{people}-{mode:?}", std::process::id()),
+            edit_share,
+            tag: format!(
+                "{}-{target}-{people}-{mode:?}-{}",
+                std::process::id(),
+                (edit_share * 1000.0) as u32
+            ),
         },
         &probe,
     )
@@ -298,8 +469,10 @@ pub async fn chat_step(
         poll_p99_ms: percentile(&polls, 0.99),
         errors: out.errors + out.post_errors as u64,
         error_kinds: out.error_kinds.clone(),
+        edit_share,
         due: out.due,
         posted: out.posted,
+        changes: out.changes,
         late: out.late,
         post_p99_ms: {
             let mut p = out.post_ms.clone();
