@@ -5,12 +5,12 @@ use spin_sdk::http::{IntoResponse, Request};
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     chat_spin::serve(req, async |incoming, store| {
-        let config = chat_spin::config::for_method(&incoming.method).await;
+        let config = &chat_spin::config::settings().await.api;
         let req = incoming.as_request();
         if req.path == "/api/mutes" {
-            chat::api::mutes(&req, &config, store).await
+            chat::api::mutes(&req, config, store).await
         } else {
-            chat::api::rooms(&req, &config, store).await
+            chat::api::rooms(&req, config, store).await
         }
     })
     .await

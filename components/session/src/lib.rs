@@ -9,9 +9,8 @@ async fn handle(req: Request) -> impl IntoResponse {
         Ok(incoming) => incoming,
         Err(reply) => return chat_spin::respond(reply),
     };
-    let config = chat_spin::config::chat().await;
-    let store =
-        chat_spin::PgStore::new(chat_spin::config::database_url().await.unwrap_or_default());
+    let settings = chat_spin::config::settings().await;
+    let store = chat_spin::PgStore::new(settings.database_url.clone().unwrap_or_default());
     let now = chat_spin::now_unix();
     let Some(random) = chat_spin::random_bytes() else {
         return chat_spin::respond(chat::api::Reply::error(
@@ -23,6 +22,6 @@ async fn handle(req: Request) -> impl IntoResponse {
         ));
     };
     chat_spin::respond(
-        chat::api::session(&incoming.as_request(), &config, now, random, &store).await,
+        chat::api::session(&incoming.as_request(), &settings.api, now, random, &store).await,
     )
 }

@@ -260,84 +260,39 @@ pub fn whole(mut res: Response<String>) -> Response<String> {
 
 /// Chat configuration from Spin variables.
 pub mod config {
+    use chat::config::{Settings, VARIABLES};
     use spin_sdk::variables;
+    use std::sync::OnceLock;
 
-    /// The database address (`database_url`); `None` when unset.
-    pub async fn database_url() -> Option<String> {
-        variables::get("database_url").await.ok()
-    }
+    static SETTINGS: OnceLock<Settings> = OnceLock::new();
 
-    /// The read replica's address (`database_read_url`); `None` or empty
-    /// when there is none.
-    pub async fn database_read_url() -> Option<String> {
-        variables::get("database_read_url").await.ok()
-    }
-
-    /// How far behind a replica may be and still be read
-    /// (`replica_max_lag_ms`, default 1000).
-    pub async fn replica_max_lag_ms() -> i64 {
-        number("replica_max_lag_ms", 1000).await
-    }
-
-    /// The configuration a request with this method needs. Reads (GET,
-    /// HEAD) use no secret and no limit, so a poll (the hot path) skips
-    /// every variable lookup; every other method (POST, PATCH, PUT,
-    /// DELETE) gets everything.
-    pub async fn for_method(method: &str) -> chat::api::Config {
-        if method == "GET" || method == "HEAD" {
-            chat::api::Config::for_reads()
-        } else {
-            chat().await
+    /// The chat's configuration, read once per instance (an instance serves
+    /// many requests, and variables do not change under a running app), so
+    /// a request pays no variable lookup after an instance's first. Every
+    /// variable is read whatever the request (a variable the component
+    /// does not declare reads as absent, and takes its default); each value
+    /// [`chat::config::load`] refuses is logged, once per instance, naming
+    /// the variable.
+    pub async fn settings() -> &'static Settings {
+        if let Some(settings) = SETTINGS.get() {
+            return settings;
         }
-    }
-
-    const DEFAULT_TTL_SECS: i64 = 24 * 60 * 60;
-
-    /// A whole number from a variable, or `default` when it is unset or not
-    /// a number.
-    async fn number<T: std::str::FromStr>(name: &str, default: T) -> T {
-        variables::get(name)
-            .await
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(default)
-    }
-
-    /// Session, admin and limit settings. Missing values fall back to values
-    /// that keep the feature safely off: no admin token disables room
-    /// creation, an empty secret is refused by the domain (`check_secret`),
-    /// and the limits fall back to their defaults (20 posts at once, then
-    /// 60 a minute, per author per room; 10 sessions at once, then 20 a
-    /// minute, per address).
-    pub async fn chat() -> chat::api::Config {
-        let secret = variables::get("session_secret").await.unwrap_or_default();
-        let previous = variables::get("session_secret_previous")
-            .await
-            .unwrap_or_default();
-        let admin_token = variables::get("admin_token").await.unwrap_or_default();
-        // Zero or negative is no lifetime at all: the default, as before.
-        let ttl = Some(number("session_ttl_seconds", DEFAULT_TTL_SECS).await)
-            .filter(|ttl| *ttl > 0)
-            .unwrap_or(DEFAULT_TTL_SECS);
-        chat::api::Config {
-            session_secret: secret.into_bytes(),
-            previous_session_secret: previous.into_bytes(),
-            admin_token,
-            session_ttl_secs: ttl,
-            post_limit: chat::Limit {
-                burst: number("post_burst", 20).await,
-                per_minute: number("posts_per_minute", 60).await,
-            },
-            session_limit: chat::Limit {
-                burst: number("session_burst", 10).await,
-                per_minute: number("sessions_per_minute", 20).await,
-            },
-            trusted_proxies: variables::get("trusted_proxies").await.unwrap_or_default(),
-            // Negative is no window at all (editing off), as 0.
-            edit_window_secs: number("edit_window_secs", chat::api::DEFAULT_EDIT_WINDOW_SECS)
-                .await
-                .max(0),
+        let mut values = Vec::with_capacity(VARIABLES.len());
+        for (name, _) in VARIABLES {
+            if let Ok(value) = variables::get(name).await {
+                values.push((name, value));
+            }
         }
+        let (settings, warnings) = chat::config::load(|name| {
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        });
+        for warning in &warnings {
+            eprintln!("chat: configuration: {warning}");
+        }
+        SETTINGS.get_or_init(|| settings)
     }
 }
 
@@ -383,25 +338,23 @@ pub type ChatStore = chat::replica::Replicated<PgStore, fn(&chat::replica::Fallb
 /// A store for the configured databases, or the 503 to answer when the
 /// database address is not configured.
 pub async fn store() -> Result<ChatStore, chat::api::Reply> {
-    let primary = match config::database_url().await {
-        Some(url) if !url.is_empty() => url,
-        _ => {
+    let settings = config::settings().await;
+    let primary = match &settings.database_url {
+        Some(url) => url.clone(),
+        None => {
             return Err(chat::ApiError::database_unavailable()
                 .with_cause("the `database_url` variable is not set for this component")
                 .into());
         }
     };
-    let read = config::database_read_url()
-        .await
-        .filter(|url| !url.is_empty() && *url != primary && !replica::resting());
-    let max_lag_ms = match read {
-        Some(_) => config::replica_max_lag_ms().await,
-        None => 0,
-    };
+    let read = settings
+        .database_read_url
+        .clone()
+        .filter(|_| !replica::resting());
     Ok(chat::replica::Replicated {
         primary: PgStore::new(primary),
         replica: read.map(PgStore::new),
-        max_lag_ms,
+        max_lag_ms: settings.replica_max_lag_ms,
         on_fallback: replica::fell_back,
     })
 }

@@ -3,6 +3,8 @@
 //! Like mini-redis, the crate is split so each concern can be read and
 //! tested on its own, from the bottom up:
 //!
+//! - [`config`]: the configuration from named values (Spin variables):
+//!   every default in one place, a warning naming each refused value.
 //! - [`error`]: [`ApiError`], the one error type clients see, rendered as
 //!   `{"error": {"code", "message"}}` with a message saying what to do next.
 //! - [`validate`]: pure checks of names, room ids and titles, message
@@ -29,6 +31,7 @@
 //! lets the crate build unchanged for `wasm32-wasip2`.
 
 pub mod api;
+pub mod config;
 pub mod error;
 pub mod model;
 pub mod net;

@@ -61,3 +61,14 @@ fn sigterm_finishes_in_flight_requests_then_exits() {
     );
     assert!(served > 0, "no request was served before the signal");
 }
+
+/// The README shows swarm-check's real help (`-h`).
+#[test]
+fn the_readme_shows_swarm_checks_real_help() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_swarm-check"))
+        .arg("-h")
+        .output()
+        .expect("run swarm-check");
+    assert!(out.status.success());
+    testkit::assert_readme_help("swarm-check", &String::from_utf8_lossy(&out.stdout));
+}

@@ -5,11 +5,13 @@
 //! (`ServicePre`), so a request only pays for instantiation.
 
 use crate::manifest::Manifest;
+use crate::metrics::Metrics;
 use crate::outbound::{AllowedHost, OutboundPolicy};
 use crate::pg::pool::Pools;
 use crate::pg::{self, Compat, PgCtx, PgView};
 use crate::reuse::{ComponentHandler, ReusePolicy};
 use crate::routes::Router;
+use crate::stdio::{ComponentOutput, Stream};
 use crate::variables::AppVariables;
 use crate::variables::host::{self as vars_host, ComponentVariables};
 use anyhow::{Context, Result};
@@ -26,6 +28,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 /// Per-store host state: one per component instance.
 pub struct State {
+    /// Which instance this is (for the request log): unique in the host.
+    pub instance: u64,
     table: ResourceTable,
     wasi: WasiCtx,
     http: WasiHttpCtx,
@@ -82,6 +86,8 @@ impl WasiHttpHooks for NoOutboundHttp {
 /// A component ready to serve: linked once, instantiated per request.
 pub struct LoadedComponent {
     pub name: String,
+    /// The component's name as its output lines carry it.
+    output_name: Arc<str>,
     pre: ServicePre<State>,
     pg: PgCtx,
     vars: ComponentVariables,
@@ -92,9 +98,15 @@ impl LoadedComponent {
     /// A fresh store for one instance.
     pub fn new_store(&self, engine: &Engine) -> Store<State> {
         let mut wasi = WasiCtxBuilder::new();
-        wasi.inherit_stdout().inherit_stderr();
+        let output = |stream| ComponentOutput {
+            component: self.output_name.clone(),
+            stream,
+        };
+        wasi.stdout(output(Stream::Stdout))
+            .stderr(output(Stream::Stderr));
         wasi.envs(&self.environment);
         let state = State {
+            instance: 0,
             table: ResourceTable::new(),
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -108,15 +120,11 @@ impl LoadedComponent {
     pub fn pre(&self) -> &ServicePre<State> {
         &self.pre
     }
-}
 
-/// Where the host's own messages go (warnings, failed instances, failed
-/// requests): stderr by default; tests capture them.
-pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// The log that prints to stderr.
-pub fn stderr_log() -> Log {
-    Arc::new(|line: &str| eprintln!("minispin: {line}"))
+    /// This component's Postgres pools, summed.
+    pub fn pool_status(&self) -> crate::pg::pool::PoolStatus {
+        self.pg.pools.status()
+    }
 }
 
 /// How an app is hosted, beyond its manifest.
@@ -126,7 +134,6 @@ pub struct Options {
     /// Fail requests that would hang under some real Spin releases instead
     /// of only warning (see `pg`).
     pub strict: bool,
-    pub log: Log,
     /// How long a client has to send a request's headers, and then its
     /// whole body; past it the connection is closed (a slow sender cannot
     /// hold a connection and an instance forever).
@@ -149,7 +156,6 @@ impl Default for Options {
         Options {
             reuse: ReusePolicy::default(),
             strict: false,
-            log: stderr_log(),
             read_timeout: Duration::from_secs(30),
             tcp_nodelay: false,
             max_pg_connections: None,
@@ -163,7 +169,10 @@ pub struct App {
     /// One per component, same index: hands requests to (reused) instances.
     pub handlers: Vec<ProxyHandler<ComponentHandler>>,
     pub router: Router,
-    pub log: Log,
+    /// What the host counts (served by `metrics::serve`).
+    pub metrics: Arc<Metrics>,
+    /// The host-wide cap on Postgres connections, if any, and its size.
+    pg_cap: Option<(Arc<tokio::sync::Semaphore>, usize)>,
     /// See [`Options::read_timeout`].
     pub read_timeout: Duration,
     /// See [`Options::tcp_nodelay`].
@@ -205,6 +214,7 @@ impl App {
         let permits = options
             .max_pg_connections
             .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
+        let metrics = Arc::new(Metrics::default());
         let mut components = Vec::new();
         let mut index = BTreeMap::new();
         for (name, decl) in &manifest.components {
@@ -250,14 +260,16 @@ impl App {
             let resolved = vars
                 .for_component(&decl.variables)
                 .with_context(|| format!("component `{name}`"))?;
-            (options.log)(&format!(
-                "loaded component `{name}` from {} in {:.1?}",
+            tracing::info!(
+                component = %name,
+                "loaded from {} in {:.1?}",
                 decl.source.display(),
                 started.elapsed()
-            ));
+            );
             index.insert(name.clone(), components.len());
             components.push(Arc::new(LoadedComponent {
                 name: name.clone(),
+                output_name: name.as_str().into(),
                 pre,
                 pg: PgCtx {
                     // A pool per component (and address), as Spin keeps
@@ -266,7 +278,10 @@ impl App {
                     pools: Arc::new(Pools::default()),
                     permits: permits.clone(),
                     policy: Arc::new(OutboundPolicy::new(hosts)),
-                    compat: Arc::new(Compat::new(name, options.strict, options.log.clone())),
+                    compat: Arc::new(Compat::new(name, options.strict)),
+                    wait: metrics
+                        .pg_wait
+                        .get_or_create_owned(&Metrics::component(name)),
                 },
                 vars: Arc::new(resolved),
                 environment: decl
@@ -290,7 +305,7 @@ impl App {
                     engine: engine.clone(),
                     component: component.clone(),
                     policy: options.reuse,
-                    log: options.log.clone(),
+                    metrics: metrics.clone(),
                     shutting_down: shutting_down.clone(),
                 })
             })
@@ -299,10 +314,20 @@ impl App {
             components,
             handlers,
             router,
-            log: options.log.clone(),
+            metrics,
+            pg_cap: permits.zip(options.max_pg_connections),
             read_timeout: options.read_timeout,
             tcp_nodelay: options.tcp_nodelay,
             shutting_down,
+        })
+    }
+}
+
+impl App {
+    /// Connections counted against the host-wide cap now (0 without one).
+    pub fn pg_cap_in_use(&self) -> usize {
+        self.pg_cap.as_ref().map_or(0, |(permits, size)| {
+            size.saturating_sub(permits.available_permits())
         })
     }
 }

@@ -103,7 +103,7 @@ impl Cache {
             // still checks its header.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => eprintln!("minispin: ignoring cache entry {}: {e}", path.display()),
+                Err(e) => tracing::warn!("ignoring cache entry {}: {e}", path.display()),
             }
         }
         let component = Component::new(engine, bytes)?;

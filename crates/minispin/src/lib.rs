@@ -19,26 +19,34 @@
 //! - [`app`]: compile and pre-instantiate components; per-instance host state;
 //! - [`cache`]: keep compiled components across starts;
 //! - [`reuse`]: serve requests from reused instances, as Spin 4 does;
-//! - [`server`]: the HTTP server and graceful shutdown (drain, then stop);
+//! - [`server`]: the HTTP server and graceful shutdown (drain, then stop),
+//!   and each request's log line and counts;
+//! - [`metrics`]: what the host counts, served to Prometheus on an address
+//!   of its own;
+//! - [`stdio`]: components' stdout and stderr as log lines with their name;
 //! - [`migrate`]: apply numbered `.sql` files to a database;
 //! - [`check`]: a health probe for containers that have no shell or curl.
 //!
-//! Nothing is global: an [`App`] holds everything a server needs, and
-//! [`serve`] stops when the future it is given completes.
+//! Nothing is global but the log: an [`App`] holds everything a server
+//! needs (its metrics too), and [`serve`] stops when the future it is given
+//! completes. The log is `tracing`'s: the binary installs a subscriber
+//! (text or JSON, filtered by `RUST_LOG`), and tests install one per host.
 
 pub mod app;
 pub mod cache;
 pub mod check;
 pub mod headers;
+pub mod metrics;
 pub mod migrate;
 pub mod pg;
 pub mod reuse;
 pub mod server;
+pub mod stdio;
 pub mod variables;
 
 pub use minispin_config::{manifest, outbound, routes};
 
-pub use app::{App, Log, Options, stderr_log};
+pub use app::{App, Options};
 pub use reuse::ReusePolicy;
 pub use server::{Drain, serve, shutdown_signal};
 
@@ -55,11 +63,11 @@ pub fn load(
 ) -> Result<(manifest::Manifest, App)> {
     let manifest = manifest::Manifest::load(manifest_path)?;
     let vars = variables::AppVariables::resolve(&manifest, env)?;
-    (options.log)(&format!(
+    tracing::info!(
         "loading app `{}` ({} components)",
         manifest.name,
         manifest.components.len()
-    ));
+    );
     let app = App::load(&manifest, &vars, options)?;
     Ok((manifest, app))
 }

@@ -1,213 +1,257 @@
 //! The `minispin` command line; everything else is the library (`lib.rs`).
 
 use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use minispin::{check, migrate, server};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-const USAGE: &str = "\
-minispin: run a Spin app's HTTP components (a small Spin-compatible host)
+/// Run a Spin app's HTTP components (a small Spin-compatible host).
+///
+/// Variables come from SPIN_VARIABLE_<NAME> environment variables over the
+/// manifest's defaults, as with `spin up`; SPIN_VARIABLE_<NAME>_FILE names a
+/// file that holds the value (a Docker secret). Every option of `up` can
+/// also be set by the environment variable shown with it.
+#[derive(Parser)]
+#[command(name = "minispin", version, propagate_version = true)]
+struct Cli {
+    /// How log lines are written: text (for a terminal) or json (one
+    /// object per line, for a log collector; the images' default).
+    #[arg(long, global = true, env = "MINISPIN_LOG_FORMAT", hide_env_values = true, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
 
-USAGE:
-    minispin up [--manifest spin.toml] [--listen 127.0.0.1:3000] [--strict]
-                [--max-instance-reuse-count 128] [--max-instance-concurrent-reuse-count 16]
-                [--drain-delay SECS] [--drain-health-path PATH] [--drain-timeout SECS]
-                [--read-timeout SECS] [--tcp-nodelay] [--max-pg-connections 64]
-    minispin migrate --database URL [--password-file PATH] [--dir sql]
-                     [--ensure-login URL | --ensure-login-file PATH] [--wait SECS]
-    minispin check URL [--timeout SECS]
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
 
-Variables come from SPIN_VARIABLE_<NAME> environment variables over the
-manifest's defaults, as with `spin up`; SPIN_VARIABLE_<NAME>_FILE names a file
-that holds the value (a Docker secret).
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app of a manifest.
+    ///
+    /// On SIGTERM, keeps serving for --drain-delay while answering
+    /// --drain-health-path with 503, then stops accepting and gives
+    /// in-flight requests --drain-timeout to finish.
+    Up(Up),
+    /// Apply each NNNN_name.sql of a directory once, under a lock (safe to
+    /// run several at once).
+    Migrate(Migrate),
+    /// Exit 0 when URL answers 2xx (a health probe for containers that have
+    /// no shell or curl).
+    Check {
+        /// The URL to get, e.g. http://127.0.0.1/api/health.
+        url: String,
+        /// How long to wait for the answer, in seconds.
+        #[arg(long, value_name = "SECS", default_value = "2", value_parser = seconds)]
+        timeout: Duration,
+    },
+}
 
-A client that has not sent a request's headers, or then its whole body,
-within --read-timeout (default 30) is disconnected, and the log says so.
+#[derive(Args)]
+struct Up {
+    /// The app's manifest.
+    #[arg(
+        long,
+        env = "MINISPIN_MANIFEST",
+        hide_env_values = true,
+        value_name = "PATH",
+        default_value = "spin.toml"
+    )]
+    manifest: PathBuf,
+    /// The app's address (host:port; port 0 picks a free one).
+    #[arg(
+        long,
+        env = "MINISPIN_LISTEN",
+        hide_env_values = true,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:3000"
+    )]
+    listen: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics, an address of its
+    /// own (never the app's port). Off when not given.
+    #[arg(
+        long,
+        env = "MINISPIN_METRICS_LISTEN",
+        hide_env_values = true,
+        value_name = "ADDR"
+    )]
+    metrics_listen: Option<String>,
+    /// Fail requests that would hang under some real Spin releases (a
+    /// synchronous postgres `query` with zero rows, spinframework/spin#3671)
+    /// instead of only logging a warning once per component.
+    #[arg(long, env = "MINISPIN_STRICT", hide_env_values = true)]
+    strict: bool,
+    /// Requests one instance serves before it retires (Spin 4's default).
+    #[arg(long, env = "MINISPIN_MAX_INSTANCE_REUSE_COUNT", hide_env_values = true, value_name = "N", default_value = "128", value_parser = positive)]
+    max_instance_reuse_count: usize,
+    /// Requests one instance serves at once (Spin 4's default).
+    #[arg(long, env = "MINISPIN_MAX_INSTANCE_CONCURRENT_REUSE_COUNT", hide_env_values = true, value_name = "N", default_value = "16", value_parser = positive)]
+    max_instance_concurrent_reuse_count: usize,
+    /// After SIGTERM, seconds to keep serving (health path answering 503)
+    /// before no longer accepting.
+    #[arg(long, env = "MINISPIN_DRAIN_DELAY", hide_env_values = true, value_name = "SECS", default_value = "0", value_parser = seconds)]
+    drain_delay: Duration,
+    /// The path load balancers check, answered with 503 while draining.
+    #[arg(
+        long,
+        env = "MINISPIN_DRAIN_HEALTH_PATH",
+        hide_env_values = true,
+        value_name = "PATH"
+    )]
+    drain_health_path: Option<String>,
+    /// Seconds in-flight requests get to finish once accepting has stopped.
+    #[arg(long, env = "MINISPIN_DRAIN_TIMEOUT", hide_env_values = true, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    drain_timeout: Duration,
+    /// Seconds a client has to send a request's headers, and then its whole
+    /// body; past it the connection is closed, and the log says so.
+    #[arg(long, env = "MINISPIN_READ_TIMEOUT", hide_env_values = true, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    read_timeout: Duration,
+    /// Set TCP_NODELAY on accepted connections. Spin does not: a response
+    /// that leaves in more than one write then waits about 40 ms for the
+    /// client's delayed ACK, as it would under Spin. Not with --strict.
+    #[arg(
+        long,
+        env = "MINISPIN_TCP_NODELAY",
+        hide_env_values = true,
+        conflicts_with = "strict"
+    )]
+    tcp_nodelay: bool,
+    /// Postgres connections the host holds at once, all components together
+    /// (Spin's `[outbound_pg] max_connections`; default: no cap, each
+    /// component pooling up to 64 per address). Hosts that share a
+    /// database must stay, together, under its connection limit.
+    #[arg(long, env = "PG_MAX_CONNECTIONS", hide_env_values = true, value_name = "N", value_parser = positive)]
+    max_pg_connections: Option<usize>,
+}
 
-On SIGTERM, `up` keeps serving for --drain-delay (default 0) while answering
---drain-health-path with 503, then stops accepting and gives in-flight
-requests --drain-timeout (default 30) to finish.
+#[derive(Args)]
+struct Migrate {
+    /// The database, as postgres://user:password@host/db.
+    #[arg(long, value_name = "URL")]
+    database: String,
+    /// A file holding the password (a Docker secret), instead of the URL's.
+    #[arg(long, value_name = "PATH")]
+    password_file: Option<PathBuf>,
+    /// The directory of NNNN_name.sql files.
+    #[arg(long, value_name = "DIR", default_value = "sql")]
+    dir: PathBuf,
+    /// Let this URL's user log in with its password.
+    #[arg(long, value_name = "URL", conflicts_with = "ensure_login_file")]
+    ensure_login: Option<String>,
+    /// As --ensure-login, with the URL in a file (a Docker secret).
+    #[arg(long, value_name = "PATH")]
+    ensure_login_file: Option<PathBuf>,
+    /// Seconds to keep retrying the connection.
+    #[arg(long, value_name = "SECS", default_value = "0", value_parser = seconds)]
+    wait: Duration,
+}
 
-`migrate` applies each NNNN_name.sql once, under a lock (safe to run several
-at once); --ensure-login lets that URL's user log in with its password;
---wait retries connecting that long. `check` exits 0 when URL answers 2xx.
-
---strict fails requests that would hang under some real Spin releases (a
-synchronous postgres `query` with zero rows, spinframework/spin#3671) instead
-of only logging a warning once per component.
-
-Accepted connections keep Nagle's algorithm on, as under Spin (which does
-not set TCP_NODELAY): a response that leaves in more than one write then
-waits about 40 ms for the client's delayed ACK, as it would under Spin.
---tcp-nodelay sets TCP_NODELAY instead (kinder than Spin, so not allowed
-with --strict).
-
---max-pg-connections caps the Postgres connections the host holds at once,
-all components together (PG_MAX_CONNECTIONS sets it too; default: no cap,
-each component pooling up to 64 per address, as Spin does). It is Spin's
-`[outbound_pg] max_connections`. Hosts that share a database must stay,
-together, under its connection limit (the app role's is 80).";
-
-struct Args(Vec<String>);
-
-impl Args {
-    /// Takes `--name value` out of the arguments.
-    fn take(&mut self, name: &str) -> Result<Option<String>> {
-        let Some(i) = self.0.iter().position(|a| a == name) else {
-            return Ok(None);
-        };
-        if i + 1 >= self.0.len() {
-            bail!("{name} needs a value\n\n{USAGE}");
-        }
-        let value = self.0.remove(i + 1);
-        self.0.remove(i);
-        Ok(Some(value))
+fn seconds(value: &str) -> Result<Duration, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "takes a number of seconds (0 or more), not `{value}`"
+        )),
     }
+}
 
-    /// Takes a `--name` switch out of the arguments.
-    fn flag(&mut self, name: &str) -> bool {
-        let before = self.0.len();
-        self.0.retain(|a| a != name);
-        self.0.len() != before
-    }
-
-    fn finish(self) -> Result<()> {
-        if let Some(extra) = self.0.first() {
-            bail!("unexpected argument `{extra}`\n\n{USAGE}");
-        }
-        Ok(())
+fn positive(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("takes a whole number of at least 1, not `{value}`")),
     }
 }
 
 fn main() {
-    if let Err(e) = real_main() {
-        eprintln!("minispin: error: {e:#}");
+    let cli = Cli::parse();
+    init_log(cli.log_format);
+    if let Err(e) = run(cli.command) {
+        tracing::error!("{e:#}");
         std::process::exit(1);
     }
 }
 
-fn real_main() -> Result<()> {
-    let mut argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.is_empty() || argv.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return Ok(());
+/// The host's log on stderr: RUST_LOG filters it (default `info`), in the
+/// format asked for.
+fn init_log(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
     }
-    let command = argv.remove(0);
-    let mut args = Args(argv);
+}
+
+fn run(command: Command) -> Result<()> {
     let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")
     };
-    match command.as_str() {
-        "up" => {
-            let manifest = PathBuf::from(args.take("--manifest")?.unwrap_or("spin.toml".into()));
-            let listen = args.take("--listen")?.unwrap_or("127.0.0.1:3000".into());
-            let strict = args.flag("--strict");
-            let mut options = minispin::Options {
-                strict,
-                ..minispin::Options::default()
+    match command {
+        Command::Up(up) => {
+            let options = minispin::Options {
+                strict: up.strict,
+                reuse: minispin::ReusePolicy {
+                    max_requests: up.max_instance_reuse_count,
+                    max_concurrent: up.max_instance_concurrent_reuse_count,
+                    ..minispin::ReusePolicy::default()
+                },
+                read_timeout: up.read_timeout,
+                tcp_nodelay: up.tcp_nodelay,
+                max_pg_connections: up.max_pg_connections,
             };
-            if let Some(n) = args.take("--max-instance-reuse-count")? {
-                options.reuse.max_requests = positive(&n, "--max-instance-reuse-count")?;
-            }
-            if let Some(n) = args.take("--max-instance-concurrent-reuse-count")? {
-                options.reuse.max_concurrent =
-                    positive(&n, "--max-instance-concurrent-reuse-count")?;
-            }
-            let mut drain = server::Drain::default();
-            if let Some(v) = args.take("--drain-delay")? {
-                drain.delay = seconds(&v, "--drain-delay")?;
-            }
-            if let Some(v) = args.take("--drain-timeout")? {
-                drain.timeout = seconds(&v, "--drain-timeout")?;
-            }
-            drain.health_path = args.take("--drain-health-path")?;
-            if let Some(v) = args.take("--read-timeout")? {
-                options.read_timeout = seconds(&v, "--read-timeout")?;
-            }
-            options.tcp_nodelay = args.flag("--tcp-nodelay");
-            let from_env = std::env::var("PG_MAX_CONNECTIONS").ok();
-            if let Some(n) = args.take("--max-pg-connections")?.or(from_env) {
-                options.max_pg_connections = Some(positive(&n, "--max-pg-connections")?);
-            }
-            if options.tcp_nodelay && options.strict {
-                bail!(
-                    "--tcp-nodelay makes the runner kinder than Spin, which --strict must not be; drop one of them"
-                );
-            }
-            args.finish()?;
-            runtime()?.block_on(up(manifest, listen, options, drain))
+            let drain = server::Drain {
+                delay: up.drain_delay,
+                health_path: up.drain_health_path.clone(),
+                timeout: up.drain_timeout,
+            };
+            runtime()?.block_on(serve(up, options, drain))
         }
-        "migrate" => {
-            let database = args
-                .take("--database")?
-                .context("migrate needs --database postgres://user:password@host/db")?;
-            let ensure_login = match (
-                args.take("--ensure-login")?,
-                args.take("--ensure-login-file")?,
-            ) {
-                (Some(_), Some(_)) => bail!("give --ensure-login or --ensure-login-file, not both"),
-                (Some(url), None) => Some(url),
-                (None, Some(path)) => Some(
+        Command::Migrate(m) => {
+            let ensure_login = match m.ensure_login_file {
+                Some(path) => Some(
                     std::fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read --ensure-login-file {path}"))?
+                        .with_context(|| {
+                            format!("cannot read --ensure-login-file {}", path.display())
+                        })?
                         .trim_end_matches(['\r', '\n'])
                         .to_string(),
                 ),
-                (None, None) => None,
+                None => m.ensure_login,
             };
             let options = migrate::Options {
-                database,
-                password_file: args.take("--password-file")?.map(PathBuf::from),
-                dir: PathBuf::from(args.take("--dir")?.unwrap_or("sql".into())),
+                database: m.database,
+                password_file: m.password_file,
+                dir: m.dir,
                 ensure_login,
-                wait: match args.take("--wait")? {
-                    Some(v) => seconds(&v, "--wait")?,
-                    None => std::time::Duration::ZERO,
-                },
+                wait: m.wait,
             };
-            args.finish()?;
             runtime()?.block_on(migrate::run_with(&options))
         }
-        "check" => {
-            let url = args
-                .0
-                .first()
-                .filter(|a| !a.starts_with("--"))
-                .cloned()
-                .context("check needs a URL, e.g. minispin check http://127.0.0.1/api/health")?;
-            args.0.remove(0);
-            let timeout = match args.take("--timeout")? {
-                Some(v) => seconds(&v, "--timeout")?,
-                None => std::time::Duration::from_secs(2),
-            };
-            args.finish()?;
-            check::run(&url, timeout)
-        }
-        other => bail!("unknown command `{other}`\n\n{USAGE}"),
-    }
-}
-
-fn seconds(value: &str, flag: &str) -> Result<std::time::Duration> {
-    match value.parse::<f64>() {
-        Ok(s) if s.is_finite() && s >= 0.0 => Ok(std::time::Duration::from_secs_f64(s)),
-        _ => bail!("{flag} takes a number of seconds (0 or more), not `{value}`"),
-    }
-}
-
-fn positive(value: &str, flag: &str) -> Result<usize> {
-    match value.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => bail!("{flag} takes a whole number of at least 1, not `{value}`"),
+        Command::Check { url, timeout } => check::run(&url, timeout),
     }
 }
 
 /// Every connection is a file: lift the soft limit on open files to the
 /// hard one (often 1024 against 500k+), so thousands of clients can be
 /// served; says so when it moved.
-fn open_files_as_allowed(log: &minispin::Log) {
+fn open_files_as_allowed() {
     // SAFETY: getrlimit/setrlimit only read and write the struct given.
     let (before, after) = unsafe {
         let mut l = libc::rlimit {
@@ -224,34 +268,77 @@ fn open_files_as_allowed(log: &minispin::Log) {
         }
         (before, l.rlim_cur)
     };
-    log(&format!("open files: up to {after} (was {before})"));
+    tracing::info!("open files: up to {after} (was {before})");
 }
 
-async fn up(
-    manifest_path: PathBuf,
-    listen: String,
-    options: minispin::Options,
-    drain: server::Drain,
-) -> Result<()> {
-    open_files_as_allowed(&options.log);
+async fn serve(up: Up, options: minispin::Options, drain: server::Drain) -> Result<()> {
+    open_files_as_allowed();
     let (manifest, app) = tokio::task::block_in_place(|| {
-        minispin::load(&manifest_path, |k| std::env::var(k).ok(), &options)
+        minispin::load(&up.manifest, |k| std::env::var(k).ok(), &options)
     })?;
     if options.strict {
-        (options.log)("strict: requests that would hang under some Spin releases fail");
+        tracing::info!("strict: requests that would hang under some Spin releases fail");
     }
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = tokio::net::TcpListener::bind(&up.listen)
         .await
         .with_context(|| {
             format!(
-                "cannot listen on {listen}: is another server using it? pick another with --listen"
+                "cannot listen on {}: is another server using it? pick another with --listen",
+                up.listen
             )
         })?;
     let addr = listener.local_addr()?;
     for t in &manifest.routes {
-        (options.log)(&format!("  {} -> {}", t.route, t.component));
+        tracing::info!("route {} -> {}", t.route, t.component);
+    }
+    let app = Arc::new(app);
+    if let Some(metrics) = &up.metrics_listen {
+        let metrics = minispin::metrics::bind(metrics).await?;
+        let at = metrics.local_addr()?;
+        if at.port() == addr.port() && (at.ip() == addr.ip() || at.ip().is_unspecified()) {
+            bail!(
+                "--metrics-listen must differ from --listen: metrics are never on the app's port"
+            );
+        }
+        tracing::info!("metrics at http://{at}/metrics");
+        // Tests read this line to learn the metrics port (with :0).
+        println!("minispin: metrics http://{at}/metrics");
+        tokio::spawn(minispin::metrics::serve(app.clone(), metrics));
     }
     // Tests and scripts read this line to learn the port (with --listen :0).
     println!("minispin: serving http://{addr}");
-    minispin::serve(Arc::new(app), listener, minispin::shutdown_signal(), drain).await
+    minispin::serve(app, listener, minispin::shutdown_signal(), drain).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_come_from_flags_and_bad_values_say_what_is_wanted() {
+        let cli = Cli::try_parse_from(["minispin", "up", "--drain-delay", "1.5", "--strict"])
+            .expect("parses");
+        let Command::Up(up) = cli.command else {
+            panic!("up")
+        };
+        assert_eq!(up.drain_delay, Duration::from_millis(1500));
+        assert!(up.strict);
+        assert_eq!(up.listen, "127.0.0.1:3000");
+        let err = Cli::try_parse_from(["minispin", "up", "--max-pg-connections", "0"])
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        let err = Cli::try_parse_from(["minispin", "up", "--strict", "--tcp-nodelay"])
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(err.contains("cannot be used with"), "{err}");
+    }
 }

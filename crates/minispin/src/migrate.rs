@@ -93,7 +93,7 @@ async fn connect_waiting(
             Ok(client) => return Ok(client),
             Err(e) if std::time::Instant::now() < deadline => {
                 if !said {
-                    eprintln!("minispin: waiting up to {wait:?} for the database ({e:#})");
+                    tracing::info!("waiting up to {wait:?} for the database ({e:#})");
                     said = true;
                 }
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -143,8 +143,8 @@ async fn ensure_login(client: &Client, url: &str) -> Result<()> {
         .with_context(|| {
             format!("cannot let role `{user}` log in; does this user have CREATEROLE?")
         })?;
-    eprintln!(
-        "minispin: role `{user}` {} and may log in",
+    tracing::info!(
+        "role `{user}` {} and may log in",
         if exists { "exists" } else { "created" }
     );
     Ok(())
@@ -216,10 +216,10 @@ async fn apply_all(client: &mut Client, files: &[std::path::PathBuf]) -> Result<
                     "migration {name} was edited after it was applied; put the change in a new, higher-numbered file"
                 );
             }
-            eprintln!("minispin: migration {name}: already applied");
+            tracing::info!("migration {name}: already applied");
             continue;
         }
-        eprintln!("minispin: migration {name}: applying");
+        tracing::info!("migration {name}: applying");
         let tx = client.transaction().await?;
         tx.batch_execute(&text)
             .await

@@ -8,11 +8,12 @@
 //! `wasmtime_wasi_http::handler::ProxyHandler`; this module supplies the
 //! policy and how to make a new instance.
 
-use crate::app::{LoadedComponent, Log, State};
+use crate::app::{LoadedComponent, State};
+use crate::metrics::Metrics;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use wasmtime::component::GuestTaskId;
@@ -47,7 +48,7 @@ pub struct ComponentHandler {
     pub engine: Engine,
     pub component: Arc<LoadedComponent>,
     pub policy: ReusePolicy,
-    pub log: Log,
+    pub metrics: Arc<Metrics>,
     /// Set once the server has drained (see `App::shutting_down`).
     pub shutting_down: Arc<AtomicBool>,
 }
@@ -63,10 +64,12 @@ impl HandlerState for ComponentHandler {
         let engine = self.engine.clone();
         let component = self.component.clone();
         let policy = self.policy;
-        let log = self.log.clone();
+        let metrics = self.metrics.clone();
         let shutting_down = self.shutting_down.clone();
         async move {
             let mut store = component.new_store(&engine);
+            let instance = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
+            store.data_mut().instance = instance;
             let service = component.pre().instantiate_async(&mut store).await?;
             Ok(Instance {
                 store,
@@ -79,7 +82,8 @@ impl HandlerState for ComponentHandler {
                 state: Limits {
                     policy,
                     name: component.name.clone(),
-                    log,
+                    served: AtomicU64::new(0),
+                    metrics: alive(&metrics, &component.name),
                     shutting_down,
                 },
             })
@@ -87,17 +91,35 @@ impl HandlerState for ComponentHandler {
     }
 }
 
-/// Per-instance acceptance policy.
+/// Instance numbers, unique in the process (they name instances in the
+/// request log).
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// Counts a new instance alive; the metrics it retires into.
+fn alive(metrics: &Arc<Metrics>, component: &str) -> Arc<Metrics> {
+    let labels = Metrics::component(component);
+    metrics.instances.get_or_create(&labels).inc();
+    metrics.instances_started.get_or_create(&labels).inc();
+    metrics.clone()
+}
+
+/// Which instance served a request: set when the instance takes it, read
+/// by the server for the request's log line (0: none took it).
+pub type ServedBy = Arc<AtomicU64>;
+
+/// Per-instance acceptance policy, and its counts.
 pub struct Limits {
     policy: ReusePolicy,
     name: String,
-    log: Log,
+    /// Requests this instance took.
+    served: AtomicU64,
+    metrics: Arc<Metrics>,
     shutting_down: Arc<AtomicBool>,
 }
 
 impl WorkerState for Limits {
     type StoreData = State;
-    type RequestData = ();
+    type RequestData = ServedBy;
 
     fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
         if total >= self.policy.max_requests {
@@ -111,19 +133,31 @@ impl WorkerState for Limits {
 
     fn on_request_start(
         &self,
-        _store: StoreContextMut<'_, State>,
-        _data: (),
+        store: StoreContextMut<'_, State>,
+        served_by: ServedBy,
         _task: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync>> {
+        served_by.store(store.data().instance, Ordering::Relaxed);
+        self.served.fetch_add(1, Ordering::Relaxed);
         // No request timeout, as in Spin's default configuration.
         Box::pin(std::future::pending())
     }
 
-    fn drop(&self, _store: Store<State>, result: wasmtime::Result<()>) {
+    fn drop(&self, store: Store<State>, result: wasmtime::Result<()>) {
+        let labels = Metrics::component(&self.name);
+        self.metrics.instances.get_or_create(&labels).dec();
+        self.metrics
+            .instance_requests
+            .get_or_create(&labels)
+            .observe(self.served.load(Ordering::Relaxed) as f64);
         if let Err(e) = result
             && !self.shutting_down.load(Ordering::Relaxed)
         {
-            (self.log)(&format!("an instance of `{}` failed: {e:?}", self.name));
+            tracing::error!(
+                component = %self.name,
+                instance = store.data().instance,
+                "an instance failed: {e:?}"
+            );
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use crate::app::App;
 use crate::headers;
+use crate::reuse::ServedBy;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -69,7 +70,6 @@ pub async fn serve(
 ) -> Result<()> {
     let graceful = GracefulShutdown::new();
     let local = listener.local_addr()?;
-    let log = app.log.clone();
     let shutting_down = app.shutting_down.clone();
     let front = Arc::new(Front {
         app,
@@ -82,14 +82,15 @@ pub async fn serve(
         (&mut shutdown).await;
         if !drain.delay.is_zero() {
             front.draining.store(true, Ordering::Relaxed);
-            log(&format!(
+            front.app.metrics.draining.set(1);
+            tracing::info!(
                 "draining: still serving for {:?}{}, then no longer accepting",
                 drain.delay,
                 match &drain.health_path {
                     Some(p) => format!(" with {p} answering 503"),
                     None => String::new(),
                 }
-            ));
+            );
             tokio::time::sleep(drain.delay).await;
         }
     });
@@ -101,7 +102,7 @@ pub async fn serve(
                     Err(e) => {
                         // Out of file descriptors and the like: keep serving
                         // the connections we have rather than exiting.
-                        log(&format!("accept failed: {e}"));
+                        tracing::warn!("accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -123,14 +124,14 @@ pub async fn serve(
                     .header_read_timeout(read_timeout)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
-                let log = log.clone();
                 tokio::spawn(async move {
                     match conn.await {
-                        Err(e) if e.is_timeout() => log(&format!(
-                            "closed the connection from {peer}: its request headers did not arrive within {read_timeout:?}"
-                        )),
+                        Err(e) if e.is_timeout() => tracing::warn!(
+                            %peer,
+                            "closed the connection: its request headers did not arrive within {read_timeout:?}"
+                        ),
                         Err(e) if !e.is_incomplete_message() => {
-                            log(&format!("connection from {peer}: {e}"))
+                            tracing::info!(%peer, "connection ended: {e}")
                         }
                         _ => {}
                     }
@@ -140,11 +141,11 @@ pub async fn serve(
         }
     }
     drop(listener);
-    log("shutting down: no longer accepting, finishing in-flight requests");
+    tracing::info!("shutting down: no longer accepting, finishing in-flight requests");
     tokio::select! {
-        _ = graceful.shutdown() => log("all requests finished; bye"),
+        _ = graceful.shutdown() => tracing::info!("all requests finished; bye"),
         _ = tokio::time::sleep(drain.timeout) => {
-            log(&format!("gave up waiting for requests after {:?}", drain.timeout));
+            tracing::warn!("gave up waiting for requests after {:?}", drain.timeout);
         }
     }
     shutting_down.store(true, Ordering::Relaxed);
@@ -191,11 +192,64 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
     res
 }
 
+/// Where a request went: its component and the manifest's route, and the
+/// instance that took it.
+#[derive(Default)]
+struct Served {
+    component: Option<usize>,
+    route: Option<String>,
+    by: ServedBy,
+}
+
+/// Answers one request, then counts it and logs its line: method, route,
+/// status, duration, component, instance, and the request id a proxy in
+/// front passed on (`X-Request-Id`).
 async fn handle(
+    front: &Front,
+    req: Request<Incoming>,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(128).collect::<String>());
+    let mut served = Served::default();
+    let res = dispatch(front, req, local, peer, &mut served).await;
+    let took = started.elapsed();
+    let status = res.status().as_u16();
+    let component = served
+        .component
+        .map(|i| front.app.components[i].name.as_str());
+    let route = served.route.as_deref().unwrap_or("");
+    front
+        .app
+        .metrics
+        .request(component.unwrap_or(""), route, status, took);
+    let instance = served.by.load(Ordering::Relaxed);
+    tracing::info!(
+        target: "minispin::request",
+        method = %method,
+        route,
+        status,
+        duration_ms = took.as_secs_f64() * 1000.0,
+        component,
+        instance = (instance > 0).then_some(instance),
+        request_id,
+        "{method} {route} {status}"
+    );
+    res
+}
+
+async fn dispatch(
     front: &Front,
     mut req: Request<Incoming>,
     local: SocketAddr,
     peer: SocketAddr,
+    served: &mut Served,
 ) -> Response<Body> {
     let app = &*front.app;
     let path = req.uri().path().to_string();
@@ -209,6 +263,8 @@ async fn handle(
         return plain(StatusCode::NOT_FOUND, "Not Found");
     };
     let component = &app.components[found.route.component];
+    served.component = Some(found.route.component);
+    served.route = Some(found.route.raw.clone());
 
     // Spin hands components an absolute URL and describes the routing in
     // `spin-*` headers; components may rely on both.
@@ -234,14 +290,11 @@ async fn handle(
         }
     }
 
-    match run(app, found.route.component, req, peer).await {
+    match run(app, found.route.component, req, peer, served.by.clone()).await {
         Ok(res) => res,
         Err(e) => {
             // The details go to the operator's log, never to the client.
-            (app.log)(&format!(
-                "component `{}` failed on {path}: {e:#}",
-                component.name
-            ));
+            tracing::error!(component = %component.name, %path, "the component failed: {e:#}");
             plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
@@ -255,6 +308,7 @@ async fn run(
     index: usize,
     req: Request<Incoming>,
     peer: SocketAddr,
+    served_by: ServedBy,
 ) -> Result<Response<Body>> {
     let req = req.map(|body| {
         Deadline {
@@ -262,13 +316,12 @@ async fn run(
             timer: Box::pin(tokio::time::sleep(app.read_timeout)),
             limit: app.read_timeout,
             peer,
-            log: app.log.clone(),
             done: false,
         }
         .boxed_unsync()
     });
     let res = app.handlers[index]
-        .handle((), req)
+        .handle(served_by, req)
         .await
         .map_err(anyhow::Error::from)
         .context("the component's instance failed")?;
@@ -283,7 +336,6 @@ struct Deadline {
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
     limit: Duration,
     peer: SocketAddr,
-    log: crate::app::Log,
     done: bool,
 }
 
@@ -310,10 +362,11 @@ impl hyper::body::Body for Deadline {
         }
         if this.timer.as_mut().poll(cx).is_ready() {
             this.done = true;
-            (this.log)(&format!(
-                "closing the connection from {}: its request body did not arrive within {:?}",
-                this.peer, this.limit
-            ));
+            tracing::warn!(
+                peer = %this.peer,
+                "closing the connection: its request body did not arrive within {:?}",
+                this.limit
+            );
             return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::ConnectionReadTimeout)));
         }
         Poll::Pending

@@ -44,18 +44,43 @@ fn env_of(vars: &[(String, String)]) -> impl Fn(&str) -> Option<String> + '_ {
     }
 }
 
-fn options(strict: bool, log: &Arc<Mutex<String>>) -> Options {
-    let sink = log.clone();
+fn options(strict: bool) -> Options {
     Options {
         strict,
         read_timeout: Duration::from_secs(30),
-        log: Arc::new(move |line: &str| {
-            let mut log = sink.lock().unwrap_or_else(|e| e.into_inner());
-            log.push_str(line);
-            log.push('\n');
-        }),
         ..Options::default()
     }
+}
+
+/// Writes log lines into a host's own buffer.
+struct Sink(Arc<Mutex<String>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_str(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A log subscriber that writes text lines (as the binary's default) into
+/// `log`. Each host installs it on its own threads, so hosts running in
+/// parallel keep their logs apart.
+fn capture(log: &Arc<Mutex<String>>) -> tracing::Dispatch {
+    let log = log.clone();
+    tracing::Dispatch::new(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Sink(log.clone()))
+            .finish(),
+    )
 }
 
 impl Host {
@@ -72,15 +97,23 @@ impl Host {
         tune: impl FnOnce(&mut Options),
     ) -> Host {
         let log = Arc::new(Mutex::new(String::new()));
-        let mut options = options(strict, &log);
+        let dispatch = capture(&log);
+        let mut options = options(strict);
         tune(&mut options);
         let manifest = manifest.to_path_buf();
         let (ready, started) = std::sync::mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let _log = tracing::dispatcher::set_default(&dispatch);
+            let on_workers = dispatch.clone();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
+                .on_thread_start(move || {
+                    // The runtime's threads live as long as the runtime,
+                    // and log to this host's buffer all along.
+                    std::mem::forget(tracing::dispatcher::set_default(&on_workers));
+                })
                 .build()?;
             let app = match minispin::load(&manifest, env_of(&vars), &options) {
                 Ok((_, app)) => app,
@@ -170,8 +203,7 @@ impl Drop for Host {
 
 /// Why the app at `manifest` does not load with `vars`.
 fn load_failure(manifest: &Path, vars: &[(String, String)]) -> String {
-    let log = Arc::new(Mutex::new(String::new()));
-    match minispin::load(manifest, env_of(vars), &options(true, &log)) {
+    match minispin::load(manifest, env_of(vars), &options(true)) {
         Ok(_) => panic!("{} was expected not to load", manifest.display()),
         Err(e) => format!("{e:#}"),
     }
@@ -445,7 +477,7 @@ fn a_sync_query_with_zero_rows_fails_under_strict_and_warns_otherwise() {
     }
     let log = lenient.log_shows("spinframework/spin#3671");
     assert_eq!(log.matches("spinframework/spin#3671)").count(), 1, "{log}");
-    assert!(log.contains("warning"), "{log}");
+    assert!(log.contains(" WARN "), "{log}");
 }
 
 #[test]
@@ -675,4 +707,21 @@ fn like_spin_a_response_written_in_two_pieces_waits_for_the_delayed_ack() {
         median < Duration::from_millis(20),
         "with TCP_NODELAY the second piece leaves at once, but the median was {median:?}"
     );
+}
+
+/// The README shows each command's real help (`-h`).
+#[test]
+fn the_readme_shows_the_real_help() {
+    for command in ["up", "migrate", "check"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_minispin"))
+            .args([command, "-h"])
+            .env_remove("MINISPIN_LOG_FORMAT")
+            .output()
+            .expect("run minispin");
+        assert!(out.status.success());
+        testkit::assert_readme_help(
+            &format!("minispin {command}"),
+            &String::from_utf8_lossy(&out.stdout),
+        );
+    }
 }

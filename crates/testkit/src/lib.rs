@@ -14,7 +14,9 @@
 //!   benchmark's native baseline, and the real-Postgres side of the store
 //!   test suite);
 //! - [`traefik`]: a real Traefik on loopback in front of servers, as in the
-//!   production stack.
+//!   production stack;
+//! - [`readme_help`]: the README's copy of a command's `--help`, which
+//!   tests hold to the real output.
 //!
 //! Prerequisites (the README's test command does all of this): Postgres
 //! running with the `ostchat_owner` and `ostchat_app` roles, and the runner
@@ -63,4 +65,29 @@ pub fn unique_name(prefix: &str) -> String {
             .map(|d| d.subsec_nanos())
             .unwrap_or(0)
     )
+}
+
+/// The README's copy of `command -h`: the fenced block after the line
+/// `<!-- help: command -->`; `None` when the README has no such block.
+pub fn readme_help(command: &str) -> Option<String> {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).ok()?;
+    let marker = format!("<!-- help: {command} -->");
+    let rest = &readme[readme.find(&marker)? + marker.len()..];
+    let block = rest.trim_start().strip_prefix("```text\n")?;
+    Some(block[..block.find("\n```")?].to_string())
+}
+
+/// Holds the README's copy of `command -h` to `actual`, with a message
+/// that says how to bring the README up to date.
+pub fn assert_readme_help(command: &str, actual: &str) {
+    let actual = actual.trim_end();
+    match readme_help(command) {
+        Some(copy) if copy.trim_end() == actual => {}
+        Some(copy) => panic!(
+            "README.md's copy of `{command} -h` is out of date; replace the block after <!-- help: {command} --> with:\n{actual}\n\n(the README has:\n{copy})"
+        ),
+        None => panic!(
+            "README.md has no copy of `{command} -h`; add a line <!-- help: {command} --> and a ```text block with:\n{actual}"
+        ),
+    }
 }

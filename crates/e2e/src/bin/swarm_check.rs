@@ -24,17 +24,40 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "\
-swarm-check: the chat on a Swarm, under load, while hosts die and get replaced
-
-USAGE:
-    swarm-check --url https://HOST:PORT --connect IP:PORT --http-url http://HOST:PORT
-                --stack NAME --admin-token-file PATH [--scenarios api,kill,update,scale,replica,postgres]
-                [--posters 3] [--pollers 4] [--replicas 3]
-
---url is the chat's HTTPS address through Traefik (its host name must match
-the stack's MY_DOMAIN); --connect is where to connect for it (no DNS needed);
---http-url the plain-HTTP entrypoint (checked to redirect).";
+/// The chat on a Swarm, under load, while hosts die and get replaced.
+#[derive(clap::Parser)]
+#[command(name = "swarm-check", version)]
+struct Cli {
+    /// The chat's HTTPS address through Traefik (its host name must match
+    /// the stack's MY_DOMAIN).
+    #[arg(long, value_name = "https://HOST:PORT")]
+    url: String,
+    /// Where to connect for --url (no DNS needed).
+    #[arg(long, value_name = "IP:PORT")]
+    connect: String,
+    /// The plain-HTTP entrypoint (checked to redirect).
+    #[arg(long, value_name = "http://HOST:PORT")]
+    http_url: String,
+    /// The stack's name (its services are NAME_chat, NAME_postgres, ...).
+    #[arg(long, value_name = "NAME")]
+    stack: String,
+    /// A file holding the admin token (a Docker secret of the stack).
+    #[arg(long, value_name = "PATH")]
+    admin_token_file: std::path::PathBuf,
+    /// The scenarios to run, in order.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,replica,postgres",
+          value_parser = ["api", "kill", "update", "scale", "replica", "postgres"])]
+    scenarios: Vec<String>,
+    /// Posting clients of the load.
+    #[arg(long, value_name = "N", default_value = "3")]
+    posters: usize,
+    /// Polling clients of the load.
+    #[arg(long, value_name = "N", default_value = "4")]
+    pollers: usize,
+    /// Chat hosts the stack runs.
+    #[arg(long, value_name = "N", default_value = "3")]
+    replicas: usize,
+}
 
 struct Args {
     url: String,
@@ -49,49 +72,26 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut raw: Vec<String> = std::env::args().skip(1).collect();
-    let mut take = |name: &str| -> Option<String> {
-        let i = raw.iter().position(|a| a == name)?;
-        let v = raw.get(i + 1).cloned();
-        raw.drain(i..(i + 2).min(raw.len()));
-        v
-    };
-    let need = |v: Option<String>, name: &str| v.ok_or(format!("{name} is required\n\n{USAGE}"));
-    let url = need(take("--url"), "--url")?;
-    let connect = need(take("--connect"), "--connect")?;
-    let http_url = need(take("--http-url"), "--http-url")?;
-    let stack = need(take("--stack"), "--stack")?;
-    let token_file = need(take("--admin-token-file"), "--admin-token-file")?;
-    let admin_token = std::fs::read_to_string(&token_file)
-        .map_err(|e| format!("cannot read {token_file}: {e}"))?
+    let cli = <Cli as clap::Parser>::parse();
+    let admin_token = std::fs::read_to_string(&cli.admin_token_file)
+        .map_err(|e| {
+            format!(
+                "cannot read --admin-token-file {}: {e}; give the file the stack's admin token is in",
+                cli.admin_token_file.display()
+            )
+        })?
         .trim()
         .to_string();
-    let scenarios = take("--scenarios")
-        .unwrap_or("api,kill,update,scale,replica,postgres".into())
-        .split(',')
-        .map(str::to_string)
-        .collect();
-    let number = |v: Option<String>, default: usize, name: &str| -> Result<usize, String> {
-        v.map_or(Ok(default), |s| {
-            s.parse().map_err(|_| format!("{name}: not a number: {s}"))
-        })
-    };
-    let posters = number(take("--posters"), 3, "--posters")?;
-    let pollers = number(take("--pollers"), 4, "--pollers")?;
-    let replicas = number(take("--replicas"), 3, "--replicas")?;
-    if let Some(extra) = raw.first() {
-        return Err(format!("unexpected argument {extra}\n\n{USAGE}"));
-    }
     Ok(Args {
-        url: url.trim_end_matches('/').to_string(),
-        connect,
-        http_url: http_url.trim_end_matches('/').to_string(),
-        stack,
+        url: cli.url.trim_end_matches('/').to_string(),
+        connect: cli.connect,
+        http_url: cli.http_url.trim_end_matches('/').to_string(),
+        stack: cli.stack,
         admin_token,
-        scenarios,
-        posters,
-        pollers,
-        replicas,
+        scenarios: cli.scenarios,
+        posters: cli.posters,
+        pollers: cli.pollers,
+        replicas: cli.replicas,
     })
 }
 

@@ -84,6 +84,9 @@ pub struct PgCtx {
     pub permits: Option<Arc<tokio::sync::Semaphore>>,
     pub policy: Arc<OutboundPolicy>,
     pub compat: Arc<Compat>,
+    /// How long opens wait for a connection (this component's series of
+    /// `minispin_pg_wait_seconds`).
+    pub wait: prometheus_client::metrics::histogram::Histogram,
 }
 
 /// The Spin bugs this runner cannot reproduce without hanging, per component.
@@ -91,19 +94,17 @@ pub struct Compat {
     component: String,
     strict: bool,
     warned: AtomicBool,
-    log: crate::app::Log,
 }
 
 /// The upstream issue behind the zero-row check, named in every message.
 const SPIN_3671: &str = "spinframework/spin#3671";
 
 impl Compat {
-    pub fn new(component: &str, strict: bool, log: crate::app::Log) -> Compat {
+    pub fn new(component: &str, strict: bool) -> Compat {
         Compat {
             component: component.to_string(),
             strict,
             warned: AtomicBool::new(false),
-            log,
         }
     }
 
@@ -124,10 +125,11 @@ impl Compat {
             )));
         }
         if !self.warned.swap(true, Ordering::Relaxed) {
-            (self.log)(&format!(
-                "warning: {what}; use `query-async` (spin_sdk::pg::Connection::query) \
+            tracing::warn!(
+                component = %self.component,
+                "{what}; use `query-async` (spin_sdk::pg::Connection::query) \
                  instead (logged once per component; `minispin up --strict` fails such requests)"
-            ));
+            );
         }
         Ok(())
     }
@@ -163,6 +165,7 @@ impl PgCtx {
     /// most as long as for a pooled one).
     async fn open(&self, address: &str, ca_root: Option<&str>) -> Result<Connection, Error> {
         self.check_allowed(address)?;
+        let started = std::time::Instant::now();
         let permit = match &self.permits {
             Some(permits) => Some(
                 tokio::time::timeout(pool::POOL_TIMEOUT, permits.clone().acquire_owned())
@@ -182,6 +185,7 @@ impl PgCtx {
             .get()
             .await
             .map_err(|e| Error::ConnectionFailed(format!("{e}")))?;
+        self.wait.observe(started.elapsed().as_secs_f64());
         Ok(Connection {
             client: Arc::new(client),
             _permit: permit,

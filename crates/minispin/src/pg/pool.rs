@@ -37,7 +37,27 @@ pub struct Pools {
     pools: Mutex<HashMap<(String, Option<String>), Pool>>,
 }
 
+/// One component's pools, summed (for the metrics).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub open: usize,
+    pub in_use: usize,
+    pub waiting: usize,
+}
+
 impl Pools {
+    /// How many connections the pools hold, lend and are waited for.
+    pub fn status(&self) -> PoolStatus {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.values().fold(PoolStatus::default(), |mut sum, pool| {
+            let s = pool.status();
+            sum.open += s.size;
+            sum.in_use += s.size.saturating_sub(s.available);
+            sum.waiting += s.waiting;
+            sum
+        })
+    }
+
     pub(super) fn get_or_create(
         &self,
         address: &str,
