@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Swarm test: deploys deploy/stack.yml, unchanged, on a real single-node
 # Swarm and drives the chat through Traefik on 127.0.0.1 under load while
-# hosts are killed, updated and scaled and Postgres is restarted
+# hosts are killed, updated and scaled and Postgres is restarted, and checks
+# that the stack's Prometheus sees every host as they come and go
 # (crates/e2e/src/bin/swarm_check.rs). Prints a table; exits non-zero if a
 # scenario fails.
 #
@@ -26,6 +27,7 @@ DOMAIN=${DOMAIN:-chat.localhost}
 CHAT_TEST_IMAGE=${CHAT_TEST_IMAGE:-ostchat/chat:test-minispin}
 export TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:3.7.15}
 export POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:17}
+export PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:trixie}
 NETWORK=traefik-public
 SECRETS=(postgres_password ostchat_database_url ostchat_database_read_url ostchat_session_secret
          ostchat_admin_token pgadmin_password traefik_dashboard_users)
@@ -151,6 +153,10 @@ export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST
 export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE POSTGRES_IMAGE=$POSTGRES_TEST_IMAGE CHAT_REPLICAS=3
 # One streaming replica, which the hosts read polls from.
 export POSTGRES_REPLICAS=1 DATABASE_READ_URL_SECRET=ostchat_database_read_url
+# Prometheus, scraping every host and Traefik (Debian's Prometheus 2 takes
+# OTLP behind a feature flag).
+export PROMETHEUS_REPLICAS=1 PROMETHEUS_IMAGE=$PROMETHEUS_TEST_IMAGE
+export PROMETHEUS_OTLP_FLAG=--enable-feature=otlp-write-receiver
 step "Checking the stack file (docker stack config)"
 docker stack config -c deploy/stack.yml >/dev/null
 step "Deploying deploy/stack.yml as stack $STACK"
@@ -164,7 +170,8 @@ remove_stack() {
         (( $(date +%s) - t0 > 90 )) && break
         sleep 1
     done
-    docker volume rm "${STACK}_pgdata" "${STACK}_pgreplica" "${STACK}_letsencrypt" "${STACK}_pgadmin" >/dev/null 2>&1 || true
+    docker volume rm "${STACK}_pgdata" "${STACK}_pgreplica" "${STACK}_letsencrypt" "${STACK}_pgadmin" \
+        "${STACK}_prometheus" >/dev/null 2>&1 || true
     echo "   stack $STACK removed"
 }
 docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$STACK" >/dev/null
@@ -176,7 +183,7 @@ docker service scale --detach=true "${STACK}_pgadmin=0" >/dev/null
 
 curl_chat() { curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "https://$DOMAIN:$HTTPS_PORT$1"; }
 migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep '^Complete' >/dev/null; }
-step "Waiting for Postgres, the migration job, the replica, 3 hosts and Traefik (at most 4 minutes)"
+step "Waiting for Postgres, the migration job, the replica, 3 hosts, Traefik and Prometheus (at most 4 minutes)"
 wait_for 240 "the migration job completing" migrated
 wait_for 120 "the chat answering through Traefik" curl_chat /api/health
 replica_streams() {

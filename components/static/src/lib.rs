@@ -36,15 +36,13 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// A strong validator from the content (FNV-1a), stable across hosts, so any
-/// replica answers a revalidation the same way.
+/// A strong validator from the content (the first 128 bits of its SHA-256),
+/// stable across hosts, so any replica answers a revalidation the same way.
 fn etag(body: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in body.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("\"{h:016x}\"")
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<String> {

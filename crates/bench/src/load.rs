@@ -131,3 +131,31 @@ pub async fn closed_loop(
     }
     Ok(total)
 }
+
+/// Each room with its newest message id.
+pub async fn room_cursors(base: &str) -> Result<Vec<(String, i64)>> {
+    let mut conn = Conn::open(base).await?;
+    let (status, body) = conn
+        .send(&Req {
+            method: http::Method::GET,
+            path: "/api/rooms".into(),
+            body: None,
+            token: None,
+        })
+        .await?;
+    if status != 200 {
+        anyhow::bail!("GET /api/rooms answered {status}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["rooms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or("").to_string(),
+                r["last_message_id"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect())
+}

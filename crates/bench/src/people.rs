@@ -466,25 +466,12 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     }
     Ok(out)
 }
-
 /// The room's newest event id, as the room list says it.
 async fn newest_event(base: &str, room: &str) -> Result<i64> {
-    let mut conn = Conn::open(base).await?;
-    let (status, body) = conn
-        .send(&Req {
-            method: http::Method::GET,
-            path: "/api/rooms".into(),
-            body: None,
-            token: None,
-        })
-        .await?;
-    anyhow::ensure!(status == 200, "GET /api/rooms answered {status}");
-    let v: serde_json::Value = serde_json::from_slice(&body)?;
-    v["rooms"]
-        .as_array()
+    crate::load::room_cursors(base)
+        .await?
         .into_iter()
-        .flatten()
-        .find(|r| r["id"] == room)
-        .and_then(|r| r["last_message_id"].as_i64())
+        .find(|(id, _)| id == room)
+        .map(|(_, newest)| newest)
         .with_context(|| format!("room {room} is not in the room list"))
 }

@@ -2,7 +2,7 @@
 //! the chat scenario against one server, and pgbench on the poll query.
 
 use crate::cli::Settings;
-use crate::load::{self, Outcome, Req};
+use crate::load::{self, Outcome, Req, room_cursors};
 use crate::people::{self, PollMode};
 use crate::report::{ChatRow, RouteRow, Row, percentile, sorted_ms, summarize};
 use anyhow::{Context, Result, bail};
@@ -22,34 +22,6 @@ pub const ROOMS: [&str; 4] = [
 
 pub fn say(msg: &str) {
     eprintln!("==> {msg}");
-}
-
-/// Each room with its newest message id.
-async fn room_cursors(base: &str) -> Result<Vec<(String, i64)>> {
-    let mut conn = load::Conn::open(base).await?;
-    let (status, body) = conn
-        .send(&Req {
-            method: http::Method::GET,
-            path: "/api/rooms".into(),
-            body: None,
-            token: None,
-        })
-        .await?;
-    if status != 200 {
-        bail!("GET /api/rooms answered {status}");
-    }
-    let v: serde_json::Value = serde_json::from_slice(&body)?;
-    Ok(v["rooms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| {
-            (
-                r["id"].as_str().unwrap_or("").to_string(),
-                r["last_message_id"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect())
 }
 
 /// One closed-loop run against `base` (the server itself, or a proxy in

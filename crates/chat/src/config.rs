@@ -13,7 +13,6 @@
 //! wrote are judged. The defaults here are those of `spin.toml`'s
 //! `[variables]`, and a test holds the two to each other.
 
-use crate::api::Config;
 use crate::store::Limit;
 use std::fmt;
 
@@ -38,6 +37,47 @@ pub const VARIABLES: [(&str, Option<&str>); 13] = [
 /// The variables `spin.toml` uses in its outbound-host rules, which the
 /// chat never reads (a test holds spin.toml to these two lists).
 pub const HOST_ONLY: [&str; 2] = ["db_host", "db_read_host"];
+
+/// What the endpoints are configured with (built by [`load`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HMAC key for session tokens; at least [`token::MIN_SECRET_LEN`] bytes.
+    pub session_secret: Vec<u8>,
+    /// The key before the last rotation, if any: tokens it signed are still
+    /// accepted until they expire, so a rotation logs nobody out.
+    pub previous_session_secret: Vec<u8>,
+    /// Bearer token for creating rooms; empty disables room creation.
+    pub admin_token: String,
+    pub session_ttl_secs: i64,
+    /// Posts per author per room.
+    pub post_limit: Limit,
+    /// New sessions per client address.
+    pub session_limit: Limit,
+    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks,
+    /// comma-separated); empty: none.
+    pub trusted_proxies: String,
+    /// How long after sending a message its session may edit it.
+    pub edit_window_secs: i64,
+}
+
+/// The edit window unless configured otherwise: 15 minutes.
+pub const DEFAULT_EDIT_WINDOW_SECS: i64 = 15 * 60;
+
+impl Config {
+    /// No secrets and no limits: what a read needs.
+    pub fn for_reads() -> Config {
+        Config {
+            session_secret: Vec::new(),
+            previous_session_secret: Vec::new(),
+            admin_token: String::new(),
+            session_ttl_secs: 0,
+            post_limit: Limit::OFF,
+            session_limit: Limit::OFF,
+            trusted_proxies: String::new(),
+            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
+        }
+    }
+}
 
 /// Everything the chat is configured with.
 #[derive(Debug, Clone)]

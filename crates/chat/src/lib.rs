@@ -45,8 +45,8 @@ pub mod token;
 pub mod validate;
 
 pub use error::ApiError;
+pub use model::{Page, PollQuery};
 pub use store::{
     Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
     StoreError,
 };
-pub use validate::{Page, PollQuery};

@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use std::borrow::Cow;
 
 /// Largest accepted request body. A message is at most 2000 characters
 /// (<= 8000 bytes of UTF-8, more when JSON-escaped), so 16 KiB fits every
@@ -252,6 +253,50 @@ pub fn parse_json<T: DeserializeOwned>(
             ),
         }
     })
+}
+
+// ---- What reads ask for (parsed from query strings by `validate`).
+
+/// Which messages a GET of a room's messages asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// The newest `limit` messages (no cursor given).
+    Latest { limit: i64 },
+    /// Up to `limit` messages with id > `after` (polling forward).
+    After { after: i64, limit: i64 },
+    /// The newest `limit` messages with id < `before` (scrolling back).
+    Before { before: i64, limit: i64 },
+    /// Up to `limit` messages with `after` < id < `before`, from `after` on:
+    /// a window, e.g. to fill a gap between two pages a client holds.
+    Between { after: i64, before: i64, limit: i64 },
+}
+
+impl Page {
+    pub fn limit(&self) -> i64 {
+        match *self {
+            Page::Latest { limit }
+            | Page::After { limit, .. }
+            | Page::Before { limit, .. }
+            | Page::Between { limit, .. } => limit,
+        }
+    }
+}
+
+/// What one poll asks for (`GET /api/poll`): the open room's messages
+/// after the cursor, and the newest id of every room (or the listed ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollQuery<'a> {
+    /// The open room. Not validated here: an impossible id is an unknown
+    /// room (404), as for `GET /api/rooms/{room}/messages`.
+    pub room: Cow<'a, str>,
+    /// The id of the newest message the client has of `room` (0: none).
+    pub after: i64,
+    pub limit: i64,
+    /// The id of a message the client knows exists in `room` (its own
+    /// post): an answer that does not reach it is not taken from a replica.
+    pub known: Option<i64>,
+    /// The rooms to list; `None`: every room.
+    pub rooms: Option<Vec<Cow<'a, str>>>,
 }
 
 #[cfg(test)]

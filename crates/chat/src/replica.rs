@@ -21,11 +21,11 @@
 //! the primary answers, so one's own post is in one's next poll.
 
 use crate::model::{Message, Room};
+use crate::model::{Page, PollQuery};
 use crate::store::{
     Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
     StoreError,
 };
-use crate::validate::{Page, PollQuery};
 
 /// Why a read went to the primary instead of the replica.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,11 +15,11 @@
 //!   least one row anyway.
 
 use crate::model::{EventKind, Message, Room};
+use crate::model::{Page, PollQuery};
 use crate::store::{
     Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
     StoreError,
 };
-use crate::validate::{Page, PollQuery};
 
 /// A statement parameter; each store converts it to its driver's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 
 use crate::error::ApiError;
 use crate::model::{Message, Room};
-use crate::validate::{Page, PollQuery};
+use crate::model::{Page, PollQuery};
 
 /// Why a store operation failed. The text is for server logs only.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,11 +13,11 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use crate::model::{EventKind, Message, Room};
+use crate::model::{Page, PollQuery};
 use crate::store::{
     Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
     StoreError,
 };
-use crate::validate::{Page, PollQuery};
 use std::collections::HashMap;
 
 /// Polls a future to completion. [`MemStore`] never waits, so one poll must

@@ -7,6 +7,7 @@
 //! refuse anything that slipped past this module.
 
 use crate::error::ApiError;
+use crate::model::{Page, PollQuery};
 use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 
@@ -198,31 +199,6 @@ pub fn client_id(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_string())
 }
 
-/// Which messages a GET of a room's messages asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Page {
-    /// The newest `limit` messages (no cursor given).
-    Latest { limit: i64 },
-    /// Up to `limit` messages with id > `after` (polling forward).
-    After { after: i64, limit: i64 },
-    /// The newest `limit` messages with id < `before` (scrolling back).
-    Before { before: i64, limit: i64 },
-    /// Up to `limit` messages with `after` < id < `before`, from `after` on:
-    /// a window, e.g. to fill a gap between two pages a client holds.
-    Between { after: i64, before: i64, limit: i64 },
-}
-
-impl Page {
-    pub fn limit(&self) -> i64 {
-        match *self {
-            Page::Latest { limit }
-            | Page::After { limit, .. }
-            | Page::Before { limit, .. }
-            | Page::Between { limit, .. } => limit,
-        }
-    }
-}
-
 /// Parses a non-negative decimal integer; only ASCII digits, so "+1",
 /// " 1" or "1e3" are refused instead of being guessed at.
 fn non_negative(key: &str, value: &str) -> Result<i64, ApiError> {
@@ -290,23 +266,6 @@ pub fn page(query: &str) -> Result<Page, ApiError> {
 
 /// At most this many rooms in a poll's `rooms` list.
 pub const POLL_ROOMS_MAX: usize = 100;
-
-/// What one poll asks for (`GET /api/poll`): the open room's messages
-/// after the cursor, and the newest id of every room (or the listed ones).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PollQuery<'a> {
-    /// The open room. Not validated here: an impossible id is an unknown
-    /// room (404), as for `GET /api/rooms/{room}/messages`.
-    pub room: Cow<'a, str>,
-    /// The id of the newest message the client has of `room` (0: none).
-    pub after: i64,
-    pub limit: i64,
-    /// The id of a message the client knows exists in `room` (its own
-    /// post): an answer that does not reach it is not taken from a replica.
-    pub known: Option<i64>,
-    /// The rooms to list; `None`: every room.
-    pub rooms: Option<Vec<Cow<'a, str>>>,
-}
 
 /// A query string's key or value as sent: `+` is a space and `%XX` a byte
 /// (form encoding, what browsers and HTTP libraries send), the result

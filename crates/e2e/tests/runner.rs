@@ -72,3 +72,65 @@ fn the_readme_shows_swarm_checks_real_help() {
     assert!(out.status.success());
     testkit::assert_readme_help("swarm-check", &String::from_utf8_lossy(&out.stdout));
 }
+
+/// `minispin migrate` on a database it migrated before: checksums recorded
+/// by older releases (64-bit FNV-1a) are upgraded to SHA-256 in place, and
+/// a migration edited after it was applied is refused, naming it.
+#[test]
+fn migrate_upgrades_old_checksums_and_refuses_an_edited_migration() {
+    let db = TestDb::new();
+    let mut owner = db.connect();
+    let migrate = || {
+        std::process::Command::new(testkit::minispin_bin())
+            .args(["migrate", "--database", &db.owner_url(), "--dir"])
+            .arg(testkit::workspace_root().join("sql"))
+            .env("RUST_LIB_BACKTRACE", "0")
+            .output()
+            .expect("run minispin migrate")
+    };
+    let first = "0001_init.sql";
+    let text = std::fs::read_to_string(testkit::workspace_root().join("sql").join(first))
+        .expect("read the first migration");
+    let fnv = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let set = |owner: &mut postgres::Client, sum: &str| {
+        owner
+            .execute(
+                "UPDATE minispin_migrations SET checksum = $2 WHERE name = $1",
+                &[&first, &sum],
+            )
+            .expect("set a checksum");
+    };
+    let stored = |owner: &mut postgres::Client| -> String {
+        owner
+            .query_one(
+                "SELECT checksum FROM minispin_migrations WHERE name = $1",
+                &[&first],
+            )
+            .expect("read the checksum")
+            .get(0)
+    };
+    let sha256 = stored(&mut owner);
+    assert_eq!(sha256.len(), 64, "{sha256}");
+
+    set(&mut owner, &format!("{fnv:016x}"));
+    let out = migrate();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stored(&mut owner), sha256, "the old checksum was upgraded");
+
+    set(&mut owner, &"0".repeat(64));
+    let out = migrate();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "migration {first} was edited after it was applied"
+        )),
+        "{stderr}"
+    );
+}

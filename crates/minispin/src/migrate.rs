@@ -41,8 +41,18 @@ async fn connect_config(config: &tokio_postgres::Config) -> Result<Client> {
     }
 }
 
+/// A migration's checksum: its SHA-256, in hex.
 fn checksum(text: &str) -> String {
-    // FNV-1a: enough to notice an edited migration, no extra dependency.
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The checksum databases migrated before 0.1.x recorded (64-bit FNV-1a, 16
+/// hex digits). Only read: a match is upgraded to [`checksum`] in place.
+fn legacy_checksum(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= u64::from(b);
@@ -211,6 +221,16 @@ async fn apply_all(client: &mut Client, files: &[std::path::PathBuf]) -> Result<
             .await?;
         if let Some(row) = row {
             let applied: String = row.get(0);
+            if applied.len() == 16 && applied == legacy_checksum(&text) {
+                client
+                    .execute(
+                        "UPDATE minispin_migrations SET checksum = $2 WHERE name = $1",
+                        &[&name, &sum],
+                    )
+                    .await?;
+                tracing::info!("migration {name}: already applied (checksum now SHA-256)");
+                continue;
+            }
             if applied != sum {
                 bail!(
                     "migration {name} was edited after it was applied; put the change in a new, higher-numbered file"
@@ -248,5 +268,10 @@ mod tests {
     fn checksum_is_stable_and_sensitive() {
         assert_eq!(super::checksum("a"), super::checksum("a"));
         assert_ne!(super::checksum("a"), super::checksum("b"));
+        assert_eq!(
+            super::checksum("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(super::legacy_checksum("a"), "af63dc4c8601ec8c");
     }
 }

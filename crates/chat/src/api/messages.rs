@@ -7,9 +7,10 @@ use super::{
     Config, Reply, Request, edits, muted, not_found, presence, reply, session_claims, too_fast,
 };
 use crate::error::ApiError;
+use crate::model::Page;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
 use crate::store::{Post, Posted, Store};
-use crate::validate::{self, Page};
+use crate::validate;
 
 pub(crate) fn unknown_room() -> ApiError {
     ApiError::not_found(

@@ -6,29 +6,35 @@
 //! once natively and cannot drift between components.
 //!
 //! One module per endpoint ([`session`], [`rooms`], [`messages`] with
-//! `edits` (one message) and `presence` beside it, [`poll`], [`mutes`]);
-//! this one holds what they share (request, reply, configuration, bearer
-//! and admin tokens), plus health and the JSON 404.
-
-use serde::Serialize;
-use subtle::ConstantTimeEq;
+//! `edits` (one message) and `presence` beside it, [`poll`], [`mutes`],
+//! [`health`]); beside them what they share: `reply` (the [`Reply`], the
+//! API's headers, shared refusals) and `auth` (bearer, admin and session
+//! tokens). The [`Config`] they take is built by [`crate::config`]. This
+//! module holds the [`Request`], the router for hosts without Spin, the
+//! contract and the JSON 404.
 
 use crate::error::ApiError;
-use crate::model::Health;
-use crate::store::{Limit, Store};
-use crate::token;
+use crate::store::Store;
 
+mod auth;
 mod edits;
+mod health;
 mod messages;
 mod moderation;
 mod poll;
 mod presence;
+mod reply;
 mod rooms;
 mod session;
 
+pub use crate::config::{Config, DEFAULT_EDIT_WINDOW_SECS};
+pub(crate) use auth::{bearer, is_admin, missing_token, moderator, session_claims, session_secret};
+pub use health::health;
 pub use messages::messages;
 pub use moderation::mutes;
 pub use poll::poll;
+pub use reply::{API_HEADERS, PAGE_HEADERS, Reply};
+pub(crate) use reply::{muted, reply, too_fast};
 pub use rooms::rooms;
 pub use session::session;
 
@@ -47,261 +53,6 @@ pub struct Request<'a> {
     pub client_addr: Option<&'a str>,
     /// `X-Forwarded-For`, believed only from a trusted proxy (see [`crate::net`]).
     pub forwarded_for: Option<&'a str>,
-}
-
-/// Sent with every reply of the API. Chat data changes constantly and is
-/// per person: no cache or proxy may keep a copy. It is JSON, never a page:
-/// not to be sniffed as something else, framed, or given scripts or styles.
-pub const API_HEADERS: [(&str, &str); 4] = [
-    ("cache-control", "no-store"),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    (
-        "content-security-policy",
-        "default-src 'none'; frame-ancestors 'none'",
-    ),
-];
-
-/// Sent with the page and its assets (the static component): only the
-/// page's own scripts, styles and API, nothing inline, never in a frame.
-pub const PAGE_HEADERS: [(&str, &str); 3] = [
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    (
-        "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'",
-    ),
-];
-
-/// An HTTP response; the body is always JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub status: u16,
-    /// Lower-case header names.
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-    /// For a status of 500 or above: the line for the server's log (status,
-    /// code and cause). Never sent.
-    log: Option<String>,
-}
-
-impl Reply {
-    fn new(status: u16, body: String) -> Self {
-        Reply {
-            status,
-            headers: std::iter::once(("content-type", "application/json".to_string()))
-                .chain(API_HEADERS.iter().map(|(n, v)| (*n, v.to_string())))
-                .collect(),
-            body,
-            log: None,
-        }
-    }
-
-    /// A success reply with `value` as its JSON body.
-    pub fn json(status: u16, value: &impl Serialize) -> Self {
-        match serde_json::to_string(value) {
-            Ok(body) => Reply::new(status, body),
-            // Our reply types always serialise; stay panic-free regardless.
-            Err(e) => Reply::error(
-                ApiError::internal(
-                    "internal",
-                    "the server could not encode its reply; retry later",
-                )
-                .with_cause(format!("encoding the reply: {e}")),
-            ),
-        }
-    }
-
-    /// The reply with one more header.
-    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
-        self.headers.push((name, value));
-        self
-    }
-
-    /// An error reply, with `Retry-After` / `Allow` where the error has one.
-    pub fn error(err: ApiError) -> Self {
-        let mut reply = Reply::new(err.status, err.to_json());
-        if err.status >= 500 {
-            reply.log = Some(match &err.cause {
-                Some(cause) => format!("{} {}: {cause}", err.status, err.code),
-                None => format!("{} {} (no cause recorded)", err.status, err.code),
-            });
-        }
-        if let Some(secs) = err.retry_after {
-            reply.headers.push(("retry-after", secs.to_string()));
-        }
-        if let Some(allow) = err.allow {
-            reply.headers.push(("allow", allow));
-        }
-        reply
-    }
-
-    /// What to log for this reply: a line for every status of 500 or above
-    /// (the status, the error code and its cause), nothing otherwise. The
-    /// one place a server fault reaches the log: components print it when
-    /// they send the reply.
-    pub fn log_line(&self) -> Option<&str> {
-        self.log.as_deref()
-    }
-
-    /// The value of header `name` (lower-case), if present.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-impl From<ApiError> for Reply {
-    fn from(err: ApiError) -> Self {
-        Reply::error(err)
-    }
-}
-
-/// Runtime configuration, from Spin variables.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// HMAC key for session tokens; at least [`token::MIN_SECRET_LEN`] bytes.
-    pub session_secret: Vec<u8>,
-    /// The key before the last rotation, if any: tokens it signed are still
-    /// accepted until they expire, so a rotation logs nobody out.
-    pub previous_session_secret: Vec<u8>,
-    /// Bearer token for creating rooms; empty disables room creation.
-    pub admin_token: String,
-    pub session_ttl_secs: i64,
-    /// Posts per author per room.
-    pub post_limit: Limit,
-    /// New sessions per client address.
-    pub session_limit: Limit,
-    /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks,
-    /// comma-separated); empty: none.
-    pub trusted_proxies: String,
-    /// How long after sending a message its session may edit it.
-    pub edit_window_secs: i64,
-}
-
-/// The edit window unless configured otherwise: 15 minutes.
-pub const DEFAULT_EDIT_WINDOW_SECS: i64 = 15 * 60;
-
-impl Config {
-    /// No secrets and no limits: what a read needs.
-    pub fn for_reads() -> Config {
-        Config {
-            session_secret: Vec::new(),
-            previous_session_secret: Vec::new(),
-            admin_token: String::new(),
-            session_ttl_secs: 0,
-            post_limit: Limit::OFF,
-            session_limit: Limit::OFF,
-            trusted_proxies: String::new(),
-            edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
-        }
-    }
-}
-
-/// 429 with `Retry-After`: over a limit; `what` says which.
-pub(crate) fn too_fast(what: &str, retry_after_secs: u32) -> ApiError {
-    ApiError::too_many_requests(
-        "rate_limited",
-        format!("{what}; wait {retry_after_secs} s before trying again"),
-        retry_after_secs,
-    )
-}
-
-/// Turns a handler's `Result` into a reply.
-pub(crate) fn reply(result: Result<Reply, ApiError>) -> Reply {
-    result.unwrap_or_else(Reply::error)
-}
-
-/// The token of an `Authorization: Bearer <token>` header. The scheme is
-/// case-insensitive (RFC 9110); anything else counts as no credentials.
-pub(crate) fn bearer(authorization: Option<&str>) -> Option<&str> {
-    let (scheme, rest) = authorization?.trim().split_once(' ')?;
-    let tok = rest.trim_start();
-    (scheme.eq_ignore_ascii_case("bearer") && !tok.is_empty()).then_some(tok)
-}
-
-pub(crate) fn missing_token() -> ApiError {
-    ApiError::unauthorized(
-        "missing_token",
-        "this request needs an Authorization: Bearer <token> header; \
-         create a session with POST /api/session",
-    )
-}
-
-/// Whether `given` is the configured admin token, compared in constant
-/// time so it cannot be recovered byte by byte from response timings (only
-/// its length can leak, which is harmless). Never when none is configured.
-pub(crate) fn is_admin(cfg: &Config, given: &str) -> bool {
-    !cfg.admin_token.is_empty() && bool::from(given.as_bytes().ct_eq(cfg.admin_token.as_bytes()))
-}
-
-/// How a moderator is named in the moderation log: the admin token is
-/// shared, so the address the request came from says who.
-pub(crate) fn moderator(req: &Request<'_>, cfg: &Config) -> String {
-    let from = crate::net::client_address(req.client_addr, req.forwarded_for, &cfg.trusted_proxies);
-    format!("admin from {from}")
-}
-
-/// The claims of the request's session token (401 without a valid one).
-pub(crate) fn session_claims(
-    req: &Request<'_>,
-    cfg: &Config,
-    now_unix: i64,
-) -> Result<token::Claims, ApiError> {
-    let secret = session_secret(cfg)?;
-    let tok = bearer(req.authorization).ok_or_else(missing_token)?;
-    token::claims_rotated(tok, secret, &cfg.previous_session_secret, now_unix)
-}
-
-/// 403 for a muted name, with the time the mute ends.
-pub(crate) fn muted(until: &str) -> ApiError {
-    ApiError::forbidden(
-        "muted",
-        format!(
-            "a moderator has muted your name here until {until} (UTC); \
-             you can read, and post again after that time"
-        ),
-    )
-}
-
-/// A too-short secret is an operator mistake, not something a client can
-/// fix; refusing to sign with it beats issuing guessable tokens.
-pub(crate) fn session_secret(cfg: &Config) -> Result<&[u8], ApiError> {
-    token::check_secret(&cfg.session_secret).map_err(|_| {
-        ApiError::internal(
-            "server_misconfigured",
-            "the server's session secret is not configured correctly; contact the operator",
-        )
-        .with_cause(format!(
-            "the session_secret variable has {} bytes; set one of at least {}",
-            cfg.session_secret.len(),
-            token::MIN_SECRET_LEN
-        ))
-    })?;
-    Ok(&cfg.session_secret)
-}
-
-/// `GET /api/health`: 200 `{"status":"ok"}` when the database answers.
-/// Other methods than GET and HEAD are 405, before the database is asked.
-pub async fn health(method: &str, store: &impl Store) -> Reply {
-    if !matches!(method, "GET" | "HEAD") {
-        return Reply::error(ApiError::method_not_allowed("GET, HEAD"));
-    }
-    match store.health().await {
-        Ok(()) => Reply::json(
-            200,
-            &Health {
-                status: "ok".to_string(),
-            },
-        ),
-        // Unhealthy is 503 whatever the cause: load balancers only ask
-        // whether to send traffic here.
-        Err(e) => Reply::error(ApiError::database_unavailable().with_cause(e.to_string())),
-    }
 }
 
 /// The API's contract: the OpenAPI 3.1 document served at
@@ -358,6 +109,7 @@ pub(crate) mod test_support {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::store::Limit;
     pub use crate::testing::{MemStore, block_on};
 
     pub const NOW: i64 = 1_800_000_000;

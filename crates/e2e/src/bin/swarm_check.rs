@@ -8,7 +8,9 @@
 //! - `kill`: `docker kill` of one chat task under load;
 //! - `update`: a rolling update (`docker service update --force`) under load;
 //! - `scale`: scale to 5 hosts and back to 2 under load;
-//! - `postgres`: a restart of the Postgres task under load.
+//! - `postgres`: a restart of the Postgres task under load;
+//! - `metrics`: the stack's Prometheus sees every host and Traefik, and a
+//!   scale to 5 hosts and back shows in its series.
 //!
 //! Load: posting clients (each message retried with the same `client_id`
 //! until acknowledged, as the browser does) and polling clients (following
@@ -45,8 +47,8 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     admin_token_file: std::path::PathBuf,
     /// The scenarios to run, in order.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,replica,postgres",
-          value_parser = ["api", "kill", "update", "scale", "replica", "postgres"])]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,replica,postgres,metrics",
+          value_parser = ["api", "kill", "update", "scale", "replica", "postgres", "metrics"])]
     scenarios: Vec<String>,
     /// Posting clients of the load.
     #[arg(long, value_name = "N", default_value = "3")]
@@ -916,6 +918,97 @@ fn update(args: &Args) -> Row {
     row
 }
 
+/// The value of a PromQL expression that yields one number, asked of the
+/// stack's Prometheus with its own promtool; `None` when the result is
+/// empty.
+fn promql(container: &str, expr: &str) -> Result<Option<f64>, String> {
+    let out = docker(&[
+        "exec",
+        container,
+        "promtool",
+        "query",
+        "instant",
+        "http://127.0.0.1:9090",
+        expr,
+    ])?;
+    // One line per series: `{labels} => VALUE @[TIME]`.
+    Ok(out.lines().find_map(|l| {
+        l.split_once("=> ")?
+            .1
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }))
+}
+
+/// Waits (`limit` at most) until `expr` is `want`; its last value.
+fn wait_promql(container: &str, expr: &str, want: f64, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    let mut last = Ok(None);
+    while Instant::now() < deadline {
+        last = promql(container, expr);
+        if matches!(last, Ok(Some(v)) if v == want) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    Err(format!(
+        "Prometheus: `{expr}` was {last:?} after {limit:?}, not {want}"
+    ))
+}
+
+/// Prometheus in the stack sees every chat host (found by Swarm DNS) and
+/// Traefik, and a scale from the stack's count to 5 hosts and back shows in
+/// its series.
+fn metrics(args: &Args) -> Row {
+    let service = format!("{}_chat", args.stack);
+    let prometheus = format!("{}_prometheus", args.stack);
+    let up = r#"count(up{job="chat"} == 1)"#;
+    let limit = Duration::from_secs(60);
+    let check = || -> Result<String, String> {
+        let (container, _) = a_container(&prometheus)?;
+        wait_promql(&container, up, args.replicas as f64, limit)?;
+        wait_promql(&container, r#"up{job="traefik"}"#, 1.0, limit)?;
+        // The hosts count requests (the earlier scenarios sent plenty).
+        match promql(&container, "sum(minispin_requests_total)")? {
+            Some(n) if n > 0.0 => {}
+            other => return Err(format!("Prometheus: no requests counted ({other:?})")),
+        }
+        scale_to(&service, 5)?;
+        wait_promql(&container, up, 5.0, limit)?;
+        // A new host has series once it has served a request: Traefik's
+        // health checks reach it within seconds.
+        wait_promql(
+            &container,
+            r#"count(count by (host) (minispin_instances_started_total))"#,
+            5.0,
+            limit,
+        )?;
+        scale_to(&service, args.replicas)?;
+        wait_promql(
+            &container,
+            r#"count(up{job="chat"})"#,
+            args.replicas as f64,
+            limit,
+        )?;
+        Ok(format!(
+            "Prometheus saw {0} -> 5 -> {0} hosts, and Traefik",
+            args.replicas
+        ))
+    };
+    match check() {
+        Ok(note) => Row {
+            passed: true,
+            ..failed_row("metrics", note)
+        },
+        Err(e) => {
+            let _ = scale_to(&service, args.replicas);
+            failed_row("metrics", e)
+        }
+    }
+}
+
 fn scale(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "scale", Duration::from_secs(5), |_| {
@@ -993,6 +1086,7 @@ fn main() {
             "scale" => scale(&args),
             "replica" => replica(&args),
             "postgres" => postgres(&args),
+            "metrics" => metrics(&args),
             other => failed_row(other, "unknown scenario".into()),
         };
         say(&format!(
