@@ -153,10 +153,11 @@ export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST
 export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE POSTGRES_IMAGE=$POSTGRES_TEST_IMAGE CHAT_REPLICAS=3
 # One streaming replica, which the hosts read polls from.
 export POSTGRES_REPLICAS=1 DATABASE_READ_URL_SECRET=ostchat_database_read_url
-# Prometheus, scraping every host and Traefik (Debian's Prometheus 2 takes
-# OTLP behind a feature flag).
+# Prometheus, scraping every host and Traefik. Debian builds its Prometheus
+# (2.53) without the OTLP receiver, which only real Spin hosts would push
+# to: another valid option stands in for the stack's OTLP flag.
 export PROMETHEUS_REPLICAS=1 PROMETHEUS_IMAGE=$PROMETHEUS_TEST_IMAGE
-export PROMETHEUS_OTLP_FLAG=--enable-feature=otlp-write-receiver
+export PROMETHEUS_OTLP_FLAG=--web.enable-remote-write-receiver
 step "Checking the stack file (docker stack config)"
 docker stack config -c deploy/stack.yml >/dev/null
 step "Deploying deploy/stack.yml as stack $STACK"
