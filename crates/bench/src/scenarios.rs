@@ -160,40 +160,40 @@ async fn change_each(
     Ok(summarize(name, target, &out, cpu, server.peak_rss_mb()))
 }
 
-/// The edit scenario: every client edits messages of its own session, back
-/// to back (each edit is an event of the room, as a post is).
-pub async fn edit(
-    target: &str,
-    server: &Server,
-    s: &Settings,
-    token: Arc<str>,
-    owned: &[(String, i64)],
-) -> Result<Row> {
-    let half = &owned[..owned.len() / 2];
-    change_each("edit", target, server, s, half, move |room, id, seq| Req {
-        method: http::Method::PATCH,
-        path: format!("/api/rooms/{room}/messages/{id}"),
-        body: Some(format!(r#"{{"body":"bench edit {seq}"}}"#)),
-        token: Some(token.clone()),
-    })
-    .await
+/// What the edit and remove scenarios do to a message.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Edit,
+    Remove,
 }
 
-/// The remove scenario: every client removes messages of its own session,
-/// back to back (other messages than the edit scenario's).
-pub async fn remove(
+/// The edit scenario (each edit is an event of the room, as a post is) or
+/// the remove scenario: every client changes messages of its own session,
+/// back to back; the edits take the first half of `owned`, the removals
+/// the other.
+pub async fn change(
+    what: Change,
     target: &str,
     server: &Server,
     s: &Settings,
     token: Arc<str>,
     owned: &[(String, i64)],
 ) -> Result<Row> {
-    let half = &owned[owned.len() / 2..];
-    change_each("remove", target, server, s, half, move |room, id, _| Req {
-        method: http::Method::DELETE,
-        path: format!("/api/rooms/{room}/messages/{id}"),
-        body: None,
-        token: Some(token.clone()),
+    let (edits, removals) = owned.split_at(owned.len() / 2);
+    let (name, messages) = match what {
+        Change::Edit => ("edit", edits),
+        Change::Remove => ("remove", removals),
+    };
+    change_each(name, target, server, s, messages, move |room, id, seq| {
+        Req {
+            method: match what {
+                Change::Edit => http::Method::PATCH,
+                Change::Remove => http::Method::DELETE,
+            },
+            path: format!("/api/rooms/{room}/messages/{id}"),
+            body: (what == Change::Edit).then(|| format!(r#"{{"body":"bench edit {seq}"}}"#)),
+            token: Some(token.clone()),
+        }
     })
     .await
 }
@@ -272,8 +272,9 @@ pub async fn run(
         rows.push(poll(name, behind, target, base, server, s).await?);
     }
     rows.push(post(target, base, server, s, token.clone()).await?);
-    rows.push(edit(target, server, s, token.clone(), owned).await?);
-    rows.push(remove(target, server, s, token.clone(), owned).await?);
+    for what in [Change::Edit, Change::Remove] {
+        rows.push(change(what, target, server, s, token.clone(), owned).await?);
+    }
 
     let under = Under::one(server);
     let mut chat = Vec::new();
