@@ -32,7 +32,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # --all-targets: every unit and integration test; no doc-tests (there are
 # none), whose empty "0 passed" summary would otherwise close the output.
-cargo test --release --all-targets -p chat -p minispin -p minispin-config -p e2e 2>&1 | tee "$log"
+cargo test --release --all-targets -p chat -p minispin -p minispin-config -p testkit -p e2e 2>&1 | tee "$log"
 # The benchmark's own unit tests, in a build of their own: built together
 # with the runner, its dependencies' features would make wasmtime build twice.
 cargo test --release -p bench 2>&1 | tee -a "$log"

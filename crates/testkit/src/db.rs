@@ -43,13 +43,57 @@ pub fn replica_host() -> String {
     std::env::var("OSTCHAT_TEST_REPLICA").unwrap_or_else(|_| "127.0.0.1:5433".to_string())
 }
 
-/// `postgres://user:pw@host:port/db?query` -> (host:port, query).
-fn host_and_query(url: &str) -> (String, String) {
-    let rest = url.strip_prefix("postgres://").expect("a postgres:// URL");
-    let (creds_host, path) = rest.split_once('/').expect("a URL with a database");
-    let host = creds_host.rsplit_once('@').map_or(creds_host, |(_, h)| h);
-    let (_, query) = path.split_once('?').unwrap_or((path, ""));
-    (host.to_string(), query.to_string())
+/// What the test databases' URLs are made of, read from a server URL by
+/// `tokio_postgres` (so a password may hold any character, percent-encoded
+/// as URLs require).
+#[derive(Debug, PartialEq, Eq)]
+struct ServerUrl {
+    /// `host:port` (`[v6]:port` for an IPv6 address).
+    host: String,
+    /// `user:password`, percent-encoded for a URL.
+    creds: String,
+    /// `sslmode=...` when the URL asks for one, else empty.
+    query: String,
+}
+
+/// Percent-encodes all but URL-safe characters (for a URL's user info).
+fn encoded(text: &[u8]) -> String {
+    text.iter()
+        .map(|&b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn server_url(url: &str) -> ServerUrl {
+    use tokio_postgres::config::{Host, SslMode};
+    let config: tokio_postgres::Config = url.parse().unwrap_or_else(|e| {
+        panic!("OSTCHAT_TEST_PG is not a Postgres URL ({e}); give it as postgres://user:password@host:port/postgres?sslmode=disable")
+    });
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) if h.contains(':') => format!("[{h}]"),
+        Some(Host::Tcp(h)) => h.clone(),
+        _ => panic!("OSTCHAT_TEST_PG must name a TCP host, e.g. 127.0.0.1"),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = encoded(config.get_user().unwrap_or("postgres").as_bytes());
+    let creds = match config.get_password() {
+        Some(password) => format!("{user}:{}", encoded(password)),
+        None => user,
+    };
+    let query = match config.get_ssl_mode() {
+        SslMode::Disable => "sslmode=disable",
+        SslMode::Require => "sslmode=require",
+        _ => "",
+    };
+    ServerUrl {
+        host: format!("{host}:{port}"),
+        creds,
+        query: query.to_string(),
+    }
 }
 
 /// A database with the migrations applied: a fresh one per test (dropped at
@@ -80,7 +124,7 @@ impl TestDb {
         admin()
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
-        let (host, query) = host_and_query(&admin_url());
+        let ServerUrl { host, query, .. } = server_url(&admin_url());
         let db = TestDb {
             name,
             host,
@@ -118,11 +162,7 @@ impl TestDb {
     }
 
     fn owner_creds() -> String {
-        admin_url()
-            .strip_prefix("postgres://")
-            .and_then(|r| r.split_once('@'))
-            .map(|(c, _)| c.to_string())
-            .unwrap_or_default()
+        server_url(&admin_url()).creds
     }
 
     pub fn owner_url(&self) -> String {
@@ -202,5 +242,33 @@ impl Drop for TestDb {
                 self.name
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_read_whole_whatever_the_password_holds() {
+        assert_eq!(
+            server_url(DEFAULT_ADMIN_URL),
+            ServerUrl {
+                host: "127.0.0.1:5432".into(),
+                creds: "ostchat_owner:ostchat_owner".into(),
+                query: "sslmode=disable".into(),
+            }
+        );
+        // A password with a slash, an at sign and a colon, as URLs carry it.
+        let url = "postgres://owner:p%2Fw%40r%3Ad@db.internal:6543/postgres";
+        assert_eq!(
+            server_url(url),
+            ServerUrl {
+                host: "db.internal:6543".into(),
+                creds: "owner:p%2Fw%40r%3Ad".into(),
+                query: String::new(),
+            }
+        );
+        assert_eq!(server_url("postgres://u@[::1]/x").host, "[::1]:5432");
     }
 }
