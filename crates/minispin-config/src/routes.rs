@@ -24,9 +24,11 @@ pub struct Router {
     wildcards: Vec<Route>,
 }
 
-pub struct Match<'a> {
-    pub route: &'a Route,
-    pub path_info: &'a str,
+/// A route that matched, borrowed from the router, and the rest of the
+/// path, borrowed from the request (so the route can outlive the path).
+pub struct Match<'r, 'p> {
+    pub route: &'r Route,
+    pub path_info: &'p str,
 }
 
 fn normalise(route: &str) -> Result<(String, bool)> {
@@ -69,7 +71,7 @@ impl Router {
         Ok(Router { exact, wildcards })
     }
 
-    pub fn find<'a>(&'a self, path: &'a str) -> Option<Match<'a>> {
+    pub fn find<'r, 'p>(&'r self, path: &'p str) -> Option<Match<'r, 'p>> {
         let trimmed = path.trim_end_matches('/');
         if let Some(route) = self.exact.iter().find(|r| r.base == trimmed) {
             return Some(Match {

@@ -19,7 +19,7 @@ pub fn full_url(host_header: Option<&str>, local: SocketAddr, path_and_query: &s
 /// The `spin-*` headers for a request routed by `found`.
 pub fn spin_headers(
     full_url: &str,
-    found: &Match<'_>,
+    found: &Match<'_, '_>,
     client: SocketAddr,
 ) -> [(&'static str, String); 7] {
     let route = found.route;

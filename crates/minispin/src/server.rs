@@ -10,6 +10,7 @@
 use crate::app::App;
 use crate::headers;
 use crate::reuse::ServedBy;
+use crate::routes::Route;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -195,9 +196,8 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 /// Where a request went: its component and the manifest's route, and the
 /// instance that took it.
 #[derive(Default)]
-struct Served {
-    component: Option<usize>,
-    route: Option<String>,
+struct Served<'a> {
+    route: Option<&'a Route>,
     by: ServedBy,
 }
 
@@ -222,9 +222,9 @@ async fn handle(
     let took = started.elapsed();
     let status = res.status().as_u16();
     let component = served
-        .component
-        .map(|i| front.app.components[i].name.as_str());
-    let route = served.route.as_deref().unwrap_or("");
+        .route
+        .map(|r| front.app.components[r.component].name.as_str());
+    let route = served.route.map_or("", |r| r.raw.as_str());
     front
         .app
         .metrics
@@ -244,12 +244,12 @@ async fn handle(
     res
 }
 
-async fn dispatch(
-    front: &Front,
+async fn dispatch<'a>(
+    front: &'a Front,
     mut req: Request<Incoming>,
     local: SocketAddr,
     peer: SocketAddr,
-    served: &mut Served,
+    served: &mut Served<'a>,
 ) -> Response<Body> {
     let app = &*front.app;
     let path = req.uri().path().to_string();
@@ -263,8 +263,7 @@ async fn dispatch(
         return plain(StatusCode::NOT_FOUND, "Not Found");
     };
     let component = &app.components[found.route.component];
-    served.component = Some(found.route.component);
-    served.route = Some(found.route.raw.clone());
+    served.route = Some(found.route);
 
     // Spin hands components an absolute URL and describes the routing in
     // `spin-*` headers; components may rely on both.
