@@ -74,17 +74,22 @@ fn random() -> [u8; 16] {
 /// `ostchat-bench native-server --listen ADDR --database URL --secret S`
 pub async fn serve(listen: &str, database: &str, secret: &str) -> Result<()> {
     let store = NativeStore::connect(database).map_err(anyhow::Error::msg)?;
+    // Configured as the components are, through the chat's one loader:
+    // the secret and the same limits as the runner's in the benchmark
+    // (counted, never reached), every other value its default.
+    let limit = testkit::db::UNREACHED_LIMIT;
+    let (settings, warnings) = chat::config::load(|name| match name {
+        "session_secret" => Some(secret.to_string()),
+        "post_burst" | "session_burst" => Some(limit.burst.to_string()),
+        "posts_per_minute" | "sessions_per_minute" => Some(limit.per_minute.to_string()),
+        _ => None,
+    });
+    if let Some(w) = warnings.first() {
+        anyhow::bail!("the native server's configuration: {w}; pass a valid --secret");
+    }
     let server = Arc::new(Server {
         store,
-        config: chat::api::Config {
-            session_secret: secret.as_bytes().to_vec(),
-            session_ttl_secs: 86400,
-            // The same limits as the runner's in the benchmark: counted,
-            // never reached.
-            post_limit: testkit::db::UNREACHED_LIMIT,
-            session_limit: testkit::db::UNREACHED_LIMIT,
-            ..chat::api::Config::for_reads()
-        },
+        config: settings.api,
     });
     let listener = tokio::net::TcpListener::bind(listen).await?;
     println!("native: serving http://{}", listener.local_addr()?);
