@@ -167,17 +167,20 @@ ensure_replica() {
     fail "the replica on port $REPLICA_PORT started but does not stream from the primary; see /var/log/postgresql/postgresql-$version-replica.log"
 }
 
+# Every native crate, built and tested as one set: cargo unifies a
+# dependency's features over the packages of one invocation, so a build of
+# a different set (minispin alone, the benchmark alone) would compile
+# wasmtime, tokio and the rest again with other features. Every cargo
+# command of the scripts names this same set.
+NATIVE_PACKAGES=(-p minispin -p minispin-config -p chat -p testkit -p e2e -p bench)
+
 build_all() {
     step "Building the Spin components for wasm32-wasip2 (release)"
     local args=()
     for c in "${COMPONENTS[@]}"; do args+=(-p "$c"); done
     cargo build --release --target wasm32-wasip2 "${args[@]}"
-    step "Building minispin, the Spin-compatible runner (release; the first build takes several minutes)"
-    # Built together with the crates the tests build, so shared dependencies
-    # get the same features in both builds and wasmtime is compiled once
-    # (building minispin alone would give sha2 other features, and the test
-    # build would then compile wasmtime a second time).
-    cargo build --release -p minispin -p chat -p e2e
+    step "Building minispin (the Spin-compatible runner), the benchmark and the test tools (release; the first build takes several minutes)"
+    cargo build --release "${NATIVE_PACKAGES[@]}"
 }
 
 # The browser tests drive headless Chromium through chromedriver.
@@ -225,6 +228,17 @@ ensure_cargo_fuzz() {
         step "Installing cargo-fuzz $CARGO_FUZZ_VERSION (cargo install; about a minute)"
         cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" \
             || fail "cargo install cargo-fuzz failed; check that crates.io is reachable and retry"
+    fi
+}
+
+# Node.js runs the unit tests of the page's modules (node --test); Debian's
+# nodejs (18 or later) is enough.
+ensure_node() {
+    if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'; then
+        step "Installing Node.js from Debian (apt-get install nodejs) for the page's unit tests"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null \
+            || fail "could not install nodejs; run 'apt-get install nodejs' by hand and retry"
     fi
 }
 

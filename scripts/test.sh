@@ -17,6 +17,7 @@ ensure_chromium
 ensure_schemathesis
 ensure_cargo_fuzz
 ensure_traefik
+ensure_node
 build_all
 step "Building the probe component the Spin-compatibility tests run"
 cargo build --release --target wasm32-wasip2 -p spin-probe
@@ -25,17 +26,25 @@ cargo build --release --target wasm32-wasip2 -p spin-probe
 # table, the steps through a real Traefik included (no timing thresholds
 # here; figures belong in BENCHMARKS.md).
 step "Benchmark smoke run (ostchat-bench --smoke, with Traefik $TRAEFIK_VERSION in front of the runner for its last steps)"
-cargo run --release -q -p bench -- --smoke --traefik "$TRAEFIK_BIN"
+# The binary build_all built (`cargo run -p bench` would resolve features
+# for the benchmark alone, and build its dependencies a second time).
+target/release/ostchat-bench --smoke --traefik "$TRAEFIK_BIN"
 
 step "Running the tests (cargo test --release)"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log" "$log.tap"' EXIT
 # --all-targets: every unit and integration test; no doc-tests (there are
 # none), whose empty "0 passed" summary would otherwise close the output.
-cargo test --release --all-targets -p chat -p minispin -p minispin-config -p testkit -p e2e 2>&1 | tee "$log"
-# The benchmark's own unit tests, in a build of their own: built together
-# with the runner, its dependencies' features would make wasmtime build twice.
-cargo test --release -p bench 2>&1 | tee -a "$log"
+# The same package set as build_all, so the tests reuse its build.
+cargo test --release --all-targets "${NATIVE_PACKAGES[@]}" 2>&1 | tee "$log"
+
+# The page's modules without a DOM (components/static/assets/js), under
+# Node's own test runner; the browser tests above cover the rest.
+step "The page's unit tests (node --test components/static/tests)"
+# The readable report on the terminal, the TAP one (its "# pass N") counted.
+node --test --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$log.tap" components/static/tests/*.test.js
+cat "$log.tap" >> "$log"
 
 step "The contract check (scripts/contract-check.sh)"
 scripts/contract-check.sh
@@ -45,7 +54,11 @@ step "Fuzzing (scripts/fuzz.sh 20)"
 scripts/fuzz.sh 20
 
 # cargo's summary lines: "test result: ok. 12 passed; 0 failed; ...".
-count() { awk -v what="$1" '/^test result:/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" what) s += $i} END {print s + 0}' "$log"; }
+# node's: "# pass 30", "# fail 0".
+count() {
+    awk -v what="$1" '/^test result:/ {for (i = 1; i < NF; i++) if ($(i + 1) ~ "^" what) s += $i}
+        $1 == "#" && $2 == substr(what, 1, 4) && NF == 3 {s += $3} END {print s + 0}' "$log"
+}
 passed=$(count passed)
 failed=$(count failed)
 

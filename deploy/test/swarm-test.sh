@@ -3,7 +3,7 @@
 # Swarm and drives the chat through Traefik on 127.0.0.1 under load while
 # hosts are killed, updated and scaled and Postgres is restarted, and checks
 # that the stack's Prometheus sees every host as they come and go
-# (crates/e2e/src/bin/swarm_check.rs). Prints a table; exits non-zero if a
+# (crates/e2e/src/bin/swarm_check/). Prints a table; exits non-zero if a
 # scenario fails.
 #
 # What differs from production is only what variables say: local test images

@@ -18,22 +18,28 @@ const CONTRACT: Asset = Asset {
     body: chat::api::OPENAPI,
 };
 
+/// One asset, compiled in from `assets/`, served at `/` + its path there.
+macro_rules! asset {
+    ($path:literal, $content_type:literal) => {
+        Asset {
+            path: concat!("/", $path),
+            content_type: $content_type,
+            body: include_str!(concat!("../assets/", $path)),
+        }
+    };
+}
+
+/// Every file under `assets/`: an e2e test checks that each one is served.
 const ASSETS: &[Asset] = &[
-    Asset {
-        path: "/index.html",
-        content_type: "text/html; charset=utf-8",
-        body: include_str!("../assets/index.html"),
-    },
-    Asset {
-        path: "/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../assets/app.js"),
-    },
-    Asset {
-        path: "/style.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../assets/style.css"),
-    },
+    asset!("index.html", "text/html; charset=utf-8"),
+    asset!("style.css", "text/css; charset=utf-8"),
+    asset!("app.js", "text/javascript; charset=utf-8"),
+    asset!("js/api.js", "text/javascript; charset=utf-8"),
+    asset!("js/events.js", "text/javascript; charset=utf-8"),
+    asset!("js/storage.js", "text/javascript; charset=utf-8"),
+    asset!("js/text.js", "text/javascript; charset=utf-8"),
+    asset!("js/time.js", "text/javascript; charset=utf-8"),
+    asset!("js/unread.js", "text/javascript; charset=utf-8"),
 ];
 
 /// A strong validator from the content (the first 128 bits of its SHA-256),

@@ -133,13 +133,13 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
     };
     let session = scenarios::session();
     let token = scenarios::token(SESSION_SECRET, &session)?;
-    let start = |target: &str| -> Result<Server, String> {
+    let start = |target: &str| -> anyhow::Result<Server> {
         if target == "runner" {
             say("starting minispin on the real components");
             Server::start(runner().command(), "minispin: serving ")
         } else {
             say("starting the native baseline server");
-            let mut cmd = Command::new(std::env::current_exe().map_err(|e| e.to_string())?);
+            let mut cmd = Command::new(std::env::current_exe()?);
             cmd.args(["native-server", "--listen", "127.0.0.1:0", "--database"])
                 .arg(db.app_url())
                 .args(["--secret", SESSION_SECRET]);
@@ -156,11 +156,11 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
             // binary is given: --hosts processes of it.
             let behind = *target == "runner" && s.traefik.is_some();
             let count = if behind { s.hosts } else { 1 };
-            let servers: Result<Vec<Server>, String> = (0..count).map(|_| start(target)).collect();
+            let servers: anyhow::Result<Vec<Server>> = (0..count).map(|_| start(target)).collect();
             let servers = match servers {
                 Ok(servers) => servers,
                 Err(e) => {
-                    report.failed_steps.push(format!("{target}: start: {e}"));
+                    report.failed_steps.push(format!("{target}: start: {e:#}"));
                     continue;
                 }
             };
@@ -177,7 +177,9 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
                     ) {
                         Ok(t) => Some(t),
                         Err(e) => {
-                            report.failed_steps.push(format!("{target}: Traefik: {e}"));
+                            report
+                                .failed_steps
+                                .push(format!("{target}: Traefik: {e:#}"));
                             continue;
                         }
                     }
@@ -244,7 +246,7 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         let server = match start(target) {
             Ok(server) => server,
             Err(e) => {
-                report.failed_steps.push(format!("{target}: start: {e}"));
+                report.failed_steps.push(format!("{target}: start: {e:#}"));
                 continue;
             }
         };
@@ -285,21 +287,19 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         say("starting minispin with the rate limits off");
         let config = runner().set("post_burst", "0");
         let measured = Server::start(config.command(), "minispin: serving ").and_then(|server| {
-            let row = runtime
-                .block_on(scenarios::post(
-                    "nolimit",
-                    &server.base,
-                    &server,
-                    &s,
-                    token.clone(),
-                ))
-                .map_err(|e| format!("{e:#}"));
+            let row = runtime.block_on(scenarios::post(
+                "nolimit",
+                &server.base,
+                &server,
+                &s,
+                token.clone(),
+            ));
             server.terminate();
             row
         });
         match measured {
             Ok(row) => report.rows.push(row),
-            Err(e) => report.failed_steps.push(format!("nolimit: {e}")),
+            Err(e) => report.failed_steps.push(format!("nolimit: {e:#}")),
         }
     }
 
@@ -319,7 +319,6 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
                     )
                     .map(|traefik| (server, traefik))
                 })
-                .map_err(anyhow::Error::msg)
                 .and_then(|(server, traefik)| {
                     let base = traefik.server.base.clone();
                     let t = "traefik";

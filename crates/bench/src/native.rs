@@ -73,7 +73,7 @@ fn random() -> [u8; 16] {
 
 /// `ostchat-bench native-server --listen ADDR --database URL --secret S`
 pub async fn serve(listen: &str, database: &str, secret: &str) -> Result<()> {
-    let store = NativeStore::connect(database).map_err(anyhow::Error::msg)?;
+    let store = NativeStore::connect(database)?;
     // Configured as the components are, through the chat's one loader:
     // the secret and the same limits as the runner's in the benchmark
     // (counted, never reached), every other value its default.

@@ -42,20 +42,23 @@ impl sql::Row for SpinRow {
     }
 }
 
-/// Classifies a host error (retryable or not, see [`chat::sql::classify`]).
-/// Its text becomes the reply's cause, which [`respond`] logs.
+/// A host error as the store's error: classified (see
+/// [`chat::sql::Failure::passes`]), and kept whole as the cause, which
+/// [`respond`] logs.
 fn failed(e: PgError) -> StoreError {
-    match &e {
-        PgError::ConnectionFailed(t) => sql::classify(Failure::Connect(t)),
-        PgError::QueryFailed(QueryError::DbError(db)) => sql::classify(Failure::Db {
+    let passes = match &e {
+        PgError::ConnectionFailed(t) => Failure::Connect(t).passes(),
+        PgError::QueryFailed(QueryError::DbError(db)) => Failure::Db {
             code: &db.code,
             text: &db.as_text,
-        }),
-        PgError::QueryFailed(QueryError::Text(t)) => sql::classify(Failure::Text(t)),
-        PgError::BadParameter(t) | PgError::ValueConversionFailed(t) | PgError::Other(t) => {
-            sql::classify(Failure::Bug(t))
         }
-    }
+        .passes(),
+        PgError::QueryFailed(QueryError::Text(t)) => Failure::Text(t).passes(),
+        PgError::BadParameter(t) | PgError::ValueConversionFailed(t) | PgError::Other(t) => {
+            Failure::Bug(t).passes()
+        }
+    };
+    StoreError::new(passes, e)
 }
 
 fn param(p: &Param) -> ParameterValue {
@@ -83,7 +86,7 @@ impl PgStore {
         }
         self.conn
             .get()
-            .ok_or_else(|| StoreError::Unavailable("no connection".into()))
+            .ok_or_else(|| StoreError::new(true, "no connection"))
     }
 }
 

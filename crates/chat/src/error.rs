@@ -26,6 +26,24 @@ pub struct ApiError {
     pub cause: Option<String>,
 }
 
+/// An error and its causes on one line, outermost first
+/// ("database error: db error: ERROR: permission denied for ..."): what the
+/// log shows, so no cause is lost on the way.
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        // An error that repeats its cause's text in its own adds nothing.
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 /// Seconds a client should wait before retrying after a 503; short because
 /// the usual cause (a database restart or failover) is over quickly.
 pub const RETRY_AFTER_SECS: u32 = 2;
@@ -163,6 +181,37 @@ impl std::error::Error for ApiError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_keeps_every_cause() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("cannot read the reply")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = crate::StoreError::new(
+            true,
+            Outer(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset by peer",
+            )),
+        );
+        assert_eq!(
+            report(&e),
+            "database unavailable: cannot read the reply: reset by peer"
+        );
+        assert_eq!(
+            report(&crate::StoreError::new(false, "permission denied")),
+            "database error: permission denied"
+        );
+    }
 
     #[test]
     fn renders_exact_json() {

@@ -41,7 +41,9 @@ pub enum Fallback {
 impl std::fmt::Display for Fallback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Fallback::Unreachable(e) => write!(f, "the replica failed ({e})"),
+            Fallback::Unreachable(e) => {
+                write!(f, "the replica failed ({})", crate::error::report(e))
+            }
             Fallback::NotAReplica => write!(
                 f,
                 "the read database is not a replica (promoted, or database_read_url names a primary)"

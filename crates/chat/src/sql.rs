@@ -319,9 +319,12 @@ pub fn health() -> Statement<'static> {
 }
 
 fn malformed(what: &str) -> StoreError {
-    StoreError::Failed(format!(
-        "unexpected result from the database ({what}); are the migrations in sql/ applied?"
-    ))
+    StoreError::new(
+        false,
+        format!(
+            "unexpected result from the database ({what}); are the migrations in sql/ applied?"
+        ),
+    )
 }
 
 fn int(row: &impl Row, i: usize, name: &str) -> Result<i64, StoreError> {
@@ -663,26 +666,35 @@ pub fn sqlstate_in_text(text: &str) -> Option<&str> {
     None
 }
 
-/// Retryable failures become [`StoreError::Unavailable`] (503 with
-/// `Retry-After`), the others [`StoreError::Failed`] (500). The text is kept
-/// for the server's log only.
-pub fn classify(failure: Failure<'_>) -> StoreError {
-    let retry = match failure {
-        Failure::Connect(_) => true,
-        Failure::Db { code, .. } => retryable(code),
-        // A text with no SQLSTATE in it is a connection lost mid-query.
-        Failure::Text(text) => sqlstate_in_text(text).is_none_or(retryable),
-        Failure::Bug(_) => false,
-    };
-    let text = match failure {
-        Failure::Connect(t) | Failure::Text(t) | Failure::Bug(t) => t.to_string(),
-        Failure::Db { code, text } => format!("SQLSTATE {code}: {text}"),
-    };
-    if retry {
-        StoreError::Unavailable(text)
-    } else {
-        StoreError::Failed(text)
+impl Failure<'_> {
+    /// Whether the failure may pass by itself, so a client should retry (a
+    /// [`StoreError::Unavailable`], 503 with `Retry-After`) rather than be
+    /// told of a bug (a [`StoreError::Failed`], 500).
+    pub fn passes(&self) -> bool {
+        match *self {
+            Failure::Connect(_) => true,
+            Failure::Db { code, .. } => retryable(code),
+            // A text with no SQLSTATE in it is a connection lost mid-query.
+            Failure::Text(text) => sqlstate_in_text(text).is_none_or(retryable),
+            Failure::Bug(_) => false,
+        }
     }
+}
+
+impl std::fmt::Display for Failure<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Connect(t) | Failure::Text(t) | Failure::Bug(t) => f.write_str(t),
+            Failure::Db { code, text } => write!(f, "SQLSTATE {code}: {text}"),
+        }
+    }
+}
+
+/// A failure known only by its text: classified by [`Failure::passes`],
+/// the text kept as the cause. A store that has the backend's error keeps
+/// that instead, with [`StoreError::new`].
+pub fn classify(failure: Failure<'_>) -> StoreError {
+    StoreError::new(failure.passes(), failure.to_string())
 }
 
 #[cfg(test)]

@@ -10,34 +10,71 @@ use crate::error::ApiError;
 use crate::model::{Message, Room};
 use crate::model::{Page, PollQuery};
 
-/// Why a store operation failed. The text is for server logs only.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a store operation failed: whether it may pass by itself, and the
+/// database's own error underneath (its `source`), for the server's log
+/// only (see [`crate::error::report`]).
+#[derive(Debug, Clone)]
 pub enum StoreError {
-    /// The database cannot be reached (connection refused, timeout, ...).
-    Unavailable(String),
-    /// The database answered with an unexpected error.
-    Failed(String),
+    /// The database cannot be reached, or failed in a way that passes
+    /// (connection refused, a restart, a failover, a timeout, ...).
+    Unavailable(Cause),
+    /// The database answered with an error retrying will not mend (a
+    /// missing migration, a permission, a bug).
+    Failed(Cause),
 }
 
+/// The error underneath a [`StoreError`]: the backend's own (Spin's or
+/// tokio-postgres'), or a text where there is nothing more. Shared, so a
+/// store error can be cloned (a replica's failure is both reported and
+/// logged).
+pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 impl StoreError {
-    /// The log text, for the component to print to stderr.
-    pub fn detail(&self) -> &str {
-        match self {
-            StoreError::Unavailable(s) | StoreError::Failed(s) => s,
+    /// A failure that `passes` (see [`crate::sql::Failure::passes`]) or not,
+    /// caused by `cause` (an error, or a `&str` or `String`).
+    pub fn new(
+        passes: bool,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> StoreError {
+        let cause = Cause::from(cause.into());
+        if passes {
+            StoreError::Unavailable(cause)
+        } else {
+            StoreError::Failed(cause)
         }
+    }
+
+    /// Whether retrying later may succeed (a 503, not a 500).
+    pub fn passes(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
     }
 }
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Unavailable(s) => write!(f, "database unavailable: {s}"),
-            StoreError::Failed(s) => write!(f, "database error: {s}"),
-        }
+        f.write_str(match self {
+            StoreError::Unavailable(_) => "database unavailable",
+            StoreError::Failed(_) => "database error",
+        })
     }
 }
 
-impl std::error::Error for StoreError {}
+/// The same kind, and the same causes as text (errors do not compare).
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.passes() == other.passes() && crate::error::report(self) == crate::error::report(other)
+    }
+}
+
+impl Eq for StoreError {}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Unavailable(c) | StoreError::Failed(c) => Some(&**c),
+        }
+    }
+}
 
 /// A failure that may pass (the database restarting, a lost connection)
 /// is a 503 with `Retry-After`; any other (a missing migration, a
@@ -54,7 +91,7 @@ impl From<StoreError> for ApiError {
                  try again later, and tell the operator if it persists",
             ),
         };
-        error.with_cause(e.to_string())
+        error.with_cause(crate::error::report(&e))
     }
 }
 
@@ -287,13 +324,13 @@ mod tests {
     fn store_errors_never_leak() {
         for (e, status, code, retry_after) in [
             (
-                StoreError::Unavailable("connection to 10.0.0.5 refused".into()),
+                StoreError::new(true, "connection to 10.0.0.5 refused"),
                 503,
                 "database_unavailable",
                 Some(2),
             ),
             (
-                StoreError::Failed("relation chat.messages: password=hunter2".into()),
+                StoreError::new(false, "relation chat.messages: password=hunter2"),
                 500,
                 "internal_error",
                 None,
@@ -308,6 +345,13 @@ mod tests {
             assert!(
                 !json.contains("10.0.0.5") && !json.contains("hunter2"),
                 "{json}"
+            );
+            // The cause goes to the log, whole.
+            let cause = api.cause.expect("a cause");
+            assert!(
+                cause.starts_with("database ")
+                    && (cause.ends_with("refused") || cause.ends_with("hunter2")),
+                "{cause}"
             );
         }
     }

@@ -166,9 +166,7 @@ impl MemStore {
 
     fn check(&self) -> Result<(), StoreError> {
         if self.down.get() {
-            Err(StoreError::Unavailable(
-                "connect 10.1.2.3:5432 refused".into(),
-            ))
+            Err(StoreError::new(true, "connect 10.1.2.3:5432 refused"))
         } else {
             Ok(())
         }

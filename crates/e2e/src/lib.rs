@@ -1,6 +1,7 @@
-//! End-to-end test support: an HTTP client for the chat API and a small
-//! WebDriver client; test databases and `minispin` processes come from
-//! `testkit` (shared with the benchmark) and are re-exported here.
+//! End-to-end test support: a client for the chat API (over `testkit`'s
+//! HTTP client) and a small WebDriver client; test databases, `minispin`
+//! processes and the HTTP client come from `testkit` (shared with the
+//! benchmark and the runner's tests) and are re-exported here.
 //!
 //! Prerequisites (the README's test command does all of this): Postgres
 //! running with the `ostchat_owner` and `ostchat_app` roles, the components
@@ -8,10 +9,9 @@
 //! Override the database with `OSTCHAT_TEST_PG` (an owner URL) and the runner
 //! with `MINISPIN_BIN`.
 
-use std::time::Duration;
-
 pub use serde_json::{Value, json};
 pub use testkit::db::{ADMIN_TOKEN, SESSION_SECRET};
+pub use testkit::http::{self, Reply, agent, send};
 pub use testkit::{
     RunnerConfig, Server, TestDb, free_port, minispin_bin, unique_name, workspace_root,
 };
@@ -26,80 +26,6 @@ pub fn ids(page: &Value) -> Vec<i64> {
         .iter()
         .map(|m| m["id"].as_i64().expect("a message id"))
         .collect()
-}
-
-/// A response, whatever its status.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The machine code of an error reply.
-    pub fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an error reply: {}", self.body))
-            .to_string()
-    }
-}
-
-pub fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(30))
-        .build()
-}
-
-/// Sends a request; 4xx/5xx are replies, not errors.
-pub fn send(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-) -> Reply {
-    let mut req = agent.request(method, url);
-    for (name, value) in headers {
-        req = req.set(name, value);
-    }
-    let result = match body {
-        Some(bytes) => req.send_bytes(bytes),
-        None => req.call(),
-    };
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = resp.status();
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .map(|n| {
-            let v = resp.header(&n).unwrap_or("").to_string();
-            (n, v)
-        })
-        .collect();
-    let body = resp.into_string().unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 /// A small client for the chat API.

@@ -1,4 +1,4 @@
-//! A minimal synchronous W3C WebDriver client (JSON over HTTP, with `ureq`)
+//! A minimal synchronous W3C WebDriver client (JSON over `testkit::http`)
 //! for driving headless Chromium through `chromedriver`.
 //!
 //! [`ChromeDriver::start`] runs `chromedriver --port=<free port>` as a child
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
+use testkit::http;
 
 /// The key under which WebDriver returns an element reference.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -80,34 +81,28 @@ fn request(
     url: &str,
     body: Option<&Value>,
 ) -> Result<Value, WdError> {
-    let req = agent.request(method, url);
-    let result = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    match result {
-        Ok(resp) => {
-            let mut v: Value = resp.into_json().map_err(|e| WdError {
-                status: 0,
-                error: "bad reply".into(),
-                message: e.to_string(),
-            })?;
-            Ok(v["value"].take())
-        }
-        Err(ureq::Error::Status(status, resp)) => {
-            let v: Value = resp.into_json().unwrap_or(Value::Null);
-            Err(WdError {
-                status,
-                error: v["value"]["error"].as_str().unwrap_or("unknown").into(),
-                message: v["value"]["message"].as_str().unwrap_or("").into(),
-            })
-        }
-        Err(e) => Err(WdError {
-            status: 0,
-            error: "transport".into(),
-            message: e.to_string(),
-        }),
+    let reply = match body {
+        Some(b) => http::try_send_json(agent, method, url, &[], b),
+        None => http::try_send(agent, method, url, &[], None),
     }
+    .map_err(|e| WdError {
+        status: 0,
+        error: "transport".into(),
+        message: chat::error::report(&*e),
+    })?;
+    let mut v: Value = serde_json::from_str(&reply.body).map_err(|e| WdError {
+        status: reply.status,
+        error: "bad reply".into(),
+        message: format!("{e}: {}", reply.body),
+    })?;
+    if reply.status >= 400 {
+        return Err(WdError {
+            status: reply.status,
+            error: v["value"]["error"].as_str().unwrap_or("unknown").into(),
+            message: v["value"]["message"].as_str().unwrap_or("").into(),
+        });
+    }
+    Ok(v["value"].take())
 }
 
 /// A running `chromedriver`.

@@ -4,6 +4,27 @@
 
 use e2e::{Client, RunnerConfig, TestDb, json, send};
 
+/// The URL path of every file under components/static/assets.
+fn page_assets() -> Vec<String> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("the page's assets") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under the root");
+                out.push(format!("/{}", rel.to_str().expect("a UTF-8 name")));
+            }
+        }
+    }
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../components/static/assets");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
 #[test]
 fn health_and_static_assets() {
     let db = TestDb::new();
@@ -15,12 +36,23 @@ fn health_and_static_assets() {
     let r = send(&c.agent, "POST", &runner.url("/api/health"), &[], Some(b""));
     assert_eq!(r.status, 405);
 
-    for (path, ctype) in [
-        ("/", "text/html"),
-        ("/index.html", "text/html"),
-        ("/app.js", "text/javascript"),
-        ("/style.css", "text/css"),
-    ] {
+    // Every file of the page is served with its type (a module the static
+    // component does not list would break the page), and "/" is the page.
+    let mut assets = vec![("/".to_string(), "text/html")];
+    for path in page_assets() {
+        let ctype = match path.rsplit('.').next() {
+            Some("html") => "text/html",
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            other => panic!(
+                "{path}: add the content type of .{other:?} files here and to the static component"
+            ),
+        };
+        assets.push((path, ctype));
+    }
+    assert!(assets.len() > 4, "{assets:?}");
+    for (path, ctype) in &assets {
+        let path = path.as_str();
         let r = c.get(path);
         assert_eq!(r.status, 200, "{path}");
         assert!(

@@ -20,9 +20,7 @@ struct Api {
 impl Api {
     fn new(runner: &Server) -> Api {
         Api {
-            agent: ureq::AgentBuilder::new()
-                .timeout(Duration::from_secs(10))
-                .build(),
+            agent: e2e::http::agent_with_timeout(Duration::from_secs(10)),
             base: runner.base.clone(),
         }
     }

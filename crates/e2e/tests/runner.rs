@@ -2,23 +2,8 @@
 //! finishes in-flight requests and exits cleanly. (Everything else about the
 //! host is tested in-process: `crates/minispin/tests/host.rs`.)
 
-use e2e::{Client, RunnerConfig, TestDb};
+use e2e::{Client, RunnerConfig, TestDb, http};
 use std::time::Duration;
-
-/// Whether a transport error is the connection being refused (nothing
-/// listens any more), as opposed to one broken after it was made.
-fn refused(t: &ureq::Transport) -> bool {
-    use std::error::Error;
-    let mut cause: Option<&(dyn Error + 'static)> = t.source();
-    while let Some(e) = cause {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return t.kind() == ureq::ErrorKind::ConnectionFailed
-                && io.kind() == std::io::ErrorKind::ConnectionRefused;
-        }
-        cause = e.source();
-    }
-    false
-}
 
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits() {
@@ -34,18 +19,22 @@ fn sigterm_finishes_in_flight_requests_then_exits() {
         };
         let mut ok = 0;
         for _ in 0..400 {
-            match c.agent.get(&format!("{}/api/rooms", c.base)).call() {
-                Ok(r) => {
-                    let body = r.into_string().unwrap();
-                    assert!(body.starts_with("{\"rooms\":"), "{body}");
+            let r = http::try_send(&c.agent, "GET", &format!("{}/api/rooms", c.base), &[], None);
+            match &r {
+                Ok(reply) => {
+                    assert_eq!(reply.status, 200, "{}", reply.describe());
+                    assert!(reply.body.starts_with("{\"rooms\":"), "{}", reply.body);
                     ok += 1;
                 }
                 // Refused once the listener is closed: the only failure a
                 // graceful stop may cause. An error reply (a 5xx from a
                 // request cut short) or a connection broken mid-answer is
                 // not that, and fails the test.
-                Err(ureq::Error::Transport(t)) if refused(&t) => break,
-                Err(e) => panic!("a request during the shutdown failed: {e}"),
+                Err(_) if http::failure_kind(&r) == "connection refused" => break,
+                Err(_) => panic!(
+                    "a request during the shutdown failed: {}",
+                    http::describe(&r)
+                ),
             }
         }
         ok
@@ -132,5 +121,44 @@ fn migrate_upgrades_old_checksums_and_refuses_an_edited_migration() {
             "migration {first} was edited after it was applied"
         )),
         "{stderr}"
+    );
+}
+
+/// A migration the database refuses is reported with its SQLSTATE and the
+/// database's own message (the cause kept, not rebuilt from text), and
+/// nothing of it is applied.
+#[test]
+fn a_failing_migration_names_its_sqlstate_and_cause() {
+    let db = TestDb::new();
+    let dir = std::env::temp_dir().join(e2e::unique_name("ostchat-bad-migration-"));
+    std::fs::create_dir_all(&dir).expect("a directory for the migration");
+    std::fs::write(
+        dir.join("0001_bad.sql"),
+        "CREATE TABLE half_done (id int);\nSELECT * FROM no_such_table;\n",
+    )
+    .expect("write the migration");
+    let out = std::process::Command::new(testkit::minispin_bin())
+        .args(["migrate", "--database", &db.owner_url(), "--dir"])
+        .arg(&dir)
+        .env("RUST_LIB_BACKTRACE", "0")
+        .output()
+        .expect("run minispin migrate");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr
+            .contains("migration 0001_bad.sql failed; nothing of it was applied: SQLSTATE 42P01: ")
+            && stderr.contains("relation \"no_such_table\" does not exist"),
+        "{stderr}"
+    );
+    let mut owner = db.connect();
+    let half: Option<String> = owner
+        .query_one("SELECT to_regclass('half_done')::text", &[])
+        .expect("look for the table")
+        .get(0);
+    assert_eq!(
+        half, None,
+        "the migration's first statement was rolled back"
     );
 }

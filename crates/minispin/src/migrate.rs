@@ -29,7 +29,7 @@ async fn connect_config(config: &tokio_postgres::Config) -> Result<Client> {
         tokio::spawn(conn);
         Ok(client)
     } else {
-        let tls = crate::pg::pool::tls(None).map_err(anyhow::Error::msg)?;
+        let tls = crate::pg::pool::tls(None)?;
         let (client, conn) = config
             .connect(tls)
             .await
@@ -149,7 +149,7 @@ async fn ensure_login(client: &Client, url: &str) -> Result<()> {
     client
         .batch_execute(&statement)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+        .map_err(DbFailure)
         .with_context(|| {
             format!("cannot let role `{user}` log in; does this user have CREATEROLE?")
         })?;
@@ -243,7 +243,7 @@ async fn apply_all(client: &mut Client, files: &[std::path::PathBuf]) -> Result<
         let tx = client.transaction().await?;
         tx.batch_execute(&text)
             .await
-            .map_err(|e| anyhow::anyhow!("{}", describe(&e)))
+            .map_err(DbFailure)
             .with_context(|| format!("migration {name} failed; nothing of it was applied"))?;
         tx.execute(
             "INSERT INTO minispin_migrations (name, checksum) VALUES ($1, $2)",
@@ -255,10 +255,29 @@ async fn apply_all(client: &mut Client, files: &[std::path::PathBuf]) -> Result<
     Ok(())
 }
 
-fn describe(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+/// A statement the database refused, as an error whose chain reads
+/// "SQLSTATE 42P01: ERROR: relation ... does not exist" (tokio-postgres'
+/// own text says only "db error" before the same cause); the database's
+/// error is the source. Any other failure (the connection) reads as
+/// tokio-postgres says it.
+#[derive(Debug)]
+struct DbFailure(tokio_postgres::Error);
+
+impl std::fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.code() {
+            Some(code) => write!(f, "SQLSTATE {}", code.code()),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for DbFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        // Without a code, the Display above already holds the cause.
+        self.0
+            .code()
+            .and_then(|_| std::error::Error::source(&self.0))
     }
 }
 

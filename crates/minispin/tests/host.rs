@@ -211,21 +211,13 @@ fn load_failure(manifest: &Path, vars: &[(String, String)]) -> String {
 
 /// A reply: status and JSON body.
 fn send(method: &str, url: &str, body: Option<Value>) -> (u16, String) {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(10))
-        .build();
-    let req = agent.request(method, url);
-    let result = match body {
-        Some(b) => req
-            .set("content-type", "application/json")
-            .send_string(&b.to_string()),
-        None => req.call(),
-    };
-    match result {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(s, r)) => (s, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("{method} {url}: {e}"),
+    let agent = testkit::http::agent();
+    let reply = match body {
+        Some(b) => testkit::http::try_send_json(&agent, method, url, &[], &b),
+        None => testkit::http::try_send(&agent, method, url, &[], None),
     }
+    .unwrap_or_else(|e| panic!("{method} {url}: no answer: {e}"));
+    (reply.status, reply.body)
 }
 
 fn get_json(url: &str) -> Value {
@@ -589,9 +581,19 @@ fn a_stopping_host_drains_first() {
         log.contains("draining") && log.contains("all requests finished"),
         "{log}"
     );
-    assert!(
-        ureq::get(&format!("{base}/probe/headers")).call().is_err(),
-        "nothing listens once it has stopped"
+    // Refused: not an error reply, which would mean something still listens.
+    let after = testkit::http::try_send(
+        &testkit::http::agent(),
+        "GET",
+        &format!("{base}/probe/headers"),
+        &[],
+        None,
+    );
+    assert_eq!(
+        testkit::http::failure_kind(&after),
+        "connection refused",
+        "nothing listens once it has stopped: {}",
+        testkit::http::describe(&after)
     );
 }
 

@@ -7,8 +7,11 @@
 //! - [`server`]: a server process under test (`minispin up`, or any process
 //!   that prints its address), its log, CPU time and memory, and a graceful
 //!   stop; [`server::RunnerConfig`] starts `minispin up` on a manifest;
-//! - [`http1`]: a plain HTTP/1.1 client on one kept-alive connection, for
-//!   what a server puts on the wire (latency on a reused connection);
+//! - [`http`]: the tests' HTTP client: a request and its [`http::Reply`],
+//!   whatever the status, and what kind of failure it met when there was
+//!   no answer;
+//! - [`http1`]: one raw HTTP/1.1 connection, kept alive, for what a server
+//!   puts on the wire (latency on a reused connection, keep-alive);
 //! - [`native`]: [`native::NativeStore`], the chat's store over
 //!   tokio-postgres, calling the same SQL functions as the components (the
 //!   benchmark's native baseline, and the real-Postgres side of the store
@@ -24,6 +27,7 @@
 //! owner's URL and `MINISPIN_BIN` the runner.
 
 pub mod db;
+pub mod http;
 pub mod http1;
 pub mod native;
 pub mod server;

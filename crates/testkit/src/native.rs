@@ -5,8 +5,9 @@
 //! serves the API with it; `crates/e2e/tests/store_suite.rs` holds it (and
 //! so the SQL functions) to the store suite the in-memory store passes.
 
+use anyhow::Context;
 use chat::StoreError;
-use chat::sql::{self, Failure, Param, Statement, Value};
+use chat::sql::{self, Param, Statement, Value};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::types::{ToSql, Type};
 
@@ -39,25 +40,24 @@ impl sql::Row for NativeRow {
     }
 }
 
+/// The driver's error as the store's, kept whole as the cause.
 fn failed(e: tokio_postgres::Error) -> StoreError {
-    let text = e.to_string();
-    match e.code() {
-        Some(code) => sql::classify(Failure::Db {
-            code: code.code(),
-            text: &text,
-        }),
-        None => sql::classify(Failure::Text(&text)),
-    }
+    let passes = match e.code() {
+        Some(code) => sql::retryable(code.code()),
+        // No SQLSTATE: the connection is gone (closed, reset, timed out).
+        None => true,
+    };
+    StoreError::new(passes, e)
 }
 
 impl NativeStore {
     /// A pool of up to 64 connections (as the runner's and Spin's), to a
     /// server without TLS (`sslmode=disable`); connections are opened on
     /// first use. Needs a Tokio runtime.
-    pub fn connect(url: &str) -> Result<NativeStore, String> {
+    pub fn connect(url: &str) -> anyhow::Result<NativeStore> {
         let config: tokio_postgres::Config = url
             .parse()
-            .map_err(|e| format!("database URL {url:?}: {e}"))?;
+            .with_context(|| format!("the database URL {url:?} is not valid"))?;
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -69,7 +69,7 @@ impl NativeStore {
             .max_size(64)
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| format!("cannot build the pool: {e}"))?;
+            .context("cannot build the connection pool")?;
         Ok(NativeStore { pool })
     }
 }
@@ -83,7 +83,7 @@ impl sql::Runner for NativeStore {
             .pool
             .get()
             .await
-            .map_err(|e| sql::classify(Failure::Connect(&e.to_string())))?;
+            .map_err(|e| StoreError::new(true, e))?;
         let params: Vec<Box<dyn ToSql + Sync + Send>> = statement
             .params
             .iter()

@@ -5,6 +5,7 @@
 
 use crate::db::{ADMIN_TOKEN, SESSION_SECRET, TestDb, UNREACHED_LIMIT};
 use crate::{minispin_bin, workspace_root};
+use anyhow::{Context, anyhow, bail};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -22,15 +23,15 @@ pub struct Server {
 impl Server {
     /// Starts `cmd` and waits (60 s at most) for a line on its stdout that
     /// starts with `ready_prefix`; the rest of that line is its address.
-    pub fn start(mut cmd: Command, ready_prefix: &str) -> Result<Server, String> {
+    pub fn start(mut cmd: Command, ready_prefix: &str) -> anyhow::Result<Server> {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+            .with_context(|| format!("cannot start {cmd:?}"))?;
         let log = Arc::new(Mutex::new(String::new()));
-        let mut err_pipe = child.stderr.take().ok_or("no stderr")?;
+        let mut err_pipe = child.stderr.take().ok_or_else(|| anyhow!("no stderr"))?;
         let sink = log.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
@@ -44,7 +45,7 @@ impl Server {
                     .push_str(&text);
             }
         });
-        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let prefix = ready_prefix.to_string();
         std::thread::spawn(move || {
@@ -60,7 +61,7 @@ impl Server {
                 let _ = child.kill();
                 let _ = child.wait();
                 let log = log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                Err(format!("the server did not start within 60 s: {log}"))
+                bail!("{cmd:?} did not say it serves within 60 s; its log:\n{log}")
             }
         }
     }
@@ -354,6 +355,6 @@ impl RunnerConfig {
     /// Starts the runner; panics with its log if it does not start.
     pub fn start(&self) -> Server {
         Server::start(self.command(), "minispin: serving ")
-            .unwrap_or_else(|e| panic!("minispin did not start: {e}"))
+            .unwrap_or_else(|e| panic!("minispin did not start: {e:#}"))
     }
 }

@@ -9,6 +9,7 @@
 //! `OSTCHAT_TRAEFIK`.
 
 use crate::server::Server;
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -30,9 +31,10 @@ impl Traefik {
     /// Starts `bin` on a free loopback port, balancing over `backends`
     /// (`http://host:port` each), and waits (30 s at most) until a request
     /// for `ready_path` gets through to a backend.
-    pub fn start(bin: &Path, backends: &[String], ready_path: &str) -> Result<Traefik, String> {
+    pub fn start(bin: &Path, backends: &[String], ready_path: &str) -> anyhow::Result<Traefik> {
         let config_dir = std::env::temp_dir().join(crate::unique_name("ostchat-traefik-"));
-        std::fs::create_dir_all(&config_dir).map_err(|e| format!("{e}"))?;
+        std::fs::create_dir_all(&config_dir)
+            .with_context(|| format!("cannot create {}", config_dir.display()))?;
         let servers: String = backends
             .iter()
             .map(|b| format!("          - url: \"{b}\"\n"))
@@ -43,7 +45,8 @@ impl Traefik {
             "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{servers}"
         );
         let file = config_dir.join("dynamic.yml");
-        std::fs::write(&file, dynamic).map_err(|e| format!("{e}"))?;
+        std::fs::write(&file, dynamic)
+            .with_context(|| format!("cannot write {}", file.display()))?;
         let port = crate::free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut cmd = Command::new(bin);
@@ -64,7 +67,8 @@ impl Traefik {
             ))
             .arg(cmd.get_program())
             .args(cmd.get_args());
-        let server = Server::start(shell, "traefik: serving ")?;
+        let server = Server::start(shell, "traefik: serving ")
+            .with_context(|| format!("starting Traefik ({})", bin.display()))?;
         let traefik = Traefik { server, config_dir };
         // The file provider loads a moment after the port opens.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -75,11 +79,11 @@ impl Traefik {
                 return Ok(traefik);
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                anyhow::bail!(
                     "Traefik on {} did not route {ready_path} within 30 s: {}",
                     traefik.server.base,
                     traefik.server.stderr()
-                ));
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }

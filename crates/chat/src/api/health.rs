@@ -20,6 +20,8 @@ pub async fn health(method: &str, store: &impl Store) -> Reply {
         ),
         // Unhealthy is 503 whatever the cause: load balancers only ask
         // whether to send traffic here.
-        Err(e) => Reply::error(ApiError::database_unavailable().with_cause(e.to_string())),
+        Err(e) => {
+            Reply::error(ApiError::database_unavailable().with_cause(crate::error::report(&e)))
+        }
     }
 }

@@ -19,14 +19,14 @@ pub const POOL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The TLS connector for connections that use TLS: the system's roots, plus
 /// `ca_root` (PEM) when given.
-pub fn tls(ca_root: Option<&str>) -> Result<MakeTlsConnector, String> {
+pub fn tls(ca_root: Option<&str>) -> anyhow::Result<MakeTlsConnector> {
+    use anyhow::Context;
     let mut tls = native_tls::TlsConnector::builder();
     if let Some(pem) = ca_root {
-        let cert = native_tls::Certificate::from_pem(pem.as_bytes())
-            .map_err(|e| format!("invalid CA root: {e}"))?;
+        let cert = native_tls::Certificate::from_pem(pem.as_bytes()).context("invalid CA root")?;
         tls.add_root_certificate(cert);
     }
-    let tls = tls.build().map_err(|e| format!("TLS setup failed: {e}"))?;
+    let tls = tls.build().context("TLS setup failed")?;
     Ok(MakeTlsConnector::new(tls))
 }
 
@@ -77,7 +77,8 @@ impl Pools {
         let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable {
             Manager::from_config(config, tokio_postgres::NoTls, manager_config)
         } else {
-            let tls = tls(ca_root).map_err(Error::ConnectionFailed)?;
+            // The interface carries text: the error and its causes, on one line.
+            let tls = tls(ca_root).map_err(|e| Error::ConnectionFailed(format!("{e:#}")))?;
             Manager::from_config(config, tls, manager_config)
         };
         let pool = Pool::builder(manager)

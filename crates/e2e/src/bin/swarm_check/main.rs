@@ -1,0 +1,178 @@
+//! `swarm-check`: the chat deployed as a Swarm stack, driven through Traefik
+//! under load while hosts and the database are killed, replaced and scaled.
+//! `deploy/test/swarm-test.sh` deploys the stack and runs this.
+//!
+//! Scenarios (each in a room of its own, so counts do not mix):
+//! - `api`: the whole API once through Traefik, plus the proxy's own duties
+//!   (HTTP to HTTPS redirect, security headers, compression);
+//! - `kill`: `docker kill` of one chat task under load;
+//! - `update`: a rolling update (`docker service update --force`) under load;
+//! - `scale`: scale to 5 hosts and back to 2 under load;
+//! - `postgres`: a restart of the Postgres task under load;
+//! - `metrics`: the stack's Prometheus sees every host and Traefik, and a
+//!   scale to 5 hosts and back shows in its series.
+//!
+//! Layout: `docker` (the Swarm through the docker CLI), `load` (the load
+//! and one scenario's figures), `scenarios` (each scenario), and this file
+//! (the command line and the table). HTTP goes through `testkit::http`,
+//! the tests' one client.
+//!
+//! Load: posting clients (each message retried with the same `client_id`
+//! until acknowledged, as the browser does) and polling clients (following
+//! the cursor, checking every id arrives exactly once and in order). Bounded
+//! in clients and time. The table: requests, failed requests, messages
+//! acknowledged / seen by every poller / duplicated, and the longest time a
+//! client went without a successful answer.
+
+mod docker;
+mod load;
+mod scenarios;
+
+use anyhow::Context;
+use std::process::ExitCode;
+
+use load::{Row, failed_row};
+
+/// The chat on a Swarm, under load, while hosts die and get replaced.
+#[derive(clap::Parser)]
+#[command(name = "swarm-check", version)]
+struct Cli {
+    /// The chat's HTTPS address through Traefik (its host name must match
+    /// the stack's MY_DOMAIN).
+    #[arg(long, value_name = "https://HOST:PORT")]
+    url: String,
+    /// Where to connect for --url (no DNS needed).
+    #[arg(long, value_name = "IP:PORT")]
+    connect: String,
+    /// The plain-HTTP entrypoint (checked to redirect).
+    #[arg(long, value_name = "http://HOST:PORT")]
+    http_url: String,
+    /// The stack's name (its services are NAME_chat, NAME_postgres, ...).
+    #[arg(long, value_name = "NAME")]
+    stack: String,
+    /// A file holding the admin token (a Docker secret of the stack).
+    #[arg(long, value_name = "PATH")]
+    admin_token_file: std::path::PathBuf,
+    /// The scenarios to run, in order.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,replica,postgres,metrics",
+          value_parser = ["api", "kill", "update", "scale", "replica", "postgres", "metrics"])]
+    scenarios: Vec<String>,
+    /// Posting clients of the load.
+    #[arg(long, value_name = "N", default_value = "3")]
+    posters: usize,
+    /// Polling clients of the load.
+    #[arg(long, value_name = "N", default_value = "4")]
+    pollers: usize,
+    /// Chat hosts the stack runs.
+    #[arg(long, value_name = "N", default_value = "3")]
+    replicas: usize,
+}
+
+pub(crate) struct Args {
+    pub(crate) url: String,
+    pub(crate) connect: String,
+    pub(crate) http_url: String,
+    pub(crate) stack: String,
+    pub(crate) admin_token: String,
+    pub(crate) scenarios: Vec<String>,
+    pub(crate) posters: usize,
+    pub(crate) pollers: usize,
+    pub(crate) replicas: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let cli = <Cli as clap::Parser>::parse();
+    let admin_token = std::fs::read_to_string(&cli.admin_token_file)
+        .with_context(|| {
+            format!(
+                "cannot read --admin-token-file {}; give the file the stack's admin token is in",
+                cli.admin_token_file.display()
+            )
+        })?
+        .trim()
+        .to_string();
+    Ok(Args {
+        url: cli.url.trim_end_matches('/').to_string(),
+        connect: cli.connect,
+        http_url: cli.http_url.trim_end_matches('/').to_string(),
+        stack: cli.stack,
+        admin_token,
+        scenarios: cli.scenarios,
+        posters: cli.posters,
+        pollers: cli.pollers,
+        replicas: cli.replicas,
+    })
+}
+
+fn say(text: &str) {
+    println!("==> {text}");
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("swarm-check: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for scenario in &args.scenarios {
+        say(&format!("scenario {scenario}"));
+        let row = match scenario.as_str() {
+            "api" => scenarios::api(&args),
+            "kill" => scenarios::kill(&args),
+            "update" => scenarios::update(&args),
+            "scale" => scenarios::scale(&args),
+            "replica" => scenarios::replica(&args),
+            "postgres" => scenarios::postgres(&args),
+            "metrics" => scenarios::metrics(&args),
+            other => failed_row(other, "unknown scenario".into()),
+        };
+        say(&format!(
+            "{}: {} ({})",
+            row.scenario,
+            if row.passed { "passed" } else { "FAILED" },
+            row.note
+        ));
+        rows.push(row);
+    }
+    println!();
+    println!(
+        "{:<9} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>9}  {:<6} note",
+        "scenario",
+        "requests",
+        "failed",
+        "acked",
+        "seen/all",
+        "dup",
+        "skipped",
+        "max gap",
+        "result"
+    );
+    for r in &rows {
+        println!(
+            "{:<9} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>8.1}s  {:<6} {}{}",
+            r.scenario,
+            r.requests,
+            r.failed,
+            r.acked,
+            r.seen_by_all,
+            r.duplicated,
+            r.skipped,
+            r.longest_gap.as_secs_f64(),
+            if r.passed { "ok" } else { "FAILED" },
+            r.note,
+            if r.failures.is_empty() {
+                String::new()
+            } else {
+                format!(" (failures: {:?})", r.failures)
+            }
+        );
+    }
+    if rows.iter().any(|r| !r.passed) {
+        eprintln!("\nswarm-check: a scenario failed; the table above says which and why");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
