@@ -40,6 +40,12 @@ const ASSETS: &[Asset] = &[
     asset!("js/text.js", "text/javascript; charset=utf-8"),
     asset!("js/time.js", "text/javascript; charset=utf-8"),
     asset!("js/unread.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/actions.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/messages.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/rooms.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/session.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/state.js", "text/javascript; charset=utf-8"),
+    asset!("js/page/sync.js", "text/javascript; charset=utf-8"),
 ];
 
 /// A strong validator from the content (the first 128 bits of its SHA-256),

@@ -32,10 +32,7 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_in(&self.headers, name)
     }
 
     /// The machine code of an error reply.
@@ -51,6 +48,14 @@ impl Reply {
         let body: String = self.body.chars().take(200).collect();
         format!("HTTP {} {body}", self.status)
     }
+}
+
+/// The value of header `name` (any case) in a list of headers.
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// An agent with a 30 s timeout per request.

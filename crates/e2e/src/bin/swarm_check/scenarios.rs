@@ -4,7 +4,6 @@
 use anyhow::bail;
 use e2e::http;
 use serde_json::json;
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::Args;
@@ -221,21 +220,17 @@ pub(crate) fn api(args: &Args) -> Row {
 
     let passed = problems.is_empty();
     Row {
-        scenario: "api".into(),
         requests: checks,
         failed: problems.len() as u64,
-        failures: BTreeMap::new(),
-        acked: 0,
-        seen_by_all: 0,
-        duplicated: 0,
-        skipped: 0,
-        longest_gap: Duration::ZERO,
-        note: if passed {
-            format!("{checks} checks: routes, errors, redirect, headers, gzip, rate limits")
-        } else {
-            problems.join("; ")
-        },
         passed,
+        ..failed_row(
+            "api",
+            if passed {
+                format!("{checks} checks: routes, errors, redirect, headers, gzip, rate limits")
+            } else {
+                problems.join("; ")
+            },
+        )
     }
 }
 

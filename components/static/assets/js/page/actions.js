@@ -1,0 +1,447 @@
+/* What one does to a message: its menu, editing one's own, and the
+ * dialogs (removal, mute, the moderator's settings). */
+
+import { api, messagePath } from '../api.js';
+import { isRemoved, updatedState } from '../events.js';
+import { applyUpdate, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
+import { roomState } from './rooms.js';
+import { clearSession, ownsMessage, sessionValid, showJoin, updateIdentity } from './session.js';
+import { announce, DEFAULT_EDIT_WINDOW_SECS, make, MAX_BODY, S, ui } from './state.js';
+import { ADMIN_KEY, sessionStore, writeJSON } from '../storage.js';
+import { excerpt } from '../text.js';
+import { fmtTime, timeOf } from '../time.js';
+
+/* ---------- the message menu ----------
+ * One menu element, #message-menu, kept outside the live message list (so
+ * opening it is not announced as a new message) and placed next to the
+ * button of the message it acts on. Keyboard as in the WAI-ARIA menu
+ * button pattern: Enter/Space/ArrowDown open it on the first item, ArrowUp
+ * on the last; arrows, Home and End move; Escape (and Tab) close it and
+ * return to the button. Built when opened, so "Edit" shows only while the
+ * edit window is open. */
+
+function editWindowMs() {
+  var secs = S.session && typeof S.session.edit_window_secs === 'number' ? S.session.edit_window_secs : DEFAULT_EDIT_WINDOW_SECS;
+  return secs * 1000;
+}
+
+function canEdit(m) {
+  return ownsMessage(m) && !isRemoved(m) && timeOf(m.sent_at) + editWindowMs() > Date.now();
+}
+
+export function menuItems(m) {
+  if (isRemoved(m)) return [];
+  var own = ownsMessage(m), items = [];
+  if (canEdit(m)) items.push({ action: 'edit', label: 'Edit' });
+  if (own || S.adminToken) items.push({ action: 'remove', label: 'Remove' });
+  if (S.adminToken && !own) items.push({ action: 'mute', label: 'Mute ' + m.author + '…' });
+  return items;
+}
+
+export function menuButton(m) {
+  var b = make('button', 'message-menu');
+  b.type = 'button';
+  b.setAttribute('aria-haspopup', 'menu');
+  b.setAttribute('aria-expanded', 'false');
+  b.setAttribute('aria-label', 'Actions for message from ' + m.author);
+  var icon = make('span', null, '⋯');
+  icon.setAttribute('aria-hidden', 'true');
+  b.appendChild(icon);
+  b.addEventListener('click', function () {
+    if (S.menu && S.menu.button === b) closeMenu(true); else openMenu(b, 'first');
+  });
+  b.addEventListener('keydown', function (ev) {
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      openMenu(b, ev.key === 'ArrowUp' ? 'last' : 'first');
+    }
+  });
+  return b;
+}
+
+function menuEntries() { return Array.prototype.slice.call(ui.menu.querySelectorAll('[role="menuitem"]')); }
+
+function openMenu(button, which) {
+  var li = button.closest('li.message');
+  var m = li && S.current ? roomState(S.current).msgs.get(Number(li.getAttribute('data-id'))) : null;
+  closeMenu(false);
+  var items = m ? menuItems(m) : [];
+  if (!items.length) return;
+  ui.menu.textContent = '';
+  items.forEach(function (it) {
+    var item = make('button', 'menu-item' + (it.action === 'remove' ? ' danger' : ''), it.label);
+    item.type = 'button';
+    item.tabIndex = -1;
+    item.setAttribute('role', 'menuitem');
+    item.setAttribute('data-action', it.action);
+    ui.menu.appendChild(item);
+  });
+  ui.menu.setAttribute('aria-label', 'Actions for message from ' + m.author);
+  ui.menu.hidden = false;
+  S.menu = { button: button, room: S.current, id: m.id };
+  button.setAttribute('aria-expanded', 'true');
+  button.setAttribute('aria-controls', 'message-menu');
+  li.classList.add('menu-open');
+  positionMenu();
+  var all = menuEntries();
+  if (S.menu) (which === 'last' ? all[all.length - 1] : all[0]).focus();
+}
+
+export function closeMenu(returnFocus) {
+  if (!S.menu) return;
+  var b = S.menu.button;
+  S.menu = null;
+  ui.menu.hidden = true;
+  ui.menu.textContent = '';
+  b.setAttribute('aria-expanded', 'false');
+  b.removeAttribute('aria-controls');
+  var li = b.closest('li');
+  if (li) li.classList.remove('menu-open');
+  if (returnFocus && b.isConnected) b.focus();
+}
+
+// Next to its button, below it (above when there is no room below);
+// closed when the button scrolls out of sight.
+export function positionMenu() {
+  if (!S.menu) return;
+  var b = S.menu.button;
+  if (!b.isConnected) { closeMenu(false); return; }
+  var stage = ui.menu.parentNode.getBoundingClientRect();
+  var view = ui.scroller.getBoundingClientRect();
+  var r = b.getBoundingClientRect();
+  if (r.bottom < view.top || r.top > view.bottom) {
+    var focused = ui.menu.contains(document.activeElement);
+    closeMenu(false);
+    if (focused) b.focus({ preventScroll: true });
+    return;
+  }
+  var h = ui.menu.offsetHeight;
+  var top = r.bottom - stage.top + 4;
+  if (top + h > stage.height && r.top - stage.top - h - 4 >= 0) top = r.top - stage.top - h - 4;
+  ui.menu.style.top = Math.round(top) + 'px';
+  ui.menu.style.right = Math.max(4, Math.round(stage.right - r.right)) + 'px';
+}
+
+export function onMenuKey(ev) {
+  if (!S.menu) return;
+  var all = menuEntries(), i = all.indexOf(document.activeElement), to = null;
+  switch (ev.key) {
+    case 'ArrowDown': to = all[(i + 1) % all.length]; break;
+    case 'ArrowUp': to = all[i <= 0 ? all.length - 1 : i - 1]; break;
+    case 'Home': to = all[0]; break;
+    case 'End': to = all[all.length - 1]; break;
+    case 'Escape': case 'Tab': ev.preventDefault(); closeMenu(true); return;
+    default: return;
+  }
+  ev.preventDefault();
+  if (to) to.focus();
+}
+
+export function onMenuClick(ev) {
+  var item = ev.target.closest('[data-action]');
+  if (!item || !S.menu) return;
+  var action = item.getAttribute('data-action'), at = S.menu;
+  closeMenu(false);
+  var m = roomState(at.room).msgs.get(at.id);
+  if (!m || isRemoved(m)) { if (at.button.isConnected) at.button.focus(); return; }
+  if (action === 'edit') startEdit(at.room, m);
+  else if (action === 'remove') askRemove(at.room, m, at.button);
+  else if (action === 'mute') openMute(at.room, m, at.button);
+}
+
+/* ---------- editing one's own message ----------
+ * In place: the body gives way to a textarea.edit-body (the .body stays in
+ * the element, hidden, so the message still reads the same to anything
+ * that inspects it). Enter saves, Shift+Enter is a new line, Escape
+ * cancels. The server decides whether the edit window is still open (and
+ * whether the person is muted); its refusal is shown next to the editor. */
+
+function startEdit(room, m) {
+  if (S.editing) stopEdit(false);
+  S.editing = { room: room, id: m.id, draft: String(m.body), busy: false, error: '' };
+  refreshMessageEl(m);
+  var li = liFor(m.id);
+  var area = li && li.querySelector('textarea.edit-body');
+  if (!area) return;
+  area.focus();
+  area.setSelectionRange(area.value.length, area.value.length);
+  sizeEditor(area);
+}
+
+export function attachEditor(li, body) {
+  var ed = S.editing;
+  li.classList.add('editing');
+  body.hidden = true;
+  var box = make('div', 'edit');
+  var areaId = 'edit-' + ed.id, hintId = areaId + '-hint';
+  var label = make('label', 'visually-hidden', 'Edit your message');
+  label.htmlFor = areaId;
+  var area = make('textarea', 'edit-body');
+  area.id = areaId;
+  area.rows = 2;
+  area.value = ed.draft;
+  area.readOnly = ed.busy;
+  area.setAttribute('aria-describedby', hintId);
+  var hint = make('p', 'hint', 'Enter saves, Shift+Enter adds a new line, Escape cancels.');
+  hint.id = hintId;
+  var actions = make('div', 'edit-actions');
+  var save = make('button', 'primary', ed.busy ? 'Saving…' : 'Save');
+  save.type = 'button';
+  save.setAttribute('data-action', 'save-edit');
+  save.disabled = ed.busy;
+  var cancel = make('button', 'secondary', 'Cancel');
+  cancel.type = 'button';
+  cancel.setAttribute('data-action', 'cancel-edit');
+  cancel.disabled = ed.busy;
+  var error = make('p', 'edit-error error', ed.error);
+  error.setAttribute('role', 'alert');
+  error.hidden = !ed.error;
+
+  area.addEventListener('input', function () {
+    ed.draft = area.value;
+    sizeEditor(area);
+    if (ed.error) showEditError(ed, '');
+  });
+  area.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+      ev.preventDefault();
+      saveEdit();
+    } else if (ev.key === 'Escape') {
+      ev.preventDefault();
+      ev.stopPropagation();
+      stopEdit(true);
+    }
+  });
+  save.addEventListener('click', saveEdit);
+  cancel.addEventListener('click', function () { stopEdit(true); });
+
+  actions.appendChild(save);
+  actions.appendChild(cancel);
+  box.appendChild(label);
+  box.appendChild(area);
+  box.appendChild(hint);
+  box.appendChild(actions);
+  box.appendChild(error);
+  li.appendChild(box);
+}
+
+function sizeEditor(area) {
+  area.style.height = 'auto';
+  area.style.height = Math.min(area.scrollHeight + 2, 240) + 'px';
+}
+
+function showEditError(ed, text) {
+  ed.error = text || '';
+  var li = ed.room === S.current ? liFor(ed.id) : null;
+  var el = li && li.querySelector('.edit-error');
+  if (!el) return;
+  el.textContent = ed.error;
+  el.hidden = !ed.error;
+}
+
+function setEditorBusy(ed, busy) {
+  var li = ed.room === S.current ? liFor(ed.id) : null;
+  if (!li) return;
+  var area = li.querySelector('textarea.edit-body');
+  var save = li.querySelector('[data-action="save-edit"]');
+  var cancel = li.querySelector('[data-action="cancel-edit"]');
+  if (area) area.readOnly = busy;
+  if (save) { save.disabled = busy; save.textContent = busy ? 'Saving…' : 'Save'; }
+  if (cancel) cancel.disabled = busy;
+}
+
+// Leaves the editor, showing the message as it is now.
+function stopEdit(focus) {
+  var ed = S.editing;
+  if (!ed || ed.busy) return;
+  S.editing = null;
+  var m = roomState(ed.room).msgs.get(ed.id);
+  if (!m || ed.room !== S.current) return;
+  refreshMessageEl(m);
+  if (focus) { var li = liFor(ed.id); if (li) focusMessage(li); }
+  updateRoomChrome();
+}
+
+function saveEdit() {
+  var ed = S.editing;
+  if (!ed || ed.busy) return;
+  var st = roomState(ed.room), m = st.msgs.get(ed.id);
+  if (!m || isRemoved(m)) { S.editing = null; if (m) refreshMessageEl(m); return; }
+  var text = ed.draft.trim();
+  var n = Array.from(text).length;
+  if (!text) { showEditError(ed, 'A message cannot be empty. To take it back, use Remove instead.'); return; }
+  if (n > MAX_BODY) { showEditError(ed, 'Messages can be at most ' + MAX_BODY + ' characters (this one has ' + n + ').'); return; }
+  if (text === m.body) { stopEdit(true); return; }
+  if (!sessionValid()) { showEditError(ed, 'Your session expired. Join again to edit your messages.'); updateIdentity(); return; }
+  ed.busy = true;
+  showEditError(ed, '');
+  setEditorBusy(ed, true);
+  api('PATCH', messagePath(ed.room, ed.id), { body: text }, S.session.token).then(function (data) {
+    ed.busy = false;
+    if (S.editing === ed) S.editing = null;
+    var now = st.msgs.get(ed.id);
+    if (!now) return;
+    var reply = data && data.message;
+    var next = reply && reply.id === ed.id ? updatedState(now, reply) : null;
+    if (!next && !isRemoved(now) && now.body !== text) {
+      next = Object.assign({}, now, { body: text, edited_at: (reply && reply.edited_at) || new Date().toISOString() });
+    }
+    if (next) st.msgs.set(ed.id, next);
+    if (ed.room !== S.current) return;
+    var keepFocus = !document.activeElement || document.activeElement === document.body ||
+      (liFor(ed.id) && liFor(ed.id).contains(document.activeElement));
+    refreshMessageEl(next || now);
+    var li = liFor(ed.id);
+    if (li && keepFocus) focusMessage(li);
+    updateRoomChrome();
+  }, function (e) {
+    ed.busy = false;
+    if (S.editing !== ed) { announce('Your edit was not saved: ' + e.message, true); return; }
+    if (e.status === 401) {
+      S.editing = null;
+      clearSession();
+      showJoin('Your session expired. Choose a name to join again.');
+      rerenderCurrent();
+      return;
+    }
+    setEditorBusy(ed, false);
+    showEditError(ed, e.message);
+    var li = ed.room === S.current ? liFor(ed.id) : null;
+    var area = li && li.querySelector('textarea.edit-body');
+    if (area) area.focus();
+  });
+}
+
+/* ---------- dialogs: removal, mute, settings ----------
+ * Native modal <dialog>s (focus is kept inside, Escape closes them). A
+ * removal is confirmed in #confirm-dialog rather than window.confirm(),
+ * which cannot be styled and blocks the page (and scripted tests). When a
+ * dialog closes, focus goes back to what opened it, or to the message. */
+
+function openDialog(d) {
+  if (typeof d.showModal === 'function') { if (!d.open) d.showModal(); }
+  else d.setAttribute('open', '');
+}
+export function closeDialog(d) {
+  if (typeof d.close === 'function') { if (d.open) d.close(); }
+  else { d.removeAttribute('open'); d.dispatchEvent(new Event('close')); }
+}
+export function restoreFocus(el, room, id) {
+  if (el && el.isConnected && !el.disabled) { el.focus(); return; }
+  var li = id != null && room === S.current ? liFor(id) : null;
+  if (li) focusMessage(li); else ui.scroller.focus();
+}
+function setText(el, text) { el.textContent = text || ''; el.hidden = !text; }
+
+// Removal: own messages with the session token, others' with the admin token.
+function askRemove(room, m, returnTo) {
+  var own = ownsMessage(m);
+  S.confirmState = { room: room, id: m.id, own: own, returnTo: returnTo, busy: false };
+  ui.confirmText.textContent = own ?
+    'Remove your message? Everyone will see “Message removed” in its place.' :
+    'Remove this message from ' + m.author + '? Everyone will see “Removed by a moderator” in its place.';
+  ui.confirmQuote.textContent = excerpt(m.body, 200);
+  setText(ui.confirmError, '');
+  ui.confirmOk.disabled = false;
+  ui.confirmCancel.disabled = false;
+  openDialog(ui.confirm);
+  ui.confirmCancel.focus();
+}
+
+export function doRemove() {
+  var cs = S.confirmState;
+  if (!cs || cs.busy) return;
+  var token = cs.own ? (sessionValid() ? S.session.token : null) : S.adminToken;
+  if (!token) {
+    setText(ui.confirmError, cs.own ? 'Your session expired. Join again to remove your messages.' :
+      'Enter the admin token in Settings first.');
+    return;
+  }
+  cs.busy = true;
+  ui.confirmOk.disabled = true;
+  api('DELETE', messagePath(cs.room, cs.id), undefined, token).then(function (data) {
+    cs.busy = false;
+    var reply = data && data.message;
+    var upd = reply && isRemoved(reply) ? reply :
+      { removed_at: new Date().toISOString(), removed_by: cs.own ? 'author' : 'moderator' };
+    applyUpdate(roomState(cs.room), cs.id, upd);
+    if (cs.room === S.current) updateRoomChrome();
+    if (S.confirmState === cs) closeDialog(ui.confirm);
+    announce('Message removed.');
+  }, function (e) {
+    cs.busy = false;
+    var text = e.status === 401 && !cs.own ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+    if (S.confirmState === cs && ui.confirm.open) {
+      ui.confirmOk.disabled = false;
+      setText(ui.confirmError, text);
+    } else {
+      announce('The message was not removed: ' + text, true);
+    }
+  });
+}
+
+// Mute the author of a message (moderators).
+function openMute(room, m, returnTo) {
+  S.muteState = { room: room, id: m.id, name: m.author, returnTo: returnTo, busy: false };
+  ui.muteName.textContent = m.author;
+  ui.muteScopeRoom.textContent = 'In #' + room + ' only';
+  ui.muteDuration.value = '600';
+  ui.muteScope.value = 'room';
+  syncMuteButton();
+  setText(ui.muteError, '');
+  ui.muteConfirm.disabled = false;
+  openDialog(ui.mute);
+  ui.muteDuration.focus();
+}
+
+export function syncMuteButton() {
+  ui.muteConfirm.textContent = ui.muteDuration.value === '0' ? 'Lift mute' : 'Mute';
+}
+
+function muteResult(mute) {
+  var where = mute.room ? 'in #' + mute.room : 'everywhere';
+  if (!mute.until) return mute.name + ' is no longer muted ' + where;
+  return mute.name + ' is muted ' + where + ' until ' + fmtTime(mute.until).short;
+}
+
+export function doMute(ev) {
+  ev.preventDefault();
+  var ms = S.muteState;
+  if (!ms || ms.busy) return;
+  if (!S.adminToken) { setText(ui.muteError, 'Enter the admin token in Settings first.'); return; }
+  var secs = parseInt(ui.muteDuration.value, 10) || 0;
+  var room = ui.muteScope.value === 'everywhere' ? null : ms.room;
+  ms.busy = true;
+  ui.muteConfirm.disabled = true;
+  setText(ui.muteError, '');
+  api('POST', '/api/mutes', { name: ms.name, room: room, duration_secs: secs }, S.adminToken).then(function (data) {
+    ms.busy = false;
+    var mute = (data && data.mute) || { name: ms.name, room: room, until: null };
+    if (S.muteState === ms) closeDialog(ui.mute);
+    announce(muteResult({ name: mute.name || ms.name, room: mute.room, until: mute.until }));
+  }, function (e) {
+    ms.busy = false;
+    var text = e.status === 401 ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+    if (S.muteState === ms && ui.mute.open) {
+      ui.muteConfirm.disabled = false;
+      setText(ui.muteError, text);
+    } else {
+      announce(ms.name + ' was not muted: ' + text, true);
+    }
+  });
+}
+
+// Settings: the admin token, for this tab only (sessionStorage).
+export function setAdminToken(token) {
+  S.adminToken = token || null;
+  writeJSON(sessionStore(), ADMIN_KEY, S.adminToken);
+  ui.adminBadge.hidden = !S.adminToken;
+  closeMenu(false);
+  rerenderCurrent();
+}
+
+export function openSettings() {
+  ui.adminInput.value = S.adminToken || '';
+  openDialog(ui.settings);
+  ui.adminInput.focus();
+}

@@ -1,0 +1,435 @@
+/* The open room's messages: the list and its elements, pending messages,
+ * how events change messages, day separators and grouping, mentions and
+ * their notifications. */
+
+import { api, roomPath } from '../api.js';
+import { eventUpdate, isRemoved, rememberLate, settleLate, updatedState } from '../events.js';
+import { attachEditor, closeMenu, menuButton, menuItems } from './actions.js';
+import { roomState, roomTitle } from './rooms.js';
+import { looksMine } from './session.js';
+import { announce, isAtBottom, make, OLDER_PAGE, presence, roomStates, S, scrollToBottom, showNotice, ui, updateTitle } from './state.js';
+import { retryPending } from './sync.js';
+import { PENDING_KEY, sessionStore, writeJSON } from '../storage.js';
+import { excerpt, mentionsMe, orderNames, segments } from '../text.js';
+import { dayKey, dayLabel, fmtTime, groupsWith, timeOf } from '../time.js';
+
+/* ---------- messages ---------- */
+
+function messageEl(m) {
+  var li = make('li', 'message');
+  li.setAttribute('data-id', String(m.id));
+  li.setAttribute('data-author', String(m.author));
+  li.setAttribute('data-time', String(timeOf(m.sent_at)));
+  if (m.client_id) li.setAttribute('data-client-id', m.client_id);
+  if (isRemoved(m)) {
+    // A placeholder only: the text is erased on the server too. Focusable
+    // from script, for after removing it from its menu.
+    li.classList.add('removed');
+    li.tabIndex = -1;
+    li.appendChild(make('span', 'placeholder',
+      m.removed_by === 'moderator' ? 'Removed by a moderator' : 'Message removed'));
+    return li;
+  }
+  var mine = looksMine(m);
+  if (mine) li.classList.add('mine');
+  var meta = make('div', 'meta');
+  meta.appendChild(make('span', 'author', m.author));
+  var t = fmtTime(m.sent_at);
+  var time = make('time', 'time', t.short);
+  time.setAttribute('datetime', m.sent_at || '');
+  time.title = t.full;
+  meta.appendChild(time);
+  if (m.edited_at) {
+    var edited = make('span', 'edited', 'edited');
+    edited.title = fmtTime(m.edited_at).full;
+    meta.appendChild(edited);
+  }
+  li.appendChild(meta);
+  var body = renderBody(make('div', 'body'), String(m.body));
+  li.appendChild(body);
+  if (!mine && body.querySelector('.mention.me')) li.classList.add('mentions-me');
+  if (S.editing && S.editing.room === S.current && S.editing.id === m.id) attachEditor(li, body);
+  else if (menuItems(m).length) { li.classList.add('has-menu'); li.appendChild(menuButton(m)); }
+  return li;
+}
+
+export function pendingEl(p) {
+  var li = make('li', 'message pending mine');
+  li.setAttribute('data-client-id', p.client_id);
+  li.setAttribute('data-author', String(p.author));
+  li.setAttribute('data-time', String(p.created));
+  var meta = make('div', 'meta');
+  meta.appendChild(make('span', 'author', p.author));
+  meta.appendChild(make('span', 'state'));
+  li.appendChild(meta);
+  li.appendChild(renderBody(make('div', 'body'), p.body));
+  p.el = li;
+  updatePendingEl(p);
+  return li;
+}
+
+export function updatePendingEl(p) {
+  var li = p.el;
+  if (!li) return;
+  var state = li.querySelector('.state');
+  state.textContent = '';
+  li.classList.toggle('failed', p.state === 'failed');
+  if (p.state !== 'failed') { state.textContent = 'sending…'; return; }
+  state.appendChild(document.createTextNode(p.auto ?
+    'not sent yet, will retry automatically · ' : 'not sent' + (p.error ? ' (' + p.error + ')' : '') + ' · '));
+  var retry = make('button', 'retry link-button', 'retry');
+  retry.type = 'button';
+  retry.title = p.error ? 'Error: ' + p.error : 'Retry sending';
+  retry.addEventListener('click', function () { retryPending(p); });
+  state.appendChild(retry);
+  if (!p.auto) {
+    state.appendChild(document.createTextNode(' · '));
+    var drop = make('button', 'discard link-button', 'discard');
+    drop.type = 'button';
+    drop.addEventListener('click', function () { removePending(roomState(p.room), p.client_id); updateRoomChrome(); });
+    state.appendChild(drop);
+  }
+}
+
+function firstPendingEl() { return ui.list.querySelector('li.pending'); }
+
+export function liFor(id) { return ui.list.querySelector('li.message[data-id="' + Number(id) + '"]'); }
+
+// Puts a stored message's element in id order, before the pending ones;
+// date separators are skipped (relayout() puts them back where they go).
+// True when nothing stored comes after it (it went in at the bottom).
+function insertMessageEl(li, id) {
+  var fp = firstPendingEl();
+  var node = fp ? fp.previousElementSibling : ui.list.lastElementChild;
+  while (node && (!node.classList.contains('message') || Number(node.getAttribute('data-id')) > id)) {
+    node = node.previousElementSibling;
+  }
+  ui.list.insertBefore(li, node ? node.nextElementSibling : ui.list.firstElementChild);
+  var next = li.nextElementSibling;
+  while (next && !next.classList.contains('message')) next = next.nextElementSibling;
+  return !next || next.classList.contains('pending');
+}
+
+export function savePending() {
+  var all = [];
+  Object.keys(roomStates).forEach(function (id) {
+    roomStates[id].pending.forEach(function (p) {
+      all.push({ room: p.room, client_id: p.client_id, body: p.body, author: p.author });
+    });
+  });
+  writeJSON(sessionStore(), PENDING_KEY, all.length ? all : null);
+}
+
+export function removePending(st, clientId) {
+  var p = st.pending.get(clientId);
+  if (!p) return;
+  st.pending.delete(clientId);
+  if (p.el && p.el.parentNode) p.el.parentNode.removeChild(p.el);
+  p.el = null;
+  savePending();
+}
+
+function noteAuthor(st, name) {
+  if (typeof name !== 'string' || !name || st.authors.has(name)) return;
+  st.authors.add(name);
+  st.authorsVersion++;
+}
+
+// Adds a room's events to it: messages (deduplicated by id; a copy of a
+// known message may bring a newer state) and edits and removals, which
+// change the message they target. Shown at once when the room is open.
+// opts.older: a page of history; opts.live: new events from a poll.
+export function addMessages(roomId, msgs, opts) {
+  var st = roomState(roomId);
+  var visible = roomId === S.current;
+  var older = !!(opts && opts.older);
+  var live = !!(opts && opts.live) && !older;
+  var follow = visible && !older && isAtBottom();
+  var added = 0, below = 0, changed = 0;
+  for (var i = 0; i < msgs.length; i++) {
+    var m = msgs[i];
+    if (!m || typeof m.id !== 'number') continue;
+    var kind = m.kind || 'message';
+    if (kind === 'edit' || kind === 'removal') {
+      if (applyEvent(st, m)) changed++;
+      continue;
+    }
+    if (kind !== 'message') continue; // a kind this page does not know: the cursor still moves on
+    var p = m.client_id && st.pending.get(m.client_id);
+    if (p && p.author === m.author) removePending(st, m.client_id);
+    if (st.msgs.has(m.id)) {
+      if (applyUpdate(st, m.id, m)) changed++;
+      continue;
+    }
+    m = settleLate(st.late, m);
+    st.msgs.set(m.id, m);
+    noteAuthor(st, m.author);
+    if (!st.minId || m.id < st.minId) st.minId = m.id;
+    added++;
+    if (visible && insertMessageEl(messageEl(m), m.id) && !older) below++;
+    if (live) noteMention(roomId, m);
+  }
+  if (st.minId === 1) st.atStart = true;
+  if (visible) {
+    updateRoomChrome();
+    if (follow && (added || changed)) scrollToBottom();
+    else if (below && !older) {
+      st.newBelow += below;
+      ui.jump.textContent = st.newBelow + (st.newBelow === 1 ? ' new message ↓' : ' new messages ↓');
+      ui.jump.hidden = false;
+    }
+  }
+  return added;
+}
+
+export function renderRoom() {
+  var st = roomState(S.current);
+  closeMenu(false);
+  var frag = document.createDocumentFragment();
+  var ids = Array.from(st.msgs.keys()).sort(function (a, b) { return a - b; });
+  ids.forEach(function (id) { frag.appendChild(messageEl(st.msgs.get(id))); });
+  st.pending.forEach(function (p) { frag.appendChild(pendingEl(p)); });
+  ui.list.textContent = '';
+  ui.list.appendChild(frag);
+  ui.input.placeholder = 'Message #' + roomTitle(S.current);
+  updateRoomChrome();
+  if (st.atBottom || st.scrollTop == null) scrollToBottom();
+  else ui.scroller.scrollTop = st.scrollTop;
+  ui.jump.hidden = !st.newBelow;
+}
+
+export function rerenderCurrent() {
+  if (!S.current) return;
+  var st = roomState(S.current);
+  st.atBottom = isAtBottom();
+  st.scrollTop = ui.scroller.scrollTop;
+  renderRoom();
+}
+
+export function updateRoomChrome() {
+  var st = roomState(S.current);
+  var count = st.msgs.size + st.pending.size;
+  relayout();
+  ui.empty.textContent = st.loaded ? 'No messages yet. Say hi!' : 'Loading…';
+  ui.empty.hidden = count > 0;
+  ui.loadOlder.hidden = !(st.loaded && !st.atStart && st.msgs.size > 0);
+  ui.loadOlder.disabled = st.loadingOlder;
+  ui.loadOlder.textContent = st.loadingOlder ? 'Loading…' : 'Load older messages';
+  ui.historyStart.hidden = !(st.loaded && st.atStart && st.msgs.size > 0);
+}
+
+export function loadOlder() {
+  var roomId = S.current;
+  var st = roomState(roomId);
+  if (!st.loaded || st.loadingOlder || st.atStart) return;
+  if (!st.minId) { st.atStart = true; updateRoomChrome(); return; }
+  st.loadingOlder = true;
+  updateRoomChrome();
+  api('GET', roomPath(roomId) + '?before=' + st.minId + '&limit=' + OLDER_PAGE).then(function (data) {
+    var msgs = Array.isArray(data.messages) ? data.messages : [];
+    if (msgs.length < OLDER_PAGE) st.atStart = true;
+    st.loadingOlder = false;
+    if (roomId === S.current) {
+      // Keep what the reader looks at in place: the message that was first
+      // stays where it was on screen. (Measured on that message, not on the
+      // added height: it may join the group of the older ones above and
+      // lose its name line, and the day's separator moves up.)
+      var s = ui.scroller;
+      var anchor = ui.list.querySelector('li.message');
+      var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+      var h = s.scrollHeight, top = s.scrollTop;
+      addMessages(roomId, msgs, { older: true });
+      if (anchor && anchor.isConnected) s.scrollTop = top + (anchor.getBoundingClientRect().top - anchorTop);
+      else s.scrollTop = top + (s.scrollHeight - h);
+    } else {
+      addMessages(roomId, msgs, { older: true });
+    }
+  }, function (e) {
+    st.loadingOlder = false;
+    if (roomId === S.current) showNotice('Could not load older messages: ' + e.message);
+  }).finally(function () {
+    if (roomId === S.current) updateRoomChrome();
+  });
+}
+
+// Message text with http(s) links made clickable and @mentions marked
+// (text.js finds them). Only text nodes, spans and anchors are built here.
+function renderBody(el, text) {
+  segments(text, knownNames(), S.session ? S.session.name : null).forEach(function (s) {
+    if (s.kind === 'link') {
+      var a = make('a', null, s.text);
+      a.href = s.href;
+      a.rel = 'noopener noreferrer';
+      a.target = '_blank';
+      el.appendChild(a);
+    } else if (s.kind === 'mention') {
+      el.appendChild(make('span', s.me ? 'mention me' : 'mention', s.text));
+    } else {
+      el.appendChild(document.createTextNode(s.text));
+    }
+  });
+  return el;
+}
+
+/* ---------- edits and removals: applying events (events.js) ---------- */
+
+function applyEvent(st, ev) {
+  if (typeof ev.target !== 'number') return false;
+  var upd = eventUpdate(ev);
+  if (st.msgs.has(ev.target)) return applyUpdate(st, ev.target, upd);
+  rememberLate(st.late, ev.target, upd);
+  return false;
+}
+
+export function applyUpdate(st, id, upd) {
+  var m = st.msgs.get(id);
+  var next = m && updatedState(m, upd);
+  if (!next) return false;
+  setMessage(st, next);
+  return true;
+}
+
+// Stores a message's new state, and shows it when its room is open. An
+// open editor for it stays (it shows the new state when it closes),
+// unless the message was removed.
+function setMessage(st, m) {
+  st.msgs.set(m.id, m);
+  if (st.id !== S.current) return;
+  if (S.editing && S.editing.room === st.id && S.editing.id === m.id) {
+    if (!isRemoved(m)) return;
+    S.editing = null;
+    announce('The message you were editing was removed.');
+  }
+  refreshMessageEl(m);
+}
+
+// Replaces a shown message's element; focus inside it (or in its open
+// menu) moves to the same place in the new one.
+export function refreshMessageEl(m) {
+  var old = liFor(m.id);
+  if (!old) return;
+  var hadFocus = old.contains(document.activeElement);
+  if (S.menu && S.menu.id === m.id) {
+    if (ui.menu.contains(document.activeElement)) hadFocus = true;
+    closeMenu(false);
+  }
+  var li = messageEl(m);
+  if (old.classList.contains('grouped')) li.classList.add('grouped');
+  old.parentNode.replaceChild(li, old);
+  if (hadFocus) focusMessage(li);
+}
+
+export function focusMessage(li) {
+  var target = li.querySelector('textarea.edit-body') || li.querySelector('button.message-menu');
+  if (!target) { li.tabIndex = -1; target = li; }
+  target.focus();
+}
+
+/* ---------- day separators and grouping ----------
+ * Recomputed over the whole list after each change; it is a cheap walk
+ * that touches the DOM only where something differs. Before the first
+ * message of each local day: li.date-separator holding a heading (screen
+ * reader users can jump between days by heading). A message that follows
+ * one of the same author within five minutes gets the class "grouped":
+ * CSS hides its repeated name and time visually, not from screen readers. */
+
+function separatorEl(key) {
+  var li = make('li', 'date-separator');
+  li.setAttribute('data-day', key);
+  li.appendChild(make('h3', 'date-label'));
+  return li;
+}
+
+function relayout() {
+  var list = ui.list;
+  var kids = Array.prototype.slice.call(list.children);
+  var spare = new Map(), used = new Set();
+  kids.forEach(function (el) {
+    var key = el.getAttribute('data-day');
+    if (el.classList.contains('date-separator') && !spare.has(key)) spare.set(key, el);
+  });
+  var prev = null;
+  kids.forEach(function (el) {
+    if (!el.classList.contains('message')) return;
+    var t = Number(el.getAttribute('data-time')) || (prev ? prev.t : Date.now());
+    var item = { t: t, day: dayKey(t), author: el.getAttribute('data-author'), plain: !el.classList.contains('removed') };
+    var grouped = false;
+    if (!prev || prev.day !== item.day) {
+      var sep = spare.get(item.day);
+      if (!sep || used.has(sep)) sep = separatorEl(item.day);
+      used.add(sep);
+      if (el.previousElementSibling !== sep) list.insertBefore(sep, el);
+      var label = dayLabel(item.day, t);
+      if (sep.firstElementChild.textContent !== label) sep.firstElementChild.textContent = label;
+    } else {
+      grouped = groupsWith(prev, item);
+    }
+    if (el.classList.contains('grouped') !== grouped) el.classList.toggle('grouped', grouped);
+    prev = item;
+  });
+  kids.forEach(function (el) {
+    if (el.classList.contains('date-separator') && !used.has(el) && el.parentNode === list) list.removeChild(el);
+  });
+}
+
+/* ---------- mentions ----------
+ * "@name" in a body is shown as span.mention, a mention of one's own name
+ * as span.mention.me (text.js finds them). The names tried first are the
+ * ones the page knows: one's own, the open room's authors, the people here
+ * now. */
+
+var namesCache = { key: null, list: [] };
+
+function knownNames() {
+  var st = S.current ? roomStates[S.current] : null;
+  var own = S.session ? S.session.name : '';
+  var key = [own, S.current || '', st ? st.authorsVersion : 0, presence.shownKey || ''].join('\u0000');
+  if (namesCache.key === key) return namesCache.list;
+  var list = orderNames([own].concat(st ? Array.from(st.authors) : [], presence.names));
+  namesCache = { key: key, list: list };
+  return list;
+}
+
+var notifyAskedFor = null; // the Notification object already asked for permission
+
+/* ---------- notifications of mentions ----------
+ * Only for a new message from someone else that mentions me while the tab
+ * is hidden: a count in the tab title (cleared when the tab is shown
+ * again) and, if the person allowed it, a system notification. Permission
+ * is asked only after a click (on Join or Send), never on load: browsers
+ * ignore or penalise prompts without a user gesture. window.Notification
+ * is read at the moment of use. */
+
+function noteMention(roomId, m) {
+  if (!S.session || looksMine(m) || m.author === S.session.name) return;
+  if (document.visibilityState !== 'hidden' || !mentionsMe(m.body, knownNames(), S.session.name)) return;
+  S.mentionCount++;
+  updateTitle();
+  notifyMention(roomId, m);
+}
+
+function notifyMention(roomId, m) {
+  var N = window.Notification;
+  if (!N || N.permission !== 'granted') return;
+  try {
+    var n = new N(m.author + ' mentioned you in #' + roomTitle(roomId),
+      { body: excerpt(m.body, 200), tag: 'chat-mention-' + roomId + '-' + m.id });
+    if (n) {
+      n.onclick = function () {
+        try { window.focus(); } catch (e) { /* not allowed here */ }
+        location.hash = '#/room/' + encodeURIComponent(roomId);
+        if (typeof n.close === 'function') n.close();
+      };
+    }
+  } catch (e) { /* e.g. where only a service worker may show notifications */ }
+}
+
+export function askNotificationPermission() {
+  var N = window.Notification;
+  if (!N || N === notifyAskedFor || N.permission !== 'default' || typeof N.requestPermission !== 'function') return;
+  notifyAskedFor = N;
+  try {
+    var r = N.requestPermission();
+    if (r && typeof r.then === 'function') r.then(null, function () {});
+  } catch (e) { /* an old callback-only API: nothing to wait for */ }
+}

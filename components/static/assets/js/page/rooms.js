@@ -1,0 +1,192 @@
+/* The room list, unread counts, switching rooms, and presence ("Here
+ * now"). */
+
+import * as unread from '../unread.js';
+import { api, leave, presencePath } from '../api.js';
+import { closeMenu } from './actions.js';
+import { renderRoom } from './messages.js';
+import { sessionValid } from './session.js';
+import { DEFAULT_ROOM, isAtBottom, make, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomStates, S, seen, showNotice, ui, updateTitle } from './state.js';
+import { schedulePoll } from './sync.js';
+import { localStore, SEEN_KEY, writeJSON } from '../storage.js';
+
+var rooms = [];
+var roomsTimer = null;
+
+/* ---------- rooms and unread counts ---------- */
+
+export function roomState(id) {
+  var st = roomStates[id];
+  if (!st) {
+    st = roomStates[id] = {
+      id: id, msgs: new Map(), minId: 0, cursor: 0, known: 0, loaded: false, atStart: false,
+      loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0,
+      late: new Map(), authors: new Set(), authorsVersion: 0
+    };
+  }
+  return st;
+}
+
+export function roomTitle(id) {
+  for (var i = 0; i < rooms.length; i++) if (rooms[i].id === id) return rooms[i].title || id;
+  return id;
+}
+
+export function markSeen(roomId, id) {
+  if (unread.markSeen(seen, roomId, id)) writeJSON(localStore(), SEEN_KEY, seen);
+}
+
+function unreadCount(r) {
+  var st = roomStates[r.id];
+  return unread.unreadCount(r, S.current, seen, st ? st.cursor : 0);
+}
+
+function scheduleRooms(ms) {
+  clearTimeout(roomsTimer);
+  roomsTimer = setTimeout(loadRooms, ms);
+}
+
+// The room list, from GET /api/rooms at start and then from every poll.
+export function setRooms(list) {
+  if (!Array.isArray(list)) return;
+  rooms = list;
+  if (unread.seedSeen(seen, list)) writeJSON(localStore(), SEEN_KEY, seen);
+  ui.roomsError.hidden = true;
+  renderRooms();
+}
+
+// Once at start, so the list shows before the first poll; polls keep it
+// current after that.
+export function loadRooms() {
+  roomsTimer = null;
+  api('GET', '/api/rooms').then(function (data) {
+    if (!rooms.length) setRooms(data.rooms);
+  }, function (e) {
+    if (rooms.length) return;
+    ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
+    ui.roomsError.hidden = false;
+    scheduleRooms(Math.max(ROOMS_RETRY_MS, (e.retryAfter || 0) * 1000));
+  });
+}
+
+function renderRooms() {
+  var frag = document.createDocumentFragment();
+  var list = rooms.slice();
+  if (S.current && !list.some(function (r) { return r.id === S.current; })) list.push({ id: S.current, title: S.current });
+  list.forEach(function (r) {
+    var li = make('li', 'room');
+    li.setAttribute('data-room', r.id);
+    var a = make('a', null);
+    a.href = '#/room/' + encodeURIComponent(r.id);
+    a.appendChild(make('span', 'hash', '#'));
+    a.appendChild(make('span', 'room-name', r.title || r.id));
+    var n = unreadCount(r);
+    if (n > 0) {
+      li.classList.add('unread');
+      var b = unread.badge(n);
+      a.appendChild(make('span', 'badge', b.text));
+      a.appendChild(make('span', 'visually-hidden', b.spoken));
+    }
+    if (r.id === S.current) { li.classList.add('active'); a.setAttribute('aria-current', 'page'); }
+    li.appendChild(a);
+    frag.appendChild(li);
+  });
+  var focused = ui.roomList.contains(document.activeElement) && document.activeElement.closest('li');
+  var focusedRoom = focused ? focused.getAttribute('data-room') : null;
+  ui.roomList.textContent = '';
+  ui.roomList.appendChild(frag);
+  if (focusedRoom != null) {
+    var again = ui.roomList.querySelector('li[data-room="' + CSS.escape(focusedRoom) + '"] a');
+    if (again) again.focus();
+  }
+  ui.roomTitle.textContent = S.current ? '#' + roomTitle(S.current) : '';
+  if (S.current) updateTitle();
+}
+
+function roomFromHash() {
+  var m = /^#\/room\/([^/?#]+)$/.exec(location.hash || '');
+  if (!m) return null;
+  try { return decodeURIComponent(m[1]); } catch (e) { return null; }
+}
+
+export function onHashChange() {
+  var id = roomFromHash();
+  if (!id) {
+    id = S.current || DEFAULT_ROOM;
+    history.replaceState(null, '', '#/room/' + encodeURIComponent(id));
+  }
+  switchRoom(id);
+}
+
+function switchRoom(id) {
+  if (id === S.current) return;
+  if (S.current) {
+    var prev = roomState(S.current);
+    prev.atBottom = isAtBottom();
+    prev.scrollTop = ui.scroller.scrollTop;
+  }
+  closeMenu(false);
+  S.current = id;
+  showNotice('');
+  clearPresent();
+  renderRooms();
+  renderRoom();
+  // Leave the room we were in, say we are in this one.
+  if (presence.room && presence.room !== id) leavePresence(S.session && S.session.token);
+  enterPresence(id);
+  if (poll.failures === 0) schedulePoll(0);
+}
+
+/* ---------- presence ("Here now") ----------
+ * While a room is open and the person is signed in, the page says so
+ * (PUT .../presence) when it opens the room and then every 30 s, visible
+ * or not, and says it left (DELETE, keepalive so it survives the page
+ * going away) when it switches rooms, signs out or is hidden for good
+ * (pagehide). Who is here comes with every poll. */
+
+export function enterPresence(room) {
+  clearTimeout(presence.timer);
+  presence.timer = null;
+  if (!room || !sessionValid()) { presence.room = null; return; }
+  presence.room = room;
+  api('PUT', presencePath(room), undefined, S.session.token).then(function (data) {
+    if (room === S.current && data && Array.isArray(data.present)) showPresent(room, data.present);
+  }, function () { /* best effort: the next beat tries again */ });
+  presence.timer = setTimeout(function () {
+    if (presence.room === room && room === S.current) enterPresence(room);
+  }, PRESENCE_MS);
+}
+
+export function leavePresence(token) {
+  var room = presence.room;
+  clearTimeout(presence.timer);
+  presence.timer = null;
+  presence.room = null;
+  if (room && token) leave(presencePath(room), token);
+}
+
+export function showPresent(room, names) {
+  if (room !== S.current) return;
+  var list = [], have = Object.create(null);
+  names.forEach(function (n) {
+    if (typeof n === 'string' && n && !have[n]) { have[n] = true; list.push(n); }
+  });
+  var key = room + '\n' + list.join('\n');
+  if (presence.shownKey === key) return;
+  presence.shownKey = key;
+  presence.names = list;
+  var frag = document.createDocumentFragment();
+  list.forEach(function (n) { frag.appendChild(make('li', S.session && n === S.session.name ? 'me' : null, n)); });
+  ui.presence.textContent = '';
+  ui.presence.appendChild(frag);
+  ui.presenceCount.textContent = list.length === 1 ? ', 1 person' : ', ' + list.length + ' people';
+  ui.presenceEmpty.hidden = list.length > 0;
+}
+
+function clearPresent() {
+  presence.shownKey = null;
+  presence.names = [];
+  ui.presence.textContent = '';
+  ui.presenceCount.textContent = '';
+  ui.presenceEmpty.hidden = true;
+}

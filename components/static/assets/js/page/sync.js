@@ -1,0 +1,223 @@
+/* Keeping up with the server: the poll, the connection status, and
+ * sending (with retries that never double a message). */
+
+import { api, backoff, newClientId, pollPath, roomPath, transient } from '../api.js';
+import { addMessages, pendingEl, removePending, savePending, updatePendingEl, updateRoomChrome } from './messages.js';
+import { markSeen, roomState, setRooms, showPresent } from './rooms.js';
+import { clearSession, sessionValid, showJoin, updateIdentity } from './session.js';
+import { HIDDEN_POLL_MS, MAX_BODY, PAGE, poll, POLL_MS, roomStates, S, scrollToBottom, showNotice, ui } from './state.js';
+import { PENDING_KEY, readJSON, sessionStore } from '../storage.js';
+
+/* ---------- connection status and polling ---------- */
+
+export function setStatus(state, text) {
+  text = text || state;
+  if (ui.status.getAttribute('data-state') !== state) {
+    // Announce changes of state, not every tick of the countdown.
+    ui.statusLive.textContent = state === 'reconnecting' ? 'Connection lost, reconnecting' :
+      state === 'offline' ? 'Offline' : state === 'connected' ? 'Connected' : '';
+  }
+  ui.status.setAttribute('data-state', state);
+  ui.status.textContent = text;
+}
+
+export function stopCountdown() {
+  if (poll.countdown) { clearInterval(poll.countdown); poll.countdown = null; }
+}
+
+export function tickStatus() {
+  if (navigator.onLine === false) { setStatus('offline', 'offline'); return; }
+  if (poll.inFlight) { setStatus('reconnecting', 'reconnecting…'); return; }
+  var s = Math.max(1, Math.ceil((poll.until - Date.now()) / 1000));
+  setStatus('reconnecting', 'reconnecting in ' + s + ' s');
+}
+
+function startCountdown(ms) {
+  stopCountdown();
+  poll.until = Date.now() + ms;
+  tickStatus();
+  poll.countdown = setInterval(tickStatus, 500);
+}
+
+export function schedulePoll(ms) {
+  clearTimeout(poll.timer);
+  poll.timer = setTimeout(doPoll, ms);
+}
+
+function doPoll() {
+  poll.timer = null;
+  if (!S.current) return;
+  if (poll.inFlight) { poll.again = true; return; }
+  var roomId = S.current;
+  var st = roomState(roomId);
+  var wasLoaded = st.loaded;
+  // The first load of a room is its newest page; after that, the single
+  // poll from the cursor, which also brings the room list.
+  var url = wasLoaded ? pollPath(roomId, st.cursor, st.known, PAGE) : roomPath(roomId) + '?limit=' + PAGE;
+  poll.inFlight = true;
+  poll.again = false;
+  if (poll.failures) tickStatus();
+  api('GET', url).then(function (data) {
+    var msgs = Array.isArray(data.messages) ? data.messages : [];
+    var recovered = poll.failures > 0;
+    poll.failures = 0;
+    stopCountdown();
+    setStatus('connected', 'connected');
+    if (!st.loaded) {
+      st.loaded = true;
+      if (msgs.length < PAGE) st.atStart = true;
+    }
+    addMessages(roomId, msgs, { live: wasLoaded });
+    if (data.rooms) setRooms(data.rooms);
+    if (Array.isArray(data.present)) showPresent(roomId, data.present);
+    var cur = typeof data.cursor === 'number' ? data.cursor : 0;
+    for (var i = 0; i < msgs.length; i++) if (msgs[i].id > cur) cur = msgs[i].id;
+    if (cur > st.cursor) st.cursor = cur;
+    if (roomId === S.current) {
+      markSeen(roomId, st.cursor);
+      updateRoomChrome();
+      if (!wasLoaded) scrollToBottom();
+      if (ui.notice.getAttribute('data-kind') === 'room') { showNotice(''); ui.notice.removeAttribute('data-kind'); }
+    }
+    flushPending(recovered);
+    if (msgs.length >= PAGE) return 0; // more to catch up on
+    return document.hidden ? HIDDEN_POLL_MS : POLL_MS;
+  }, function (e) {
+    if (e.status === 404 || e.status === 400) {
+      // The server answered: the connection is fine, the room is not.
+      poll.failures = 0;
+      stopCountdown();
+      setStatus('connected', 'connected');
+      if (roomId === S.current) {
+        showNotice('Room “' + roomId + '” was not found.');
+        ui.notice.setAttribute('data-kind', 'room');
+      }
+      return HIDDEN_POLL_MS;
+    }
+    poll.failures++;
+    var delay = backoff(poll.failures, e.retryAfter);
+    startCountdown(delay);
+    return delay;
+  }).catch(function (err) {
+    if (window.console) console.error(err);
+    return 5000;
+  }).then(function (next) {
+    poll.inFlight = false;
+    if (poll.failures) tickStatus();
+    if (poll.again || roomId !== S.current) { poll.again = false; if (!poll.failures) next = 0; }
+    schedulePoll(next);
+  });
+}
+
+// Sends again every message that failed for a passing reason, with the same
+// client_id (the server answers a repeat with the original: never doubled).
+export function flushPending(force) {
+  if (!sessionValid()) return;
+  var now = Date.now();
+  Object.keys(roomStates).forEach(function (id) {
+    roomStates[id].pending.forEach(function (p) {
+      if (p.state === 'failed' && p.auto && !p.inFlight && (force || p.nextTry <= now)) postPending(p);
+    });
+  });
+}
+
+/* ---------- sending ---------- */
+
+export function composerError(text) {
+  ui.composerError.textContent = text || '';
+  ui.composerError.hidden = !text;
+}
+
+export function send() {
+  var text = ui.input.value.trim();
+  if (!text) return;
+  if (Array.from(text).length > MAX_BODY) {
+    composerError('Messages can be at most ' + MAX_BODY + ' characters (this one has ' + Array.from(text).length + ').');
+    return;
+  }
+  composerError('');
+  if (!sessionValid()) { updateIdentity(); showJoin('Your session expired. Please choose a name again.'); return; }
+  var st = roomState(S.current);
+  var p = newPending(S.current, newClientId(), text, S.session.name);
+  st.pending.set(p.client_id, p);
+  savePending();
+  ui.list.appendChild(pendingEl(p));
+  ui.input.value = '';
+  autosize();
+  updateRoomChrome();
+  scrollToBottom();
+  postPending(p);
+}
+
+function newPending(room, clientId, body, author) {
+  return { client_id: clientId, body: body, room: room, author: author, state: 'sending',
+    auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null, created: Date.now() };
+}
+
+export function retryPending(p) {
+  if (!sessionValid()) { updateIdentity(); showJoin('Choose a name, then your message is sent.'); return; }
+  p.auto = true;
+  postPending(p);
+}
+
+function postPending(p) {
+  if (p.inFlight) return;
+  var st = roomState(p.room);
+  if (!sessionValid()) { p.state = 'failed'; updatePendingEl(p); return; }
+  p.author = S.session.name;
+  p.inFlight = true;
+  p.state = 'sending';
+  p.error = '';
+  updatePendingEl(p);
+  api('POST', roomPath(p.room), { body: p.body, client_id: p.client_id }, S.session.token).then(function (data) {
+    p.inFlight = false;
+    removePending(st, p.client_id);
+    if (data && data.message) {
+      addMessages(p.room, [data.message]);
+      // The next poll must reach it, even from a lagging replica.
+      if (data.message.id > st.known) st.known = data.message.id;
+    }
+    if (p.room === S.current) updateRoomChrome();
+    // The server answered: no need to wait out the poller's backoff.
+    if (poll.failures && !poll.inFlight) schedulePoll(0);
+  }, function (e) {
+    p.inFlight = false;
+    if (!st.pending.has(p.client_id)) return; // a poll already delivered it
+    p.state = 'failed';
+    p.error = e.message;
+    p.attempts++;
+    p.auto = transient(e) || e.status === 401;
+    p.nextTry = Date.now() + backoff(p.attempts, e.retryAfter);
+    updatePendingEl(p);
+    if (e.status === 401) {
+      clearSession();
+      showJoin('Your session expired. Choose a name again and your message is sent.');
+    } else if (e.code === 'muted') {
+      // The server's message says until when.
+      composerError(e.message);
+    } else if (e.status === 429) {
+      // Over the server's limit: say so, and let the retry wait it out.
+      composerError('Slow down: you are sending messages too fast. This one is sent by itself in ' +
+        Math.max(1, Math.ceil((p.nextTry - Date.now()) / 1000)) + ' s.');
+    } else if (transient(e) && poll.failures === 0) {
+      schedulePoll(0); // find out at once whether the connection is gone
+    }
+  });
+}
+
+export function restorePending() {
+  var saved = readJSON(sessionStore(), PENDING_KEY);
+  if (!Array.isArray(saved)) return;
+  saved.forEach(function (s) {
+    if (!s || !s.room || !s.client_id || typeof s.body !== 'string') return;
+    var p = newPending(s.room, s.client_id, s.body, s.author || (S.session ? S.session.name : ''));
+    p.state = 'failed';
+    roomState(s.room).pending.set(p.client_id, p);
+  });
+}
+
+export function autosize() {
+  var t = ui.input;
+  t.style.height = 'auto';
+  t.style.height = Math.min(t.scrollHeight + 2, 200) + 'px';
+}
