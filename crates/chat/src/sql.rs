@@ -67,7 +67,7 @@ pub trait Row {
 #[allow(async_fn_in_trait)]
 pub trait Runner {
     type Row: Row;
-    /// All rows of `statement`, or the classified failure (see [`classify`]).
+    /// All rows of `statement`, or the failure, classified by [`Failure::passes`].
     async fn run(&self, statement: Statement<'_>) -> Result<Vec<Self::Row>, StoreError>;
 }
 
@@ -681,22 +681,6 @@ impl Failure<'_> {
     }
 }
 
-impl std::fmt::Display for Failure<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Connect(t) | Failure::Text(t) | Failure::Bug(t) => f.write_str(t),
-            Failure::Db { code, text } => write!(f, "SQLSTATE {code}: {text}"),
-        }
-    }
-}
-
-/// A failure known only by its text: classified by [`Failure::passes`],
-/// the text kept as the cause. A store that has the backend's error keeps
-/// that instead, with [`StoreError::new`].
-pub fn classify(failure: Failure<'_>) -> StoreError {
-    StoreError::new(failure.passes(), failure.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -988,7 +972,7 @@ mod tests {
 
     #[test]
     fn structured_errors_are_classified_by_sqlstate() {
-        let unavailable = |f| matches!(classify(f), StoreError::Unavailable(_));
+        let unavailable = |f: Failure<'_>| f.passes();
         for code in [
             "08006", "40001", "40P01", "53300", "57P01", "57P03", "57014",
         ] {
@@ -1008,16 +992,10 @@ mod tests {
     #[test]
     fn text_errors_are_classified_by_the_sqlstate_inside() {
         assert_eq!(sqlstate_in_text(SPIN_TEXT), Some("22023"));
-        assert!(matches!(
-            classify(Failure::Text(SPIN_TEXT)),
-            StoreError::Failed(_)
-        ));
+        assert!(!Failure::Text(SPIN_TEXT).passes());
         let shutdown = SPIN_TEXT.replace("22023", "57P01");
         assert_eq!(sqlstate_in_text(&shutdown), Some("57P01"));
-        assert!(matches!(
-            classify(Failure::Text(&shutdown)),
-            StoreError::Unavailable(_)
-        ));
+        assert!(Failure::Text(&shutdown).passes());
         // Nested once more (a text of a text), and tokio-postgres' own form.
         assert_eq!(
             sqlstate_in_text(r#"Text("QueryFailed(DbError { code: \"42883\" })")"#),
@@ -1034,10 +1012,7 @@ mod tests {
             "",
         ] {
             assert_eq!(sqlstate_in_text(text), None);
-            assert!(matches!(
-                classify(Failure::Text(text)),
-                StoreError::Unavailable(_)
-            ));
+            assert!(Failure::Text(text).passes());
         }
         // Near misses are not codes.
         assert_eq!(sqlstate_in_text(r#"code: "2202""#), None);
