@@ -81,11 +81,7 @@ fn request(
     url: &str,
     body: Option<&Value>,
 ) -> Result<Value, WdError> {
-    let reply = match body {
-        Some(b) => http::try_send_json(agent, method, url, &[], b),
-        None => http::try_send(agent, method, url, &[], None),
-    }
-    .map_err(|e| WdError {
+    let reply = http::try_send_json(agent, method, url, &[], body).map_err(|e| WdError {
         status: 0,
         error: "transport".into(),
         message: chat::error::report(&*e),

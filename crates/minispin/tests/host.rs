@@ -212,11 +212,8 @@ fn load_failure(manifest: &Path, vars: &[(String, String)]) -> String {
 /// A reply: status and JSON body.
 fn send(method: &str, url: &str, body: Option<Value>) -> (u16, String) {
     let agent = testkit::http::agent();
-    let reply = match body {
-        Some(b) => testkit::http::try_send_json(&agent, method, url, &[], &b),
-        None => testkit::http::try_send(&agent, method, url, &[], None),
-    }
-    .unwrap_or_else(|e| panic!("{method} {url}: no answer: {e}"));
+    let reply = testkit::http::try_send_json(&agent, method, url, &[], body.as_ref())
+        .unwrap_or_else(|e| panic!("{method} {url}: no answer: {e}"));
     (reply.status, reply.body)
 }
 

@@ -128,14 +128,17 @@ pub fn try_send(
     })
 }
 
-/// [`try_send`] with a JSON body (and its content type).
+/// [`try_send`] with a JSON body (and its content type), or with none.
 pub fn try_send_json(
     agent: &ureq::Agent,
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
-    body: &Value,
+    body: Option<&Value>,
 ) -> Result<Reply, Box<ureq::Transport>> {
+    let Some(body) = body else {
+        return try_send(agent, method, url, headers, None);
+    };
     let mut all = headers.to_vec();
     all.push(("content-type", "application/json"));
     try_send(agent, method, url, &all, Some(body.to_string().as_bytes()))

@@ -4,8 +4,8 @@
 //! exactly once and in order), in a room of the scenario's own; and the
 //! figures of one scenario, a [`Row`] of the table.
 
-use e2e::http::{self, Reply};
-use serde_json::{Value, json};
+use e2e::http;
+use serde_json::json;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,22 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::Args;
 
-/// A reply, whatever its status; `Err` only when there was no HTTP answer.
-pub(crate) type Answer = Result<Reply, Box<ureq::Transport>>;
-
 /// A request with an optional JSON body.
-pub(crate) fn call(
-    agent: &ureq::Agent,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&Value>,
-) -> Answer {
-    match body {
-        Some(b) => http::try_send_json(agent, method, url, headers, b),
-        None => http::try_send(agent, method, url, headers, None),
-    }
-}
+pub(crate) use http::try_send_json as call;
 
 /// Counters the load's clients share.
 #[derive(Default)]
