@@ -167,6 +167,21 @@ ensure_replica() {
     fail "the replica on port $REPLICA_PORT started but does not stream from the primary; see /var/log/postgresql/postgresql-$version-replica.log"
 }
 
+# Patroni, etcd and HAProxy from Debian, for the failover test's cluster on
+# loopback (crates/testkit/src/patroni.rs starts and stops it). Installing
+# them starts no service.
+ensure_patroni() {
+    local missing=()
+    command -v patroni >/dev/null || missing+=(patroni)
+    command -v etcd >/dev/null || missing+=(etcd-server)
+    command -v haproxy >/dev/null || missing+=(haproxy)
+    [ ${#missing[@]} -eq 0 ] && return
+    step "Installing ${missing[*]} from Debian for the failover test (apt-get install)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || fail "could not install ${missing[*]}; run 'apt-get install ${missing[*]}' by hand and retry"
+}
+
 # Every native crate, built and tested as one set: cargo unifies a
 # dependency's features over the packages of one invocation, so a build of
 # a different set (minispin alone, the benchmark alone) would compile

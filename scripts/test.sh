@@ -13,6 +13,7 @@ ensure_wasm_target
 ensure_postgres
 ensure_roles
 ensure_replica
+ensure_patroni
 ensure_chromium
 ensure_schemathesis
 ensure_cargo_fuzz

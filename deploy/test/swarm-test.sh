@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Swarm test: deploys deploy/stack.yml, unchanged, on a real single-node
 # Swarm and drives the chat through Traefik on 127.0.0.1 under load while
-# hosts are killed, updated and scaled and Postgres is restarted, and checks
-# that the stack's Prometheus sees every host as they come and go
-# (crates/e2e/src/bin/swarm_check/). Prints a table; exits non-zero if a
-# scenario fails.
+# hosts are killed, updated and scaled, the database cluster's leader is
+# killed, switched over and cut off, an etcd member is killed, and checks
+# that the stack's Prometheus sees every host and database member as they
+# come and go (crates/e2e/src/bin/swarm_check/). Prints a table; exits
+# non-zero if a scenario fails.
 #
 # What differs from production is only what variables say: local test images
 # (images.sh; no registry here), ACME pointed at an address where nothing
@@ -13,9 +14,10 @@
 #
 # It installs Docker (Debian's docker.io) if missing, starts dockerd if none
 # runs, creates the swarm if there is none, and undoes exactly what it did:
-# the stack, its volumes, secrets and network, the node label, the swarm and
+# the stack, its volumes, secrets and network, the node labels, the swarm and
 # dockerd are removed or stopped only if this script created them.
-# Run as root (or with sudo). Set KEEP=1 to leave everything up for a look.
+# Run as root (or with sudo). Set KEEP=1 to leave everything up for a look,
+# SWARM_SCENARIOS=a,b to run only some scenarios (swarm-check --scenarios).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -26,11 +28,13 @@ HTTPS_PORT=${HTTPS_PORT:-18443}
 DOMAIN=${DOMAIN:-chat.localhost}
 CHAT_TEST_IMAGE=${CHAT_TEST_IMAGE:-ostchat/chat:test-minispin}
 export TRAEFIK_TEST_IMAGE=${TRAEFIK_TEST_IMAGE:-ostchat-test/traefik:3.7.15}
-export POSTGRES_TEST_IMAGE=${POSTGRES_TEST_IMAGE:-ostchat-test/postgres:17}
+export PATRONI_TEST_IMAGE=${PATRONI_TEST_IMAGE:-ostchat-test/patroni:17}
+export ETCD_TEST_IMAGE=${ETCD_TEST_IMAGE:-ostchat-test/etcd:trixie}
+export HAPROXY_TEST_IMAGE=${HAPROXY_TEST_IMAGE:-ostchat-test/haproxy:trixie}
 export PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:trixie}
 NETWORK=traefik-public
-SECRETS=(postgres_password ostchat_database_url ostchat_database_read_url ostchat_session_secret
-         ostchat_admin_token pgadmin_password traefik_dashboard_users)
+SECRETS=(postgres_password postgres_replication_password ostchat_database_url ostchat_database_read_url
+         ostchat_session_secret ostchat_admin_token pgadmin_password traefik_dashboard_users)
 started=$(date +%s)
 state=$(mktemp -d /tmp/ostchat-swarm-test.XXXXXX)
 chmod 700 "$state"
@@ -100,10 +104,13 @@ if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
     own_swarm=1
 fi
 node=$(docker info --format '{{.Swarm.NodeID}}')
-if [ -z "${own_swarm:-}" ] && [ "$(docker node inspect "$node" --format '{{index .Spec.Labels "ostchat.postgres"}}')" != "true" ]; then
-    undo+=("docker node update --label-rm ostchat.postgres $node >/dev/null")
-fi
-docker node update --label-add ostchat.postgres=true "$node" >/dev/null
+# The one node stands for the three database nodes (deploy/README.md).
+for label in ostchat.db1 ostchat.db2 ostchat.db3; do
+    if [ -z "${own_swarm:-}" ] && [ "$(docker node inspect "$node" --format "{{index .Spec.Labels \"$label\"}}")" != "true" ]; then
+        undo+=("docker node update --label-rm $label $node >/dev/null")
+    fi
+    docker node update --label-add "$label=true" "$node" >/dev/null
+done
 if ! docker network inspect "$NETWORK" >/dev/null 2>&1; then
     docker network create --driver overlay --attachable "$NETWORK" >/dev/null
     undo+=("docker network rm $NETWORK >/dev/null")
@@ -126,9 +133,10 @@ deploy/test/images.sh
 step "Creating the stack's secrets (random values)"
 random() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 random > "$state/postgres_password"
+random > "$state/postgres_replication_password"
 app_password=$(random)
-printf 'postgres://ostchat_app:%s@postgres:5432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_url"
-printf 'postgres://ostchat_app:%s@postgres-replica:5432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_read_url"
+printf 'postgres://ostchat_app:%s@postgres:6432/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_url"
+printf 'postgres://ostchat_app:%s@postgres:6433/ostchat?sslmode=disable' "$app_password" > "$state/ostchat_database_read_url"
 random > "$state/ostchat_session_secret"
 random > "$state/ostchat_admin_token"
 random > "$state/pgadmin_password"
@@ -150,9 +158,10 @@ env -i PATH="$PATH" HOME="$HOME" docker stack config -c deploy/portainer.yml >/d
 export MY_DOMAIN=$DOMAIN TRAEFIK_DOMAIN=traefik.localhost PGADMIN_DOMAIN=pgadmin.localhost
 export ACME_EMAIL=test@example.com ACME_CA_SERVER=https://127.0.0.1:9/directory
 export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST_IMAGE
-export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE POSTGRES_IMAGE=$POSTGRES_TEST_IMAGE CHAT_REPLICAS=3
-# One streaming replica, which the hosts read polls from.
-export POSTGRES_REPLICAS=1 DATABASE_READ_URL_SECRET=ostchat_database_read_url
+export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE CHAT_REPLICAS=3
+export PATRONI_IMAGE=$PATRONI_TEST_IMAGE ETCD_IMAGE=$ETCD_TEST_IMAGE HAPROXY_IMAGE=$HAPROXY_TEST_IMAGE
+# Both HAProxy tasks on the one node.
+export POSTGRES_ROUTERS_PER_NODE=2
 # Prometheus, scraping every host and Traefik. Debian builds its Prometheus
 # (2.53) without the OTLP receiver, which only real Spin hosts would push
 # to: another valid option stands in for the stack's OTLP flag.
@@ -171,8 +180,10 @@ remove_stack() {
         (( $(date +%s) - t0 > 90 )) && break
         sleep 1
     done
-    docker volume rm "${STACK}_pgdata" "${STACK}_pgreplica" "${STACK}_letsencrypt" "${STACK}_pgadmin" \
-        "${STACK}_prometheus" >/dev/null 2>&1 || true
+    local v
+    for v in pg1data pg2data pg3data etcd1data etcd2data etcd3data letsencrypt pgadmin prometheus; do
+        docker volume rm "${STACK}_$v" >/dev/null 2>&1 || true
+    done
     echo "   stack $STACK removed"
 }
 docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$STACK" >/dev/null
@@ -184,16 +195,20 @@ docker service scale --detach=true "${STACK}_pgadmin=0" >/dev/null
 
 curl_chat() { curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" "https://$DOMAIN:$HTTPS_PORT$1"; }
 migrated() { docker service ps "${STACK}_migrate" --format '{{.CurrentState}}' | grep '^Complete' >/dev/null; }
-step "Waiting for Postgres, the migration job, the replica, 3 hosts, Traefik and Prometheus (at most 4 minutes)"
-wait_for 240 "the migration job completing" migrated
-wait_for 120 "the chat answering through Traefik" curl_chat /api/health
-replica_streams() {
+step "Waiting for the database cluster, the migration job, 3 hosts, Traefik and Prometheus (at most 5 minutes)"
+# A leader, its synchronous standby and a replica, as Patroni lists them.
+cluster_ready() {
     local c
-    c=$(docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_postgres-replica")
-    [ -n "$c" ] && [ "$(docker exec "$c" sh -c 'PGPASSWORD=$(cat /run/secrets/postgres_password) \
-        psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT status FROM pg_stat_wal_receiver"')" = streaming ]
+    c=$(docker ps -q --filter "label=com.docker.swarm.service.name=${STACK}_pg1")
+    [ -n "$c" ] && docker exec "$c" patronictl -c /etc/patroni list -f json | python3 -c '
+import json, sys
+members = json.load(sys.stdin)
+roles = sorted(m["Role"] for m in members if m["State"] in ("running", "streaming"))
+sys.exit(0 if roles == ["Leader", "Replica", "Sync Standby"] else 1)'
 }
-wait_for 180 "the Postgres replica streaming from the primary" replica_streams
+wait_for 240 "the database cluster electing a leader with a synchronous standby and a replica" cluster_ready
+wait_for 180 "the migration job completing" migrated
+wait_for 120 "the chat answering through Traefik" curl_chat /api/health
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
 
 # ---- Under load
@@ -201,4 +216,5 @@ step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 5 minutes)"
 target/release/swarm-check \
     --url "https://$DOMAIN:$HTTPS_PORT" --connect "127.0.0.1:$HTTPS_PORT" \
     --http-url "http://127.0.0.1:$HTTP_PORT" --stack "$STACK" \
-    --admin-token-file "$state/ostchat_admin_token" --replicas 3
+    --admin-token-file "$state/ostchat_admin_token" --replicas 3 \
+    ${SWARM_SCENARIOS:+--scenarios "$SWARM_SCENARIOS"}

@@ -197,6 +197,15 @@ impl<S: Store, F: Fn(&Fallback)> Store for Replicated<S, F> {
         self.primary.health().await
     }
 
+    /// The replica answers: polls and room lists can be served while the
+    /// primary is away (during a failover, say).
+    async fn read_health(&self) -> Result<(), StoreError> {
+        match &self.replica {
+            Some(replica) => replica.health().await,
+            None => Err(StoreError::new(true, "no replica is configured")),
+        }
+    }
+
     /// One statement on the replica, which says itself whether it was fit
     /// (no separate check); the primary answers when it was not, when it
     /// failed, when it does not know the room yet, or when its answer does
@@ -386,5 +395,40 @@ mod tests {
             [1, 2]
         );
         assert!(fallbacks.borrow().is_empty());
+    }
+
+    /// During a failover the primary is away but the replica still
+    /// answers: the health check says `read_only` (200) and polls go on
+    /// from the replica; only when neither answers is the host unhealthy.
+    #[test]
+    fn a_host_whose_primary_is_away_serves_reads_from_the_replica() {
+        let (store, _) = pair(3, 3);
+        fn status(store: &impl Store) -> (u16, String) {
+            let r = block_on(crate::api::health("GET", store));
+            (r.status, r.body)
+        }
+        assert_eq!(status(&store), (200, r#"{"status":"ok"}"#.to_string()));
+        store.primary.set_down(true);
+        assert_eq!(
+            status(&store),
+            (200, r#"{"status":"read_only"}"#.to_string())
+        );
+        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        assert_eq!(ids(&p), vec![1, 2, 3]);
+        assert!(
+            block_on(store.send_message("general", "a", "m", "c9", Limit::OFF)).is_err(),
+            "writes need the primary"
+        );
+        store.replica.as_ref().unwrap().set_down(true);
+        assert_eq!(status(&store).0, 503);
+        // Without a replica, a primary that is away is a 503.
+        let alone = Replicated {
+            primary: MemStore::seeded(),
+            replica: None,
+            max_lag_ms: 1000,
+            on_fallback: |_: &Fallback| {},
+        };
+        alone.primary.set_down(true);
+        assert_eq!(status(&alone).0, 503);
     }
 }

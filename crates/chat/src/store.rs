@@ -308,7 +308,17 @@ pub trait Store {
     /// Takes one of the client address's session tokens: `None` when a new
     /// session is allowed, else the seconds to wait.
     async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError>;
+    /// Whether the database that takes writes answers.
     async fn health(&self) -> Result<(), StoreError>;
+    /// Whether reads can be served while [`Store::health`] fails: a store
+    /// that reads from elsewhere (a replica) asks there. By default there
+    /// is nowhere else.
+    async fn read_health(&self) -> Result<(), StoreError> {
+        Err(StoreError::new(
+            true,
+            "no database to read from but the primary",
+        ))
+    }
     /// The single poll (see [`PollQuery`]); None when the room does not
     /// exist. One statement, one snapshot.
     async fn poll(&self, query: &PollQuery<'_>) -> Result<Option<Polled>, StoreError>;

@@ -118,30 +118,11 @@ fn a_request_shows_in_the_metrics_and_the_json_log_and_metrics_stay_off_the_app_
     // per-instance histogram.
     std::thread::sleep(Duration::from_millis(1500));
     let text = send(&agent, "GET", &format!("{metrics}/metrics"), &[], None).body;
-    let dashboard =
-        std::fs::read_to_string(testkit::workspace_root().join("deploy/grafana/ostchat.json"))
-            .expect("read the dashboard");
-    let dashboard: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
-    let mut names = Vec::new();
-    for panel in dashboard["panels"].as_array().expect("panels") {
-        for target in panel["targets"].as_array().expect("targets") {
-            let expr = target["expr"].as_str().expect("an expression");
-            let mut rest = expr;
-            while let Some(at) = rest.find("minispin_") {
-                let name: String = rest[at..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                rest = &rest[at + name.len()..];
-                names.push(name);
-            }
-        }
-    }
+    let names = testkit::dashboard_series("minispin_");
     assert!(names.len() >= 8, "{names:?}");
     for name in &names {
         assert!(
-            text.lines()
-                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            testkit::exposes(&text, name),
             "the dashboard asks for {name}, which the host does not export:\n{text}"
         );
     }

@@ -30,9 +30,9 @@ pub fn admin_url() -> String {
     std::env::var("OSTCHAT_TEST_PG").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string())
 }
 
-fn admin() -> postgres::Client {
-    postgres::Client::connect(&admin_url(), postgres::NoTls).unwrap_or_else(|e| {
-        panic!("cannot reach Postgres as the owner role ({e}); run the README's test command, which starts Postgres and creates the roles")
+fn admin(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| {
+        panic!("cannot reach Postgres as the owner role at {url} ({e}); run the README's test command, which starts Postgres and creates the roles")
     })
 }
 
@@ -100,6 +100,8 @@ fn server_url(url: &str) -> ServerUrl {
 /// the end), or a named one made anew and kept (the benchmark's).
 pub struct TestDb {
     pub name: String,
+    /// The owner's URL to the server's `postgres` database.
+    admin: String,
     host: String,
     query: String,
     keep: bool,
@@ -108,25 +110,33 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh, uniquely named database, dropped when this is.
     pub fn new() -> TestDb {
-        TestDb::create(unique_name("ostchat_t"), false)
+        TestDb::create(admin_url(), unique_name("ostchat_t"), false)
+    }
+
+    /// A fresh database on another server, given the owner's URL to its
+    /// `postgres` database (a Patroni cluster's entry point, say).
+    pub fn on(admin: &str) -> TestDb {
+        TestDb::create(admin.to_string(), unique_name("ostchat_t"), false)
     }
 
     /// The database `name`, dropped if it exists and made anew; it stays
     /// after this is dropped (for a look at it afterwards).
     pub fn recreate(name: &str) -> TestDb {
-        admin()
+        let admin_url = admin_url();
+        admin(&admin_url)
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .expect("drop the old database");
-        TestDb::create(name.to_string(), true)
+        TestDb::create(admin_url, name.to_string(), true)
     }
 
-    fn create(name: String, keep: bool) -> TestDb {
-        admin()
+    fn create(admin_url: String, name: String, keep: bool) -> TestDb {
+        admin(&admin_url)
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create the test database");
-        let ServerUrl { host, query, .. } = server_url(&admin_url());
+        let ServerUrl { host, query, .. } = server_url(&admin_url);
         let db = TestDb {
             name,
+            admin: admin_url,
             host,
             query,
             keep,
@@ -161,18 +171,18 @@ impl TestDb {
         format!("postgres://{creds}@{host}/{}{q}", self.name)
     }
 
-    fn owner_creds() -> String {
-        server_url(&admin_url()).creds
+    fn owner_creds(&self) -> String {
+        server_url(&self.admin).creds
     }
 
     pub fn owner_url(&self) -> String {
-        self.url_for(&Self::owner_creds(), &self.host)
+        self.url_for(&self.owner_creds(), &self.host)
     }
 
     /// The owner's URL of this database on another server of the same
     /// cluster, such as its streaming replica (`host:port`).
     pub fn owner_url_at(&self, host: &str) -> String {
-        self.url_for(&Self::owner_creds(), host)
+        self.url_for(&self.owner_creds(), host)
     }
 
     /// What the components connect with.
@@ -236,7 +246,7 @@ impl Drop for TestDb {
         if self.keep {
             return;
         }
-        if let Ok(mut admin) = postgres::Client::connect(&admin_url(), postgres::NoTls) {
+        if let Ok(mut admin) = postgres::Client::connect(&self.admin, postgres::NoTls) {
             let _ = admin.batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 self.name

@@ -16,6 +16,9 @@
 //!   tokio-postgres, calling the same SQL functions as the components (the
 //!   benchmark's native baseline, and the real-Postgres side of the store
 //!   test suite);
+//! - [`patroni`]: a Patroni cluster on loopback (etcd, Postgres members,
+//!   HAProxy's entry points to the leader and the replicas), whose leader
+//!   the failover tests kill;
 //! - [`traefik`]: a real Traefik on loopback in front of servers, as in the
 //!   production stack;
 //! - [`readme_help`]: the README's copy of a command's `--help`, which
@@ -30,6 +33,7 @@ pub mod db;
 pub mod http;
 pub mod http1;
 pub mod native;
+pub mod patroni;
 pub mod server;
 pub mod traefik;
 
@@ -94,4 +98,35 @@ pub fn assert_readme_help(command: &str, actual: &str) {
             "README.md has no copy of `{command} -h`; add a line <!-- help: {command} --> and a ```text block with:\n{actual}"
         ),
     }
+}
+
+/// Every series name starting with `prefix` that the Grafana dashboard
+/// (`deploy/grafana/ostchat.json`) asks for, so tests can hold it to what
+/// the real exporters serve.
+pub fn dashboard_series(prefix: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(workspace_root().join("deploy/grafana/ostchat.json"))
+        .expect("read deploy/grafana/ostchat.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    let mut names = Vec::new();
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let mut rest = target["expr"].as_str().expect("an expression");
+            while let Some(at) = rest.find(prefix) {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+/// Whether a Prometheus text exposition has a series named `name`.
+pub fn exposes(metrics: &str, name: &str) -> bool {
+    metrics
+        .lines()
+        .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
 }

@@ -5,23 +5,34 @@ use crate::error::ApiError;
 use crate::model::Health;
 use crate::store::Store;
 
-/// `GET /api/health`: 200 `{"status":"ok"}` when the database answers.
+/// `GET /api/health`: 200 `{"status":"ok"}` when the primary answers;
+/// 200 `{"status":"read_only"}` when only the replica does (a failover is
+/// under way: polls are served, posts get 503 with `Retry-After` until a
+/// new primary is reached), so load balancers keep every host in rotation
+/// instead of taking all of them out at once; 503 when neither answers.
 /// Other methods than GET and HEAD are 405, before the database is asked.
 pub async fn health(method: &str, store: &impl Store) -> Reply {
     if !matches!(method, "GET" | "HEAD") {
         return Reply::error(ApiError::method_not_allowed("GET, HEAD"));
     }
-    match store.health().await {
-        Ok(()) => Reply::json(
+    let status = |status: &str| {
+        Reply::json(
             200,
             &Health {
-                status: "ok".to_string(),
+                status: status.to_string(),
             },
-        ),
+        )
+    };
+    let primary = match store.health().await {
+        Ok(()) => return status("ok"),
+        Err(e) => e,
+    };
+    match store.read_health().await {
+        Ok(()) => status("read_only"),
         // Unhealthy is 503 whatever the cause: load balancers only ask
         // whether to send traffic here.
-        Err(e) => {
-            Reply::error(ApiError::database_unavailable().with_cause(crate::error::report(&e)))
-        }
+        Err(_) => Reply::error(
+            ApiError::database_unavailable().with_cause(crate::error::report(&primary)),
+        ),
     }
 }

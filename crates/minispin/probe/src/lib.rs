@@ -119,7 +119,10 @@ fn pieces(pause_ms: u64) -> impl IntoResponse {
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    let path = req.uri().path().to_string();
+    // Mounted anywhere (`/x/probe/...`): a test app may route several
+    // copies of the probe, as components of their own.
+    let full = req.uri().path();
+    let path = full[full.rfind("/probe/").unwrap_or(0)..].to_string();
     if path == "/probe/pieces" {
         let pause_ms = req.uri().query().and_then(|q| q.parse().ok()).unwrap_or(5);
         return pieces(pause_ms).into_response();

@@ -1,6 +1,6 @@
 //! The Swarm through the `docker` command line: a service's tasks, scaling
-//! and rolling updates, and commands inside a task's container (`psql` in
-//! Postgres', `promtool` in Prometheus').
+//! and rolling updates, and commands inside a task's container (`promtool`
+//! in Prometheus').
 
 use anyhow::{Context, Result, anyhow, bail};
 use std::process::Command;
@@ -113,19 +113,6 @@ pub(crate) fn a_container(service: &str) -> Result<(String, String)> {
         .and_then(|l| l.split_once(' '))
         .map(|(c, t)| (c.to_string(), t.to_string()))
         .ok_or_else(|| anyhow!("no running container of {service}"))
-}
-
-/// Runs `sql` as the superuser inside a Postgres container; its one value.
-pub(crate) fn psql_in(container: &str, sql: &str) -> Result<String> {
-    docker(&[
-        "exec",
-        container,
-        "sh",
-        "-c",
-        &format!(
-            "PGPASSWORD=$(cat /run/secrets/postgres_password) psql -h 127.0.0.1 -U postgres -d ostchat -tAc \"{sql}\""
-        ),
-    ])
 }
 
 /// The value of a PromQL expression that yields one number, asked of the

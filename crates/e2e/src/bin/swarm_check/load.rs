@@ -31,12 +31,47 @@ pub(crate) struct Shared {
     pub(crate) catch_up_to: AtomicI64,
     /// Successful answers, with their time, for recovery measurements.
     pub(crate) last_success: Mutex<Option<Instant>>,
+    /// When each acknowledged post was sent (the attempt that was
+    /// acknowledged), for the time posts took to resume.
+    pub(crate) posts_sent_ok: Mutex<Vec<Instant>>,
+    pub(crate) posts_failed: AtomicU64,
+    pub(crate) polls_failed: AtomicU64,
 }
 
 impl Shared {
     pub(crate) fn failure(&self, kind: String) {
         self.failed.fetch_add(1, Ordering::Relaxed);
         *self.failures.lock().unwrap().entry(kind).or_default() += 1;
+    }
+
+    /// The first post acknowledged that was sent after `since`, if any.
+    pub(crate) fn first_post_sent_after(&self, since: Instant) -> Option<Instant> {
+        self.posts_sent_ok
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| **t > since)
+            .min()
+            .copied()
+    }
+
+    /// Waits (`limit` at most) for a post sent after `since` to be
+    /// acknowledged; how long after `since` it was sent.
+    pub(crate) fn wait_posts_resume(
+        &self,
+        since: Instant,
+        limit: Duration,
+    ) -> anyhow::Result<Duration> {
+        let deadline = since + limit;
+        loop {
+            if let Some(at) = self.first_post_sent_after(since) {
+                return Ok(at.duration_since(since));
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("no post was acknowledged within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
@@ -108,6 +143,7 @@ pub(crate) fn poster(load: &Load, shared: &Shared, index: usize, pace: Duration)
         let mut backoff = Duration::from_millis(200);
         loop {
             shared.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = Instant::now();
             let r = call(
                 &load.agent,
                 "POST",
@@ -120,10 +156,12 @@ pub(crate) fn poster(load: &Load, shared: &Shared, index: usize, pace: Duration)
                     gap.success(shared);
                     let id = reply.json_or_null()["message"]["id"].as_i64().unwrap_or(-1);
                     shared.acked.lock().unwrap().push((client_id.clone(), id));
+                    shared.posts_sent_ok.lock().unwrap().push(sent);
                     break;
                 }
                 _ => {
                     shared.failure(http::failure_kind(&r));
+                    shared.posts_failed.fetch_add(1, Ordering::Relaxed);
                     if Instant::now() > give_up {
                         break;
                     }
@@ -186,7 +224,10 @@ pub(crate) fn poller(load: &Load, shared: &Shared, every: Duration) -> Seen {
                         .push(m["client_id"].as_str().unwrap_or_default().to_string());
                 }
             }
-            _ => shared.failure(http::failure_kind(&r)),
+            _ => {
+                shared.failure(http::failure_kind(&r));
+                shared.polls_failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
         let target = shared.catch_up_to.load(Ordering::Relaxed);
         if target >= 0 {

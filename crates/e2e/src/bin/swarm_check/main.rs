@@ -8,12 +8,19 @@
 //! - `kill`: `docker kill` of one chat task under load;
 //! - `update`: a rolling update (`docker service update --force`) under load;
 //! - `scale`: scale to 5 hosts and back to 2 under load;
-//! - `postgres`: a restart of the Postgres task under load;
-//! - `metrics`: the stack's Prometheus sees every host and Traefik, and a
-//!   scale to 5 hosts and back shows in its series.
+//! - `failover`: `docker kill` of the database cluster's leader, kept down
+//!   until another member leads, then back as a replica;
+//! - `switchover`: a planned `patronictl switchover` under load;
+//! - `etcd`: `docker kill` of one etcd member (nothing else may happen);
+//! - `replica`: `docker kill` of a Postgres replica (no request may fail);
+//! - `isolate`: the leader cut off from the network: it must stop taking
+//!   writes before another member leads, and rejoin as a replica;
+//! - `metrics`: the stack's Prometheus sees every host, Traefik and the
+//!   database members, and a scale to 5 hosts and back shows in its series.
 //!
-//! Layout: `docker` (the Swarm through the docker CLI), `load` (the load
-//! and one scenario's figures), `scenarios` (each scenario), and this file
+//! Layout: `docker` (the Swarm through the docker CLI), `cluster` (the
+//! database cluster through `patronictl` in its containers), `load` (the
+//! load and one scenario's figures), `scenarios` (each scenario), and this file
 //! (the command line and the table). HTTP goes through `testkit::http`,
 //! the tests' one client.
 //!
@@ -24,6 +31,7 @@
 //! acknowledged / seen by every poller / duplicated, and the longest time a
 //! client went without a successful answer.
 
+mod cluster;
 mod docker;
 mod load;
 mod scenarios;
@@ -47,15 +55,15 @@ struct Cli {
     /// The plain-HTTP entrypoint (checked to redirect).
     #[arg(long, value_name = "http://HOST:PORT")]
     http_url: String,
-    /// The stack's name (its services are NAME_chat, NAME_postgres, ...).
+    /// The stack's name (its services are NAME_chat, NAME_pg1, ...).
     #[arg(long, value_name = "NAME")]
     stack: String,
     /// A file holding the admin token (a Docker secret of the stack).
     #[arg(long, value_name = "PATH")]
     admin_token_file: std::path::PathBuf,
     /// The scenarios to run, in order.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,replica,postgres,metrics",
-          value_parser = ["api", "kill", "update", "scale", "replica", "postgres", "metrics"])]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,failover,switchover,etcd,replica,isolate,metrics",
+          value_parser = ["api", "kill", "update", "scale", "failover", "switchover", "etcd", "replica", "isolate", "metrics"])]
     scenarios: Vec<String>,
     /// Posting clients of the load.
     #[arg(long, value_name = "N", default_value = "3")]
@@ -124,8 +132,11 @@ fn main() -> ExitCode {
             "kill" => scenarios::kill(&args),
             "update" => scenarios::update(&args),
             "scale" => scenarios::scale(&args),
+            "failover" => scenarios::failover(&args),
+            "switchover" => scenarios::switchover(&args),
+            "etcd" => scenarios::etcd(&args),
             "replica" => scenarios::replica(&args),
-            "postgres" => scenarios::postgres(&args),
+            "isolate" => scenarios::isolate(&args),
             "metrics" => scenarios::metrics(&args),
             other => failed_row(other, "unknown scenario".into()),
         };
@@ -139,7 +150,7 @@ fn main() -> ExitCode {
     }
     println!();
     println!(
-        "{:<9} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>9}  {:<6} note",
+        "{:<10} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>9}  {:<6} note",
         "scenario",
         "requests",
         "failed",
@@ -152,7 +163,7 @@ fn main() -> ExitCode {
     );
     for r in &rows {
         println!(
-            "{:<9} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>8.1}s  {:<6} {}{}",
+            "{:<10} {:>8} {:>7} {:>6} {:>9} {:>6} {:>7} {:>8.1}s  {:<6} {}{}",
             r.scenario,
             r.requests,
             r.failed,

@@ -7,9 +7,9 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 use crate::Args;
+use crate::cluster::{Cluster, psql_at, wait};
 use crate::docker::{
-    a_container, docker, force_update, promql, psql_in, scale_to, wait_promql,
-    wait_replicas_without,
+    a_container, docker, force_update, promql, scale_to, wait_promql, wait_replicas_without,
 };
 use crate::load::{Row, call, failed_row, under_load};
 
@@ -253,47 +253,6 @@ pub(crate) fn kill(args: &Args) -> Row {
     row
 }
 
-/// The hosts read polls from a streaming replica; it is killed under load.
-/// No request may fail (the hosts read the primary until the replica is
-/// back), and nothing is lost, doubled or skipped.
-pub(crate) fn replica(args: &Args) -> Row {
-    let service = format!("{}_postgres-replica", args.stack);
-    let mut row = under_load(args, "replica", Duration::from_secs(5), |_| {
-        let (victim, task) = a_container(&service)?;
-        let reading = psql_in(
-            &victim,
-            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'ostchat_app'",
-        )?;
-        if reading.trim() == "0" {
-            bail!("no host reads the replica: it has no connection of the app");
-        }
-        docker(&["kill", &victim])?;
-        let started = Instant::now();
-        wait_replicas_without(&service, 1, &[task], Duration::from_secs(120))?;
-        // Back, and following the primary again.
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            let streaming = a_container(&service)
-                .and_then(|(c, _)| psql_in(&c, "SELECT status FROM pg_stat_wal_receiver"))
-                .is_ok_and(|s| s.trim() == "streaming");
-            if streaming {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("the replica did not stream again within 90 s of its restart");
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
-        Ok(format!(
-            "the hosts read it ({} connections); killed, streaming again in {:.1} s",
-            reading.trim(),
-            started.elapsed().as_secs_f64()
-        ))
-    });
-    row.passed &= row.failed == 0 && row.acked > 0;
-    row
-}
-
 pub(crate) fn update(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "update", Duration::from_secs(5), |_| {
@@ -309,9 +268,15 @@ pub(crate) fn update(args: &Args) -> Row {
     row
 }
 
-/// Prometheus in the stack sees every chat host (found by Swarm DNS) and
-/// Traefik, and a scale from the stack's count to 5 hosts and back shows in
-/// its series.
+/// PgBouncer's most server connections per database and user on a member
+/// (`default_pool_size` + `reserve_pool_size`, deploy/patroni/pgbouncer.ini).
+const MAX_APP_SERVER_CONNECTIONS: u32 = 25;
+
+/// Prometheus in the stack sees every chat host (found by Swarm DNS),
+/// Traefik and the database members (one leading), and a scale from the
+/// stack's count to 5 hosts and back shows in its series; and the
+/// connection budget holds: the leader serves at most PgBouncer's pool of
+/// the app's connections, however many the hosts' pools hold.
 pub(crate) fn metrics(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let prometheus = format!("{}_prometheus", args.stack);
@@ -321,10 +286,31 @@ pub(crate) fn metrics(args: &Args) -> Row {
         let (container, _) = a_container(&prometheus)?;
         wait_promql(&container, up, args.replicas as f64, limit)?;
         wait_promql(&container, r#"up{job="traefik"}"#, 1.0, limit)?;
+        // Every database member, and exactly one leader among them.
+        wait_promql(&container, r#"count(up{job="patroni"} == 1)"#, 3.0, limit)?;
+        wait_promql(&container, "sum(patroni_primary)", 1.0, limit)?;
         // The hosts count requests (the earlier scenarios sent plenty).
         match promql(&container, "sum(minispin_requests_total)")? {
             Some(n) if n > 0.0 => {}
             other => bail!("Prometheus: no requests counted ({other:?})"),
+        }
+        // The connection budget: the hosts' pools hold many connections
+        // (to PgBouncer); the leader's Postgres sees at most PgBouncer's
+        // pool of the app's (deploy/README.md, "Connection budget").
+        let pooled = promql(&container, "sum(minispin_pg_connections_open)")?.unwrap_or(0.0);
+        let cluster = Cluster { stack: &args.stack };
+        let leader = cluster.leader()?;
+        let served: u32 = cluster
+            .psql(
+                &leader.name,
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'ostchat_app'",
+            )?
+            .trim()
+            .parse()?;
+        if served > MAX_APP_SERVER_CONNECTIONS {
+            bail!(
+                "the leader has {served} connections of the app role, more than PgBouncer's {MAX_APP_SERVER_CONNECTIONS}"
+            );
         }
         scale_to(&service, 5)?;
         wait_promql(&container, up, 5.0, limit)?;
@@ -344,7 +330,8 @@ pub(crate) fn metrics(args: &Args) -> Row {
             limit,
         )?;
         Ok(format!(
-            "Prometheus saw {0} -> 5 -> {0} hosts, and Traefik",
+            "Prometheus saw {0} -> 5 -> {0} hosts, Traefik, and 3 database members with one leader; \
+             the hosts held {pooled} pooled connections, the leader served {served} of the app's",
             args.replicas
         ))
     };
@@ -377,44 +364,258 @@ pub(crate) fn scale(args: &Args) -> Row {
     row
 }
 
-pub(crate) fn postgres(args: &Args) -> Row {
-    let service = format!("{}_postgres", args.stack);
-    let mut back_at = None;
-    let mut row = under_load(args, "postgres", Duration::from_secs(5), |shared| {
-        let started = Instant::now();
-        force_update(&service, 1)?;
-        let up = Instant::now();
-        back_at = Some(up);
-        // Clients must recover by themselves: wait for a success after this.
-        let deadline = up + Duration::from_secs(30);
-        loop {
-            if shared.last_success.lock().unwrap().is_some_and(|t| t > up) {
-                break;
-            }
-            if Instant::now() > deadline {
-                bail!("no client recovered within 30 s of Postgres being back");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+/// What the database scenarios print about the load: refused posts and
+/// failed polls (the clients retry both).
+fn refused(shared: &crate::load::Shared) -> String {
+    use std::sync::atomic::Ordering;
+    format!(
+        "{} post attempts refused and retried, {} polls failed",
+        shared.posts_failed.load(Ordering::Relaxed),
+        shared.polls_failed.load(Ordering::Relaxed)
+    )
+}
+
+/// The leader's container is killed with no warning, and its task stays
+/// down (its service scaled to 0, as a lost node) until the cluster has
+/// failed over; then it comes back and must rejoin as a replica. Posts
+/// fail meanwhile (503, retried with the same client_id); polls go on from
+/// the replicas; nothing acknowledged is lost, doubled or skipped.
+pub(crate) fn failover(args: &Args) -> Row {
+    let cluster = Cluster { stack: &args.stack };
+    let mut row = under_load(args, "failover", Duration::from_secs(5), |shared| {
+        let old = cluster.leader()?;
+        let service = cluster.service(&old.name);
+        let victim = cluster.container(&old.name)?;
+        docker(&["kill", &victim])?;
+        let killed = Instant::now();
+        docker(&["service", "scale", "--detach", &format!("{service}=0")])?;
+        let resumed = shared.wait_posts_resume(killed, Duration::from_secs(120))?;
+        let new = cluster.wait_new_leader(&old.name, Duration::from_secs(60))?;
+        docker(&["service", "scale", "--detach", &format!("{service}=1")])?;
+        let back = Instant::now();
+        cluster.wait_rejoined(&old.name, old.timeline, Duration::from_secs(180))?;
+        let rejoined = back.elapsed();
+        cluster.wait_whole(Duration::from_secs(120))?;
         Ok(format!(
-            "Postgres replaced in {:.1} s; clients recovered {:.1} s after",
-            up.duration_since(started).as_secs_f64(),
-            Instant::now().duration_since(up).as_secs_f64()
+            "killed leader {}: posts resumed after {:.1} s ({new} leads); {} back as a replica {:.1} s after its start; {}",
+            old.name,
+            resumed.as_secs_f64(),
+            old.name,
+            rejoined.as_secs_f64(),
+            refused(shared)
         ))
     });
-    // While the database is down, requests fail with 503 (from the hosts, or
-    // from Traefik once every host reports itself unhealthy); nothing else.
-    let other: Vec<_> = row
-        .failures
-        .keys()
-        .filter(|k| k.as_str() != "HTTP 503")
-        .cloned()
-        .collect();
-    if !other.is_empty() {
-        row.note
-            .push_str(&format!("; failures other than 503: {other:?}"));
-        row.passed = false;
-    }
-    row.passed &= back_at.is_some() && row.acked > 0;
+    row.passed &= row.acked > 0;
     row
+}
+
+/// A planned switchover, as an operator does before a node's maintenance:
+/// the leader hands over to its synchronous standby. Posts refused during
+/// the hand-over are retried; none may be lost.
+pub(crate) fn switchover(args: &Args) -> Row {
+    let cluster = Cluster { stack: &args.stack };
+    let mut row = under_load(args, "switchover", Duration::from_secs(5), |shared| {
+        let old = cluster.leader()?;
+        let candidate = cluster.sync_standby()?;
+        let started = Instant::now();
+        docker(&[
+            "exec",
+            &cluster.container(&old.name)?,
+            "patronictl",
+            "-c",
+            "/etc/patroni",
+            "switchover",
+            "--leader",
+            &old.name,
+            "--candidate",
+            &candidate.name,
+            "--force",
+        ])?;
+        let new = cluster.wait_new_leader(&old.name, Duration::from_secs(60))?;
+        if new != candidate.name {
+            bail!("{new} leads, not the candidate {}", candidate.name);
+        }
+        let led = started.elapsed();
+        cluster.wait_rejoined(&old.name, old.timeline, Duration::from_secs(120))?;
+        cluster.wait_whole(Duration::from_secs(120))?;
+        Ok(format!(
+            "{} -> {new} in {:.1} s; {}",
+            old.name,
+            led.as_secs_f64(),
+            refused(shared)
+        ))
+    });
+    row.passed &= row.acked > 0;
+    row
+}
+
+/// One etcd member killed: a quorum remains, so nothing else happens (no
+/// election, no failed request).
+pub(crate) fn etcd(args: &Args) -> Row {
+    let cluster = Cluster { stack: &args.stack };
+    let mut row = under_load(args, "etcd", Duration::from_secs(5), |_| {
+        let before = cluster.leader()?;
+        let service = format!("{}_etcd2", args.stack);
+        let (victim, task) = a_container(&service)?;
+        docker(&["kill", &victim])?;
+        let started = Instant::now();
+        wait_replicas_without(&service, 1, &[task], Duration::from_secs(120))?;
+        let replaced = started.elapsed();
+        // Longer than the leader lock's life: it was renewed throughout.
+        std::thread::sleep(Duration::from_secs(25));
+        let after = cluster.leader()?;
+        if after.name != before.name || after.timeline != before.timeline {
+            bail!(
+                "the cluster changed leader ({} on timeline {:?} -> {} on {:?})",
+                before.name,
+                before.timeline,
+                after.name,
+                after.timeline
+            );
+        }
+        Ok(format!(
+            "killed etcd2, replaced in {:.1} s; {} still leads on timeline {:?}",
+            replaced.as_secs_f64(),
+            after.name,
+            after.timeline
+        ))
+    });
+    row.passed &= row.failed == 0 && row.acked > 0;
+    row
+}
+
+/// A Postgres member that is not the leader nor its synchronous standby is
+/// killed: the hosts read the others (or the leader) meanwhile, so no
+/// request fails; it comes back and follows again.
+pub(crate) fn replica(args: &Args) -> Row {
+    let cluster = Cluster { stack: &args.stack };
+    let mut row = under_load(args, "replica", Duration::from_secs(5), |_| {
+        let replica = cluster
+            .members()?
+            .into_iter()
+            .find(|m| m.role == "Replica" && m.serving())
+            .ok_or_else(|| anyhow::anyhow!("no member is a plain replica"))?;
+        let service = cluster.service(&replica.name);
+        let (victim, task) = a_container(&service)?;
+        docker(&["kill", &victim])?;
+        let started = Instant::now();
+        wait_replicas_without(&service, 1, &[task], Duration::from_secs(120))?;
+        cluster.wait_whole(Duration::from_secs(120))?;
+        Ok(format!(
+            "killed replica {}; it follows again {:.1} s later",
+            replica.name,
+            started.elapsed().as_secs_f64()
+        ))
+    });
+    row.passed &= row.failed == 0 && row.acked > 0;
+    row
+}
+
+/// The leader is cut off from every other container (its network
+/// namespace drops all but loopback): it can renew its lock no more. Within
+/// its lock's life it must stop taking writes, and a post sent to it
+/// meanwhile must be refused, never acknowledged and then lost. Once
+/// another member leads and the cut-off one is reconnected, it rejoins as
+/// a replica (pg_rewind throws away what only it had).
+pub(crate) fn isolate(args: &Args) -> Row {
+    let cluster = Cluster { stack: &args.stack };
+    let mut row = under_load(args, "isolate", Duration::from_secs(5), |shared| {
+        let old = cluster.leader()?;
+        let container = cluster.container(&old.name)?;
+        let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &container])?;
+        let rules = [["INPUT", "-i"], ["OUTPUT", "-o"]];
+        let iptables = |action: &str, chain: &str, dir: &str| {
+            run(&[
+                "nsenter", "-t", &pid, "-n", "iptables", action, chain, "!", dir, "lo", "-j",
+                "DROP",
+            ])
+        };
+        for [chain, dir] in rules {
+            iptables("-I", chain, dir)?;
+        }
+        let cut = Instant::now();
+        // A post sent straight to the cut-off leader, as a host that still
+        // had a connection to it would.
+        let client_id = format!("isolated-{}", std::process::id());
+        let sql = format!(
+            "SELECT status FROM chat.post_message('general', 'isolated', 'sent to a cut-off leader', '{client_id}', 'isolate-session', 0, 0)"
+        );
+        let stray = {
+            let container = container.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                psql_at(&container, &sql)
+            })
+        };
+        // It stops taking writes: Patroni demotes it, stopping Postgres
+        // ("offline": no leader to follow) or restarting it read-only.
+        let demoted = wait(
+            Duration::from_secs(40),
+            "the cut-off leader stopping writes",
+            || {
+                let writable = match psql_at(&container, "SELECT pg_is_in_recovery()") {
+                    Ok(r) => r.trim() == "f",
+                    // Not running: no socket to connect to.
+                    Err(e) => !format!("{e:#}").contains("connection to server"),
+                };
+                (!writable).then(|| cut.elapsed())
+            },
+        );
+        let new = cluster.wait_new_leader(&old.name, Duration::from_secs(90));
+        let resumed = shared.wait_posts_resume(cut, Duration::from_secs(120));
+        let stray = stray
+            .join()
+            .map_err(|_| anyhow::anyhow!("the stray post's thread panicked"))?;
+        for [chain, dir] in rules {
+            iptables("-D", chain, dir)?;
+        }
+        let reconnected = Instant::now();
+        let (demoted, new, resumed) = (demoted?, new?, resumed?);
+        if let Ok(status) = &stray {
+            bail!("the cut-off leader acknowledged a post ({status}): split brain");
+        }
+        cluster.wait_rejoined(&old.name, old.timeline, Duration::from_secs(180))?;
+        let rejoined = reconnected.elapsed();
+        cluster.wait_whole(Duration::from_secs(120))?;
+        for member in [new.as_str(), old.name.as_str()] {
+            let found = cluster.psql(
+                member,
+                &format!("SELECT count(*) FROM chat.messages WHERE client_id = '{client_id}'"),
+            )?;
+            if found.trim() != "0" {
+                bail!("{member} holds the post the cut-off leader refused");
+            }
+        }
+        Ok(format!(
+            "cut off leader {}: took no writes after {:.1} s, its post refused; {new} leads; posts resumed after {:.1} s; rejoined {:.1} s after reconnecting; {}",
+            old.name,
+            demoted.as_secs_f64(),
+            resumed.as_secs_f64(),
+            rejoined.as_secs_f64(),
+            refused(shared)
+        ))
+    });
+    row.passed &= row.acked > 0;
+    row
+}
+
+/// Runs a command on this machine; its stdout.
+fn run(args: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot run {}: {e}; install it (util-linux, iptables)",
+                args[0]
+            )
+        })?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

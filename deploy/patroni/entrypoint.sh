@@ -1,0 +1,66 @@
+#!/bin/sh
+# Starts one member of the chat's Postgres cluster: PgBouncer in the
+# background (kept running), then Patroni in the foreground, which runs
+# Postgres, takes part in the leader election in etcd, and stops Postgres
+# and hands over its lock on SIGTERM.
+#
+# Settings (the stack sets them):
+#   MEMBER          this member's name and address (pg1, pg2, pg3)
+#   PATRONI_ETCD3_HOSTS  etcd's members, host:port, comma-separated (set on
+#                   the service, so `docker exec ... patronictl` finds them too)
+#   POSTGRES_PASSWORD_FILE     the superuser's password
+#   REPLICATION_PASSWORD_FILE  the replication and rewind users' password
+#   APP_DATABASE_URL_FILE      the chat's URL (its role's password is
+#                              PgBouncer's login for that role)
+set -eu
+
+need() {
+    [ -r "$1" ] || { echo "patroni-entrypoint: cannot read $1; attach the secret the stack names" >&2; exit 1; }
+}
+: "${MEMBER:?set MEMBER to this member's name (pg1, pg2, pg3)}"
+: "${PATRONI_ETCD3_HOSTS:?set PATRONI_ETCD3_HOSTS to etcd's members (host:port,...)}"
+need "${POSTGRES_PASSWORD_FILE:=/run/secrets/postgres_password}"
+need "${REPLICATION_PASSWORD_FILE:=/run/secrets/postgres_replication_password}"
+need "${APP_DATABASE_URL_FILE:=/run/secrets/ostchat_database_url}"
+
+data=/var/lib/postgresql/data
+mkdir -p "$data"
+chown postgres:postgres "$data"
+chmod 700 "$data"
+
+export PATRONI_NAME="$MEMBER"
+export PATRONI_RESTAPI_LISTEN=0.0.0.0:8008
+export PATRONI_RESTAPI_CONNECT_ADDRESS="$MEMBER:8008"
+export PATRONI_POSTGRESQL_LISTEN=0.0.0.0:5432
+export PATRONI_POSTGRESQL_CONNECT_ADDRESS="$MEMBER:5432"
+export PATRONI_POSTGRESQL_DATA_DIR="$data/pgdata"
+export PATRONI_POSTGRESQL_PGPASS=/tmp/pgpass
+PATRONI_SUPERUSER_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+PATRONI_REPLICATION_PASSWORD=$(cat "$REPLICATION_PASSWORD_FILE")
+PATRONI_REWIND_PASSWORD=$PATRONI_REPLICATION_PASSWORD
+export PATRONI_SUPERUSER_PASSWORD PATRONI_REPLICATION_PASSWORD PATRONI_REWIND_PASSWORD
+
+# PgBouncer's login for the app role, from the app's URL
+# (postgres://USER:PASSWORD@HOST...; the password percent-decoded).
+url=$(cat "$APP_DATABASE_URL_FILE")
+creds=${url#*://}
+creds=${creds%%@*}
+user=${creds%%:*}
+password=$(printf '%s' "${creds#*:}" | python3 -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.stdin.read()), end="")')
+printf '"%s" "%s"\n' "$user" "$(printf '%s' "$password" | sed 's/"/""/g')" > /etc/pgbouncer/userlist.txt
+chown postgres:postgres /etc/pgbouncer/userlist.txt
+chmod 600 /etc/pgbouncer/userlist.txt
+
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
+
+# PgBouncer: restarted if it ever exits (it has nothing to lose).
+(
+    while :; do
+        as_postgres pgbouncer /etc/pgbouncer/pgbouncer.ini || true
+        echo "patroni-entrypoint: pgbouncer exited; starting it again in 1 s" >&2
+        sleep 1
+    done
+) &
+
+# Patroni as PID 1's successor: it reaps its children and handles SIGTERM.
+exec setpriv --reuid=postgres --regid=postgres --init-groups -- patroni /etc/patroni
