@@ -408,9 +408,11 @@ fn database_down_is_503_without_internals() {
 #[test]
 fn outbound_hosts_are_enforced() {
     let db = TestDb::new();
-    // The database is reachable, but the manifest allows another host only.
+    // The database is reachable, but the manifest allows other hosts only
+    // (for the primary and for the replica).
     let runner = RunnerConfig::chat(&db)
         .set("db_host", "db.invalid:5432")
+        .set("db_read_host", "db-read.invalid:5432")
         .start();
     let c = Client::new(&runner);
     let r = c.get("/api/health");

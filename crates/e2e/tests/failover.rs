@@ -188,14 +188,7 @@ fn killing_the_leader_loses_no_acknowledged_message() {
     // The dashboard's database panels ask for series Patroni serves.
     let leader = cluster.leader().expect("a leader");
     let metrics = cluster.metrics(leader).expect("the leader's /metrics");
-    let names = testkit::dashboard_series("patroni_");
-    assert!(names.len() >= 5, "{names:?}");
-    for name in &names {
-        assert!(
-            testkit::exposes(&metrics, name),
-            "the dashboard asks for {name}, which Patroni does not serve:\n{metrics}"
-        );
-    }
+    testkit::assert_dashboard_served("patroni_", 5, &metrics);
     let hosts = [host(&db, &cluster), host(&db, &cluster)];
 
     let shared = Arc::new(Shared {

@@ -118,14 +118,7 @@ fn a_request_shows_in_the_metrics_and_the_json_log_and_metrics_stay_off_the_app_
     // per-instance histogram.
     std::thread::sleep(Duration::from_millis(1500));
     let text = send(&agent, "GET", &format!("{metrics}/metrics"), &[], None).body;
-    let names = testkit::dashboard_series("minispin_");
-    assert!(names.len() >= 8, "{names:?}");
-    for name in &names {
-        assert!(
-            testkit::exposes(&text, name),
-            "the dashboard asks for {name}, which the host does not export:\n{text}"
-        );
-    }
+    testkit::assert_dashboard_served("minispin_", 8, &text);
 
     // The app's port has no metrics: /metrics there is the app's (the page
     // component's 404), never the host's counts.

@@ -101,9 +101,8 @@ pub fn assert_readme_help(command: &str, actual: &str) {
 }
 
 /// Every series name starting with `prefix` that the Grafana dashboard
-/// (`deploy/grafana/ostchat.json`) asks for, so tests can hold it to what
-/// the real exporters serve.
-pub fn dashboard_series(prefix: &str) -> Vec<String> {
+/// (`deploy/grafana/ostchat.json`) asks for.
+fn dashboard_series(prefix: &str) -> Vec<String> {
     let text = std::fs::read_to_string(workspace_root().join("deploy/grafana/ostchat.json"))
         .expect("read deploy/grafana/ostchat.json");
     let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
@@ -124,9 +123,38 @@ pub fn dashboard_series(prefix: &str) -> Vec<String> {
     names
 }
 
-/// Whether a Prometheus text exposition has a series named `name`.
-pub fn exposes(metrics: &str, name: &str) -> bool {
-    metrics
-        .lines()
-        .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+/// Holds the dashboard to an exporter: every series starting with `prefix`
+/// that it asks for (at least `at_least` of them) is in `metrics`, the
+/// exporter's Prometheus text.
+pub fn assert_dashboard_served(prefix: &str, at_least: usize, metrics: &str) {
+    let names = dashboard_series(prefix);
+    assert!(names.len() >= at_least, "{names:?}");
+    for name in &names {
+        let served = metrics
+            .lines()
+            .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
+        assert!(
+            served,
+            "the dashboard asks for {name}, which is not served:\n{metrics}"
+        );
+    }
+}
+
+/// Calls `probe` every 200 ms until it finds something (its value), or
+/// fails once `limit` has passed, saying that `what` did not happen.
+pub fn wait_for<T>(
+    what: &str,
+    limit: std::time::Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> anyhow::Result<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = probe() {
+            return Ok(found);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("{what} did not happen within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

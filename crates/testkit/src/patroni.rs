@@ -14,13 +14,13 @@
 
 use crate::http::{agent_with_timeout, try_send};
 use crate::server::free_port;
-use crate::{unique_name, workspace_root};
+use crate::{unique_name, wait_for, workspace_root};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The owner and app roles the scripts create on the test server
 /// (`scripts/lib.sh`, `ensure_roles`), made on the cluster too.
@@ -166,19 +166,6 @@ fn children_of(parent: u32) -> Vec<u32> {
 /// backends).
 fn is_postgres(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.starts_with("postgres"))
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = probe() {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("{what} did not happen within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 impl Cluster {

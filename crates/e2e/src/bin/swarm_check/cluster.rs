@@ -2,9 +2,10 @@
 //! `STACK_pg1` .. `STACK_pg3`), who leads, and `patronictl` and `psql`
 //! inside a member's container.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use testkit::wait_for as wait;
 
 use crate::docker::{a_container, docker};
 
@@ -99,7 +100,7 @@ impl Cluster<'_> {
 
     /// Waits until a member other than `old` leads; its name.
     pub(crate) fn wait_new_leader(&self, old: &str, limit: Duration) -> Result<String> {
-        wait(limit, "another member leading", || {
+        wait("another member leading", limit, || {
             self.leader().ok().filter(|m| m.name != old).map(|m| m.name)
         })
     }
@@ -112,7 +113,7 @@ impl Cluster<'_> {
         timeline: Option<i64>,
         limit: Duration,
     ) -> Result<()> {
-        wait(limit, &format!("{member} rejoining as a replica"), || {
+        wait(&format!("{member} rejoining as a replica"), limit, || {
             self.members()
                 .ok()?
                 .into_iter()
@@ -126,7 +127,7 @@ impl Cluster<'_> {
     /// Waits until the cluster is whole again: a leader, a synchronous
     /// standby and a replica, all serving.
     pub(crate) fn wait_whole(&self, limit: Duration) -> Result<()> {
-        wait(limit, "the cluster whole again", || {
+        wait("the cluster whole again", limit, || {
             let members = self.members().ok()?;
             let mut roles: Vec<&str> = members
                 .iter()
@@ -151,21 +152,4 @@ pub(crate) fn psql_at(container: &str, sql: &str) -> Result<String> {
     docker(&[
         "exec", container, "timeout", "60", "psql", "-U", "postgres", "-d", "ostchat", "-tAXc", sql,
     ])
-}
-
-pub(crate) fn wait<T>(
-    limit: Duration,
-    what: &str,
-    mut probe: impl FnMut() -> Option<T>,
-) -> Result<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = probe() {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("{what} did not happen within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }

@@ -7,18 +7,21 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub(crate) fn docker(args: &[&str]) -> Result<String> {
-    let out = Command::new("docker")
-        .args(args)
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run `docker {}`; is Docker installed and running?",
-                args.join(" ")
-            )
-        })?;
+    command("docker", args)
+}
+
+/// Runs `program` with `args` on this machine; its stdout, or an error
+/// with its stderr.
+pub(crate) fn command(program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program).args(args).output().with_context(|| {
+        format!(
+            "cannot run `{program} {}`; is it installed (docker, nsenter, iptables) and, for docker, running?",
+            args.join(" ")
+        )
+    })?;
     if !out.status.success() {
         bail!(
-            "docker {} failed: {}",
+            "{program} {} failed: {}",
             args.join(" "),
             String::from_utf8_lossy(&out.stderr).trim()
         );

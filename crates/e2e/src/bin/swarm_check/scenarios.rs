@@ -7,9 +7,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 use crate::Args;
-use crate::cluster::{Cluster, psql_at, wait};
+use crate::cluster::{Cluster, psql_at};
 use crate::docker::{
-    a_container, docker, force_update, promql, scale_to, wait_promql, wait_replicas_without,
+    a_container, command, docker, force_update, promql, scale_to, wait_promql,
+    wait_replicas_without,
 };
 use crate::load::{Row, call, failed_row, under_load};
 
@@ -525,10 +526,12 @@ pub(crate) fn isolate(args: &Args) -> Row {
         let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &container])?;
         let rules = [["INPUT", "-i"], ["OUTPUT", "-o"]];
         let iptables = |action: &str, chain: &str, dir: &str| {
-            run(&[
-                "nsenter", "-t", &pid, "-n", "iptables", action, chain, "!", dir, "lo", "-j",
-                "DROP",
-            ])
+            command(
+                "nsenter",
+                &[
+                    "-t", &pid, "-n", "iptables", action, chain, "!", dir, "lo", "-j", "DROP",
+                ],
+            )
         };
         for [chain, dir] in rules {
             iptables("-I", chain, dir)?;
@@ -549,9 +552,9 @@ pub(crate) fn isolate(args: &Args) -> Row {
         };
         // It stops taking writes: Patroni demotes it, stopping Postgres
         // ("offline": no leader to follow) or restarting it read-only.
-        let demoted = wait(
-            Duration::from_secs(40),
+        let demoted = testkit::wait_for(
             "the cut-off leader stopping writes",
+            Duration::from_secs(40),
             || {
                 let writable = match psql_at(&container, "SELECT pg_is_in_recovery()") {
                     Ok(r) => r.trim() == "f",
@@ -597,25 +600,4 @@ pub(crate) fn isolate(args: &Args) -> Row {
     });
     row.passed &= row.acked > 0;
     row
-}
-
-/// Runs a command on this machine; its stdout.
-fn run(args: &[&str]) -> anyhow::Result<String> {
-    let out = std::process::Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot run {}: {e}; install it (util-linux, iptables)",
-                args[0]
-            )
-        })?;
-    if !out.status.success() {
-        bail!(
-            "{} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
