@@ -71,6 +71,7 @@ wait_for() { # SECONDS WHAT COMMAND...: retries COMMAND each second
     local t0; t0=$(date +%s)
     until "$@" >/dev/null 2>&1; do
         if (( $(date +%s) - t0 > limit )); then
+            [ -n "${DEPLOYED:-}" ] && diagnose
             fail "$what did not happen within ${limit}s"
         fi
         sleep 1
@@ -176,7 +177,8 @@ remove_stack() {
     # Secrets, networks and volumes can go only once the tasks are gone.
     local t0; t0=$(date +%s)
     while [ -n "$(docker ps -aq --filter "label=com.docker.stack.namespace=$STACK")" ] \
-        || docker network inspect "${STACK}_backend" >/dev/null 2>&1; do
+        || docker network inspect "${STACK}_backend" >/dev/null 2>&1 \
+        || docker network inspect "${STACK}_database" >/dev/null 2>&1; do
         (( $(date +%s) - t0 > 90 )) && break
         sleep 1
     done
@@ -187,6 +189,17 @@ remove_stack() {
     echo "   stack $STACK removed"
 }
 docker stack deploy --resolve-image never --detach=true -c deploy/stack.yml "$STACK" >/dev/null
+DEPLOYED=1
+# What a failed wait prints: each service's tasks and its last log lines.
+diagnose() {
+    local s
+    for s in migrate pg1 pg2 pg3 postgres etcd1 chat; do
+        echo "--- ${STACK}_$s"
+        docker service ps "${STACK}_$s" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' 2>&1 | sed -n 1,4p || true
+        docker service logs --tail 15 "${STACK}_$s" 2>&1 | cut -c1-300 || true
+    done
+    return 0
+}
 
 # pgAdmin's official image cannot be pulled here and no stand-in is built;
 # stop its futile retries (its service, config and routing are still checked
@@ -212,7 +225,7 @@ wait_for 120 "the chat answering through Traefik" curl_chat /api/health
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
 
 # ---- Under load
-step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 5 minutes)"
+step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 8 minutes)"
 target/release/swarm-check \
     --url "https://$DOMAIN:$HTTPS_PORT" --connect "127.0.0.1:$HTTPS_PORT" \
     --http-url "http://127.0.0.1:$HTTP_PORT" --stack "$STACK" \

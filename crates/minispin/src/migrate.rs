@@ -90,6 +90,9 @@ fn config(url: &str, password_file: Option<&Path>) -> Result<tokio_postgres::Con
     Ok(config)
 }
 
+/// How long one connection attempt may take before it is given up.
+const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connects, retrying until `wait` has passed (a database starting next to
 /// this job refuses connections for a while).
 async fn connect_waiting(
@@ -99,7 +102,16 @@ async fn connect_waiting(
     let deadline = std::time::Instant::now() + wait;
     let mut said = false;
     loop {
-        match connect_config(config).await {
+        // One attempt may hang with no answer (a proxy in front of a
+        // database that is still being elected): give it up and try again.
+        let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, connect_config(config))
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow::anyhow!(
+                    "no answer within {ATTEMPT_TIMEOUT:?}; is the database (or the proxy in front of it) reachable?"
+                ))
+            });
+        match attempt {
             Ok(client) => return Ok(client),
             Err(e) if std::time::Instant::now() < deadline => {
                 if !said {
