@@ -13,7 +13,7 @@
 //! free, and is killed and removed when the [`Cluster`] is dropped.
 
 use crate::http::{agent_with_timeout, try_send};
-use crate::server::free_port;
+use crate::server::{children_of, free_port};
 use crate::{unique_name, wait_for, workspace_root};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -90,6 +90,8 @@ pub struct Cluster {
     pub replica_port: u16,
     superuser_password: String,
     bin_dir: PathBuf,
+    /// Run as root: the members then run as `postgres`.
+    as_root: bool,
 }
 
 /// The newest Postgres server binaries Debian installed.
@@ -141,25 +143,6 @@ fn kill_hard(pgid: Option<u32>, pids: &[u32]) {
             .stderr(Stdio::null())
             .status();
     }
-}
-
-/// The pids of `parent`'s children, from /proc.
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            ppid == Some(parent)
-        })
-        .collect()
 }
 
 /// Whether process `pid` runs Postgres (a postmaster or one of its
@@ -270,6 +253,7 @@ impl Cluster {
             replica_port,
             superuser_password: unique_name("su"),
             bin_dir,
+            as_root: root,
         };
         wait_for("etcd answering", Duration::from_secs(30), || {
             cluster
@@ -302,14 +286,14 @@ impl Cluster {
             self.superuser_password.clone(),
             self.bin_dir.clone(),
         );
-        let m = &mut self.members[i];
-        let mut cmd = if running_as_root() {
+        let mut cmd = if self.as_root {
             let mut c = Command::new("runuser");
             c.args(["-u", "postgres", "--", "patroni"]);
             c
         } else {
             Command::new("patroni")
         };
+        let m = &mut self.members[i];
         let addr = |port: u16| format!("127.0.0.1:{port}");
         cmd.arg(m.dir.join("conf"))
             .env("PATRONI_NAME", &m.name)

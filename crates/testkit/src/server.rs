@@ -193,20 +193,23 @@ pub fn postgres_cpu_seconds(port: u16) -> Option<f64> {
         return None;
     }
     let mut ticks = field(&own, 11) + field(&own, 12) + field(&own, 13) + field(&own, 14);
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for child in children_of(pid) {
         let f = stat_fields(child);
-        if f.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid) {
-            ticks += field(&f, 11) + field(&f, 12);
-        }
+        ticks += field(&f, 11) + field(&f, 12);
     }
     Some(ticks / clock_ticks())
+}
+
+/// The pids of the live children of process `parent`, from /proc.
+pub(crate) fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| stat_fields(*pid).get(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent))
+        .collect()
 }
 
 /// The whole machine's CPU time so far, from /proc/stat: (busy, total)
