@@ -182,6 +182,16 @@ ensure_patroni() {
         || fail "could not install ${missing[*]}; run 'apt-get install ${missing[*]}' by hand and retry"
 }
 
+ensure_varnish() {
+    command -v varnishd >/dev/null && return
+    step "Installing varnish from Debian for the shared-cache tests (apt-get install)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq varnish >/dev/null \
+        || fail "could not install varnish; run 'apt-get install varnish' by hand and retry"
+    # Debian's package would start a varnishd where systemd runs; the tests
+    # start their own.
+}
+
 # Every native crate, built and tested as one set: cargo unifies a
 # dependency's features over the packages of one invocation, so a build of
 # a different set (minispin alone, the benchmark alone) would compile

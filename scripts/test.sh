@@ -14,6 +14,7 @@ ensure_postgres
 ensure_roles
 ensure_replica
 ensure_patroni
+ensure_varnish
 ensure_chromium
 ensure_schemathesis
 ensure_cargo_fuzz

@@ -134,6 +134,7 @@ fn config() -> Config {
         },
         trusted_proxies: "10.0.0.0/8, 192.0.2.1, ::1".into(),
         edit_window_secs: 900,
+        shared_cache_ms: 500,
     }
 }
 

@@ -6,7 +6,8 @@ use spin_sdk::http::{IntoResponse, Request};
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
     chat_spin::serve(req, async |incoming, store| {
-        chat::api::poll(&incoming.as_request(), store).await
+        let config = &chat_spin::config::settings().await.api;
+        chat::api::poll(&incoming.as_request(), config, store).await
     })
     .await
 }

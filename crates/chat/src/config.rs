@@ -18,7 +18,7 @@ use std::fmt;
 
 /// Every variable the chat reads, with its default (`None`: no default, the
 /// feature needs a value). `spin.toml` declares the same defaults.
-pub const VARIABLES: [(&str, Option<&str>); 13] = [
+pub const VARIABLES: [(&str, Option<&str>); 14] = [
     ("database_url", None),
     ("database_read_url", Some("")),
     ("replica_max_lag_ms", Some("1000")),
@@ -32,6 +32,7 @@ pub const VARIABLES: [(&str, Option<&str>); 13] = [
     ("sessions_per_minute", Some("20")),
     ("trusted_proxies", Some("")),
     ("edit_window_secs", Some("900")),
+    ("shared_cache_ms", Some("500")),
 ];
 
 /// The variables `spin.toml` uses in its outbound-host rules, which the
@@ -58,7 +59,17 @@ pub struct Config {
     pub trusted_proxies: String,
     /// How long after sending a message its session may edit it.
     pub edit_window_secs: i64,
+    /// How long a shared cache (the stack's Varnish tier) may keep an answer
+    /// to a cursor read, in milliseconds; 0: never shared. At most
+    /// [`MAX_SHARED_CACHE_MS`], so a cached answer is always younger than a
+    /// poll interval.
+    pub shared_cache_ms: u32,
 }
+
+/// The longest a shared cache may keep a cursor read: half the page's 1 s
+/// poll interval, so that with the cache's grace (0.25 s) an answer is
+/// still younger than one poll.
+pub const MAX_SHARED_CACHE_MS: u32 = 500;
 
 /// The edit window unless configured otherwise: 15 minutes (`VARIABLES`
 /// says the same, and a test holds the two together).
@@ -230,6 +241,7 @@ pub fn load(get: impl Fn(&str) -> Option<String>) -> (Settings, Vec<Warning>) {
         },
         trusted_proxies,
         edit_window_secs: r.number("edit_window_secs", 0, 366 * 24 * 60 * 60),
+        shared_cache_ms: r.number("shared_cache_ms", 0, MAX_SHARED_CACHE_MS),
     };
     (
         Settings {

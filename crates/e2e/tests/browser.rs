@@ -529,6 +529,65 @@ fn one_poll_per_second_keeps_messages_and_unread_counts_current() {
     assert_eq!(n(&after, "/api/rooms"), 1, "the room list once, at start");
 }
 
+/// When each poll of the page started (ms on the page's clock).
+fn poll_times(s: &Session) -> Vec<f64> {
+    let v = s.execute(
+        "return performance.getEntriesByType('resource')\
+         .filter(e => new URL(e.name).pathname === '/api/poll').map(e => e.startTime)",
+        vec![],
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_hidden_tab_polls_every_10_to_15_seconds_and_at_once_when_shown() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let driver = ChromeDriver::start();
+    let erin = driver.new_session();
+    join(&erin, &runner, "general", "erin");
+    std::thread::sleep(Duration::from_millis(2500));
+    let now = |s: &Session| {
+        s.execute("return performance.now()", vec![])
+            .as_f64()
+            .unwrap()
+    };
+    let hidden_at = now(&erin);
+    set_hidden(&erin, true);
+    std::thread::sleep(Duration::from_secs(28));
+    let shown_at = now(&erin);
+    set_hidden(&erin, false);
+    std::thread::sleep(Duration::from_secs(3));
+    let times = poll_times(&erin);
+    // The poll already due when the tab was hidden, then one every 10-15 s.
+    let hidden: Vec<f64> = times
+        .iter()
+        .copied()
+        .filter(|t| *t > hidden_at + 1500.0 && *t < shown_at)
+        .collect();
+    let gaps: Vec<f64> = hidden.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        (1..=3).contains(&hidden.len()) && gaps.iter().all(|g| (9_900.0..=15_500.0).contains(g)),
+        "hidden for 28 s: polls {:?} ms after hiding, gaps {gaps:?}",
+        hidden.iter().map(|t| t - hidden_at).collect::<Vec<_>>()
+    );
+    // Shown again: a poll at once, then one a second.
+    let shown: Vec<f64> = times
+        .iter()
+        .map(|t| t - shown_at)
+        .filter(|t| *t > 0.0)
+        .collect();
+    assert!(
+        shown.first().is_some_and(|t| *t < 500.0) && shown.len() >= 3,
+        "after showing the tab, polls at {shown:?} ms"
+    );
+}
+
 /// The names the page lists as here now.
 fn present(s: &Session) -> Vec<String> {
     let v = s.execute(

@@ -21,6 +21,8 @@
 //!   the failover tests kill;
 //! - [`traefik`]: a real Traefik on loopback in front of servers, as in the
 //!   production stack;
+//! - [`varnish`]: a real Varnish on loopback in front of servers, with the
+//!   stack's VCL and the cache image's entrypoint;
 //! - [`readme_help`]: the README's copy of a command's `--help`, which
 //!   tests hold to the real output.
 //!
@@ -36,6 +38,7 @@ pub mod native;
 pub mod patroni;
 pub mod server;
 pub mod traefik;
+pub mod varnish;
 
 pub use db::TestDb;
 pub use server::{RunnerConfig, Server, free_port};

@@ -602,8 +602,8 @@ mod tests {
             query: "room=general&after=0",
             ..req("GET", "/api/poll", "")
         };
-        let polled = crate::api::poll(&q, &store);
-        assert_eq!(body(&block_on(polled))["present"], json!(["alice", "bob"]));
+        let polled = block_on(crate::api::poll(&q, &cfg(), &store));
+        assert_eq!(body(&polled)["present"], json!(["alice", "bob"]));
         let r = call(&store, &cfg(), "DELETE", p, Some(&bob), "");
         assert_eq!(body(&r)["present"], json!(["alice"]));
         for (method, path, auth, status, code) in [

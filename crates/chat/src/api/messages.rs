@@ -63,11 +63,21 @@ pub async fn messages(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &im
         }
         None => return not_found(req.path),
     };
-    reply(match req.method {
-        "GET" => get_messages(req, room, store).await,
-        "POST" => post_message(req, room, cfg, now_unix, store).await,
-        _ => Err(ApiError::method_not_allowed("GET, POST")),
-    })
+    match req.method {
+        "GET" => {
+            // A page is the same for everyone who asks: a shared cache may
+            // keep it (an unknown room's 404 too), unless the request
+            // carries credentials.
+            let page = reply(get_messages(req, room, store).await);
+            if super::shareable(req) {
+                page.shared_for(cfg.shared_cache_ms)
+            } else {
+                page
+            }
+        }
+        "POST" => reply(post_message(req, room, cfg, now_unix, store).await),
+        _ => Reply::error(ApiError::method_not_allowed("GET, POST")),
+    }
 }
 
 async fn get_messages(
@@ -142,9 +152,41 @@ async fn post_message(
 
 #[cfg(test)]
 mod tests {
-
     use super::super::test_support::*;
     use super::*;
+
+    #[test]
+    fn pages_may_be_shared_by_a_cache_but_posts_and_credentialed_reads_never() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let surrogate = |r: &Reply| r.header("surrogate-control").map(str::to_string);
+        assert_eq!(
+            surrogate(&post(&store, &alice, "general", "hi", "c1")),
+            None
+        );
+        for query in ["", "after=0&limit=50", "before=5", "after=0&before=9"] {
+            let r = get(&store, "general", query);
+            assert_eq!(
+                (r.status, surrogate(&r).as_deref()),
+                (200, Some("max-age=0.500")),
+                "{query}"
+            );
+        }
+        let r = get(&store, "nope", "");
+        assert_eq!(
+            (r.status, surrogate(&r).as_deref()),
+            (404, Some("max-age=0.500"))
+        );
+        let r = get(&store, "general", "after=x");
+        assert_eq!((r.status, surrogate(&r)), (400, None));
+        let mut r = req("GET", "/api/rooms/general/messages", "");
+        r.authorization = Some(&alice);
+        let r = block_on(messages(&r, &cfg(), NOW, &store));
+        assert_eq!((r.status, surrogate(&r)), (200, None));
+        store.set_down(true);
+        let r = get(&store, "general", "");
+        assert_eq!((r.status, surrogate(&r)), (503, None));
+    }
 
     #[test]
     fn send_and_replay() {

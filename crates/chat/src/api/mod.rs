@@ -55,6 +55,14 @@ pub struct Request<'a> {
     pub forwarded_for: Option<&'a str>,
 }
 
+/// Whether a shared cache may answer this request with another's answer (or
+/// this answer to another): not when it carries credentials, whatever the
+/// endpoint does with them. The cache in front of the hosts passes such
+/// requests by itself too; this keeps the rule when it does not.
+fn shareable(req: &Request<'_>) -> bool {
+    req.authorization.is_none()
+}
+
 /// The API's contract: the OpenAPI 3.1 document served at
 /// `/api/openapi.json` (by the static component, which serves files).
 /// `scripts/contract-check.sh` holds the running server to it.
@@ -97,7 +105,7 @@ pub async fn route(
         "/api/rooms" => rooms(req, cfg, store).await,
         "/api/mutes" => mutes(req, cfg, store).await,
         "/api/health" => health(req.method, store).await,
-        "/api/poll" => poll(req, store).await,
+        "/api/poll" => poll(req, cfg, store).await,
         p if p.starts_with("/api/rooms/") => messages(req, cfg, now_unix, store).await,
         p => not_found(p),
     }
@@ -126,6 +134,7 @@ pub(crate) mod test_support {
             session_limit: Limit::OFF,
             trusted_proxies: String::new(),
             edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
+            shared_cache_ms: 500,
         }
     }
 

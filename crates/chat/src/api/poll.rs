@@ -8,18 +8,29 @@
 //! `GET /api/rooms/{room}/messages?after=`.
 
 use super::messages::unknown_room;
-use super::{Reply, Request, reply};
+use super::{Config, Reply, Request, reply};
 use crate::error::ApiError;
 use crate::model::PollReply;
 use crate::store::Store;
 use crate::validate;
 
 /// `GET /api/poll?room=&after=[&limit=][&known=][&rooms=]`.
-pub async fn poll(req: &Request<'_>, store: &impl Store) -> Reply {
+///
+/// The answer is the same for everyone who asks the same question, so a
+/// shared cache may keep it for `cfg.shared_cache_ms` ([`Reply::shared_for`]):
+/// the people caught up in a room then cost one request per cache lifetime.
+/// Never when the request has `known=` (the writer reading its own post,
+/// which must not get an answer from before it) or credentials.
+pub async fn poll(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
     if req.method != "GET" {
         return Reply::error(ApiError::method_not_allowed("GET"));
     }
-    reply(answer(req, store).await)
+    let answer = reply(answer(req, store).await);
+    if super::shareable(req) && !validate::poll_query(req.query).is_ok_and(|q| q.known.is_some()) {
+        answer.shared_for(cfg.shared_cache_ms)
+    } else {
+        answer
+    }
 }
 
 async fn answer(req: &Request<'_>, store: &impl Store) -> Result<Reply, ApiError> {
@@ -57,7 +68,7 @@ mod tests {
             query,
             ..req("GET", "/api/poll", "")
         };
-        block_on(poll(&r, store))
+        block_on(poll(&r, &cfg(), store))
     }
 
     fn body(r: &Reply) -> Value {
@@ -137,12 +148,76 @@ mod tests {
             .join(",");
         let r = get(&store, &format!("room=general&after=0&rooms={many}"));
         assert_eq!((r.status, error_code(&r).as_str()), (400, "invalid_query"));
-        let r = block_on(poll(&req("POST", "/api/poll", "{}"), &store));
+        let r = block_on(poll(&req("POST", "/api/poll", "{}"), &cfg(), &store));
         assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
         store.set_down(true);
         let r = get(&store, "room=general&after=0");
         assert_eq!((r.status, r.header("retry-after")), (503, Some("2")));
         assert!(r.log_line().is_some());
         assert!(store.messages().is_empty() && store.rooms().len() == 1);
+    }
+
+    #[test]
+    fn a_shared_cache_may_keep_answers_that_are_the_same_for_everyone_and_nothing_else() {
+        let store = MemStore::seeded();
+        let surrogate = |r: &Reply| r.header("surrogate-control").map(str::to_string);
+        let ask = |query: &str, auth: Option<&str>, cfg: &Config| {
+            let r = Request {
+                query,
+                authorization: auth,
+                ..req("GET", "/api/poll", "")
+            };
+            block_on(poll(&r, cfg, &store))
+        };
+        let c = cfg();
+        // The same question, the same answer: kept for the configured time,
+        // by shared caches only.
+        let r = ask("room=general&after=0&limit=50", None, &c);
+        assert_eq!(r.status, 200);
+        assert_eq!(surrogate(&r).as_deref(), Some("max-age=0.500"));
+        assert_eq!(
+            r.header("cache-control"),
+            Some("no-store"),
+            "browsers keep nothing"
+        );
+        // An unknown room stays unknown for a moment.
+        let r = ask("room=nope&after=0", None, &c);
+        assert_eq!(
+            (r.status, surrogate(&r).as_deref()),
+            (404, Some("max-age=0.500"))
+        );
+        // Read-your-writes, credentials, refusals and outages: never shared.
+        for (query, auth) in [
+            ("room=general&after=0&known=1", None),
+            ("room=general&after=0", Some("Bearer x")),
+            ("room=general", None),
+            ("room=general&after=0&limit=0", None),
+        ] {
+            let r = ask(query, auth, &c);
+            assert_eq!(surrogate(&r), None, "{query} {auth:?}: {}", r.status);
+        }
+        store.set_down(true);
+        let r = ask("room=general&after=0", None, &c);
+        assert_eq!((r.status, surrogate(&r)), (503, None));
+        store.set_down(false);
+        // Configurable, to the millisecond; 0 shares nothing.
+        let r = ask(
+            "room=general&after=0",
+            None,
+            &Config {
+                shared_cache_ms: 250,
+                ..cfg()
+            },
+        );
+        assert_eq!(surrogate(&r).as_deref(), Some("max-age=0.250"));
+        let r = ask(
+            "room=general&after=0",
+            None,
+            &Config {
+                shared_cache_ms: 0,
+                ..cfg()
+            },
+        );
+        assert_eq!(surrogate(&r), None);
     }
 }

@@ -6,9 +6,11 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
-/// Sent with every reply of the API. Chat data changes constantly and is
-/// per person: no cache or proxy may keep a copy. It is JSON, never a page:
-/// not to be sniffed as something else, framed, or given scripts or styles.
+/// Sent with every reply of the API. Chat data changes constantly: no
+/// browser may keep a copy (`no-store`). The few answers a shared cache may
+/// keep for a moment say so to it alone, with `Surrogate-Control`
+/// ([`Reply::shared_for`]). It is JSON, never a page: not to be sniffed as
+/// something else, framed, or given scripts or styles.
 pub const API_HEADERS: [(&str, &str); 4] = [
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
@@ -75,6 +77,22 @@ impl Reply {
     pub fn with_header(mut self, name: &'static str, value: String) -> Self {
         self.headers.push((name, value));
         self
+    }
+
+    /// The reply, marked as one a shared cache in front of the hosts may
+    /// keep and hand to anyone for `ms` milliseconds: `Surrogate-Control:
+    /// max-age=0.5` (seconds, to the millisecond). The Edge Architecture
+    /// header rather than `s-maxage`, whose whole seconds cannot say half a
+    /// second; the cache strips it, and browsers still see `no-store`.
+    ///
+    /// Only for a success or a 404 (an unknown room stays unknown for a
+    /// moment); any other status, and `ms == 0`, leave the reply private.
+    pub fn shared_for(self, ms: u32) -> Self {
+        if ms == 0 || !(self.status == 200 || self.status == 404) {
+            return self;
+        }
+        let value = format!("max-age={}.{:03}", ms / 1000, ms % 1000);
+        self.with_header("surrogate-control", value)
     }
 
     /// An error reply, with `Retry-After` / `Allow` where the error has one.

@@ -11,7 +11,8 @@ export var DEFAULT_ROOM = 'general';
 // One request per poll (GET /api/poll): the open room's new messages and
 // every room's newest id (for unread counts) come together.
 export var POLL_MS = 1000;                // while the tab is visible
-export var HIDDEN_POLL_MS = 10000;        // while it is hidden
+export var HIDDEN_POLL_MS = 10000;        // while it is hidden: 10-15 s, spread so
+export var HIDDEN_POLL_SPREAD_MS = 5000;  // hidden tabs do not poll in step
 export var ROOMS_RETRY_MS = 5000;         // the first room list, until it loads
 export var PAGE = 100;
 export var OLDER_PAGE = 50;

@@ -5,7 +5,7 @@ import { api, backoff, newClientId, pollPath, roomPath, transient } from '../api
 import { addMessages, pendingEl, removePending, savePending, updatePendingEl, updateRoomChrome } from './messages.js';
 import { markSeen, roomState, setRooms, showPresent } from './rooms.js';
 import { clearSession, sessionValid, showJoin, updateIdentity } from './session.js';
-import { HIDDEN_POLL_MS, MAX_BODY, PAGE, poll, POLL_MS, roomStates, S, scrollToBottom, showNotice, ui } from './state.js';
+import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, MAX_BODY, PAGE, poll, POLL_MS, roomStates, S, scrollToBottom, showNotice, ui } from './state.js';
 import { PENDING_KEY, readJSON, sessionStore } from '../storage.js';
 
 /* ---------- connection status and polling ---------- */
@@ -81,7 +81,9 @@ function doPoll() {
     }
     flushPending(recovered);
     if (msgs.length >= PAGE) return 0; // more to catch up on
-    return document.hidden ? HIDDEN_POLL_MS : POLL_MS;
+    // A tab nobody looks at asks rarely; shown again, it asks at once
+    // (app.js, visibilitychange).
+    return document.hidden ? HIDDEN_POLL_MS + Math.random() * HIDDEN_POLL_SPREAD_MS : POLL_MS;
   }, function (e) {
     if (e.status === 404 || e.status === 400) {
       // The server answered: the connection is fine, the room is not.
