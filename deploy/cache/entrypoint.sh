@@ -13,7 +13,7 @@
 # Settings (environment):
 #   CACHE_BACKENDS   the hosts, as name:port separated by spaces or commas;
 #                    each name may have many addresses [tasks.chat:80]
-#   CACHE_LISTEN     where Varnish listens [:80]
+#   CACHE_LISTEN     where Varnish listens [:8080]
 #   CACHE_SIZE       memory for cached answers [64M]
 #   CACHE_DRAIN_DELAY  seconds /cache/health answers 503 after SIGTERM while
 #                    requests are still served, before Varnish stops [6]
@@ -23,7 +23,7 @@
 set -eu
 
 backends=${CACHE_BACKENDS:-tasks.chat:80}
-listen=${CACHE_LISTEN:-:80}
+listen=${CACHE_LISTEN:-:8080}
 size=${CACHE_SIZE:-64M}
 drain=${CACHE_DRAIN_DELAY:-6}
 every=${CACHE_RESOLVE_SECONDS:-2}

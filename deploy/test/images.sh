@@ -10,6 +10,8 @@
 #   ETCD_TEST_IMAGE      deploy/etcd/Dockerfile on the same base
 #   HAPROXY_TEST_IMAGE   Debian's HAProxy on the same base
 #   PROMETHEUS_TEST_IMAGE  Debian's Prometheus on the same base
+#   CACHE_TEST_IMAGE     deploy/cache/Dockerfile on the same base (Debian's
+#                        Varnish)
 #
 # The Debian base and Traefik's image are made once per machine (skipped
 # when the tag exists; FORCE=1 makes them anew); the others are built each
@@ -26,6 +28,7 @@ PATRONI_TEST_IMAGE=${PATRONI_TEST_IMAGE:-ostchat-test/patroni:$PG_MAJOR}
 ETCD_TEST_IMAGE=${ETCD_TEST_IMAGE:-ostchat-test/etcd:$DEBIAN_SUITE}
 HAPROXY_TEST_IMAGE=${HAPROXY_TEST_IMAGE:-ostchat-test/haproxy:$DEBIAN_SUITE}
 PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:$DEBIAN_SUITE}
+CACHE_TEST_IMAGE=${CACHE_TEST_IMAGE:-ostchat-test/cache:$DEBIAN_SUITE}
 BASE_IMAGE=ostchat-test/debian:$DEBIAN_SUITE
 work=${WORK_DIR:-/tmp/ostchat-test-images}
 
@@ -82,5 +85,6 @@ build_on_base() {
 build_on_base "$PATRONI_TEST_IMAGE" ../patroni "Debian's postgresql-$PG_MAJOR, Patroni and PgBouncer (about a minute)"
 build_on_base "$ETCD_TEST_IMAGE" ../etcd "Debian's etcd"
 build_on_base "$HAPROXY_TEST_IMAGE" haproxy "Debian's HAProxy"
+build_on_base "$CACHE_TEST_IMAGE" ../cache "Debian's Varnish and the chat's VCL"
 
 build_on_base "$PROMETHEUS_TEST_IMAGE" prometheus "Debian's prometheus"

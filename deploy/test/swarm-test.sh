@@ -32,6 +32,7 @@ export PATRONI_TEST_IMAGE=${PATRONI_TEST_IMAGE:-ostchat-test/patroni:17}
 export ETCD_TEST_IMAGE=${ETCD_TEST_IMAGE:-ostchat-test/etcd:trixie}
 export HAPROXY_TEST_IMAGE=${HAPROXY_TEST_IMAGE:-ostchat-test/haproxy:trixie}
 export PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:trixie}
+export CACHE_TEST_IMAGE=${CACHE_TEST_IMAGE:-ostchat-test/cache:trixie}
 NETWORK=traefik-public
 SECRETS=(postgres_password postgres_replication_password ostchat_database_url ostchat_database_read_url
          ostchat_session_secret ostchat_admin_token pgadmin_password traefik_dashboard_users)
@@ -163,6 +164,7 @@ export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE CHAT_REPLICAS=3
 export PATRONI_IMAGE=$PATRONI_TEST_IMAGE ETCD_IMAGE=$ETCD_TEST_IMAGE HAPROXY_IMAGE=$HAPROXY_TEST_IMAGE
 # Both HAProxy tasks on the one node.
 export POSTGRES_ROUTERS_PER_NODE=2
+export CACHE_IMAGE=$CACHE_TEST_IMAGE CACHE_REPLICAS=2 CACHE_REPLICAS_PER_NODE=2
 # Prometheus, scraping every host and Traefik. Debian builds its Prometheus
 # (2.53) without the OTLP receiver, which only real Spin hosts would push
 # to: another valid option stands in for the stack's OTLP flag.
@@ -193,7 +195,7 @@ DEPLOYED=1
 # What a failed wait prints: each service's tasks and its last log lines.
 diagnose() {
     local s
-    for s in migrate pg1 pg2 pg3 postgres etcd1 chat; do
+    for s in migrate pg1 pg2 pg3 postgres etcd1 chat cache; do
         echo "--- ${STACK}_$s"
         docker service ps "${STACK}_$s" --no-trunc --format '{{.Name}} {{.CurrentState}} {{.Error}}' 2>&1 | sed -n 1,4p || true
         docker service logs --tail 15 "${STACK}_$s" 2>&1 | cut -c1-300 || true
@@ -222,6 +224,12 @@ sys.exit(0 if roles == ["Leader", "Replica", "Sync Standby"] else 1)'
 wait_for 240 "the database cluster electing a leader with a synchronous standby and a replica" cluster_ready
 wait_for 180 "the migration job completing" migrated
 wait_for 120 "the chat answering through Traefik" curl_chat /api/health
+# Polls go through the cache tier (Traefik's chat-read router).
+cache_answers() {
+    curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" -o /dev/null -D - \
+        "https://$DOMAIN:$HTTPS_PORT/api/poll?room=general&after=0&limit=1" | grep -qi '^x-cache:'
+}
+wait_for 60 "polls being answered through the cache" cache_answers
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
 
 # ---- Under load

@@ -75,8 +75,26 @@ pub struct Cli {
     /// page did before).
     #[arg(long, value_name = "MODE", value_parser = ["single", "pair"], default_value = "single")]
     poll: String,
-    /// With --people and --traefik: N runner processes behind Traefik, as
-    /// in the stack.
+    /// With --people: how the people reach the runner, each number of
+    /// people measured each way in turn: direct; through the shared cache
+    /// (a real Varnish with the stack's VCL: cache); Traefik, then the
+    /// cache, as in the stack (traefik-cache); Traefik alone (traefik).
+    /// The ways through Traefik need its binary (--traefik).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "direct,cache,traefik-cache",
+          value_parser = ["direct", "cache", "traefik-cache", "traefik"])]
+    ways: Vec<String>,
+    /// With --people: the rooms people and posts are spread over (the
+    /// first N of the rooms; a fifth, `random`, is made for the benchmark).
+    #[arg(long, value_name = "N", default_value = "5", value_parser = clap::value_parser!(u64).range(1..=5))]
+    rooms: u64,
+    /// With --people: measure this server, which the benchmark did not
+    /// start (a real Spin host, say), instead of starting the runner. It
+    /// must serve the chat's API on its own database: people log in
+    /// through it, and its host CPU is not measured.
+    #[arg(long, value_name = "http://HOST:PORT")]
+    url: Option<String>,
+    /// With --people: N runner processes behind the cache or Traefik, as in
+    /// the stack.
     #[arg(long, value_name = "N", default_value = "1")]
     hosts: usize,
     /// The runner reads polls from this streaming replica of the
@@ -117,7 +135,13 @@ pub struct Settings {
     /// run).
     pub people: Vec<usize>,
     pub poll_mode: crate::people::PollMode,
-    /// Runner processes behind Traefik for the steps at scale.
+    /// How people reach the hosts in the steps at scale, each in turn.
+    pub ways: Vec<String>,
+    /// Rooms of the steps at scale.
+    pub rooms: usize,
+    /// A server to measure that the benchmark did not start.
+    pub url: Option<String>,
+    /// Runner processes behind the cache or Traefik for the steps at scale.
     pub hosts: usize,
     /// A streaming replica (`host:port`) the runner reads polls from.
     pub replica: Option<String>,
@@ -172,6 +196,9 @@ pub fn command(cli: Cli) -> Result<Command> {
         people: cli.people.iter().map(|&n| n as usize).collect(),
         poll_mode: crate::people::PollMode::parse(&cli.poll)
             .unwrap_or(crate::people::PollMode::Single),
+        ways: cli.ways,
+        rooms: cli.rooms as usize,
+        url: cli.url.map(|u| u.trim_end_matches('/').to_string()),
         hosts: cli.hosts,
         replica: cli.replica,
         pg_port: None,
@@ -183,10 +210,16 @@ pub fn command(cli: Cli) -> Result<Command> {
         bail!("--clients and --duration must be above 0; see --help");
     }
     if settings.hosts == 0
-        || (settings.hosts > 1 && (settings.traefik.is_none() || settings.people.is_empty()))
+        || (settings.hosts > 1
+            && (settings.people.is_empty() || settings.ways.iter().any(|w| w == "direct")))
     {
         bail!(
-            "--hosts takes 1 or more, and more than 1 needs --people and --traefik (the hosts stand behind it); see --help"
+            "--hosts takes 1 or more, and more than 1 needs --people and --ways without direct (the hosts stand behind the cache or Traefik); see --help"
+        );
+    }
+    if settings.url.is_some() && settings.people.is_empty() {
+        bail!(
+            "--url measures the chat at scale: give --people too, e.g. --people 1000,3000; see --help"
         );
     }
     Ok(Command::Run {
@@ -224,6 +257,16 @@ mod tests {
         assert!(parse(&args("--poll both")).is_err());
         assert!(parse(&args("--edit-share 0.9")).is_err());
         assert!(parse(&args("--hosts 2")).is_err());
+        assert!(
+            parse(&args("--people 10 --hosts 2")).is_err(),
+            "direct to one of two hosts"
+        );
+        assert!(parse(&args("--people 10 --ways cdn")).is_err());
+        assert!(parse(&args("--people 10 --rooms 6")).is_err());
+        assert!(
+            parse(&args("--url http://127.0.0.1:3000")).is_err(),
+            "--url needs --people"
+        );
     }
 
     #[test]
@@ -247,6 +290,17 @@ mod tests {
         };
         assert_eq!(settings.people, [1000, 3000]);
         assert_eq!(settings.poll_mode, crate::people::PollMode::Pair);
+        assert_eq!(settings.ways, ["direct", "cache", "traefik-cache"]);
+        assert_eq!(settings.rooms, 5);
+        let Ok(Command::Run { settings, .. }) = parse(&args(
+            "--people 10 --hosts 2 --ways cache,traefik-cache --url http://h:1/",
+        )) else {
+            panic!("a run");
+        };
+        assert_eq!(
+            (settings.hosts, settings.url.as_deref()),
+            (2, Some("http://h:1"))
+        );
         let Ok(Command::Run { runner_args, .. }) =
             parse(&["--runner-args", "--max-instance-reuse-count 1"])
         else {

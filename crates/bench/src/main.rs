@@ -27,6 +27,7 @@ mod native;
 mod people;
 mod report;
 mod scenarios;
+mod wire;
 
 use anyhow::{Result, bail};
 use report::Report;
@@ -91,7 +92,14 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         s.messages
     ));
     let db = TestDb::recreate(DB);
-    db.seed_messages(&ROOMS, (s.messages / ROOMS.len() as u64) as i64);
+    let per_room = (s.messages / ROOMS.len() as u64) as i64;
+    db.seed_messages(&ROOMS, per_room);
+    if !s.people.is_empty() && s.url.is_none() {
+        // A fifth room for the steps at scale, with as much history.
+        db.connect()
+            .batch_execute("SELECT chat.create_room('random', 'Random')")?;
+        db.seed_messages(&["random"], per_room);
+    }
     s.pg_port = db.host().rsplit_once(':').and_then(|(_, p)| p.parse().ok());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -112,10 +120,14 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         notes: Vec::new(),
         failed_steps: Vec::new(),
     };
-    let targets: Vec<&str> = ["runner", "native"]
-        .into_iter()
-        .filter(|t| only.as_deref().is_none_or(|o| o == *t))
-        .collect();
+    let targets: Vec<&str> = if s.url.is_some() {
+        vec!["url"]
+    } else {
+        ["runner", "native"]
+            .into_iter()
+            .filter(|t| only.as_deref().is_none_or(|o| o == *t))
+            .collect()
+    };
     // Both runner starts (limits on and off) take the same --runner-args,
     // so their rows compare like with like.
     let runner = || {
@@ -148,90 +160,10 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
     };
 
     // At scale: only the chat as people use it, at each number of people,
-    // on each target. A step that fails is a line of the report; the
-    // others are kept.
+    // on each target, each way in turn. A step that fails is a line of the
+    // report; the others are kept.
     if !s.people.is_empty() {
-        for target in &targets {
-            // The runner behind Traefik (as in the stack) when a Traefik
-            // binary is given: --hosts processes of it.
-            let behind = *target == "runner" && s.traefik.is_some();
-            let count = if behind { s.hosts } else { 1 };
-            let servers: anyhow::Result<Vec<Server>> = (0..count).map(|_| start(target)).collect();
-            let servers = match servers {
-                Ok(servers) => servers,
-                Err(e) => {
-                    report.failed_steps.push(format!("{target}: start: {e:#}"));
-                    continue;
-                }
-            };
-            let proxy = match (&s.traefik, behind) {
-                (Some(bin), true) => {
-                    say(&format!(
-                        "starting Traefik in front of {count} runner process(es)"
-                    ));
-                    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
-                    match testkit::traefik::Traefik::start(
-                        std::path::Path::new(bin),
-                        &bases,
-                        "/api/health",
-                    ) {
-                        Ok(t) => Some(t),
-                        Err(e) => {
-                            report
-                                .failed_steps
-                                .push(format!("{target}: Traefik: {e:#}"));
-                            continue;
-                        }
-                    }
-                }
-                _ => None,
-            };
-            let under = scenarios::Under {
-                base: proxy
-                    .as_ref()
-                    .map_or_else(|| servers[0].base.clone(), |p| p.server.base.clone()),
-                hosts: &servers,
-                proxy: proxy.as_ref().map(|p| &p.server),
-            };
-            let mut faults = false;
-            for &people in &s.people {
-                let step = scenarios::chat_step(
-                    target,
-                    &under,
-                    &s,
-                    people,
-                    s.poll_mode,
-                    0.0,
-                    token.clone(),
-                );
-                match runtime.block_on(step) {
-                    Ok(row) => {
-                        faults |= row.errors > 0;
-                        report.scale.push(row);
-                    }
-                    Err(e) => report
-                        .failed_steps
-                        .push(format!("{target}: chat with {people} people: {e:#}")),
-                }
-            }
-            drop(proxy);
-            for server in servers {
-                let (_, log) = server.terminate();
-                if faults {
-                    // Why requests failed is in the server's log, never in a reply.
-                    let lines: Vec<&str> = log
-                        .lines()
-                        .filter(|l| !l.contains("loaded component"))
-                        .collect();
-                    say(&format!(
-                        "{target} answered errors; the last lines of its log:"
-                    ));
-                    for line in &lines[lines.len().saturating_sub(15)..] {
-                        eprintln!("    {line}");
-                    }
-                }
-            }
-        }
+        scale(&s, &targets, &start, &mut report, &runtime, token)?;
         report.print();
         report.write(&root.join("target/bench"))?;
         if !report.failed_steps.is_empty() {
@@ -381,6 +313,195 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         bail!(
             "the benchmark table is incomplete (a step failed, a scenario served nothing or had errors, or a message was lost); see above"
         );
+    }
+    Ok(())
+}
+
+/// The rooms of the steps at scale: the migrations' four and `random`.
+const PEOPLE_ROOMS: [&str; 5] = [ROOMS[0], ROOMS[1], ROOMS[2], ROOMS[3], "random"];
+
+/// The steps at scale (`--people`): for each target, its hosts (none for
+/// `--url`), the fronts the ways need (the shared cache, Traefik), then each
+/// number of people each way in turn, so the ways of one number are
+/// measured side by side.
+fn scale(
+    s: &cli::Settings,
+    targets: &[&str],
+    start: &dyn Fn(&str) -> Result<Server>,
+    report: &mut Report,
+    runtime: &tokio::runtime::Runtime,
+    token: std::sync::Arc<str>,
+) -> Result<()> {
+    for target in targets {
+        let (servers, token, rooms): (Vec<Server>, std::sync::Arc<str>, Vec<String>) =
+            if let Some(url) = &s.url {
+                // A server started elsewhere: log in through it, and use
+                // the first of its rooms.
+                let setup = runtime.block_on(scenarios::login_and_rooms(url, s.rooms));
+                match setup {
+                    Ok((token, rooms)) => (Vec::new(), token, rooms),
+                    Err(e) => {
+                        report.failed_steps.push(format!("{url}: {e:#}"));
+                        continue;
+                    }
+                }
+            } else {
+                let count = if *target == "runner" { s.hosts } else { 1 };
+                match (0..count)
+                    .map(|_| start(target))
+                    .collect::<Result<Vec<_>>>()
+                {
+                    Ok(servers) => (
+                        servers,
+                        token.clone(),
+                        PEOPLE_ROOMS[..s.rooms]
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect(),
+                    ),
+                    Err(e) => {
+                        report.failed_steps.push(format!("{target}: start: {e:#}"));
+                        continue;
+                    }
+                }
+            };
+        let bases: Vec<String> = match &s.url {
+            Some(url) => vec![url.clone()],
+            None => servers.iter().map(|s| s.base.clone()).collect(),
+        };
+        // The native baseline is measured direct only: the ways are about
+        // the hosts the stack runs.
+        let ways: Vec<&'static str> = s
+            .ways
+            .iter()
+            .filter_map(|w| match w.as_str() {
+                "direct" => Some("direct"),
+                "cache" => Some("cache"),
+                "traefik-cache" => Some("traefik-cache"),
+                "traefik" => Some("traefik"),
+                _ => None,
+            })
+            .filter(|w| *target != "native" || *w == "direct")
+            .collect();
+        let cache = if ways.iter().any(|w| w.contains("cache")) {
+            say(&format!(
+                "starting the shared cache (Varnish) in front of {target}"
+            ));
+            let hosts: Vec<&str> = bases.iter().map(String::as_str).collect();
+            match testkit::varnish::Cache::start(&hosts) {
+                Ok(cache) => Some(cache),
+                Err(e) => {
+                    report.failed_steps.push(format!(
+                        "{target}: the shared cache: {e:#} (is Varnish installed? apt-get install varnish)"
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let traefik = |with_cache: bool| -> Option<testkit::traefik::Traefik> {
+            let bin = std::path::Path::new(s.traefik.as_deref()?);
+            let started = if with_cache {
+                testkit::traefik::Traefik::start_with_cache(
+                    bin,
+                    &bases,
+                    cache.as_ref()?.base(),
+                    "/api/health",
+                )
+            } else {
+                testkit::traefik::Traefik::start(bin, &bases, "/api/health")
+            };
+            started
+                .map_err(|e| say(&format!("{target}: Traefik did not start: {e:#}")))
+                .ok()
+        };
+        let traefik_cache = if ways.contains(&"traefik-cache") {
+            traefik(true)
+        } else {
+            None
+        };
+        let traefik_alone = if ways.contains(&"traefik") {
+            traefik(false)
+        } else {
+            None
+        };
+        let room_refs: Vec<&str> = rooms.iter().map(String::as_str).collect();
+        let mut faults = false;
+        for &people in &s.people {
+            for &way in &ways {
+                let (base, proxy, front) = match way {
+                    "direct" => (bases[0].clone(), None, None),
+                    "cache" => match &cache {
+                        Some(c) => (c.base().to_string(), None, Some(c)),
+                        None => continue,
+                    },
+                    "traefik-cache" => match (&traefik_cache, &cache) {
+                        (Some(t), Some(c)) => (t.server.base.clone(), Some(&t.server), Some(c)),
+                        _ => {
+                            report.notes.push(format!(
+                                "{target}: the way traefik-cache was skipped: it needs the cache and a Traefik binary (--traefik PATH or OSTCHAT_TRAEFIK)"
+                            ));
+                            continue;
+                        }
+                    },
+                    _ => match &traefik_alone {
+                        Some(t) => (t.server.base.clone(), Some(&t.server), None),
+                        None => {
+                            report.notes.push(format!(
+                                "{target}: the way traefik was skipped: no Traefik binary (--traefik PATH or OSTCHAT_TRAEFIK)"
+                            ));
+                            continue;
+                        }
+                    },
+                };
+                let under = scenarios::Under {
+                    way,
+                    base,
+                    hosts: &servers,
+                    proxy,
+                    cache: front,
+                };
+                let step = scenarios::chat_step(
+                    target,
+                    &under,
+                    s,
+                    &room_refs,
+                    people,
+                    s.poll_mode,
+                    0.0,
+                    token.clone(),
+                );
+                match runtime.block_on(step) {
+                    Ok(row) => {
+                        faults |= row.errors > 0;
+                        report.scale.push(row);
+                    }
+                    Err(e) => report
+                        .failed_steps
+                        .push(format!("{target}, {way}: chat with {people} people: {e:#}")),
+                }
+            }
+        }
+        drop(traefik_cache);
+        drop(traefik_alone);
+        drop(cache);
+        for server in servers {
+            let (_, log) = server.terminate();
+            if faults {
+                // Why requests failed is in the server's log, never in a reply.
+                let lines: Vec<&str> = log
+                    .lines()
+                    .filter(|l| !l.contains("loaded component"))
+                    .collect();
+                say(&format!(
+                    "{target} answered errors; the last lines of its log:"
+                ));
+                for line in &lines[lines.len().saturating_sub(15)..] {
+                    eprintln!("    {line}");
+                }
+            }
+        }
     }
     Ok(())
 }

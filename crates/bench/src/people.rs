@@ -1,7 +1,10 @@
 //! The chat as people use it, at scale: each simulated person is a timer
 //! task (not a thread) on its own kept-alive connection, polling once a
-//! second as the page does, while posters send messages at a fixed rate.
-//! Thousands of people run in this one process.
+//! second as the page does, with the page's URL (`room`, `after`, `limit`
+//! in that order, so people caught up in a room ask the same question),
+//! while posters send messages at a fixed rate. People are spread over the
+//! plan's rooms, and posts go to the rooms in turn. Thousands of people run
+//! in this one process, on the lean client of [`crate::wire`].
 //!
 //! - Connections open gradually over the ramp, so the server sees people
 //!   arrive rather than a connect storm; their polls are spread evenly over
@@ -27,8 +30,9 @@
 
 use crate::load::{Conn, Req};
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -54,9 +58,13 @@ impl PollMode {
     }
 }
 
+/// The page's page size: its polls ask for at most this many events.
+pub const PAGE: u32 = 100;
+
 pub struct Plan {
-    pub room: String,
-    pub start_cursor: i64,
+    /// The rooms, each with the cursor people start from; person `i` is in
+    /// room `i % rooms.len()`, post `n` goes to room `n % rooms.len()`.
+    pub rooms: Vec<(String, i64)>,
     pub people: usize,
     pub post_rate: f64,
     /// Connections open over this long.
@@ -87,6 +95,10 @@ pub struct Outcome {
     pub error_kinds: BTreeMap<String, u64>,
     /// Latencies of the message polls started in the window.
     pub poll_latencies_us: Vec<u32>,
+    /// Of those polls answered 200, how many the shared cache answered
+    /// (`X-Cache: hit`).
+    pub polls_ok: u64,
+    pub cache_hits: u64,
     pub due: usize,
     /// Events answered: messages, edits and removals.
     pub posted: usize,
@@ -103,23 +115,40 @@ pub struct Outcome {
     pub window: Duration,
 }
 
-/// An event the benchmark caused, as a poller can recognise it.
+/// An event the benchmark caused, as a poller can recognise it: what it is,
+/// the index of its room in the plan, and the message's id there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Event {
-    Message(i64),
-    Edit(i64),
-    Removal(i64),
+    Message(usize, i64),
+    Edit(usize, i64),
+    Removal(usize, i64),
 }
 
-impl Event {
-    /// What a poll's item is: a message by its id, an edit or removal by
-    /// the message it concerns.
-    fn of(item: &serde_json::Value) -> Option<Event> {
-        let target = || item["target"].as_i64();
-        match item["kind"].as_str().unwrap_or("message") {
-            "edit" => target().map(Event::Edit),
-            "removal" => target().map(Event::Removal),
-            _ => item["id"].as_i64().map(Event::Message),
+/// What the benchmark reads of a poll (or a page): the events and the
+/// cursor, borrowed from the answer; the rest is skipped unread.
+#[derive(Deserialize)]
+struct Polled<'a> {
+    #[serde(borrow)]
+    messages: Vec<Item<'a>>,
+    cursor: i64,
+}
+
+#[derive(Deserialize)]
+struct Item<'a> {
+    id: i64,
+    #[serde(borrow, default)]
+    kind: Option<&'a str>,
+    #[serde(default)]
+    target: Option<i64>,
+}
+
+impl Item<'_> {
+    /// A message by its id, an edit or removal by the message it concerns.
+    fn event(&self, room: usize) -> Option<Event> {
+        match self.kind.unwrap_or("message") {
+            "edit" => self.target.map(|t| Event::Edit(room, t)),
+            "removal" => self.target.map(|t| Event::Removal(room, t)),
+            _ => Some(Event::Message(room, self.id)),
         }
     }
 }
@@ -132,34 +161,28 @@ struct Person {
     errors: u64,
     error_kinds: BTreeMap<String, u64>,
     latencies_us: Vec<u32>,
+    polls_ok: u64,
+    cache_hits: u64,
     connected: bool,
 }
 
 /// A short name for what went wrong with a request.
-fn kind(result: &Result<(u16, bytes::Bytes)>) -> String {
-    match result {
-        Ok((status, _)) => format!("HTTP {status}"),
-        Err(e) => {
+fn kind(status: Option<u16>, error: Option<&anyhow::Error>) -> String {
+    match (status, error) {
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(e)) => {
             let text = format!("{e:#}");
             format!("transport: {}", text.chars().take(60).collect::<String>())
         }
+        (None, None) => "unknown".into(),
     }
 }
 
-fn events_of(body: &[u8]) -> Option<(Vec<Event>, i64)> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let events = v["messages"]
-        .as_array()?
-        .iter()
-        .filter_map(Event::of)
-        .collect();
-    Some((events, v["cursor"].as_i64()?))
-}
-
-/// When people may stop: once their cursor reaches `last` (the room's
-/// newest event id, set once posting is over; -1 before), or at `deadline`.
+/// When people may stop: once their cursor reaches `last` of their room
+/// (the room's newest event id, set once posting is over; -1 before), or at
+/// `deadline`.
 struct Stop {
-    last: std::sync::atomic::AtomicI64,
+    last: Vec<std::sync::atomic::AtomicI64>,
     deadline: Instant,
 }
 
@@ -174,67 +197,80 @@ async fn person(
     let mut me = Person::default();
     let opens_at = t0 + plan.ramp.mul_f64(index as f64 / plan.people.max(1) as f64);
     tokio::time::sleep_until(opens_at.into()).await;
-    let mut conn = match Conn::open(&base).await {
+    let mut conn = match crate::wire::Conn::open(&base).await {
         Ok(c) => c,
         Err(_) => return me,
     };
     me.connected = true;
+    let room_index = index % plan.rooms.len();
+    let (room, start) = &plan.rooms[room_index];
     let first = t0 + plan.ramp + Duration::from_secs_f64(index as f64 / plan.people.max(1) as f64);
     let mut tick = tokio::time::interval_at(first.into(), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut cursor = plan.start_cursor;
+    let mut cursor = *start;
     let mut ticks = 0u64;
+    let mut path = String::with_capacity(96);
     loop {
-        let last = stop.last.load(std::sync::atomic::Ordering::Relaxed);
+        let last = stop.last[room_index].load(std::sync::atomic::Ordering::Relaxed);
         if (last >= 0 && cursor >= last) || Instant::now() >= stop.deadline {
             break;
         }
         tick.tick().await;
-        let mut requests = vec![Req {
-            method: http::Method::GET,
-            path: match plan.mode {
-                PollMode::Single => format!("/api/poll?room={}&after={cursor}", plan.room),
-                PollMode::Pair => format!("/api/rooms/{}/messages?after={cursor}", plan.room),
-            },
-            body: None,
-            token: None,
-        }];
-        if plan.mode == PollMode::Pair && ticks % 4 == index as u64 % 4 {
-            requests.push(Req {
-                method: http::Method::GET,
-                path: "/api/rooms".into(),
-                body: None,
-                token: None,
-            });
-        }
+        // The page's poll, or the room list every four seconds besides
+        // (the page before the single poll).
+        let rooms_too = plan.mode == PollMode::Pair && ticks % 4 == index as u64 % 4;
         ticks += 1;
-        for (n, req) in requests.iter().enumerate() {
+        for n in 0..1 + usize::from(rooms_too) {
+            path.clear();
+            let _ = match (n, plan.mode) {
+                (1, _) => write!(path, "/api/rooms"),
+                (_, PollMode::Single) => {
+                    write!(path, "/api/poll?room={room}&after={cursor}&limit={PAGE}")
+                }
+                (_, PollMode::Pair) => {
+                    write!(
+                        path,
+                        "/api/rooms/{room}/messages?after={cursor}&limit={PAGE}"
+                    )
+                }
+            };
             let t = Instant::now();
             let counted = t >= window.0 && t < window.1;
-            let result = conn.send(req).await;
+            let result = conn.send("GET", &path, None, None).await;
             let took = t.elapsed();
-            let ok = matches!(&result, Ok((200, _)));
+            let status = result.as_ref().ok().map(|a| a.status);
             if counted {
                 me.requests += 1;
-                if !ok {
+                if status != Some(200) {
                     me.errors += 1;
-                    *me.error_kinds.entry(kind(&result)).or_default() += 1;
+                    let e = result.as_ref().err();
+                    *me.error_kinds.entry(kind(status, e)).or_default() += 1;
                 }
             }
             match result {
-                Ok((200, body)) if n == 0 => {
+                Ok(answer) if answer.status == 200 && n == 0 => {
                     if counted {
                         me.latencies_us
                             .push(took.as_micros().min(u32::MAX as u128) as u32);
+                        me.polls_ok += 1;
+                        me.cache_hits += u64::from(answer.cache_hit);
                     }
-                    let now = Instant::now();
-                    if let Some((events, next)) = events_of(&body) {
-                        me.seen.extend(events.into_iter().map(|e| (e, now)));
-                        cursor = cursor.max(next);
+                    if let Ok(polled) = serde_json::from_slice::<Polled>(answer.body) {
+                        if !polled.messages.is_empty() {
+                            let now = Instant::now();
+                            me.seen.extend(
+                                polled
+                                    .messages
+                                    .iter()
+                                    .filter_map(|m| m.event(room_index))
+                                    .map(|e| (e, now)),
+                            );
+                        }
+                        cursor = cursor.max(polled.cursor);
                     }
                 }
                 Ok(_) => {}
-                Err(_) => match Conn::open(&base).await {
+                Err(_) => match crate::wire::Conn::open(&base).await {
                     Ok(c) => conn = c,
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 },
@@ -252,7 +288,11 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     let window_start = t0 + plan.ramp + Duration::from_secs(1);
     let window_end = window_start + plan.window;
     let stop = Arc::new(Stop {
-        last: std::sync::atomic::AtomicI64::new(-1),
+        last: plan
+            .rooms
+            .iter()
+            .map(|_| std::sync::atomic::AtomicI64::new(-1))
+            .collect(),
         deadline: window_end + Duration::from_secs(20),
     });
 
@@ -277,7 +317,10 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     }
     let acked: Arc<Mutex<Vec<(Event, Instant, f64)>>> = Arc::default();
     // The benchmark's messages not yet edited or removed, oldest first.
-    let open: Arc<Mutex<std::collections::VecDeque<i64>>> = Arc::default();
+    // Per room.
+    let open: Arc<Mutex<Vec<std::collections::VecDeque<i64>>>> = Arc::new(Mutex::new(
+        plan.rooms.iter().map(|_| Default::default()).collect(),
+    ));
     let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
     tokio::time::sleep_until(window_start.into()).await;
@@ -312,32 +355,33 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         // changes owed steps up at it.
         let share = plan.edit_share.clamp(0.0, 1.0);
         let is_change = ((seq + 1) as f64 * share).floor() > (seq as f64 * share).floor();
-        let messages = format!("/api/rooms/{}/messages", plan.room);
+        let r = seq % plan.rooms.len();
+        let messages = format!("/api/rooms/{}/messages", plan.rooms[r].0);
         let (req, event) = {
             let mut open = open.lock().await;
             let target = match (is_change, changes % 2) {
                 (false, _) => None,
-                (true, 0) => open.pop_back().map(Event::Edit),
-                (true, _) => open.pop_front().map(Event::Removal),
+                (true, 0) => open[r].pop_back().map(|id| Event::Edit(r, id)),
+                (true, _) => open[r].pop_front().map(|id| Event::Removal(r, id)),
             };
             match target {
-                Some(Event::Edit(id)) => (
+                Some(Event::Edit(_, id)) => (
                     Req {
                         method: http::Method::PATCH,
                         path: format!("{messages}/{id}"),
                         body: Some(format!(r#"{{"body":"chat scenario edit {seq}"}}"#)),
                         token: Some(plan.token.clone()),
                     },
-                    Some(Event::Edit(id)),
+                    target,
                 ),
-                Some(Event::Removal(id)) => (
+                Some(Event::Removal(_, id)) => (
                     Req {
                         method: http::Method::DELETE,
                         path: format!("{messages}/{id}"),
                         body: None,
                         token: Some(plan.token.clone()),
                     },
-                    Some(Event::Removal(id)),
+                    target,
                 ),
                 // A message (also when a change is due but nothing is
                 // acknowledged yet to change).
@@ -373,8 +417,8 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
                             acked
                                 .lock()
                                 .await
-                                .push((Event::Message(id), Instant::now(), took));
-                            open.lock().await.push_back(id);
+                                .push((Event::Message(r, id), Instant::now(), took));
+                            open.lock().await[r].push_back(id);
                         }
                         None => {
                             failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -405,10 +449,17 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     }
     // Everyone may stop once they have the room's newest event (an edit or
     // removal answered last can come after the newest message).
-    let last = newest_event(base, &plan.room)
+    let newest = crate::load::room_cursors(base)
         .await
-        .context("read the room's newest event id after posting")?;
-    stop.last.store(last, std::sync::atomic::Ordering::Relaxed);
+        .context("read the rooms' newest event ids after posting")?;
+    for ((room, _), last) in plan.rooms.iter().zip(&stop.last) {
+        let newest = newest
+            .iter()
+            .find(|(id, _)| id == room)
+            .map(|(_, n)| *n)
+            .with_context(|| format!("room {room} is not in the room list"))?;
+        last.store(newest, std::sync::atomic::Ordering::Relaxed);
+    }
 
     let mut out = Outcome {
         due,
@@ -430,6 +481,8 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
             *out.error_kinds.entry(k).or_default() += n;
         }
         out.poll_latencies_us.extend(p.latencies_us);
+        out.polls_ok += p.polls_ok;
+        out.cache_hits += p.cache_hits;
         // First sight of each event.
         let mut first = std::collections::HashMap::with_capacity(p.seen.len());
         for (event, at) in p.seen {
@@ -441,7 +494,7 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     out.posted = acked.len();
     out.changes = acked
         .iter()
-        .filter(|(e, _, _)| !matches!(e, Event::Message(_)))
+        .filter(|(e, _, _)| !matches!(e, Event::Message(..)))
         .count();
     out.post_errors = failed.load(std::sync::atomic::Ordering::Relaxed);
     out.post_ms = acked.iter().map(|(_, _, took)| *took).collect();
@@ -465,13 +518,4 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         }
     }
     Ok(out)
-}
-/// The room's newest event id, as the room list says it.
-async fn newest_event(base: &str, room: &str) -> Result<i64> {
-    crate::load::room_cursors(base)
-        .await?
-        .into_iter()
-        .find(|(id, _)| id == room)
-        .map(|(_, newest)| newest)
-        .with_context(|| format!("room {room} is not in the room list"))
 }

@@ -30,6 +30,12 @@ pub struct Row {
 #[derive(Debug, Serialize, Clone)]
 pub struct ChatRow {
     pub target: String,
+    /// How the people reached the hosts: "direct", "cache" (the shared
+    /// cache in front), "traefik-cache" (Traefik, then the cache, as in the
+    /// stack), "traefik".
+    pub way: String,
+    /// The rooms the people were spread over (posts too, in turn).
+    pub rooms: usize,
     pub people: usize,
     pub mode: crate::people::PollMode,
     pub post_rate: f64,
@@ -68,6 +74,10 @@ pub struct ChatRow {
     /// and the machine as a whole, in % of all its cores.
     pub host_cpu_pct: f64,
     pub proxy_cpu_pct: Option<f64>,
+    /// The shared cache's CPU (Varnish's processes), and the share of
+    /// polls it answered without asking a host.
+    pub cache_cpu_pct: Option<f64>,
+    pub cache_hit_pct: Option<f64>,
     pub postgres_cpu_pct: Option<f64>,
     /// The streaming replica's CPU, when the hosts read from one.
     pub replica_cpu_pct: Option<f64>,
@@ -76,6 +86,8 @@ pub struct ChatRow {
     /// CPU per request, in ms: the hosts (together), and Postgres.
     pub host_cpu_ms_per_req: f64,
     pub postgres_cpu_ms_per_req: Option<f64>,
+    /// This load generator's CPU per request it made, in ms.
+    pub loadgen_cpu_ms_per_req: f64,
     /// The hosts' peak resident memory during this step (summed).
     pub host_peak_rss_mb: f64,
     /// "ok", or what fell short of the targets and what gave out first.
@@ -200,6 +212,43 @@ impl Report {
     }
 
     pub fn print(&self) {
+        // A run at scale (--people) has no closed loops and no pgbench.
+        if self.scale.is_empty() {
+            self.print_closed_loops();
+        }
+        if !self.chat.is_empty() {
+            println!();
+            println!("the chat as people use it (--clients people polling once a second):");
+            print_chat(&self.chat);
+        }
+        if !self.scale.is_empty() {
+            println!();
+            println!("the chat at scale (--people):");
+            print_scale(&self.scale);
+        }
+        if !self.routes.is_empty() {
+            println!();
+            println!("one kept-alive connection, requests one after another:");
+            println!(
+                "{:<22} {:<8} {:>9} {:>8} {:>8} {:>8} {:>7}",
+                "route", "target", "requests", "p50 ms", "p99 ms", "max ms", "errors"
+            );
+            for r in &self.routes {
+                println!(
+                    "{:<22} {:<8} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+                    r.route, r.target, r.requests, r.p50_ms, r.p99_ms, r.max_ms, r.errors
+                );
+            }
+        }
+        for n in &self.notes {
+            println!("note: {n}");
+        }
+        for f in &self.failed_steps {
+            println!("FAILED: {f}");
+        }
+    }
+
+    fn print_closed_loops(&self) {
         println!();
         println!(
             "{:<9} {:<7} {:>9} {:>8} {:>8} {:>8} {:>11} {:>8} {:>7} {:>9} {:>10}",
@@ -238,36 +287,6 @@ impl Report {
                 self.pgbench_clients
             ),
             None => println!("pgbench poll query: FAILED (see below)"),
-        }
-        if !self.chat.is_empty() {
-            println!();
-            println!("the chat as people use it (--clients people polling once a second):");
-            print_chat(&self.chat);
-        }
-        if !self.scale.is_empty() {
-            println!();
-            println!("the chat at scale (--people):");
-            print_chat(&self.scale);
-        }
-        if !self.routes.is_empty() {
-            println!();
-            println!("one kept-alive connection, requests one after another:");
-            println!(
-                "{:<22} {:<8} {:>9} {:>8} {:>8} {:>8} {:>7}",
-                "route", "target", "requests", "p50 ms", "p99 ms", "max ms", "errors"
-            );
-            for r in &self.routes {
-                println!(
-                    "{:<22} {:<8} {:>9} {:>8.2} {:>8.2} {:>8.2} {:>7}",
-                    r.route, r.target, r.requests, r.p50_ms, r.p99_ms, r.max_ms, r.errors
-                );
-            }
-        }
-        for n in &self.notes {
-            println!("note: {n}");
-        }
-        for f in &self.failed_steps {
-            println!("FAILED: {f}");
         }
     }
 
@@ -360,6 +379,67 @@ fn print_chat(rows: &[ChatRow]) {
     }
 }
 
+/// The steps at scale: per number of people, each way side by side; CPU
+/// per person and second of each part, in microseconds (a person polls once
+/// a second, so it is also the CPU per poll), then each row's verdict.
+fn print_scale(rows: &[ChatRow]) {
+    println!(
+        "{:<13} {:>6} {:>5} {:>6} {:>8} {:>9} {:>8} {:>13} {:>5} {:>6} {:>5} {:>26} {:>8} {:>5}",
+        "way",
+        "people",
+        "rooms",
+        "req/s",
+        "poll p99",
+        "posted",
+        "post p99",
+        "dlv p50/p99",
+        "undel",
+        "errors",
+        "hit%",
+        "us/person-s host/pg/cache/tfk",
+        "gen us/r",
+        "mach%"
+    );
+    let us = |pct: Option<f64>, people: usize| {
+        pct.map_or("-".to_string(), |p| {
+            format!("{:.0}", p * 10_000.0 / people.max(1) as f64)
+        })
+    };
+    for c in rows {
+        let host = (c.hosts > 0).then_some(c.host_cpu_pct);
+        println!(
+            "{:<13} {:>6} {:>5} {:>6.0} {:>8.0} {:>9} {:>8.0} {:>13} {:>5} {:>6} {:>5} {:>26} {:>8.0} {:>5.0}",
+            c.way,
+            c.people,
+            c.rooms,
+            c.requests_per_s,
+            c.poll_p99_ms,
+            format!("{}/{}", c.posted, c.due),
+            c.post_p99_ms,
+            format!("{:.0}/{:.0}", c.delivery_p50_ms, c.delivery_p99_ms),
+            c.undelivered,
+            c.errors,
+            c.cache_hit_pct
+                .map_or("-".to_string(), |h| format!("{h:.1}")),
+            format!(
+                "{}/{}/{}/{}",
+                us(host, c.people),
+                us(c.postgres_cpu_pct, c.people),
+                us(c.cache_cpu_pct, c.people),
+                us(c.proxy_cpu_pct, c.people)
+            ),
+            c.loadgen_cpu_ms_per_req * 1000.0,
+            c.machine_busy_pct
+        );
+    }
+    for c in rows {
+        println!(
+            "  {} {} people: {} (generator {:.0} % of a core)",
+            c.way, c.people, c.verdict, c.loadgen_cpu_pct
+        );
+    }
+}
+
 /// `N cores, <cpu model>`.
 pub fn machine() -> String {
     format!(
@@ -401,6 +481,9 @@ mod tests {
             traefik: None,
             people: Vec::new(),
             poll_mode: crate::people::PollMode::Single,
+            ways: Vec::new(),
+            rooms: 1,
+            url: None,
             hosts: 1,
             replica: None,
             pg_port: None,

@@ -49,6 +49,40 @@ async fn measured(
 
 /// The session id of the benchmark's token: its messages are this
 /// session's, so it may edit and remove them.
+/// For a server the benchmark did not start (`--url`): a session token
+/// from it, and the ids of its first `rooms` rooms.
+pub async fn login_and_rooms(url: &str, rooms: usize) -> Result<(Arc<str>, Vec<String>)> {
+    let mut conn = load::Conn::open(url).await?;
+    let (status, body) = conn
+        .send(&Req {
+            method: http::Method::POST,
+            path: "/api/session".into(),
+            body: Some(r#"{"name":"bench-poster"}"#.into()),
+            token: None,
+        })
+        .await?;
+    if status != 201 {
+        bail!(
+            "POST /api/session answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    let token = v["token"]
+        .as_str()
+        .context("the session answer has no token")?;
+    let ids: Vec<String> = room_cursors(url)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .take(rooms)
+        .collect();
+    if ids.is_empty() {
+        bail!("{url} lists no rooms");
+    }
+    Ok((token.into(), ids))
+}
+
 pub fn session() -> String {
     let mut seed = [0u8; 16];
     seed[..4].copy_from_slice(&std::process::id().to_le_bytes());
@@ -284,6 +318,7 @@ pub async fn run(
                 target,
                 &under,
                 s,
+                &["general"],
                 s.clients,
                 s.poll_mode,
                 share,
@@ -305,20 +340,28 @@ pub fn chat_shares(s: &Settings) -> Vec<f64> {
     shares
 }
 
-/// What a chat step drives: one or more hosts, alone or behind a proxy.
+/// What a chat step drives: one or more hosts (none when the server was
+/// not started here: `--url`), alone, behind the shared cache, or behind
+/// Traefik (in front of the cache or of the hosts).
 pub struct Under<'a> {
-    /// Where the people connect: the host, or the proxy in front.
+    /// How the people reach the hosts: "direct", "cache", "traefik-cache",
+    /// "traefik".
+    pub way: &'static str,
+    /// Where the people connect: the host, the cache, or the proxy.
     pub base: String,
     pub hosts: &'a [Server],
     pub proxy: Option<&'a Server>,
+    pub cache: Option<&'a testkit::varnish::Cache>,
 }
 
 impl<'a> Under<'a> {
     pub fn one(server: &'a Server) -> Under<'a> {
         Under {
+            way: "direct",
             base: server.base.clone(),
             hosts: std::slice::from_ref(server),
             proxy: None,
+            cache: None,
         }
     }
 
@@ -333,6 +376,7 @@ impl<'a> Under<'a> {
 struct Sample {
     host: f64,
     proxy: Option<f64>,
+    cache: Option<f64>,
     postgres: Option<f64>,
     replica: Option<f64>,
     own: f64,
@@ -343,6 +387,7 @@ fn sample(under: &Under<'_>, pg_port: Option<u16>, replica_port: Option<u16>) ->
     Sample {
         host: under.cpu_seconds(),
         proxy: under.proxy.map(Server::cpu_seconds),
+        cache: under.cache.map(testkit::varnish::Cache::cpu_seconds),
         postgres: pg_port.and_then(testkit::server::postgres_cpu_seconds),
         replica: replica_port.and_then(testkit::server::postgres_cpu_seconds),
         own: testkit::server::own_cpu_seconds(),
@@ -357,6 +402,7 @@ pub async fn chat_step(
     target: &str,
     under: &Under<'_>,
     s: &Settings,
+    rooms: &[&str],
     people: usize,
     mode: PollMode,
     edit_share: f64,
@@ -370,15 +416,23 @@ pub async fn chat_step(
         String::new()
     };
     say(&format!(
-        "{target}: chat, {people} people polling once a second ({mode:?}), {} posts/s{changes}, {window:.0} s after a {:.0} s ramp",
+        "{target}, {}: chat, {people} people in {} room(s) polling once a second ({mode:?}), {} posts/s{changes}, {window:.0} s after a {:.0} s ramp",
+        under.way,
+        rooms.len(),
         s.post_rate,
         ramp.as_secs_f64()
     ));
-    let start = room_cursors(&under.base)
-        .await?
-        .into_iter()
-        .find(|(r, _)| r == "general")
-        .map_or(0, |(_, c)| c);
+    let cursors = room_cursors(&under.base).await?;
+    let rooms: Vec<(String, i64)> = rooms
+        .iter()
+        .map(|room| {
+            let start = cursors.iter().find(|(r, _)| r == room).map(|(_, c)| *c);
+            start
+                .map(|c| (room.to_string(), c))
+                .with_context(|| format!("room {room} is not in the room list"))
+        })
+        .collect::<Result<_>>()?;
+    let room_count = rooms.len();
     let samples = std::sync::Mutex::new(Vec::new());
     let probe = || {
         if samples.lock().map(|v| v.is_empty()).unwrap_or(false) {
@@ -397,8 +451,7 @@ pub async fn chat_step(
     let out = people::run(
         &under.base,
         people::Plan {
-            room: "general".into(),
-            start_cursor: start,
+            rooms,
             people,
             post_rate: s.post_rate,
             ramp,
@@ -407,8 +460,9 @@ pub async fn chat_step(
             token,
             edit_share,
             tag: format!(
-                "{}-{target}-{people}-{mode:?}-{}",
+                "{}-{target}-{}-{people}-{mode:?}-{}",
                 std::process::id(),
+                under.way,
                 (edit_share * 1000.0) as u32
             ),
         },
@@ -425,6 +479,7 @@ pub async fn chat_step(
     let requests = out.requests.max(1) as f64;
     let host_cpu = b.host - a.host;
     let proxy_cpu = b.proxy.zip(a.proxy).map(|(b, a)| b - a);
+    let cache_cpu = b.cache.zip(a.cache).map(|(b, a)| b - a);
     let pg_cpu = b.postgres.zip(a.postgres).map(|(b, a)| b - a);
     let machine = (b.machine.0 - a.machine.0) / (b.machine.1 - a.machine.1).max(1e-9) * 100.0;
     let mut delivery = out.delivery_ms.clone();
@@ -432,6 +487,8 @@ pub async fn chat_step(
     let polls = sorted_ms(&out.poll_latencies_us);
     let mut row = ChatRow {
         target: target.into(),
+        way: under.way.into(),
+        rooms: room_count,
         people,
         mode,
         post_rate: s.post_rate,
@@ -459,6 +516,11 @@ pub async fn chat_step(
         hosts: under.hosts.len(),
         host_cpu_pct: pct(host_cpu),
         proxy_cpu_pct: proxy_cpu.map(pct),
+        cache_cpu_pct: cache_cpu.map(pct),
+        cache_hit_pct: under
+            .cache
+            .map(|_| out.cache_hits as f64 / out.polls_ok.max(1) as f64 * 100.0),
+        loadgen_cpu_ms_per_req: (b.own - a.own) / requests * 1000.0,
         postgres_cpu_pct: pg_cpu.map(pct),
         replica_cpu_pct: b.replica.zip(a.replica).map(|(b, a)| pct(b - a)),
         loadgen_cpu_pct: pct(b.own - a.own),

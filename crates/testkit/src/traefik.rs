@@ -32,18 +32,36 @@ impl Traefik {
     /// (`http://host:port` each), and waits (30 s at most) until a request
     /// for `ready_path` gets through to a backend.
     pub fn start(bin: &Path, backends: &[String], ready_path: &str) -> anyhow::Result<Traefik> {
-        let config_dir = std::env::temp_dir().join(crate::unique_name("ostchat-traefik-"));
-        std::fs::create_dir_all(&config_dir)
-            .with_context(|| format!("cannot create {}", config_dir.display()))?;
-        let servers: String = backends
-            .iter()
-            .map(|b| format!("          - url: \"{b}\"\n"))
-            .collect();
         // Every path to one service; retries and health checks stay off so
         // each request is measured as it went.
         let dynamic = format!(
-            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{servers}"
+            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{}",
+            servers(backends)
         );
+        Self::start_with(bin, &dynamic, ready_path)
+    }
+
+    /// As the stack routes: the cursor reads (`GET /api/poll`, `GET
+    /// /api/rooms/{room}/messages`) to the shared cache at `cache`,
+    /// everything else to `hosts`.
+    pub fn start_with_cache(
+        bin: &Path,
+        hosts: &[String],
+        cache: &str,
+        ready_path: &str,
+    ) -> anyhow::Result<Traefik> {
+        let dynamic = format!(
+            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n    chat-read:\n      rule: \"Method(`GET`) && (Path(`/api/poll`) || PathRegexp(`^/api/rooms/[^/]+/messages$`))\"\n      entryPoints: [web]\n      service: cache\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{}    cache:\n      loadBalancer:\n        servers:\n{}",
+            servers(hosts),
+            servers(&[cache.to_string()])
+        );
+        Self::start_with(bin, &dynamic, ready_path)
+    }
+
+    fn start_with(bin: &Path, dynamic: &str, ready_path: &str) -> anyhow::Result<Traefik> {
+        let config_dir = std::env::temp_dir().join(crate::unique_name("ostchat-traefik-"));
+        std::fs::create_dir_all(&config_dir)
+            .with_context(|| format!("cannot create {}", config_dir.display()))?;
         let file = config_dir.join("dynamic.yml");
         std::fs::write(&file, dynamic)
             .with_context(|| format!("cannot write {}", file.display()))?;
@@ -88,6 +106,14 @@ impl Traefik {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The `servers:` entries of a load balancer in Traefik's file provider.
+fn servers(backends: &[String]) -> String {
+    backends
+        .iter()
+        .map(|b| format!("          - url: \"{b}\"\n"))
+        .collect()
 }
 
 impl Drop for Traefik {

@@ -36,6 +36,10 @@ pub(crate) struct Shared {
     pub(crate) posts_sent_ok: Mutex<Vec<Instant>>,
     pub(crate) posts_failed: AtomicU64,
     pub(crate) polls_failed: AtomicU64,
+    /// Polls answered 200, and of those, answered by the shared cache
+    /// (`X-Cache: hit`).
+    pub(crate) polls_ok: AtomicU64,
+    pub(crate) poll_hits: AtomicU64,
 }
 
 impl Shared {
@@ -209,6 +213,10 @@ pub(crate) fn poller(load: &Load, shared: &Shared, every: Duration) -> Seen {
         match &r {
             Ok(reply) if reply.status == 200 => {
                 gap.success(shared);
+                shared.polls_ok.fetch_add(1, Ordering::Relaxed);
+                if reply.header("x-cache") == Some("hit") {
+                    shared.poll_hits.fetch_add(1, Ordering::Relaxed);
+                }
                 let page = reply.json_or_null();
                 for m in page["messages"].as_array().into_iter().flatten() {
                     let id = m["id"].as_i64().unwrap_or(-1);

@@ -62,8 +62,8 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     admin_token_file: std::path::PathBuf,
     /// The scenarios to run, in order.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,update,scale,failover,switchover,etcd,replica,isolate,metrics",
-          value_parser = ["api", "kill", "update", "scale", "failover", "switchover", "etcd", "replica", "isolate", "metrics"])]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,cache,update,scale,failover,switchover,etcd,replica,isolate,metrics",
+          value_parser = ["api", "kill", "cache", "update", "scale", "failover", "switchover", "etcd", "replica", "isolate", "metrics"])]
     scenarios: Vec<String>,
     /// Posting clients of the load.
     #[arg(long, value_name = "N", default_value = "3")]
@@ -130,6 +130,7 @@ fn main() -> ExitCode {
         let row = match scenario.as_str() {
             "api" => scenarios::api(&args),
             "kill" => scenarios::kill(&args),
+            "cache" => scenarios::cache(&args),
             "update" => scenarios::update(&args),
             "scale" => scenarios::scale(&args),
             "failover" => scenarios::failover(&args),

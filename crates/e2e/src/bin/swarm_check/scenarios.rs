@@ -4,6 +4,7 @@
 use anyhow::bail;
 use e2e::http;
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::Args;
@@ -254,6 +255,35 @@ pub(crate) fn kill(args: &Args) -> Row {
     row
 }
 
+/// The polls come through the shared cache (most answered from it), and a
+/// cache task killed under load costs nothing: Traefik retries its
+/// requests on the other task, and the Swarm replaces it.
+pub(crate) fn cache(args: &Args) -> Row {
+    let service = format!("{}_cache", args.stack);
+    let mut row = under_load(args, "cache", Duration::from_secs(5), |shared| {
+        let (ok, hits) = (
+            shared.polls_ok.load(Ordering::Relaxed),
+            shared.poll_hits.load(Ordering::Relaxed),
+        );
+        if hits == 0 {
+            bail!("none of {ok} polls was answered by the cache (X-Cache: hit): do they reach it?");
+        }
+        let (victim, task) = a_container(&service)?;
+        docker(&["kill", &victim])?;
+        let started = Instant::now();
+        wait_replicas_without(&service, CACHE_TASKS, &[task], Duration::from_secs(120))?;
+        Ok(format!(
+            "{hits} of {ok} polls from the cache before; killed a cache task, replaced in {:.1} s",
+            started.elapsed().as_secs_f64()
+        ))
+    });
+    row.passed &= row.acked > 0;
+    row
+}
+
+/// The cache tasks the Swarm test runs (its CACHE_REPLICAS).
+const CACHE_TASKS: usize = 2;
+
 pub(crate) fn update(args: &Args) -> Row {
     let service = format!("{}_chat", args.stack);
     let mut row = under_load(args, "update", Duration::from_secs(5), |_| {
@@ -368,7 +398,6 @@ pub(crate) fn scale(args: &Args) -> Row {
 /// What the database scenarios print about the load: refused posts and
 /// failed polls (the clients retry both).
 fn refused(shared: &crate::load::Shared) -> String {
-    use std::sync::atomic::Ordering;
     format!(
         "{} post attempts refused and retried, {} polls failed",
         shared.posts_failed.load(Ordering::Relaxed),
