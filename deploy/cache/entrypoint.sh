@@ -86,8 +86,11 @@ echo "$current" | write_backends "$state/backends.vcl" >/dev/null
 [ "$count" -gt 0 ] || say "no address for $backends yet: answering 503 until one appears"
 say "starting Varnish on $listen for $count host(s) of $backends"
 
+# timeout_idle: a client connection (Traefik's, kept alive) may idle 95 s,
+# longer than Traefik keeps an idle connection (90 s), so Traefik closes it
+# first and never sends a request on one Varnish has just closed (a 502).
 varnishd -F -n "$workdir" -a "$listen" -f "$vcl" \
-    -p vcl_path="$state:$(dirname "$vcl")" -s "malloc,$size" &
+    -p vcl_path="$state:$(dirname "$vcl")" -p timeout_idle=95 -s "malloc,$size" &
 child=$!
 stopping=0
 

@@ -2,7 +2,7 @@ vcl 4.1;
 # The chat's shared cache (Varnish 7). It answers the cursor reads, which are
 # the same for everyone who asks the same question, and passes everything
 # else to the hosts untouched. The hosts decide what may be kept and for how
-# long (`Surrogate-Control: max-age=0.5` on the answers they share); this
+# long (`Surrogate-Control: max-age=0.25` on the answers they share); this
 # file only obeys. ARCHITECTURE.md, "The shared cache", says why it exists
 # and where it sits.
 #

@@ -87,21 +87,6 @@ fn real_main() -> Result<()> {
 fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Result<()> {
     let root = testkit::workspace_root();
     std::env::set_current_dir(&root)?;
-    say(&format!(
-        "preparing database {DB} with {} stored messages",
-        s.messages
-    ));
-    let db = TestDb::recreate(DB);
-    let per_room = (s.messages / ROOMS.len() as u64) as i64;
-    db.seed_messages(&ROOMS, per_room);
-    if !s.people.is_empty() && s.url.is_none() {
-        // A fifth room for the steps at scale, with as much history.
-        db.connect()
-            .batch_execute("SELECT chat.create_room('random', 'Random')")?;
-        db.seed_messages(&["random"], per_room);
-    }
-    s.pg_port = db.host().rsplit_once(':').and_then(|(_, p)| p.parse().ok());
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -120,14 +105,33 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         notes: Vec::new(),
         failed_steps: Vec::new(),
     };
-    let targets: Vec<&str> = if s.url.is_some() {
-        vec!["url"]
-    } else {
-        ["runner", "native"]
-            .into_iter()
-            .filter(|t| only.as_deref().is_none_or(|o| o == *t))
-            .collect()
-    };
+    if s.url.is_some() {
+        // A server started elsewhere, on its own database: nothing to
+        // prepare or start here.
+        let none = |_: &str| -> Result<Server> { bail!("nothing is started with --url") };
+        scale(&s, &["url"], &none, &mut report, &runtime, "".into())?;
+        return finish_scale(&report, &root);
+    }
+    say(&format!(
+        "preparing database {DB} with {} stored messages",
+        s.messages
+    ));
+    let db = TestDb::recreate(DB);
+    let per_room = (s.messages / ROOMS.len() as u64) as i64;
+    db.seed_messages(&ROOMS, per_room);
+    if !s.people.is_empty() {
+        // A fifth room for the steps at scale, with as much history.
+        db.connect()
+            .batch_execute("SELECT chat.create_room('random', 'Random')")?;
+        db.seed_messages(&["random"], per_room);
+    }
+    s.pg_port = db.host().rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+
+    report.settings = s.clone();
+    let targets: Vec<&str> = ["runner", "native"]
+        .into_iter()
+        .filter(|t| only.as_deref().is_none_or(|o| o == *t))
+        .collect();
     // Both runner starts (limits on and off) take the same --runner-args,
     // so their rows compare like with like.
     let runner = || {
@@ -164,14 +168,7 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
     // report; the others are kept.
     if !s.people.is_empty() {
         scale(&s, &targets, &start, &mut report, &runtime, token)?;
-        report.print();
-        report.write(&root.join("target/bench"))?;
-        if !report.failed_steps.is_empty() {
-            bail!(
-                "a step of the benchmark failed (FAILED lines above); every other figure is kept"
-            );
-        }
-        return Ok(());
+        return finish_scale(&report, &root);
     }
 
     for target in &targets {
@@ -313,6 +310,17 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         bail!(
             "the benchmark table is incomplete (a step failed, a scenario served nothing or had errors, or a message was lost); see above"
         );
+    }
+    Ok(())
+}
+
+/// Prints and writes the report of a run at scale; an error if a step
+/// failed.
+fn finish_scale(report: &Report, root: &std::path::Path) -> Result<()> {
+    report.print();
+    report.write(&root.join("target/bench"))?;
+    if !report.failed_steps.is_empty() {
+        bail!("a step of the benchmark failed (FAILED lines above); every other figure is kept");
     }
     Ok(())
 }
@@ -461,12 +469,12 @@ fn scale(
                     hosts: &servers,
                     proxy,
                     cache: front,
+                    rooms: &room_refs,
                 };
                 let step = scenarios::chat_step(
                     target,
                     &under,
                     s,
-                    &room_refs,
                     people,
                     s.poll_mode,
                     0.0,

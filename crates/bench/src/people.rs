@@ -405,7 +405,16 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         let base = base.to_string();
         posts.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let result = conn.send(&req).await;
+            let mut result = conn.send(&req).await;
+            if result.is_err() {
+                // A connection that went stale while it waited (a proxy
+                // closes idle ones): sent again on a new one, as the page
+                // resends a post with the same client_id.
+                if let Ok(c) = Conn::open(&base).await {
+                    conn = c;
+                    result = conn.send(&req).await;
+                }
+            }
             let took = sent.elapsed().as_secs_f64() * 1000.0;
             match (result, event) {
                 (Ok((201, body)), None) => {
@@ -467,8 +476,10 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         window: measured,
         ..Outcome::default()
     };
-    let mut everyone = Vec::new();
-    for p in people {
+    // Per room: what each person in it saw first, and when.
+    let mut everyone: Vec<Vec<std::collections::HashMap<Event, Instant>>> =
+        plan.rooms.iter().map(|_| Vec::new()).collect();
+    for (index, p) in people.into_iter().enumerate() {
         let p = p.await?;
         if !p.connected {
             out.connect_failures += 1;
@@ -488,7 +499,7 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         for (event, at) in p.seen {
             first.entry(event).or_insert(at);
         }
-        everyone.push(first);
+        everyone[index % plan.rooms.len()].push(first);
     }
     let acked = std::mem::take(&mut *acked.lock().await);
     out.posted = acked.len();
@@ -499,9 +510,10 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
     out.post_errors = failed.load(std::sync::atomic::Ordering::Relaxed);
     out.post_ms = acked.iter().map(|(_, _, took)| *took).collect();
     for (event, at, _) in &acked {
-        // When the last person saw it, if everyone did.
+        // When the last person in its room saw it, if everyone there did.
+        let (Event::Message(room, _) | Event::Edit(room, _) | Event::Removal(room, _)) = *event;
         let mut last = Some(*at);
-        for seen in &everyone {
+        for seen in &everyone[room] {
             match seen.get(event) {
                 Some(when) => last = last.map(|l| l.max(*when)),
                 None => {

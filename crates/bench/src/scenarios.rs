@@ -318,7 +318,6 @@ pub async fn run(
                 target,
                 &under,
                 s,
-                &["general"],
                 s.clients,
                 s.poll_mode,
                 share,
@@ -352,6 +351,8 @@ pub struct Under<'a> {
     pub hosts: &'a [Server],
     pub proxy: Option<&'a Server>,
     pub cache: Option<&'a testkit::varnish::Cache>,
+    /// The rooms people are spread over, and posts go to in turn.
+    pub rooms: &'a [&'a str],
 }
 
 impl<'a> Under<'a> {
@@ -362,6 +363,7 @@ impl<'a> Under<'a> {
             hosts: std::slice::from_ref(server),
             proxy: None,
             cache: None,
+            rooms: &["general"],
         }
     }
 
@@ -402,7 +404,6 @@ pub async fn chat_step(
     target: &str,
     under: &Under<'_>,
     s: &Settings,
-    rooms: &[&str],
     people: usize,
     mode: PollMode,
     edit_share: f64,
@@ -418,12 +419,13 @@ pub async fn chat_step(
     say(&format!(
         "{target}, {}: chat, {people} people in {} room(s) polling once a second ({mode:?}), {} posts/s{changes}, {window:.0} s after a {:.0} s ramp",
         under.way,
-        rooms.len(),
+        under.rooms.len(),
         s.post_rate,
         ramp.as_secs_f64()
     ));
     let cursors = room_cursors(&under.base).await?;
-    let rooms: Vec<(String, i64)> = rooms
+    let rooms: Vec<(String, i64)> = under
+        .rooms
         .iter()
         .map(|room| {
             let start = cursors.iter().find(|(r, _)| r == room).map(|(_, c)| *c);

