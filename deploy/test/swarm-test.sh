@@ -227,7 +227,7 @@ wait_for 120 "the chat answering through Traefik" curl_chat /api/health
 # Polls go through the cache tier (Traefik's chat-read router).
 cache_answers() {
     curl -fsS -k --max-time 5 --resolve "$DOMAIN:$HTTPS_PORT:127.0.0.1" -o /dev/null -D - \
-        "https://$DOMAIN:$HTTPS_PORT/api/poll?room=general&after=0&limit=1" | grep -qi '^x-cache:'
+        "https://$DOMAIN:$HTTPS_PORT/api/poll?room=general&after=0&limit=1" | grep -i '^x-cache:' >/dev/null
 }
 wait_for 60 "polls being answered through the cache" cache_answers
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
