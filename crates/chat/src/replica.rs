@@ -362,7 +362,21 @@ mod tests {
         );
         assert_eq!(f[2], Fallback::NotAReplica);
         assert!(matches!(f[3], Fallback::Unreachable(_)), "{f:?}");
-        assert!(f.iter().all(|f| !f.to_string().is_empty()));
+        // What the host's log says for each: the reason and what to check.
+        assert_eq!(
+            f[0].to_string(),
+            "the replica is 5000 ms behind (replica_max_lag_ms is 1000)"
+        );
+        assert_eq!(
+            f[2].to_string(),
+            "the read database is not a replica (promoted, or database_read_url names a primary)"
+        );
+        let unreachable = f[3].to_string();
+        assert!(
+            unreachable.starts_with("the replica failed (")
+                && unreachable.contains("connect 10.1.2.3:5432 refused"),
+            "{unreachable}"
+        );
     }
 
     #[test]

@@ -742,6 +742,7 @@ pub async fn store_suite(store: &impl Store) {
     );
 
     events_suite(store).await;
+    edit_limit_suite(store).await;
 
     // Other rooms are untouched.
     assert_eq!(
@@ -751,6 +752,62 @@ pub async fn store_suite(store: &impl Store) {
             .expect("page")
             .map(|p| p.iter().filter(|m| m.room != "general").count()),
         Some(0)
+    );
+}
+
+/// Edits take from the author's bucket as posts do (so editing cannot
+/// flood a room either), in a room of its own (`suite-l`).
+async fn edit_limit_suite(store: &impl Store) {
+    let room = "suite-l";
+    store
+        .create_room(room, "Limits")
+        .await
+        .expect("create")
+        .expect("a new room");
+    let posted = store
+        .post(&Post {
+            room,
+            author: "erin",
+            body: "typo",
+            client_id: "l1",
+            session: Some("se"),
+            limit: Limit::OFF,
+        })
+        .await
+        .expect("post");
+    assert!(
+        matches!(posted, Posted::Created(ref m) if m.id == 1),
+        "{posted:?}"
+    );
+    let limit = Limit {
+        burst: 1,
+        per_minute: 1,
+    };
+    let edit = |body| Edit {
+        room,
+        id: 1,
+        session: Some("se"),
+        body,
+        window_secs: 900,
+        limit,
+    };
+    let first = store.edit_message(&edit("fixed")).await.expect("edit");
+    assert!(
+        matches!(first, Edited::Edited(_)),
+        "within the burst: {first:?}"
+    );
+    let second = store
+        .edit_message(&edit("fixed again"))
+        .await
+        .expect("edit");
+    assert!(
+        matches!(second, Edited::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+        "over the burst: {second:?}"
+    );
+    assert_eq!(
+        last_id(store, room).await,
+        Some(2),
+        "the limited edit stored nothing"
     );
 }
 
@@ -1071,14 +1128,60 @@ mod tests {
     #[test]
     fn a_down_store_fails_every_call_as_unavailable() {
         let store = MemStore::seeded();
+        block_on(store.send_message("general", "alice", "hi", "c1", Limit::OFF)).unwrap();
         store.set_down(true);
-        assert!(matches!(
-            block_on(store.health()),
-            Err(StoreError::Unavailable(_))
-        ));
-        assert!(matches!(
-            block_on(store.list_rooms()),
-            Err(StoreError::Unavailable(_))
-        ));
+        let unavailable = |what: &str, e: Option<StoreError>| match e {
+            Some(StoreError::Unavailable(_)) => {}
+            other => panic!("{what} while down: {other:?}, not Unavailable"),
+        };
+        let query = PollQuery {
+            room: "general".into(),
+            after: 0,
+            limit: 10,
+            known: None,
+            rooms: None,
+        };
+        let post = Post {
+            room: "general",
+            author: "alice",
+            body: "x",
+            client_id: "c2",
+            session: None,
+            limit: Limit::OFF,
+        };
+        let edit = Edit {
+            room: "general",
+            id: 1,
+            session: None,
+            body: "y",
+            window_secs: 900,
+            limit: Limit::OFF,
+        };
+        // Every method of the Store trait, one line each.
+        unavailable("list_rooms", block_on(store.list_rooms()).err());
+        unavailable("create_room", block_on(store.create_room("r", "R")).err());
+        let page = Page::Latest { limit: 5 };
+        let read = Store::messages(&store, "general", page);
+        unavailable("messages", block_on(read).err());
+        unavailable("post", block_on(store.post(&post)).err());
+        let send = store.send_message("general", "a", "b", "c3", Limit::OFF);
+        unavailable("send_message", block_on(send).err());
+        unavailable("edit_message", block_on(store.edit_message(&edit)).err());
+        let remove = store.remove_message("general", 1, Remover::Moderator("m"));
+        unavailable("remove_message", block_on(remove).err());
+        unavailable("mute", block_on(store.mute("bob", None, 60, "m")).err());
+        unavailable(
+            "announce",
+            block_on(store.announce("general", "k", "a")).err(),
+        );
+        unavailable("leave", block_on(store.leave("general", "k")).err());
+        let allow = store.allow_session("192.0.2.1", Limit::OFF);
+        unavailable("allow_session", block_on(allow).err());
+        unavailable("health", block_on(store.health()).err());
+        unavailable("read_health", block_on(store.read_health()).err());
+        unavailable("poll", block_on(store.poll(&query)).err());
+        unavailable("read_source", block_on(store.read_source()).err());
+        store.set_down(false);
+        assert_eq!(store.messages().len(), 1, "nothing was stored while down");
     }
 }

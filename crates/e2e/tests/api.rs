@@ -433,11 +433,21 @@ fn outbound_hosts_are_enforced() {
 fn least_privilege_role_cannot_touch_tables() {
     let db = TestDb::new();
     let mut app = postgres::Client::connect(&db.app_url(), postgres::NoTls).unwrap();
-    assert!(app.simple_query("SELECT * FROM chat.messages").is_err());
-    assert!(
-        app.simple_query("INSERT INTO chat.rooms (id, title) VALUES ('x', 'x')")
-            .is_err()
-    );
+    // Refused for want of the privilege (42501), not for any other reason
+    // (a typo in a table name would be 42P01).
+    for statement in [
+        "SELECT * FROM chat.messages",
+        "INSERT INTO chat.rooms (id, title) VALUES ('x', 'x')",
+        "UPDATE chat.rooms SET title = 'y'",
+        "DELETE FROM chat.mutes",
+    ] {
+        let e = app.simple_query(statement).unwrap_err();
+        assert_eq!(
+            e.code().map(|c| c.code()),
+            Some("42501"),
+            "{statement}: {e}"
+        );
+    }
     let rows = app.query("SELECT id FROM chat.list_rooms()", &[]).unwrap();
     assert_eq!(rows.len(), 4);
 }
@@ -511,6 +521,98 @@ fn a_stuck_statement_times_out_while_health_stays_ok() {
 /// Hosts of the previous release call 0001's functions during a rolling
 /// update; they must keep their columns and errors (P0002 for an unknown
 /// room) while 0002's functions do the work underneath.
+/// During a rolling update, hosts of the release before edits and removals
+/// read with `chat.messages_page` and `chat.poll` (kept by
+/// sql/0007_events.sql): they must get messages only, never an edit or a
+/// removal event (which they would read as a message with no client_id),
+/// and a removed message with its text erased.
+#[test]
+fn the_previous_releases_page_and_poll_leave_edit_and_removal_events_out() {
+    let db = TestDb::new();
+    let mut app = postgres::Client::connect(&db.app_url(), postgres::NoTls).unwrap();
+    for i in 1..=3 {
+        let row = app
+            .query_one(
+                "SELECT status, id FROM chat.post_message('general', 'alice', $1, $2, 'sa', 0, 0)",
+                &[&format!("m{i}"), &format!("c{i}")],
+            )
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "created");
+    }
+    let edited: String = app
+        .query_one(
+            "SELECT status FROM chat.edit_message('general', 1, 'sa', 'm1, fixed', 900, 0, 0)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(edited, "edited");
+    let removed: String = app
+        .query_one(
+            "SELECT status FROM chat.remove_message('general', 2, 'sa', NULL)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(removed, "removed");
+    // Events 4 (the edit) and 5 (the removal) exist for today's hosts...
+    let now: Vec<String> = app
+        .query(
+            "SELECT event FROM chat.room_events('general', 0, NULL, 10) WHERE status = 'event'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(now, ["message", "message", "message", "edit", "removal"]);
+    // ...and not for the previous release's.
+    let page: Vec<(String, i64, String, Option<String>)> = app
+        .query(
+            "SELECT status, id, body, client_id FROM chat.messages_page('general', 0, NULL, 10)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get::<_, Option<i64>>(1).unwrap_or(0),
+                r.get::<_, Option<String>>(2).unwrap_or_default(),
+                r.get(3),
+            )
+        })
+        .collect();
+    let messages: Vec<_> = page.iter().filter(|r| r.0 == "message").collect();
+    assert_eq!(
+        messages
+            .iter()
+            .map(|r| (r.1, r.2.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "m1, fixed"), (2, ""), (3, "m3")],
+        "{page:?}"
+    );
+    assert!(
+        messages.iter().all(|r| r.3.is_some()),
+        "every row has a client_id: {page:?}"
+    );
+    let polled: Vec<(String, Option<i64>)> = app
+        .query(
+            "SELECT kind, id FROM chat.poll('general', 0, 10, NULL)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let ids: Vec<i64> = polled
+        .iter()
+        .filter(|(kind, _)| kind == "message")
+        .filter_map(|(_, id)| *id)
+        .collect();
+    assert_eq!(ids, [1, 2, 3], "{polled:?}");
+}
+
 #[test]
 fn previous_release_functions_keep_working() {
     let db = TestDb::new();

@@ -496,8 +496,16 @@ fn one_poll_per_second_keeps_messages_and_unread_counts_current() {
     let driver = ChromeDriver::start();
     let dave = driver.new_session();
     join(&dave, &runner, "general", "dave");
-    // Let the first poll list the rooms, then count requests for a while.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until the room is listed and a poll has answered since, then
+    // count requests for a while. (Without the wait, a missing room would
+    // read as an empty badge too.)
+    wait_for(T, "secure-software listed and polled", || {
+        dave.execute(
+            "return !!document.querySelector('#room-list li[data-room=\"secure-software\"]') \
+             && performance.getEntriesByType('resource').some(e => new URL(e.name).pathname === '/api/poll')",
+            vec![],
+        ) == json!(true)
+    });
     let badge = "return (document.querySelector('#room-list li[data-room=\"secure-software\"] .badge') || {}).textContent || ''";
     assert_eq!(
         dave.execute(badge, vec![]),

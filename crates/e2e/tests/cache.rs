@@ -11,8 +11,7 @@
 //! - a 503 is never kept.
 
 use e2e::{Client, RunnerConfig, Server, TestDb, Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use testkit::varnish::Cache;
 
@@ -70,7 +69,9 @@ fn pollers_through_the_cache_see_every_event_once_in_order_and_mostly_from_the_c
     let db = TestDb::new();
     let hosts = hosts(&db);
     let cache = cache_for(&hosts);
-    let done = Arc::new(AtomicBool::new(false));
+    // When the writers finished: an empty answer generated after it means
+    // the poller has everything.
+    let done: Arc<Mutex<Option<Instant>>> = Arc::default();
 
     let pollers: Vec<_> = (0..POLLERS)
         .map(|p| {
@@ -82,7 +83,7 @@ fn pollers_through_the_cache_see_every_event_once_in_order_and_mostly_from_the_c
                 let (mut hits, mut polls, mut oldest) = (0usize, 0usize, 0f64);
                 let deadline = Instant::now() + Duration::from_secs(90);
                 loop {
-                    let finished = done.load(Ordering::SeqCst);
+                    let finished = *done.lock().unwrap();
                     // Half of them read pages, half poll: both are cursor reads.
                     let path = if p % 2 == 0 {
                         poll_path(cursor)
@@ -99,9 +100,10 @@ fn pollers_through_the_cache_see_every_event_once_in_order_and_mostly_from_the_c
                     assert!(next >= cursor, "poller {p}: the cursor went back");
                     ids.extend(page.iter().copied());
                     cursor = next;
-                    // Caught up after the writers finished and the cache's
-                    // answers have all been renewed: done.
-                    if finished && page.is_empty() && age == 0.0 {
+                    // Caught up: an empty answer that was generated (now
+                    // minus its age in the cache) after the writers finished.
+                    let generated = Instant::now() - Duration::from_secs_f64(age);
+                    if page.is_empty() && finished.is_some_and(|d| generated > d) {
                         break;
                     }
                     assert!(Instant::now() < deadline, "poller {p} timed out");
@@ -151,7 +153,7 @@ fn pollers_through_the_cache_see_every_event_once_in_order_and_mostly_from_the_c
     for w in writers {
         w.join().expect("writer panicked");
     }
-    done.store(true, Ordering::SeqCst);
+    *done.lock().unwrap() = Some(Instant::now());
 
     let stored: i64 = db
         .connect()

@@ -84,7 +84,7 @@ fn error(r: &Reply, status: u16, code: &str) {
         "{:?}",
         r.headers
     );
-    security_headers(r, &chat::api::API_HEADERS);
+    security_headers(r, &API_SECURITY);
     for internal in ["SQLSTATE", "postgres", "chat.", "127.0.0.1", "panicked"] {
         assert!(!r.body.contains(internal), "{internal} leaked: {}", r.body);
     }
@@ -93,11 +93,36 @@ fn error(r: &Reply, status: u16, code: &str) {
 #[track_caller]
 fn ok(r: &Reply, status: u16) -> Value {
     assert_eq!(r.status, status, "{}", r.body);
-    security_headers(r, &chat::api::API_HEADERS);
+    security_headers(r, &API_SECURITY);
     r.json()
 }
 
-/// Every header of `expected`, as the domain defines them.
+/// The API's security headers, written out here rather than taken from
+/// `chat::api::API_HEADERS`: a weakened header there must fail this test.
+const API_SECURITY: [(&str, &str); 4] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+];
+
+/// The page's: only its own scripts, styles and API; nothing inline, no
+/// frames, no plugins, no base or form targets elsewhere.
+const PAGE_SECURITY: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+    ),
+];
+
+/// Every header of `expected`.
 #[track_caller]
 fn security_headers(r: &Reply, expected: &[(&str, &str)]) {
     for (name, value) in expected {
@@ -124,13 +149,13 @@ fn whole_api_under_strict_spin_settings() {
     for path in ["/", "/index.html", "/app.js", "/style.css"] {
         let r = api.get(path);
         assert_eq!(r.status, 200, "{path}");
-        security_headers(&r, &chat::api::PAGE_HEADERS);
+        security_headers(&r, &PAGE_SECURITY);
         let etag = r.header("etag").expect("an etag").to_string();
         let again = api.call("GET", path, &[("if-none-match", &etag)], None);
         assert_eq!(again.status, 304, "{path}");
-        security_headers(&again, &chat::api::PAGE_HEADERS);
+        security_headers(&again, &PAGE_SECURITY);
     }
-    security_headers(&api.get("/missing.png"), &chat::api::PAGE_HEADERS);
+    security_headers(&api.get("/missing.png"), &PAGE_SECURITY);
     assert_eq!(api.get("/missing.png").status, 404);
     error(&api.get("/api/nope"), 404, "not_found");
     error(&api.get("/api"), 404, "not_found");

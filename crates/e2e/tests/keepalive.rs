@@ -90,6 +90,34 @@ fn every_route_answers_sequential_requests_on_one_connection_without_a_delayed_a
         .expect("the page has an ETag")
         .to_string();
 
+    // Messages of this session, for the edit and removal cases.
+    let auth = format!("Bearer {token}");
+    let own: Vec<i64> = (0..REQUESTS)
+        .map(|i| {
+            let body = json!({"body": format!("own {i}"), "client_id": format!("own-{i}")});
+            let r = setup.send(
+                "POST",
+                &format!("/api/rooms/{room}/messages"),
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", &auth),
+                ],
+                body.to_string().as_bytes(),
+            );
+            assert_eq!(r.status, 201);
+            serde_json::from_slice::<e2e::Value>(&r.body).unwrap()["message"]["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let with_token = |method: &str, path: String, token: &str, body: String| -> Request {
+        let mut headers = vec![("authorization".into(), format!("Bearer {token}"))];
+        if !body.is_empty() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        (method.into(), path, headers, body.into_bytes())
+    };
+    let newest = newest.max(*own.last().unwrap());
     let poll = format!("/api/rooms/{room}/messages?after={newest}");
     let single = format!("/api/poll?room={room}&after={newest}");
     let messages = format!("/api/rooms/{room}/messages");
@@ -161,6 +189,48 @@ fn every_route_answers_sequential_requests_on_one_connection_without_a_delayed_a
             get("/api/rooms/general/messages?after=x")
         }),
         case("an unknown room", 404, |_| get("/api/rooms/nope/messages")),
+        case("an edit", 200, {
+            let (t, r, own) = (token.clone(), room.clone(), own.clone());
+            move |i| {
+                let body = json!({"body": format!("edited {i}")}).to_string();
+                with_token(
+                    "PATCH",
+                    format!("/api/rooms/{r}/messages/{}", own[i]),
+                    &t,
+                    body,
+                )
+            }
+        }),
+        case("a removal", 200, {
+            let (t, r, own) = (token.clone(), room.clone(), own.clone());
+            move |i| {
+                with_token(
+                    "DELETE",
+                    format!("/api/rooms/{r}/messages/{}", own[i]),
+                    &t,
+                    String::new(),
+                )
+            }
+        }),
+        case("presence, here", 200, {
+            let (t, r) = (token.clone(), room.clone());
+            move |_| with_token("PUT", format!("/api/rooms/{r}/presence"), &t, String::new())
+        }),
+        case("presence, gone", 200, {
+            let (t, r) = (token.clone(), room.clone());
+            move |_| {
+                with_token(
+                    "DELETE",
+                    format!("/api/rooms/{r}/presence"),
+                    &t,
+                    String::new(),
+                )
+            }
+        }),
+        case("a mute", 200, move |i| {
+            let body = json!({"name": format!("muted-{i}"), "duration_secs": 60}).to_string();
+            with_token("POST", "/api/mutes".into(), ADMIN_TOKEN, body)
+        }),
         case("an unknown API path", 404, |_| get("/api/nope")),
     ];
 

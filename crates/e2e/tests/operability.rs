@@ -231,12 +231,19 @@ fn a_malformed_variable_is_named_in_the_log_and_its_default_used() {
     let (runner, _) = start(
         RunnerConfig::chat(&db)
             .set("post_burst", "twenty")
+            .set("posts_per_minute", "1")
             .set("trusted_proxies", "10.0.0.0/8, traefik"),
     );
     let c = Client::new(&runner);
     let token = c.login("bob");
-    let r = c.send_message(&token, "general", "still works", "c-1");
-    assert_eq!(r.status, 201, "{}", r.body);
+    // The default burst (20) is what holds: twenty posts, then a refusal
+    // (one a minute refills too slowly to matter here).
+    for i in 1..=20 {
+        let r = c.send_message(&token, "general", "still works", &format!("c-{i}"));
+        assert_eq!(r.status, 201, "post {i}: {}", r.body);
+    }
+    let r = c.send_message(&token, "general", "one too many", "c-21");
+    assert_eq!(r.status, 429, "the default burst of 20 holds: {}", r.body);
     let line = wait_for_line(&runner, |l| {
         l["component"] == "messages"
             && l["message"]

@@ -2,7 +2,8 @@
 //! (`main.rs`, the command line), so its behaviour is tested in-process.
 //!
 //! It runs the same `spin.toml` and the same `.wasm` components that real Spin
-//! (4.1 or newer) runs, for machines where Spin cannot be installed. It knows
+//! runs (the README's "Minimum Spin" says which releases), for machines
+//! where Spin cannot be installed. It knows
 //! nothing of any particular app. What it provides, and nothing more:
 //! HTTP triggers (`wasi:http/handler@0.3.0`), `spin:variables@3.0.0`, and
 //! outbound Postgres (`spin:postgres@4.2.0`), plus the WASI 0.2/0.3 interfaces

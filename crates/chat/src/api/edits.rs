@@ -3,7 +3,7 @@
 //! (the admin token) removes any message. Each is a new event of the room,
 //! with the room's next id, so every open page learns of it by its poll.
 
-use super::messages::unknown_room;
+use super::unknown_room;
 use super::{
     Config, Reply, Request, bearer, is_admin, missing_token, moderator, muted, reply,
     session_claims, too_fast,
@@ -443,11 +443,19 @@ mod tests {
             assert_common_headers(&r);
         }
         let r = call(&store, &closed, "PATCH", M1, Some(&alice), &json);
+        // The window the host is configured with (0 here), in words: not
+        // the default's "15 minutes".
         assert!(
-            r.body.contains("15 minutes") || r.body.contains("0 seconds"),
+            body(&r)["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("a message can be edited for 0 seconds after it is sent"),
             "{}",
             r.body
         );
+        assert_eq!(window_words(900), "15 minutes");
+        assert_eq!(window_words(60), "1 minute");
+        assert_eq!(window_words(90), "90 seconds");
         let r = call(&store, &cfg(), "PATCH", M1, Some(&alice), "");
         assert_eq!(r.header("allow"), None);
         let r = call(&store, &cfg(), "POST", M1, Some(&alice), "");

@@ -5,19 +5,13 @@
 
 use super::{
     Config, Reply, Request, edits, muted, not_found, presence, reply, session_claims, too_fast,
+    unknown_room,
 };
 use crate::error::ApiError;
 use crate::model::Page;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
 use crate::store::{Post, Posted, Store};
 use crate::validate;
-
-pub(crate) fn unknown_room() -> ApiError {
-    ApiError::not_found(
-        "unknown_room",
-        "there is no room with this id; list the rooms with GET /api/rooms",
-    )
-}
 
 /// The `{room}` of `/api/rooms/{room}/messages`, or None for any other path
 /// (which is then an unknown route). The room is not validated here.

@@ -34,7 +34,7 @@ pub use messages::messages;
 pub use moderation::mutes;
 pub use poll::poll;
 pub use reply::{API_HEADERS, PAGE_HEADERS, Reply};
-pub(crate) use reply::{muted, reply, too_fast};
+pub(crate) use reply::{muted, reply, too_fast, unknown_room};
 pub use rooms::rooms;
 pub use session::session;
 
@@ -176,7 +176,17 @@ pub(crate) mod test_support {
 
     pub fn assert_common_headers(r: &Reply) {
         assert_eq!(r.header("content-type"), Some("application/json"));
-        for (name, value) in API_HEADERS {
+        // Written out, not taken from API_HEADERS: weakening a header there
+        // must fail the tests.
+        for (name, value) in [
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+            (
+                "content-security-policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
+        ] {
             assert_eq!(r.header(name), Some(value), "{name}");
         }
     }

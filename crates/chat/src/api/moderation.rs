@@ -3,7 +3,7 @@
 //! case), whoever uses it, and a name nobody uses yet can be muted. Every
 //! mute is recorded in the moderation log with who did it.
 
-use super::messages::unknown_room;
+use super::unknown_room;
 use super::{Config, Reply, Request, bearer, is_admin, missing_token, moderator, reply};
 use crate::error::ApiError;
 use crate::model::{Mute, MuteEnvelope, NewMute, parse_json};

@@ -7,7 +7,7 @@
 //! stay for other clients. Cursor, paging and errors are those of
 //! `GET /api/rooms/{room}/messages?after=`.
 
-use super::messages::unknown_room;
+use super::unknown_room;
 use super::{Config, Reply, Request, reply};
 use crate::error::ApiError;
 use crate::model::PollReply;

@@ -3,7 +3,7 @@
 //! closes or switches rooms; polls list the names seen in the last minute.
 //! One upsert per person per 30 s, never a write per poll.
 
-use super::messages::unknown_room;
+use super::unknown_room;
 use super::{Config, Reply, Request, reply, session_claims};
 use crate::error::ApiError;
 use crate::model::PresenceReply;

@@ -150,6 +150,14 @@ pub(crate) fn reply(result: Result<Reply, ApiError>) -> Reply {
     result.unwrap_or_else(Reply::error)
 }
 
+/// 404 for a room id no room has (or no room could have).
+pub(crate) fn unknown_room() -> ApiError {
+    ApiError::not_found(
+        "unknown_room",
+        "there is no room with this id; list the rooms with GET /api/rooms",
+    )
+}
+
 /// 403 for a muted name, with the time the mute ends.
 pub(crate) fn muted(until: &str) -> ApiError {
     ApiError::forbidden(
