@@ -9,7 +9,10 @@ set -Eeuo pipefail
 # is set; that costs a lot per request and says nothing useful.
 export RUST_LIB_BACKTRACE=0
 
-COMPONENTS=(ostchat-session ostchat-rooms ostchat-messages ostchat-poll ostchat-health ostchat-static)
+# The components: the packages of spin.toml's build commands, so a new
+# component is built (here and in deploy/Dockerfile) by being added there.
+mapfile -t COMPONENTS < <(sed -n 's/^command = "cargo build --target wasm32-wasip2 --release -p \([a-z0-9-]*\)"$/\1/p' \
+    "$(dirname "${BASH_SOURCE[0]}")/../spin.toml")
 OWNER_URL="postgres://ostchat_owner:ostchat_owner@127.0.0.1:5432"
 
 # The step under way, named again if anything in it fails. Each step says
@@ -201,6 +204,8 @@ NATIVE_PACKAGES=(-p minispin -p minispin-config -p chat -p testkit -p e2e -p ben
 
 build_all() {
     step "Building the Spin components for wasm32-wasip2 (release)"
+    [ ${#COMPONENTS[@]} -gt 0 ] \
+        || fail "spin.toml names no component build command (command = \"cargo build --target wasm32-wasip2 --release -p NAME\"); each component needs one"
     local args=()
     for c in "${COMPONENTS[@]}"; do args+=(-p "$c"); done
     cargo build --release --target wasm32-wasip2 "${args[@]}"

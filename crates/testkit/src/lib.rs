@@ -23,7 +23,7 @@
 //!   production stack;
 //! - [`varnish`]: a real Varnish on loopback in front of servers, with the
 //!   stack's VCL and the cache image's entrypoint;
-//! - [`readme_help`]: the README's copy of a command's `--help`, which
+//! - [`readme_help`]: the documents' copy of a command's `--help`, which
 //!   tests hold to the real output.
 //!
 //! Prerequisites (the README's test command does all of this): Postgres
@@ -78,27 +78,48 @@ pub fn unique_name(prefix: &str) -> String {
     )
 }
 
-/// The README's copy of `command -h`: the fenced block after the line
-/// `<!-- help: command -->`; `None` when the README has no such block.
-pub fn readme_help(command: &str) -> Option<String> {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).ok()?;
-    let marker = format!("<!-- help: {command} -->");
-    let rest = &readme[readme.find(&marker)? + marker.len()..];
-    let block = rest.trim_start().strip_prefix("```text\n")?;
-    Some(block[..block.find("\n```")?].to_string())
+/// The documents that may hold a copy of a command's `-h`: the README,
+/// BENCHMARKS.md and the pages under `docs/`.
+fn help_documents() -> Vec<std::path::PathBuf> {
+    let root = workspace_root();
+    let mut docs = vec![root.join("README.md"), root.join("BENCHMARKS.md")];
+    if let Ok(entries) = std::fs::read_dir(root.join("docs")) {
+        let mut pages: Vec<_> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "md"))
+            .collect();
+        pages.sort();
+        docs.extend(pages);
+    }
+    docs
 }
 
-/// Holds the README's copy of `command -h` to `actual`, with a message
-/// that says how to bring the README up to date.
+/// The documents' copy of `command -h`: the fenced block after the line
+/// `<!-- help: command -->` (README.md, BENCHMARKS.md or docs/*.md), with
+/// the file it is in; `None` when no document has one.
+pub fn readme_help(command: &str) -> Option<(String, std::path::PathBuf)> {
+    let marker = format!("<!-- help: {command} -->");
+    help_documents().into_iter().find_map(|path| {
+        let text = std::fs::read_to_string(&path).ok()?;
+        let rest = &text[text.find(&marker)? + marker.len()..];
+        let block = rest.trim_start().strip_prefix("```text\n")?;
+        Some((block[..block.find("\n```")?].to_string(), path))
+    })
+}
+
+/// Holds the documents' copy of `command -h` to `actual`, with a message
+/// that says how to bring it up to date.
 pub fn assert_readme_help(command: &str, actual: &str) {
     let actual = actual.trim_end();
     match readme_help(command) {
-        Some(copy) if copy.trim_end() == actual => {}
-        Some(copy) => panic!(
-            "README.md's copy of `{command} -h` is out of date; replace the block after <!-- help: {command} --> with:\n{actual}\n\n(the README has:\n{copy})"
+        Some((copy, _)) if copy.trim_end() == actual => {}
+        Some((copy, path)) => panic!(
+            "{}'s copy of `{command} -h` is out of date; replace the block after <!-- help: {command} --> with:\n{actual}\n\n(it has:\n{copy})",
+            path.display()
         ),
         None => panic!(
-            "README.md has no copy of `{command} -h`; add a line <!-- help: {command} --> and a ```text block with:\n{actual}"
+            "no document has a copy of `{command} -h`; add a line <!-- help: {command} --> and a ```text block with:\n{actual} to the page that describes the command (README.md, BENCHMARKS.md or docs/)"
         ),
     }
 }
