@@ -4,128 +4,23 @@
 //! server accepts a connection: each `source` is compiled once and linked once
 //! (`ServicePre`), so a request only pays for instantiation.
 
+use crate::component::{LoadedComponent, linker};
 use crate::manifest::Manifest;
 use crate::metrics::Metrics;
 use crate::outbound::{AllowedHost, OutboundPolicy};
 use crate::pg::pool::Pools;
-use crate::pg::{self, Compat, PgCtx, PgView};
+use crate::pg::{Compat, PgCtx};
 use crate::reuse::{ComponentHandler, ReusePolicy};
 use crate::routes::Router;
-use crate::stdio::{ComponentOutput, Stream};
 use crate::variables::AppVariables;
-use crate::variables::host::{self as vars_host, ComponentVariables};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Config, Engine};
 use wasmtime_wasi_http::handler::ProxyHandler;
 use wasmtime_wasi_http::p3::bindings::ServicePre;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
-
-/// Per-store host state: one per component instance.
-pub struct State {
-    /// Which instance this is (for the request log): unique in the host.
-    pub instance: u64,
-    table: ResourceTable,
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    hooks: NoOutboundHttp,
-    pg: PgCtx,
-    vars: ComponentVariables,
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for State {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-/// Outbound HTTP is not among the interfaces this runner provides; a
-/// component that tries it gets `HTTP-request-denied`, as Spin answers for a
-/// host missing from `allowed_outbound_hosts`.
-struct NoOutboundHttp;
-
-impl WasiHttpHooks for NoOutboundHttp {
-    fn send_request(
-        &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        http::Response<wasmtime_wasi_http::WasiBody>,
-                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
-    }
-}
-
-/// A component ready to serve: linked once, instantiated per request.
-pub struct LoadedComponent {
-    pub name: String,
-    /// The component's name as its output lines carry it.
-    output_name: Arc<str>,
-    pre: ServicePre<State>,
-    pg: PgCtx,
-    vars: ComponentVariables,
-    environment: Vec<(String, String)>,
-}
-
-impl LoadedComponent {
-    /// A fresh store for one instance.
-    pub fn new_store(&self, engine: &Engine) -> Store<State> {
-        let mut wasi = WasiCtxBuilder::new();
-        let output = |stream| ComponentOutput {
-            component: self.output_name.clone(),
-            stream,
-        };
-        wasi.stdout(output(Stream::Stdout))
-            .stderr(output(Stream::Stderr));
-        wasi.envs(&self.environment);
-        let state = State {
-            instance: 0,
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            hooks: NoOutboundHttp,
-            pg: self.pg.clone(),
-            vars: self.vars.clone(),
-        };
-        Store::new(engine, state)
-    }
-
-    pub fn pre(&self) -> &ServicePre<State> {
-        &self.pre
-    }
-
-    /// This component's Postgres pools, summed.
-    pub fn pool_status(&self) -> crate::pg::pool::PoolStatus {
-        self.pg.pools.status()
-    }
-}
 
 /// How an app is hosted, beyond its manifest.
 #[derive(Clone)]
@@ -169,7 +64,7 @@ pub struct App {
     /// One per component, same index: hands requests to (reused) instances.
     pub handlers: Vec<ProxyHandler<ComponentHandler>>,
     pub router: Router,
-    /// What the host counts (served by `metrics::serve`).
+    /// What the host counts (served by `scrape::serve`).
     pub metrics: Arc<Metrics>,
     /// The host-wide cap on Postgres connections, if any, and its size.
     pg_cap: Option<(Arc<tokio::sync::Semaphore>, usize)>,
@@ -188,20 +83,6 @@ pub fn engine() -> Result<Engine> {
     Engine::new(&config)
         .map_err(anyhow::Error::from)
         .context("cannot create the WebAssembly engine")
-}
-
-fn linker(engine: &Engine) -> Result<Linker<State>> {
-    let mut linker = Linker::new(engine);
-    // Rust's std in a wasm32-wasip2 component imports the WASI 0.2 interfaces.
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi::p3::add_to_linker(&mut linker)?;
-    wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
-    pg::add_to_linker(&mut linker, |s: &mut State| PgView {
-        table: &mut s.table,
-        ctx: &s.pg,
-    })?;
-    vars_host::add_to_linker(&mut linker, |s: &mut State| &s.vars)?;
-    Ok(linker)
 }
 
 impl App {
@@ -325,6 +206,19 @@ impl App {
 
 impl App {
     /// Connections counted against the host-wide cap now (0 without one).
+    /// Every component's Postgres pools and the connections in use under
+    /// the host's cap, now (for a metrics scrape).
+    pub fn pool_snapshot(&self) -> crate::metrics::PoolSnapshot {
+        crate::metrics::PoolSnapshot {
+            components: self
+                .components
+                .iter()
+                .map(|c| (c.name.clone(), c.pool_status()))
+                .collect(),
+            cap_in_use: self.pg_cap_in_use(),
+        }
+    }
+
     pub fn pg_cap_in_use(&self) -> usize {
         self.pg_cap.as_ref().map_or(0, |(permits, size)| {
             size.saturating_sub(permits.available_permits())

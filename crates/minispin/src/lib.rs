@@ -17,13 +17,14 @@
 //! - [`routes`]: Spin's route matching; [`headers`]: the `spin-*` headers;
 //! - [`outbound`]: the `allowed_outbound_hosts` policy;
 //! - [`pg`]: the Postgres host (pools, interface, queries, conversions);
-//! - [`app`]: compile and pre-instantiate components; per-instance host state;
+//! - [`app`]: load an app: compile and pre-instantiate its components;
+//! - [`component`]: a loaded component and each instance's host state;
 //! - [`cache`]: keep compiled components across starts;
 //! - [`reuse`]: serve requests from reused instances, as Spin 4 does;
 //! - [`server`]: the HTTP server and graceful shutdown (drain, then stop),
 //!   and each request's log line and counts;
-//! - [`metrics`]: what the host counts, served to Prometheus on an address
-//!   of its own;
+//! - [`metrics`]: what the host counts, rendered for Prometheus;
+//! - [`scrape`]: serves those metrics on an address of its own;
 //! - [`stdio`]: components' stdout and stderr as log lines with their name;
 //! - [`migrate`]: apply numbered `.sql` files to a database;
 //! - [`check`]: a health probe for containers that have no shell or curl.
@@ -36,11 +37,13 @@
 pub mod app;
 pub mod cache;
 pub mod check;
+pub mod component;
 pub mod headers;
 pub mod metrics;
 pub mod migrate;
 pub mod pg;
 pub mod reuse;
+pub mod scrape;
 pub mod server;
 pub mod stdio;
 pub mod variables;

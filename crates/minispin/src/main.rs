@@ -293,7 +293,7 @@ async fn serve(up: Up, options: minispin::Options, drain: server::Drain) -> Resu
     }
     let app = Arc::new(app);
     if let Some(metrics) = &up.metrics_listen {
-        let metrics = minispin::metrics::bind(metrics).await?;
+        let metrics = minispin::scrape::bind(metrics).await?;
         let at = metrics.local_addr()?;
         if at.port() == addr.port() && (at.ip() == addr.ip() || at.ip().is_unspecified()) {
             bail!(
@@ -303,7 +303,7 @@ async fn serve(up: Up, options: minispin::Options, drain: server::Drain) -> Resu
         tracing::info!("metrics at http://{at}/metrics");
         // Tests read this line to learn the metrics port (with :0).
         println!("minispin: metrics http://{at}/metrics");
-        tokio::spawn(minispin::metrics::serve(app.clone(), metrics));
+        tokio::spawn(minispin::scrape::serve(app.clone(), metrics));
     }
     // Tests and scripts read this line to learn the port (with --listen :0).
     println!("minispin: serving http://{addr}");

@@ -2,33 +2,30 @@
 //! component, route and status; how long they took; instances alive and how
 //! many requests each served; the Postgres pools (open, in use, waiting,
 //! how long a request waited for a connection); whether the host is
-//! draining. Served in the Prometheus (OpenMetrics) text format by
-//! [`serve`], on a listen address of its own and never on the app's port:
+//! draining. Rendered in the Prometheus (OpenMetrics) text format; served
+//! by `scrape`, on a listen address of its own and never on the app's port:
 //! the app's routes belong to the app, and metrics are for the operator's
 //! network only.
 //!
 //! Counters and histograms are updated as requests run; the pool gauges
 //! are read from the pools when scraped, so they are never stale.
 
-use crate::app::App;
-use anyhow::{Context, Result};
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use crate::pg::pool::PoolStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+
+/// The Postgres pools at the moment of a scrape: each component's, and
+/// the host's connections in use under its cap.
+#[derive(Debug, Default)]
+pub struct PoolSnapshot {
+    pub components: Vec<(String, PoolStatus)>,
+    pub cap_in_use: usize,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -168,82 +165,23 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// The text a scrape gets, the pool gauges read now.
-    pub fn render(&self, app: &App) -> String {
-        for component in &app.components {
-            let labels = Self::component(&component.name);
-            let pools = component.pool_status();
-            self.pg_open.get_or_create(&labels).set(pools.open as i64);
+    /// The text a scrape gets, with the pool gauges set from `pools`
+    /// (read by the caller at the moment of the scrape).
+    pub fn render(&self, pools: &PoolSnapshot) -> String {
+        for (name, status) in &pools.components {
+            let labels = Self::component(name);
+            self.pg_open.get_or_create(&labels).set(status.open as i64);
             self.pg_in_use
                 .get_or_create(&labels)
-                .set(pools.in_use as i64);
+                .set(status.in_use as i64);
             self.pg_waiting
                 .get_or_create(&labels)
-                .set(pools.waiting as i64);
+                .set(status.waiting as i64);
         }
-        self.pg_cap_in_use.set(app.pg_cap_in_use() as i64);
+        self.pg_cap_in_use.set(pools.cap_in_use as i64);
         let mut text = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
     }
-}
-
-const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// Serves `GET /metrics` for `app` on `listener` until the process ends.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> Result<()> {
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                tracing::warn!("metrics listener: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let app = app.clone();
-        let service = service_fn(move |req: Request<Incoming>| {
-            let app = app.clone();
-            async move { Ok::<_, Infallible>(answer(&app, &req)) }
-        });
-        tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-fn answer(app: &App, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = if req.uri().path() != "/metrics" {
-        (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "only /metrics is served here\n".to_string(),
-        )
-    } else if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
-        (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "GET /metrics\n".to_string(),
-        )
-    } else {
-        (StatusCode::OK, CONTENT_TYPE, app.metrics.render(app))
-    };
-    let mut res = Response::new(Full::new(Bytes::from(body)));
-    *res.status_mut() = status;
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        res.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    res
-}
-
-/// Binds the metrics listener, with an error that says what to do.
-pub async fn bind(addr: &str) -> Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| {
-        format!(
-            "cannot listen for metrics on {addr}: is it in use? pick another with --metrics-listen"
-        )
-    })
 }

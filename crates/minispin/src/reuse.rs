@@ -8,7 +8,7 @@
 //! `wasmtime_wasi_http::handler::ProxyHandler`; this module supplies the
 //! policy and how to make a new instance.
 
-use crate::app::{LoadedComponent, State};
+use crate::component::{LoadedComponent, State};
 use crate::metrics::Metrics;
 use std::future::Future;
 use std::pin::Pin;
