@@ -43,13 +43,20 @@ for n in "$drain" "$every"; do
     case "$n" in *[!0-9]* | '') die "CACHE_DRAIN_DELAY and CACHE_RESOLVE_SECONDS are whole seconds, not '$n'" ;; esac
 done
 
+entries=$(echo "$backends" | tr ',' ' ')
+for entry in $entries; do
+    name=${entry%:*}
+    port=${entry##*:}
+    case "$port" in *[!0-9]* | '') port="" ;; esac
+    if [ "$name" = "$entry" ] || [ -z "$name" ] || [ -z "$port" ]; then
+        die "CACHE_BACKENDS entry '$entry' is not name:port; write e.g. tasks.chat:80"
+    fi
+done
+
 # Every address of every entry, as "address port" lines, sorted.
 resolve() {
-    for entry in $(echo "$backends" | tr ',' ' '); do
-        name=${entry%:*}
-        port=${entry##*:}
-        [ "$name" != "$entry" ] || die "CACHE_BACKENDS entry '$entry' has no port; write name:port"
-        getent ahostsv4 "$name" 2>/dev/null | awk -v port="$port" '{ print $1, port }'
+    for entry in $entries; do
+        getent ahostsv4 "${entry%:*}" 2>/dev/null | awk -v port="${entry##*:}" '{ print $1, port }'
     done | sort -u
 }
 
@@ -127,7 +134,7 @@ while kill -0 "$child" 2>/dev/null; do
         say "could not load the VCL for the new hosts; keeping the previous ones and trying again"
     fi
 done
-wait "$child" 2>/dev/null
-status=$?
+status=0
+wait "$child" 2>/dev/null || status=$?
 say "Varnish exited ($status)"
 exit "$status"

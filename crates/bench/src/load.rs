@@ -159,3 +159,12 @@ pub async fn room_cursors(base: &str) -> Result<Vec<(String, i64)>> {
         })
         .collect())
 }
+
+/// `room`'s newest message id in a list from [`room_cursors`].
+pub fn newest_of(cursors: &[(String, i64)], room: &str) -> Result<i64> {
+    cursors
+        .iter()
+        .find(|(id, _)| id == room)
+        .map(|(_, newest)| *newest)
+        .with_context(|| format!("room {room} is not in the room list"))
+}

@@ -379,16 +379,10 @@ fn scale(
         };
         // The native baseline is measured direct only: the ways are about
         // the hosts the stack runs.
-        let ways: Vec<&'static str> = s
+        let ways: Vec<&str> = s
             .ways
             .iter()
-            .filter_map(|w| match w.as_str() {
-                "direct" => Some("direct"),
-                "cache" => Some("cache"),
-                "traefik-cache" => Some("traefik-cache"),
-                "traefik" => Some("traefik"),
-                _ => None,
-            })
+            .map(String::as_str)
             .filter(|w| *target != "native" || *w == "direct")
             .collect();
         let cache = if ways.iter().any(|w| w.contains("cache")) {

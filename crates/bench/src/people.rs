@@ -462,11 +462,7 @@ pub async fn run(base: &str, plan: Plan, probe: Probe<'_>) -> Result<Outcome> {
         .await
         .context("read the rooms' newest event ids after posting")?;
     for ((room, _), last) in plan.rooms.iter().zip(&stop.last) {
-        let newest = newest
-            .iter()
-            .find(|(id, _)| id == room)
-            .map(|(_, n)| *n)
-            .with_context(|| format!("room {room} is not in the room list"))?;
+        let newest = crate::load::newest_of(&newest, room)?;
         last.store(newest, std::sync::atomic::Ordering::Relaxed);
     }
 

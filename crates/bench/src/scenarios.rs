@@ -47,8 +47,6 @@ async fn measured(
     Ok((out, cpu))
 }
 
-/// The session id of the benchmark's token: its messages are this
-/// session's, so it may edit and remove them.
 /// For a server the benchmark did not start (`--url`): a session token
 /// from it, and the ids of its first `rooms` rooms.
 pub async fn login_and_rooms(url: &str, rooms: usize) -> Result<(Arc<str>, Vec<String>)> {
@@ -83,6 +81,8 @@ pub async fn login_and_rooms(url: &str, rooms: usize) -> Result<(Arc<str>, Vec<S
     Ok((token.into(), ids))
 }
 
+/// The session id of the benchmark's token: its messages are this
+/// session's, so it may edit and remove them.
 pub fn session() -> String {
     let mut seed = [0u8; 16];
     seed[..4].copy_from_slice(&std::process::id().to_le_bytes());
@@ -345,7 +345,7 @@ pub fn chat_shares(s: &Settings) -> Vec<f64> {
 pub struct Under<'a> {
     /// How the people reach the hosts: "direct", "cache", "traefik-cache",
     /// "traefik".
-    pub way: &'static str,
+    pub way: &'a str,
     /// Where the people connect: the host, the cache, or the proxy.
     pub base: String,
     pub hosts: &'a [Server],
@@ -427,12 +427,7 @@ pub async fn chat_step(
     let rooms: Vec<(String, i64)> = under
         .rooms
         .iter()
-        .map(|room| {
-            let start = cursors.iter().find(|(r, _)| r == room).map(|(_, c)| *c);
-            start
-                .map(|c| (room.to_string(), c))
-                .with_context(|| format!("room {room} is not in the room list"))
-        })
+        .map(|room| Ok((room.to_string(), load::newest_of(&cursors, room)?)))
         .collect::<Result<_>>()?;
     let room_count = rooms.len();
     let samples = std::sync::Mutex::new(Vec::new());

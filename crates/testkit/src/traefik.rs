@@ -34,11 +34,7 @@ impl Traefik {
     pub fn start(bin: &Path, backends: &[String], ready_path: &str) -> anyhow::Result<Traefik> {
         // Every path to one service; retries and health checks stay off so
         // each request is measured as it went.
-        let dynamic = format!(
-            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{}",
-            servers(backends)
-        );
-        Self::start_with(bin, &dynamic, ready_path)
+        Self::start_with(bin, &dynamic(backends, None), ready_path)
     }
 
     /// As the stack routes: the cursor reads (`GET /api/poll`, `GET
@@ -50,12 +46,7 @@ impl Traefik {
         cache: &str,
         ready_path: &str,
     ) -> anyhow::Result<Traefik> {
-        let dynamic = format!(
-            "http:\n  routers:\n    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n    chat-read:\n      rule: \"Method(`GET`) && (Path(`/api/poll`) || PathRegexp(`^/api/rooms/[^/]+/messages$`))\"\n      entryPoints: [web]\n      service: cache\n  services:\n    chat:\n      loadBalancer:\n        servers:\n{}    cache:\n      loadBalancer:\n        servers:\n{}",
-            servers(hosts),
-            servers(&[cache.to_string()])
-        );
-        Self::start_with(bin, &dynamic, ready_path)
+        Self::start_with(bin, &dynamic(hosts, Some(cache)), ready_path)
     }
 
     fn start_with(bin: &Path, dynamic: &str, ready_path: &str) -> anyhow::Result<Traefik> {
@@ -117,12 +108,34 @@ impl Traefik {
     }
 }
 
-/// The `servers:` entries of a load balancer in Traefik's file provider.
-fn servers(backends: &[String]) -> String {
-    backends
-        .iter()
-        .map(|b| format!("          - url: \"{b}\"\n"))
-        .collect()
+/// The file provider's configuration: every path to the service `chat`
+/// (`hosts`), and with a `cache`, the cursor reads to it instead, as
+/// deploy/stack.yml routes them (a longer rule wins).
+fn dynamic(hosts: &[String], cache: Option<&str>) -> String {
+    let servers = |backends: &[&str]| -> String {
+        backends
+            .iter()
+            .map(|b| format!("          - url: \"{b}\"\n"))
+            .collect()
+    };
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    let mut routers = String::from(
+        "    chat:\n      rule: \"PathPrefix(`/`)\"\n      entryPoints: [web]\n      service: chat\n",
+    );
+    let mut services = format!(
+        "    chat:\n      loadBalancer:\n        servers:\n{}",
+        servers(&hosts)
+    );
+    if let Some(cache) = cache {
+        routers.push_str(
+            "    chat-read:\n      rule: \"Method(`GET`) && (Path(`/api/poll`) || PathRegexp(`^/api/rooms/[^/]+/messages$`))\"\n      entryPoints: [web]\n      service: cache\n",
+        );
+        services.push_str(&format!(
+            "    cache:\n      loadBalancer:\n        servers:\n{}",
+            servers(&[cache])
+        ));
+    }
+    format!("http:\n  routers:\n{routers}  services:\n{services}")
 }
 
 impl Drop for Traefik {

@@ -63,11 +63,7 @@ pub async fn messages(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &im
             // keep it (an unknown room's 404 too), unless the request
             // carries credentials.
             let page = reply(get_messages(req, room, store).await);
-            if super::shareable(req) {
-                page.shared_for(cfg.shared_cache_ms)
-            } else {
-                page
-            }
+            super::shared(req, cfg, false, page)
         }
         "POST" => reply(post_message(req, room, cfg, now_unix, store).await),
         _ => Reply::error(ApiError::method_not_allowed("GET, POST")),

@@ -55,12 +55,17 @@ pub struct Request<'a> {
     pub forwarded_for: Option<&'a str>,
 }
 
-/// Whether a shared cache may answer this request with another's answer (or
-/// this answer to another): not when it carries credentials, whatever the
+/// `reply`, marked as one a shared cache may keep and hand to anyone for
+/// `cfg.shared_cache_ms` ([`Reply::shared_for`]), unless the request is
+/// `private` (the endpoint says so) or carries credentials, whatever the
 /// endpoint does with them. The cache in front of the hosts passes such
 /// requests by itself too; this keeps the rule when it does not.
-fn shareable(req: &Request<'_>) -> bool {
-    req.authorization.is_none()
+fn shared(req: &Request<'_>, cfg: &Config, private: bool, reply: Reply) -> Reply {
+    if private || req.authorization.is_some() {
+        reply
+    } else {
+        reply.shared_for(cfg.shared_cache_ms)
+    }
 }
 
 /// The API's contract: the OpenAPI 3.1 document served at

@@ -10,7 +10,7 @@
 use super::unknown_room;
 use super::{Config, Reply, Request, reply};
 use crate::error::ApiError;
-use crate::model::PollReply;
+use crate::model::{PollQuery, PollReply};
 use crate::store::Store;
 use crate::validate;
 
@@ -25,16 +25,15 @@ pub async fn poll(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply 
     if req.method != "GET" {
         return Reply::error(ApiError::method_not_allowed("GET"));
     }
-    let answer = reply(answer(req, store).await);
-    if super::shareable(req) && !validate::poll_query(req.query).is_ok_and(|q| q.known.is_some()) {
-        answer.shared_for(cfg.shared_cache_ms)
-    } else {
-        answer
-    }
+    let query = match validate::poll_query(req.query) {
+        Ok(query) => query,
+        Err(e) => return Reply::error(e),
+    };
+    let private = query.known.is_some();
+    super::shared(req, cfg, private, reply(answer(query, store).await))
 }
 
-async fn answer(req: &Request<'_>, store: &impl Store) -> Result<Reply, ApiError> {
-    let query = validate::poll_query(req.query)?;
+async fn answer(query: PollQuery<'_>, store: &impl Store) -> Result<Reply, ApiError> {
     // A syntactically impossible id cannot name a room: the same 404 as an
     // unknown one, without a database round trip.
     if !validate::is_room_id(&query.room) {
