@@ -1,6 +1,6 @@
 //! The chat API end to end over the in-memory store: a sequence of
-//! requests with arbitrary method, path, query, headers and body, routed as
-//! `spin.toml` routes them, against one store so that state builds up
+//! requests with arbitrary method, path, query, headers and body, to every
+//! route of the API's table and anywhere else, against one store so that state builds up
 //! (sessions, rooms, messages with their edits and removals, mutes,
 //! presence, rate-limit buckets).
 //!
@@ -29,23 +29,14 @@ const ADMIN: &str = "fuzz-admin-token";
 
 #[derive(Arbitrary, Debug)]
 enum Route {
-    Session,
-    Rooms,
-    /// `/api/rooms/{room}/messages`.
-    Messages(Room),
+    /// A route of the API's table (`chat::api::routes::ROUTES`, by index),
+    /// its room filled in and its id 0..=15 (so messages exist): a route
+    /// added to the table is fuzzed by being listed.
+    Listed(u8, Room, u8),
     /// Anything else under `/api/rooms/`.
     UnderRooms(String),
-    Health,
     /// Any path at all.
     Other(String),
-    /// `/api/poll` (its room is in the query: `Query::Poll`).
-    Poll,
-    /// `/api/rooms/{room}/messages/{id}`, ids 0..=15 (so they exist).
-    Message(Room, u8),
-    /// `/api/rooms/{room}/presence`.
-    Presence(Room),
-    /// `/api/mutes`.
-    Mutes,
 }
 
 /// Rooms that exist or may: random strings alone would almost never name
@@ -199,16 +190,18 @@ fuzz_target!(|calls: Vec<Call>| {
             _ => "PATCH",
         };
         let path = match &call.route {
-            Route::Session => "/api/session".to_string(),
-            Route::Rooms => "/api/rooms".to_string(),
-            Route::Messages(room) => format!("/api/rooms/{}/messages", room.id()),
+            Route::Listed(i, room, id) => {
+                let routes = api::routes::ROUTES;
+                let route = &routes[*i as usize % routes.len()];
+                let room = room.id();
+                let id = (id % 16).to_string();
+                route.fill(api::routes::Params {
+                    room: &room,
+                    id: &id,
+                })
+            }
             Route::UnderRooms(tail) => format!("/api/rooms/{tail}"),
-            Route::Health => "/api/health".to_string(),
             Route::Other(p) => p.clone(),
-            Route::Poll => "/api/poll".to_string(),
-            Route::Message(room, id) => format!("/api/rooms/{}/messages/{}", room.id(), id % 16),
-            Route::Presence(room) => format!("/api/rooms/{}/presence", room.id()),
-            Route::Mutes => "/api/mutes".to_string(),
         };
         let query = match &call.query {
             Query::None => String::new(),
@@ -290,7 +283,13 @@ fuzz_target!(|calls: Vec<Call>| {
         };
         let now = NOW + i64::from(call.later);
         let before = (store.rooms(), store.messages());
-        let reply = block_on(api::route(&req, &cfg, now, random(), &store));
+        let cx = api::Context {
+            cfg: &cfg,
+            now_unix: now,
+            random: Some(random()),
+            component: None,
+        };
+        let reply = block_on(api::handle(&req, &cx, &store));
         if show {
             eprintln!("fuzz-api: {method} {path} -> {}", reply.status);
         }

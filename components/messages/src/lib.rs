@@ -1,12 +1,12 @@
-//! `GET|POST /api/rooms/{room}/messages`: read with the cursor, send idempotently.
+//! A room's messages and presence: `/api/rooms/{room}/messages` (read with
+//! the cursor, send idempotently), `.../messages/{id}` (edit, remove) and
+//! `.../presence`.
+//!
+//! Which requests arrive here is `spin.toml`'s choice; what each one does is
+//! the API's route table (`chat::api::routes`).
 use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    chat_spin::serve(req, async |incoming, store| {
-        let config = &chat_spin::config::settings().await.api;
-        let now = chat_spin::now_unix();
-        chat::api::messages(&incoming.as_request(), config, now, store).await
-    })
-    .await
+    chat_spin::serve(req, env!("CARGO_PKG_NAME")).await
 }

@@ -1,13 +1,12 @@
 //! `GET /api/poll`: one request per person and poll: the open room's new
-//! messages after the cursor and every room's newest id (for unread counts).
-//! Read from the replica when one is configured and fit (`chat_spin::store`).
+//! messages after the cursor and every room's newest id (for unread counts),
+//! read from the replica when one is configured and fit.
+//!
+//! Which requests arrive here is `spin.toml`'s choice; what each one does is
+//! the API's route table (`chat::api::routes`).
 use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    chat_spin::serve(req, async |incoming, store| {
-        let config = &chat_spin::config::settings().await.api;
-        chat::api::poll(&incoming.as_request(), config, store).await
-    })
-    .await
+    chat_spin::serve(req, env!("CARGO_PKG_NAME")).await
 }

@@ -45,7 +45,13 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let reply = chat::api::route(&request, &server.config, now, random(), &server.store).await;
+    let cx = chat::api::Context {
+        cfg: &server.config,
+        now_unix: now,
+        random: Some(random()),
+        component: None,
+    };
+    let reply = chat::api::handle(&request, &cx, &server.store).await;
     // As the components do: a server fault's cause goes to the log.
     if let Some(line) = reply.log_line() {
         eprintln!("native: {line}");

@@ -23,7 +23,8 @@ use std::cell::OnceCell;
 /// A lazily opened connection: a request that fails validation never takes a
 /// connection from the pool.
 pub struct PgStore {
-    address: String,
+    /// None when the component has no `database_url`.
+    address: Option<String>,
     conn: OnceCell<Connection>,
 }
 
@@ -70,7 +71,7 @@ fn param(p: &Param) -> ParameterValue {
 }
 
 impl PgStore {
-    pub fn new(address: String) -> Self {
+    pub fn new(address: Option<String>) -> Self {
         PgStore {
             address,
             conn: OnceCell::new(),
@@ -79,9 +80,13 @@ impl PgStore {
 
     async fn conn(&self) -> Result<&Connection, StoreError> {
         if self.conn.get().is_none() {
-            let conn = Connection::open_async(self.address.clone())
-                .await
-                .map_err(failed)?;
+            let address = self.address.clone().ok_or_else(|| {
+                StoreError::new(
+                    true,
+                    "the `database_url` variable is not set for this component",
+                )
+            })?;
+            let conn = Connection::open_async(address).await.map_err(failed)?;
             let _ = self.conn.set(conn);
         }
         self.conn
@@ -315,22 +320,26 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// A component's whole request: read it (a 4xx if it cannot be), open the
-/// store (a 503 if the database is not configured), let `endpoint` answer,
-/// and write the reply. What the components that use the database share.
-pub async fn serve(
-    req: Request,
-    endpoint: impl AsyncFnOnce(&Incoming, &ChatStore) -> chat::api::Reply,
-) -> Response<String> {
+/// A component's whole request: read it (a 4xx if it cannot be), hand it
+/// to the API with the host's configuration, clock and randomness, and
+/// write the reply. Every chat component is this one call: `spin.toml`
+/// decides which requests reach which component, and the API's route table
+/// ([`chat::api::routes`]) what each one does. `package` is the
+/// component's crate name, `ostchat-<component>` (`env!("CARGO_PKG_NAME")`):
+/// a route the table gives another component is a 404 here.
+pub async fn serve(req: Request, package: &str) -> Response<String> {
     let incoming = match read(req).await {
         Ok(incoming) => incoming,
         Err(reply) => return respond(reply),
     };
-    let store = match store().await {
-        Ok(store) => store,
-        Err(reply) => return respond(reply),
+    let settings = config::settings().await;
+    let cx = chat::api::Context {
+        cfg: &settings.api,
+        now_unix: now_unix(),
+        random: random_bytes(),
+        component: Some(package.strip_prefix("ostchat-").unwrap_or(package)),
     };
-    respond(endpoint(&incoming, &store).await)
+    respond(chat::api::handle(&incoming.as_request(), &cx, &store(settings)).await)
 }
 
 /// The chat's store: writes to the primary (`database_url`), polls and room
@@ -338,28 +347,20 @@ pub async fn serve(
 /// fit to answer (see [`chat::replica`]).
 pub type ChatStore = chat::replica::Replicated<PgStore, fn(&chat::replica::Fallback)>;
 
-/// A store for the configured databases, or the 503 to answer when the
-/// database address is not configured.
-pub async fn store() -> Result<ChatStore, chat::api::Reply> {
-    let settings = config::settings().await;
-    let primary = match &settings.database_url {
-        Some(url) => url.clone(),
-        None => {
-            return Err(chat::ApiError::database_unavailable()
-                .with_cause("the `database_url` variable is not set for this component")
-                .into());
-        }
-    };
+/// A store for the configured databases. Without `database_url` every call
+/// fails as unavailable (a 503 naming the variable in the log), and a new
+/// session is still issued (its limit cannot be counted).
+pub fn store(settings: &chat::config::Settings) -> ChatStore {
     let read = settings
         .database_read_url
         .clone()
         .filter(|_| !replica::resting());
-    Ok(chat::replica::Replicated {
-        primary: PgStore::new(primary),
-        replica: read.map(PgStore::new),
+    chat::replica::Replicated {
+        primary: PgStore::new(settings.database_url.clone()),
+        replica: read.map(|url| PgStore::new(Some(url))),
         max_lag_ms: settings.replica_max_lag_ms,
         on_fallback: replica::fell_back,
-    })
+    }
 }
 
 /// What an instance remembers of its replica between requests: only when

@@ -418,7 +418,24 @@ mod tests {
     fn a_host_whose_primary_is_away_serves_reads_from_the_replica() {
         let (store, _) = pair(3, 3);
         fn status(store: &impl Store) -> (u16, String) {
-            let r = block_on(crate::api::health("GET", store));
+            let cfg = crate::api::test_support::cfg();
+            let cx = crate::api::Context {
+                cfg: &cfg,
+                now_unix: 0,
+                random: None,
+                component: None,
+            };
+            let req = crate::api::Request {
+                method: "GET",
+                path: "/api/health",
+                query: "",
+                authorization: None,
+                content_type: None,
+                body: b"",
+                client_addr: None,
+                forwarded_for: None,
+            };
+            let r = block_on(crate::api::handle(&req, &cx, store));
             (r.status, r.body)
         }
         assert_eq!(status(&store), (200, r#"{"status":"ok"}"#.to_string()));

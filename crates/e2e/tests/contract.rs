@@ -479,10 +479,67 @@ fn whole_api_under_strict_spin_settings() {
         .unwrap();
     ok(&api.get(&format!("{path}?after=0")), 200);
 
+    every_listed_route_is_served_by_its_component(&api, &alice);
+
     // Under --strict, nothing above came near a call that hangs on real Spin.
     let log = runner.stderr();
     assert!(!log.contains("spin#3671"), "{log}");
     assert!(log.contains("42501"), "the 500's cause is logged: {log}");
+}
+
+/// Every route of the API's table, through `spin.toml` to its component:
+/// each listed method reaches its operation (never the 404 for an unknown
+/// path, never a 405) and each other method is a 405 whose `Allow` names
+/// the methods the contract documents for the path (HEAD, which HTTP
+/// implies beside GET and the contract leaves out, aside).
+fn every_listed_route_is_served_by_its_component(api: &Api, token: &str) {
+    let contract: Value = serde_json::from_str(chat::api::OPENAPI).unwrap();
+    let auth = format!("Bearer {token}");
+    for route in chat::api::routes::ROUTES {
+        let path = route.fill(chat::api::routes::Params {
+            room: "general",
+            id: "1",
+        });
+        let documented: Vec<String> = contract["paths"][route.path]
+            .as_object()
+            .unwrap_or_else(|| panic!("{} is not in the contract", route.path))
+            .keys()
+            .filter(|k| ["get", "post", "put", "patch", "delete"].contains(&k.as_str()))
+            .map(|k| k.to_ascii_uppercase())
+            .collect();
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let r = api.call(
+                method,
+                &path,
+                &[
+                    ("authorization", auth.as_str()),
+                    ("content-type", "application/json"),
+                ],
+                Some(b"{}"),
+            );
+            if documented.iter().any(|m| m == method) {
+                assert!(
+                    r.status != 405 && !(r.status == 404 && r.body.contains("\"not_found\"")),
+                    "{method} {path} did not reach its operation: {} {}",
+                    r.status,
+                    r.body
+                );
+            } else {
+                assert_eq!(r.status, 405, "{method} {path}: {}", r.body);
+                let allow: Vec<&str> = r
+                    .header("allow")
+                    .expect("a 405 has Allow")
+                    .split(", ")
+                    .filter(|m| *m != "HEAD")
+                    .collect();
+                let mut want: Vec<&str> = documented.iter().map(String::as_str).collect();
+                let mut got = allow.clone();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "Allow of {path}");
+            }
+        }
+    }
 }
 
 /// Edits, removals, mutes and presence: every route, outcome and refusal,

@@ -1,73 +1,35 @@
 //! `GET|POST /api/rooms/{room}/messages`: pages of the room's events with
 //! the cursor, and posts that are idempotent per (room, author, client_id).
-//! Everything under `/api/rooms/{room}/` comes here (one Spin route): one
-//! message (`edits`) and presence have modules of their own.
 
-use super::{
-    Config, Reply, Request, edits, muted, not_found, presence, reply, session_claims, too_fast,
-    unknown_room,
-};
+use super::{Config, Reply, Request, muted, reply, session_claims, too_fast, unknown_room};
 use crate::error::ApiError;
 use crate::model::Page;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
 use crate::store::{Post, Posted, Store};
 use crate::validate;
 
-/// The `{room}` of `/api/rooms/{room}/messages`, or None for any other path
-/// (which is then an unknown route). The room is not validated here.
-fn messages_route(path: &str) -> Option<&str> {
-    path.strip_prefix("/api/rooms/")?
-        .strip_suffix("/messages")
-        .filter(|room| !room.contains('/'))
+/// `GET`: a page of the room's events. A page is the same for everyone who
+/// asks: a shared cache may keep it (an unknown room's 404 too), unless the
+/// request carries credentials.
+pub(super) async fn read_page(
+    req: &Request<'_>,
+    room: &str,
+    cfg: &Config,
+    store: &impl Store,
+) -> Reply {
+    let page = reply(get_messages(req, room, store).await);
+    super::shared(req, cfg, false, page)
 }
 
-/// Where under `/api/rooms/{room}/` a path leads.
-enum Route<'a> {
-    Messages(&'a str),
-    /// `{room}/messages/{id}`, the id not validated yet.
-    Message(&'a str, &'a str),
-    Presence(&'a str),
-}
-
-fn route(path: &str) -> Option<Route<'_>> {
-    if let Some(room) = messages_route(path) {
-        return Some(Route::Messages(room));
-    }
-    let rest = path.strip_prefix("/api/rooms/")?;
-    let (room, rest) = rest.split_once('/')?;
-    match rest.split_once('/') {
-        Some(("messages", id)) if !id.is_empty() && !id.contains('/') => {
-            Some(Route::Message(room, id))
-        }
-        None if rest == "presence" => Some(Route::Presence(room)),
-        _ => None,
-    }
-}
-
-/// Everything under `/api/rooms/{room}/`: `messages` (GET, POST),
-/// `messages/{id}` (PATCH, DELETE) and `presence` (PUT, DELETE).
-pub async fn messages(req: &Request<'_>, cfg: &Config, now_unix: i64, store: &impl Store) -> Reply {
-    let room = match route(req.path) {
-        Some(Route::Messages(room)) => room,
-        Some(Route::Message(room, id)) => {
-            return edits::message(req, room, id, cfg, now_unix, store).await;
-        }
-        Some(Route::Presence(room)) => {
-            return presence::presence(req, room, cfg, now_unix, store).await;
-        }
-        None => return not_found(req.path),
-    };
-    match req.method {
-        "GET" => {
-            // A page is the same for everyone who asks: a shared cache may
-            // keep it (an unknown room's 404 too), unless the request
-            // carries credentials.
-            let page = reply(get_messages(req, room, store).await);
-            super::shared(req, cfg, false, page)
-        }
-        "POST" => reply(post_message(req, room, cfg, now_unix, store).await),
-        _ => Reply::error(ApiError::method_not_allowed("GET, POST")),
-    }
+/// `POST`: a new message, or the stored one again for a retry.
+pub(super) async fn send(
+    req: &Request<'_>,
+    room: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(post_message(req, room, cfg, now_unix, store).await)
 }
 
 async fn get_messages(
@@ -171,7 +133,7 @@ mod tests {
         assert_eq!((r.status, surrogate(&r)), (400, None));
         let mut r = req("GET", "/api/rooms/general/messages", "");
         r.authorization = Some(&alice);
-        let r = block_on(messages(&r, &cfg(), NOW, &store));
+        let r = dispatch(&r, &cfg(), NOW, &store);
         assert_eq!((r.status, surrogate(&r)), (200, None));
         store.set_down(true);
         let r = get(&store, "general", "");
@@ -226,7 +188,7 @@ mod tests {
                 client_addr: None,
                 forwarded_for: None,
             };
-            let reply = block_on(messages(&r, &cfg(), NOW, &store));
+            let reply = dispatch(&r, &cfg(), NOW, &store);
             (reply.status, error_code(&reply))
         };
         let json = Some("application/json");
@@ -327,7 +289,7 @@ mod tests {
         let path = "/api/rooms/general/messages";
         let mut r = req("POST", path, r#"{"body":"hi","client_id":"c"}"#);
         r.authorization = Some(&alice);
-        let reply = block_on(messages(&r, &cfg(), NOW + 3600, &store));
+        let reply = dispatch(&r, &cfg(), NOW + 3600, &store);
         assert_eq!(
             (reply.status, error_code(&reply).as_str()),
             (401, "expired_token")
@@ -460,7 +422,7 @@ mod tests {
             "/api/rooms/messages",
             "/api/roomsX/general/messages",
         ] {
-            let r = block_on(messages(&req("GET", path, ""), &cfg(), NOW, &store));
+            let r = dispatch(&req("GET", path, ""), &cfg(), NOW, &store);
             assert_eq!(r.status, 404, "{path}");
             assert_common_headers(&r);
             let code = error_code(&r);
@@ -469,12 +431,12 @@ mod tests {
                 "{path}: {code}"
             );
         }
-        let r = block_on(messages(
+        let r = dispatch(
             &req("DELETE", "/api/rooms/general/messages", ""),
             &cfg(),
             NOW,
             &store,
-        ));
+        );
         assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
     }
 
@@ -494,7 +456,7 @@ mod tests {
             let b = serde_json::json!({"body": text, "client_id": cid}).to_string();
             let mut r = req("POST", path, &b);
             r.authorization = Some(&alice);
-            block_on(messages(&r, &limited, NOW, &store))
+            dispatch(&r, &limited, NOW, &store)
         };
         assert_eq!(post("one", "c1").status, 201);
         let r = post("two", "c2");

@@ -1,42 +1,86 @@
 //! The HTTP behaviour of every endpoint, as plain functions.
 //!
-//! A component converts its framework request into a [`Request`], calls one
-//! function here and copies the [`Reply`] back out. All decisions (status
+//! A component converts its framework request into a [`Request`], calls
+//! [`handle`] and copies the [`Reply`] back out. All decisions (status
 //! codes, check order, headers, JSON shapes) live here, so they are tested
 //! once natively and cannot drift between components.
 //!
-//! One module per endpoint ([`session`], [`rooms`], [`messages`] with
-//! `edits` (one message) and `presence` beside it, [`poll`], [`mutes`],
-//! [`health`]); beside them what they share: `reply` (the [`Reply`], the
-//! API's headers, shared refusals) and `auth` (bearer, admin and session
-//! tokens). The [`Config`] they take is built by [`crate::config`]. This
-//! module holds the [`Request`], the router for hosts without Spin, the
-//! contract and the JSON 404.
+//! [`routes`] is the one route table: each path, its methods, its
+//! `spin.toml` component and each method's operation. [`handle`] finds the
+//! route, answers 404 or 405 from the table, and calls the operation in its
+//! module, one per resource: `session`, `rooms`, `mutes`, `messages` (a
+//! room's events: read and post), `message` (one message: edit and remove),
+//! `presence`, `poll` and `health`. Beside them what they share: `reply`
+//! (the [`Reply`], the API's headers, shared refusals) and `auth` (bearer,
+//! admin and session tokens). The [`Config`] they take is built by
+//! [`crate::config`].
 
 use crate::error::ApiError;
 use crate::store::Store;
+use routes::Op;
 
 mod auth;
-mod edits;
 mod health;
+mod message;
 mod messages;
-mod moderation;
+mod mutes;
 mod poll;
 mod presence;
 mod reply;
 mod rooms;
+pub mod routes;
 mod session;
 
 pub use crate::config::{Config, DEFAULT_EDIT_WINDOW_SECS};
 pub(crate) use auth::{bearer, is_admin, missing_token, moderator, session_claims, session_secret};
-pub use health::health;
-pub use messages::messages;
-pub use moderation::mutes;
-pub use poll::poll;
 pub use reply::{API_HEADERS, PAGE_HEADERS, Reply};
 pub(crate) use reply::{muted, reply, too_fast, unknown_room};
-pub use rooms::rooms;
-pub use session::session;
+
+/// What a host hands every request besides the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub cfg: &'a Config,
+    /// Seconds since the Unix epoch (the host's clock).
+    pub now_unix: i64,
+    /// 16 fresh random bytes from the host, for a new session's id; `None`
+    /// when its random source failed (a session then cannot be issued).
+    pub random: Option<[u8; 16]>,
+    /// The `spin.toml` component answering, under Spin: a route the table
+    /// gives another component is a 404 here, so a trigger that sends a
+    /// path to the wrong component shows at once. `None` (hosts without
+    /// Spin) serves every route.
+    pub component: Option<&'a str>,
+}
+
+/// Any request to the API: its route and method from [`routes::ROUTES`],
+/// then the operation. Every component calls this with the requests
+/// `spin.toml` sends it; hosts without Spin (the benchmark's native
+/// baseline, the fuzzer) call it with every request. The static files, the
+/// contract included, are served by the static component, not here.
+pub async fn handle(req: &Request<'_>, cx: &Context<'_>, store: &impl Store) -> Reply {
+    let Some((route, at)) = routes::find(req.path)
+        .filter(|(route, _)| cx.component.is_none_or(|c| c == route.component))
+    else {
+        return not_found(req.path);
+    };
+    let Some(op) = route.op(req.method) else {
+        return Reply::error(ApiError::method_not_allowed(&route.allow()));
+    };
+    let (cfg, now) = (cx.cfg, cx.now_unix);
+    match op {
+        Op::Join => session::session(req, cfg, now, cx.random, store).await,
+        Op::ListRooms => rooms::list(store).await,
+        Op::CreateRoom => rooms::create(req, cfg, store).await,
+        Op::Mute => mutes::mutes(req, cfg, store).await,
+        Op::ReadMessages => messages::read_page(req, at.room, cfg, store).await,
+        Op::PostMessage => messages::send(req, at.room, cfg, now, store).await,
+        Op::EditMessage => message::edit(req, at.room, at.id, cfg, now, store).await,
+        Op::RemoveMessage => message::remove(req, at.room, at.id, cfg, now, store).await,
+        Op::Announce | Op::Leave => presence::presence(req, at.room, cfg, now, store).await,
+        Op::Poll => poll::poll(req, cfg, store).await,
+        Op::Health => health::health(store).await,
+    }
+}
 
 /// What the handlers need from an HTTP request.
 #[derive(Debug, Clone, Copy)]
@@ -84,36 +128,10 @@ pub fn not_found(path: &str) -> Reply {
     Reply::error(ApiError::not_found(
         "not_found",
         format!(
-            "no endpoint at {shown:?}; the API serves /api/session, /api/rooms, \
-             /api/rooms/{{room}}/messages[/{{id}}], /api/rooms/{{room}}/presence, /api/poll, \
-             /api/mutes and /api/health (described in /api/openapi.json)"
+            "no endpoint at {shown:?}; the API serves {} (described in {OPENAPI_PATH})",
+            routes::listed()
         ),
     ))
-}
-
-/// The API's endpoints as `spin.toml` routes them to components (exact
-/// routes, then `/api/rooms/...`), for hosts that serve the domain without
-/// Spin: the benchmark's native baseline and the fuzzer. Under Spin each
-/// component calls its endpoint directly. The static files, the contract
-/// included, are not served here.
-///
-/// `random` is 16 fresh random bytes, for a new session's id.
-pub async fn route(
-    req: &Request<'_>,
-    cfg: &Config,
-    now_unix: i64,
-    random: [u8; 16],
-    store: &impl Store,
-) -> Reply {
-    match req.path {
-        "/api/session" => session(req, cfg, now_unix, random, store).await,
-        "/api/rooms" => rooms(req, cfg, store).await,
-        "/api/mutes" => mutes(req, cfg, store).await,
-        "/api/health" => health(req.method, store).await,
-        "/api/poll" => poll(req, cfg, store).await,
-        p if p.starts_with("/api/rooms/") => messages(req, cfg, now_unix, store).await,
-        p => not_found(p),
-    }
 }
 
 /// What the endpoint modules' tests share.
@@ -153,9 +171,34 @@ pub(crate) mod test_support {
         bytes
     }
 
+    /// Any request, as a host hands it to [`handle`].
+    pub fn dispatch(r: &Request, c: &Config, now: i64, store: &MemStore) -> Reply {
+        let cx = Context {
+            cfg: c,
+            now_unix: now,
+            random: Some(random()),
+            component: None,
+        };
+        block_on(handle(r, &cx, store))
+    }
+
+    /// `method path` with this authorization and body.
+    pub fn call(
+        store: &MemStore,
+        c: &Config,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        b: &str,
+    ) -> Reply {
+        let mut r = req(method, path, b);
+        r.authorization = auth;
+        dispatch(&r, c, NOW, store)
+    }
+
     /// `POST /api/session` on a fresh store.
     pub fn sess(r: &Request, c: &Config, now: i64) -> Reply {
-        block_on(session(r, c, now, random(), &MemStore::seeded()))
+        dispatch(r, c, now, &MemStore::seeded())
     }
 
     pub fn req<'a>(method: &'a str, path: &'a str, body: &'a str) -> Request<'a> {
@@ -211,14 +254,14 @@ pub(crate) mod test_support {
         let b = json!({"body": text, "client_id": client_id}).to_string();
         let mut r = req("POST", &path, &b);
         r.authorization = Some(auth);
-        block_on(messages(&r, &cfg(), NOW, store))
+        dispatch(&r, &cfg(), NOW, store)
     }
 
     pub fn get(store: &MemStore, room: &str, query: &str) -> Reply {
         let path = format!("/api/rooms/{room}/messages");
         let mut r = req("GET", &path, "");
         r.query = query;
-        block_on(messages(&r, &cfg(), NOW, store))
+        dispatch(&r, &cfg(), NOW, store)
     }
 }
 
@@ -231,12 +274,12 @@ mod tests {
     #[test]
     fn only_server_faults_are_logged_with_their_cause() {
         let store = MemStore::seeded();
-        let r = block_on(health("DELETE", &store));
+        let r = dispatch(&req("DELETE", "/api/health", ""), &cfg(), NOW, &store);
         assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
         assert_common_headers(&r);
 
         store.set_down(true);
-        let r = block_on(health("GET", &store));
+        let r = dispatch(&req("GET", "/api/health", ""), &cfg(), NOW, &store);
         let line = r.log_line().expect("a 503 is logged");
         assert!(
             line.starts_with("503 database_unavailable: ") && line.contains("refused"),
@@ -255,33 +298,83 @@ mod tests {
         );
         assert_eq!(not_found("/x").log_line(), None);
         store.set_down(false);
-        assert_eq!(block_on(health("GET", &store)).log_line(), None);
+        assert_eq!(
+            dispatch(&req("GET", "/api/health", ""), &cfg(), NOW, &store).log_line(),
+            None
+        );
     }
 
+    /// Every method of every listed route reaches its operation (never the
+    /// 404 for unknown paths, never a 405), and every other method is a 405
+    /// whose `Allow` names exactly the listed ones.
     #[test]
-    fn route_reaches_every_endpoint_as_spin_toml_does() {
+    fn every_listed_route_reaches_its_operation_and_refuses_other_methods() {
         let store = MemStore::seeded();
-        let status = |method: &str, path: &str| {
-            block_on(route(&req(method, path, ""), &cfg(), NOW, random(), &store)).status
+        let at = routes::Params {
+            room: "general",
+            id: "1",
         };
-        assert_eq!(status("GET", "/api/health"), 200);
-        assert_eq!(status("GET", "/api/rooms"), 200);
-        assert_eq!(status("GET", "/api/rooms/general/messages"), 200);
-        assert_eq!(status("GET", "/api/session"), 405);
-        assert_eq!(status("GET", "/api/rooms/nope/messages"), 404);
-        assert_eq!(status("GET", "/api/nope"), 404);
+        for route in routes::ROUTES {
+            let path = route.fill(at);
+            for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+                let r = dispatch(&req(method, &path, ""), &cfg(), NOW, &store);
+                assert_common_headers(&r);
+                let listed: Vec<&str> = route.methods.iter().map(|(m, _)| *m).collect();
+                if listed.contains(&method) {
+                    assert!(
+                        r.status != 405 && error_code_or_none(&r) != Some("not_found".into()),
+                        "{method} {path}: {} {}",
+                        r.status,
+                        r.body
+                    );
+                } else {
+                    assert_eq!(r.status, 405, "{method} {path}");
+                    assert_eq!(r.header("allow"), Some(listed.join(", ").as_str()));
+                }
+            }
+        }
+        let r = dispatch(&req("GET", "/api/nope", ""), &cfg(), NOW, &store);
+        assert_eq!((r.status, error_code(&r).as_str()), (404, "not_found"));
+        for route in routes::ROUTES {
+            assert!(r.body.contains(route.path), "the 404 names {}", route.path);
+        }
+    }
+
+    /// Under Spin a component serves only the routes the table gives it.
+    #[test]
+    fn a_component_answers_another_components_route_with_404() {
+        let store = MemStore::seeded();
+        let cx = |component| Context {
+            cfg: cfg_static(),
+            now_unix: NOW,
+            random: Some(random()),
+            component: Some(component),
+        };
+        let r = block_on(handle(&req("GET", "/api/rooms", ""), &cx("rooms"), &store));
+        assert_eq!(r.status, 200);
+        let r = block_on(handle(&req("GET", "/api/rooms", ""), &cx("poll"), &store));
+        assert_eq!((r.status, error_code(&r).as_str()), (404, "not_found"));
+    }
+
+    fn cfg_static() -> &'static Config {
+        static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+        CFG.get_or_init(cfg)
+    }
+
+    fn error_code_or_none(r: &Reply) -> Option<String> {
+        body(r)["error"]["code"].as_str().map(str::to_string)
     }
 
     #[test]
     fn health_and_not_found() {
         let store = MemStore::seeded();
-        let r = block_on(health("GET", &store));
+        let r = dispatch(&req("GET", "/api/health", ""), &cfg(), NOW, &store);
         assert_eq!((r.status, r.body.as_str()), (200, r#"{"status":"ok"}"#));
         assert_common_headers(&r);
         assert_eq!(r.header("retry-after"), None);
 
         store.set_down(true);
-        let r = block_on(health("GET", &store));
+        let r = dispatch(&req("GET", "/api/health", ""), &cfg(), NOW, &store);
         assert_eq!(r.status, 503);
         assert_eq!(r.header("retry-after"), Some("2"));
         assert_eq!(error_code(&r), "database_unavailable");
@@ -328,10 +421,10 @@ mod tests {
                             client_addr: None,
                             forwarded_for: Some("\u{0}, junk"),
                         };
-                        let reply = block_on(messages(&r, &cfg(), NOW, &store));
+                        let reply = dispatch(&r, &cfg(), NOW, &store);
                         assert!(reply.status >= 400);
                         let _ = body(&reply);
-                        let reply = block_on(rooms(&r, &cfg(), &store));
+                        let reply = dispatch(&r, &cfg(), NOW, &store);
                         let _ = body(&reply);
                         let _ = body(&sess(&r, &cfg(), NOW));
                     }
@@ -340,34 +433,13 @@ mod tests {
         }
     }
 
-    /// The served contract is valid JSON, OpenAPI 3.1, and lists every
-    /// route the API has.
+    /// The served contract is valid JSON, OpenAPI 3.1, and serves itself
+    /// (the routes are held to it in `routes`).
     #[test]
-    fn the_contract_describes_every_route() {
+    fn the_contract_is_openapi_3_1() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
-        let paths: Vec<&str> = doc["paths"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        for route in [
-            "/api/session",
-            "/api/rooms",
-            "/api/rooms/{room}/messages",
-            "/api/rooms/{room}/messages/{id}",
-            "/api/rooms/{room}/presence",
-            "/api/mutes",
-            "/api/poll",
-            "/api/health",
-            OPENAPI_PATH,
-        ] {
-            assert!(
-                paths.contains(&route),
-                "{route} is missing from openapi.json"
-            );
-        }
+        assert!(doc["paths"][OPENAPI_PATH]["get"].is_object());
     }
 
     /// What the contract's patterns accept is what the validators accept,

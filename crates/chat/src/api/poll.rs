@@ -21,10 +21,7 @@ use crate::validate;
 /// the people caught up in a room then cost one request per cache lifetime.
 /// Never when the request has `known=` (the writer reading its own post,
 /// which must not get an answer from before it) or credentials.
-pub async fn poll(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
-    if req.method != "GET" {
-        return Reply::error(ApiError::method_not_allowed("GET"));
-    }
+pub(super) async fn poll(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
     let query = match validate::poll_query(req.query) {
         Ok(query) => query,
         Err(e) => return Reply::error(e),
@@ -67,7 +64,7 @@ mod tests {
             query,
             ..req("GET", "/api/poll", "")
         };
-        block_on(poll(&r, &cfg(), store))
+        dispatch(&r, &cfg(), NOW, store)
     }
 
     fn body(r: &Reply) -> Value {
@@ -147,7 +144,7 @@ mod tests {
             .join(",");
         let r = get(&store, &format!("room=general&after=0&rooms={many}"));
         assert_eq!((r.status, error_code(&r).as_str()), (400, "invalid_query"));
-        let r = block_on(poll(&req("POST", "/api/poll", "{}"), &cfg(), &store));
+        let r = dispatch(&req("POST", "/api/poll", "{}"), &cfg(), NOW, &store);
         assert_eq!((r.status, r.header("allow")), (405, Some("GET")));
         store.set_down(true);
         let r = get(&store, "room=general&after=0");
@@ -166,7 +163,7 @@ mod tests {
                 authorization: auth,
                 ..req("GET", "/api/poll", "")
             };
-            block_on(poll(&r, cfg, &store))
+            dispatch(&r, cfg, NOW, &store)
         };
         let c = cfg();
         // The same question, the same answer: kept for the configured time,

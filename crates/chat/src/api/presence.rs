@@ -10,16 +10,15 @@ use crate::model::PresenceReply;
 use crate::store::Store;
 use crate::validate;
 
-pub(crate) async fn presence(
+/// `PUT` announces the session's person in the room, `DELETE` leaves it;
+/// both answer who is present.
+pub(super) async fn presence(
     req: &Request<'_>,
     room: &str,
     cfg: &Config,
     now_unix: i64,
     store: &impl Store,
 ) -> Reply {
-    if !matches!(req.method, "PUT" | "DELETE") {
-        return Reply::error(ApiError::method_not_allowed("PUT, DELETE"));
-    }
     reply(answer(req, room, cfg, now_unix, store).await)
 }
 
@@ -52,4 +51,59 @@ async fn answer(
             present,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn presence_lists_who_announced_and_drops_who_left() {
+        let store = MemStore::seeded();
+        let alice = login("alice");
+        let bob = login("bob");
+        let p = "/api/rooms/general/presence";
+        let r = call(&store, &cfg(), "PUT", p, Some(&alice), "");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_common_headers(&r);
+        assert_eq!(body(&r), json!({"room": "general", "present": ["alice"]}));
+        let r = call(&store, &cfg(), "PUT", p, Some(&bob), "");
+        assert_eq!(body(&r)["present"], json!(["alice", "bob"]));
+        let q = Request {
+            query: "room=general&after=0",
+            ..req("GET", "/api/poll", "")
+        };
+        let polled = dispatch(&q, &cfg(), NOW, &store);
+        assert_eq!(body(&polled)["present"], json!(["alice", "bob"]));
+        let r = call(&store, &cfg(), "DELETE", p, Some(&bob), "");
+        assert_eq!(body(&r)["present"], json!(["alice"]));
+        for (method, path, auth, status, code) in [
+            ("GET", p, Some(alice.as_str()), 405, "method_not_allowed"),
+            ("PUT", p, None, 401, "missing_token"),
+            (
+                "PUT",
+                "/api/rooms/nope/presence",
+                Some(alice.as_str()),
+                404,
+                "unknown_room",
+            ),
+            (
+                "PUT",
+                "/api/rooms/Bad!/presence",
+                Some(alice.as_str()),
+                404,
+                "unknown_room",
+            ),
+        ] {
+            let r = call(&store, &cfg(), method, path, auth, "");
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (status, code.to_string()),
+                "{method} {path}"
+            );
+        }
+    }
 }

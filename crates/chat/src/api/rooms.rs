@@ -6,13 +6,14 @@ use crate::model::{NewRoom, RoomList, parse_json};
 use crate::store::Store;
 use crate::validate;
 
-/// `GET /api/rooms` lists rooms; `POST /api/rooms` (admin) creates one.
-pub async fn rooms(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
-    reply(match req.method {
-        "GET" => list_rooms(store).await,
-        "POST" => create_room(req, cfg, store).await,
-        _ => Err(ApiError::method_not_allowed("GET, POST")),
-    })
+/// `GET`: every room.
+pub(super) async fn list(store: &impl Store) -> Reply {
+    reply(list_rooms(store).await)
+}
+
+/// `POST` (admin): a new room.
+pub(super) async fn create(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
+    reply(create_room(req, cfg, store).await)
 }
 
 async fn list_rooms(store: &impl Store) -> Result<Reply, ApiError> {
@@ -61,7 +62,7 @@ mod tests {
     #[test]
     fn list_and_create_rooms() {
         let store = MemStore::seeded();
-        let r = block_on(rooms(&req("GET", "/api/rooms", ""), &cfg(), &store));
+        let r = dispatch(&req("GET", "/api/rooms", ""), &cfg(), NOW, &store);
         assert_eq!(r.status, 200);
         assert_common_headers(&r);
         assert_eq!(
@@ -72,7 +73,7 @@ mod tests {
         let mut c = req("POST", "/api/rooms", r#"{"id": "rust", "title": " Rust "}"#);
         let auth = format!("Bearer {ADMIN}");
         c.authorization = Some(&auth);
-        let r = block_on(rooms(&c, &cfg(), &store));
+        let r = dispatch(&c, &cfg(), NOW, &store);
         assert_eq!(r.status, 201);
         assert_eq!(
             r.body,
@@ -80,7 +81,7 @@ mod tests {
         );
         assert_eq!(r.header("location"), Some("/api/rooms/rust/messages"));
 
-        let r = block_on(rooms(&c, &cfg(), &store));
+        let r = dispatch(&c, &cfg(), NOW, &store);
         assert_eq!((r.status, error_code(&r).as_str()), (409, "room_exists"));
         assert_eq!(store.rooms().len(), 2);
     }
@@ -92,7 +93,7 @@ mod tests {
         let run = |auth: Option<&str>, cfg: &Config, b: &str| {
             let mut r = req("POST", "/api/rooms", b);
             r.authorization = auth;
-            block_on(rooms(&r, cfg, &store))
+            dispatch(&r, cfg, NOW, &store)
         };
         let b = r#"{"id":"rust","title":"Rust"}"#;
 
@@ -137,7 +138,7 @@ mod tests {
         }
         assert_eq!(store.rooms().len(), 2);
 
-        let r = block_on(rooms(&req("DELETE", "/api/rooms", ""), &cfg(), &store));
+        let r = dispatch(&req("DELETE", "/api/rooms", ""), &cfg(), NOW, &store);
         assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
     }
 }

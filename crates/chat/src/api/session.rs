@@ -17,11 +17,13 @@ use crate::{net, time, token, validate};
 /// `random` is 16 fresh random bytes (the host's): the session's id, which
 /// the token carries and every message it sends records, so only this
 /// session may edit or remove them. Names are labels, not accounts.
-pub async fn session(
+/// Without them (the host's random source failed) no session can be issued
+/// safely: 500, and nothing is issued.
+pub(super) async fn session(
     req: &Request<'_>,
     cfg: &Config,
     now_unix: i64,
-    random: [u8; 16],
+    random: Option<[u8; 16]>,
     store: &impl Store,
 ) -> Reply {
     reply(issue(req, cfg, now_unix, random, store).await)
@@ -31,12 +33,9 @@ async fn issue(
     req: &Request<'_>,
     cfg: &Config,
     now_unix: i64,
-    random: [u8; 16],
+    random: Option<[u8; 16]>,
     store: &impl Store,
 ) -> Result<Reply, ApiError> {
-    if req.method != "POST" {
-        return Err(ApiError::method_not_allowed("POST"));
-    }
     let secret = session_secret(cfg)?;
     let new: NewSession = parse_json(req.content_type, req.body)?;
     let name = validate::name(&new.name)?;
@@ -46,6 +45,13 @@ async fn issue(
             return Err(too_fast("too many new sessions from this address", wait));
         }
     }
+    let random = random.ok_or_else(|| {
+        ApiError::internal(
+            "internal_error",
+            "the server could not create a session id; try again later",
+        )
+        .with_cause("the host's random source (wasi:random) failed")
+    })?;
     let id = token::session_id(random);
     let s = token::issue_session(&name, Some(&id), secret, now_unix, cfg.session_ttl_secs);
     Ok(Reply::json(
@@ -149,7 +155,7 @@ mod tests {
             let mut r = req("POST", "/api/session", body);
             r.client_addr = Some(peer);
             r.forwarded_for = xff;
-            block_on(session(&r, &limited, NOW, random(), &store))
+            dispatch(&r, &limited, NOW, &store)
         };
         assert_eq!(from("192.0.2.1:1000", None).status, 201);
         assert_eq!(from("192.0.2.1:2000", None).status, 201);

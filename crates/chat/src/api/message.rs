@@ -56,21 +56,6 @@ fn window_words(secs: i64) -> String {
     }
 }
 
-pub(crate) async fn message(
-    req: &Request<'_>,
-    room: &str,
-    id: &str,
-    cfg: &Config,
-    now_unix: i64,
-    store: &impl Store,
-) -> Reply {
-    reply(match req.method {
-        "PATCH" => edit(req, room, id, cfg, now_unix, store).await,
-        "DELETE" => remove(req, room, id, cfg, now_unix, store).await,
-        _ => Err(ApiError::method_not_allowed("PATCH, DELETE")),
-    })
-}
-
 /// Room and id, checked in that order: an impossible one is a 404 without
 /// asking the database.
 fn target(room: &str, id: &str) -> Result<i64, ApiError> {
@@ -80,7 +65,31 @@ fn target(room: &str, id: &str) -> Result<i64, ApiError> {
     message_id(id).ok_or_else(unknown_message)
 }
 
-async fn edit(
+/// `PATCH`: a session edits its own message, within the edit window.
+pub(super) async fn edit(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(edit_message(req, room, id, cfg, now_unix, store).await)
+}
+
+/// `DELETE`: the author removes a message at any time, a moderator any one.
+pub(super) async fn remove(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(remove_message(req, room, id, cfg, now_unix, store).await)
+}
+
+async fn edit_message(
     req: &Request<'_>,
     room: &str,
     id: &str,
@@ -129,7 +138,7 @@ async fn edit(
     }
 }
 
-async fn remove(
+async fn remove_message(
     req: &Request<'_>,
     room: &str,
     id: &str,
@@ -164,26 +173,9 @@ mod tests {
     use serde_json::json;
 
     use super::super::test_support::*;
-    use super::super::{messages, mutes};
+
     use super::*;
     use crate::model::EventKind;
-
-    fn call(
-        store: &MemStore,
-        c: &Config,
-        method: &str,
-        path: &str,
-        auth: Option<&str>,
-        b: &str,
-    ) -> Reply {
-        let mut r = req(method, path, b);
-        r.authorization = auth;
-        if path == "/api/mutes" {
-            block_on(mutes(&r, c, store))
-        } else {
-            block_on(messages(&r, c, NOW, store))
-        }
-    }
 
     fn edit_body(text: &str) -> String {
         json!({ "body": text }).to_string()
@@ -481,163 +473,5 @@ mod tests {
         let r = call(&store, &cfg(), "DELETE", M1, Some(ADMIN_BEARER), "");
         assert_eq!(r.status, 200);
         assert_eq!(body(&r)["message"]["removed_by"], "moderator");
-    }
-
-    #[test]
-    fn moderators_remove_and_mute_and_every_action_is_logged() {
-        let store = MemStore::seeded();
-        let bob = login("bob");
-        assert_eq!(post(&store, &bob, "general", "spam", "c1").status, 201);
-        let r = call(&store, &cfg(), "DELETE", M1, Some(ADMIN_BEARER), "");
-        assert_eq!(r.status, 200, "{}", r.body);
-        let mute = |b: serde_json::Value| {
-            call(
-                &store,
-                &cfg(),
-                "POST",
-                "/api/mutes",
-                Some(ADMIN_BEARER),
-                &b.to_string(),
-            )
-        };
-        let r = mute(json!({"name": "Bob", "room": "general", "duration_secs": 600}));
-        assert_eq!(r.status, 200, "{}", r.body);
-        let m = &body(&r)["mute"];
-        assert_eq!(
-            (m["name"].as_str(), m["room"].as_str()),
-            (Some("Bob"), Some("general"))
-        );
-        let until = m["until"].as_str().unwrap().to_string();
-        let r = post(&store, &bob, "general", "more spam", "c2");
-        assert_eq!((r.status, error_code(&r)), (403, "muted".into()));
-        assert!(r.body.contains(&until), "{}", r.body);
-        // A name nobody uses yet, everywhere; then lifted.
-        let r = mute(json!({"name": "nobody yet", "duration_secs": 60}));
-        assert_eq!((r.status, body(&r)["mute"]["room"].is_null()), (200, true));
-        let r = mute(json!({"name": "bob", "room": "general", "duration_secs": 0}));
-        assert_eq!((r.status, body(&r)["mute"]["until"].is_null()), (200, true));
-        assert_eq!(post(&store, &bob, "general", "sorry", "c3").status, 201);
-        let log = store.moderation_log();
-        assert_eq!(
-            log.iter()
-                .map(|(actor, action, ..)| (actor.as_str(), *action))
-                .collect::<Vec<_>>(),
-            [
-                ("admin from 192.0.2.10", "remove"),
-                ("admin from 192.0.2.10", "mute"),
-                ("admin from 192.0.2.10", "mute"),
-                ("admin from 192.0.2.10", "unmute"),
-            ]
-        );
-        // Refused mutes change nothing.
-        let no_admin = Config {
-            admin_token: String::new(),
-            ..cfg()
-        };
-        let ok = json!({"name": "bob", "duration_secs": 60}).to_string();
-        for (c, auth, b, status, code) in [
-            (
-                &no_admin,
-                Some(ADMIN_BEARER),
-                ok.clone(),
-                403,
-                "moderation_disabled",
-            ),
-            (&cfg(), None, ok.clone(), 401, "missing_token"),
-            (&cfg(), Some(bob.as_str()), ok.clone(), 401, "invalid_token"),
-            (&cfg(), Some(ADMIN_BEARER), "{}".into(), 400, "invalid_json"),
-            (
-                &cfg(),
-                Some(ADMIN_BEARER),
-                json!({"name": " ", "duration_secs": 1}).to_string(),
-                400,
-                "invalid_name",
-            ),
-            (
-                &cfg(),
-                Some(ADMIN_BEARER),
-                json!({"name": "b", "duration_secs": -1}).to_string(),
-                400,
-                "invalid_duration",
-            ),
-            (
-                &cfg(),
-                Some(ADMIN_BEARER),
-                json!({"name": "b", "duration_secs": 2_592_001}).to_string(),
-                400,
-                "invalid_duration",
-            ),
-            (
-                &cfg(),
-                Some(ADMIN_BEARER),
-                json!({"name": "b", "room": "Bad!", "duration_secs": 1}).to_string(),
-                400,
-                "invalid_room_id",
-            ),
-            (
-                &cfg(),
-                Some(ADMIN_BEARER),
-                json!({"name": "b", "room": "nope", "duration_secs": 1}).to_string(),
-                404,
-                "unknown_room",
-            ),
-        ] {
-            let r = call(&store, c, "POST", "/api/mutes", auth, &b);
-            assert_eq!(
-                (r.status, error_code(&r)),
-                (status, code.to_string()),
-                "{b}"
-            );
-        }
-        let r = call(&store, &cfg(), "GET", "/api/mutes", Some(ADMIN_BEARER), "");
-        assert_eq!((r.status, r.header("allow")), (405, Some("POST")));
-        assert_eq!(store.moderation_log().len(), 4);
-    }
-
-    #[test]
-    fn presence_lists_who_announced_and_drops_who_left() {
-        let store = MemStore::seeded();
-        let alice = login("alice");
-        let bob = login("bob");
-        let p = "/api/rooms/general/presence";
-        let r = call(&store, &cfg(), "PUT", p, Some(&alice), "");
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert_common_headers(&r);
-        assert_eq!(body(&r), json!({"room": "general", "present": ["alice"]}));
-        let r = call(&store, &cfg(), "PUT", p, Some(&bob), "");
-        assert_eq!(body(&r)["present"], json!(["alice", "bob"]));
-        let q = Request {
-            query: "room=general&after=0",
-            ..req("GET", "/api/poll", "")
-        };
-        let polled = block_on(crate::api::poll(&q, &cfg(), &store));
-        assert_eq!(body(&polled)["present"], json!(["alice", "bob"]));
-        let r = call(&store, &cfg(), "DELETE", p, Some(&bob), "");
-        assert_eq!(body(&r)["present"], json!(["alice"]));
-        for (method, path, auth, status, code) in [
-            ("GET", p, Some(alice.as_str()), 405, "method_not_allowed"),
-            ("PUT", p, None, 401, "missing_token"),
-            (
-                "PUT",
-                "/api/rooms/nope/presence",
-                Some(alice.as_str()),
-                404,
-                "unknown_room",
-            ),
-            (
-                "PUT",
-                "/api/rooms/Bad!/presence",
-                Some(alice.as_str()),
-                404,
-                "unknown_room",
-            ),
-        ] {
-            let r = call(&store, &cfg(), method, path, auth, "");
-            assert_eq!(
-                (r.status, error_code(&r)),
-                (status, code.to_string()),
-                "{method} {path}"
-            );
-        }
     }
 }
