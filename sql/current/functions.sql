@@ -1,0 +1,683 @@
+-- Every function of the `chat` schema as the migrations in sql/ leave it,
+-- from pg_get_functiondef. Generated: change the migrations, then run
+-- OSTCHAT_WRITE_FUNCTIONS=1 cargo test --release -p e2e --test store_suite
+-- (a test fails while this file differs from a freshly migrated database).
+
+CREATE OR REPLACE FUNCTION chat.add_room(p_id text, p_title text)
+ RETURNS TABLE(status text, id text, title text, last_message_id bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        INSERT INTO chat.rooms AS r (id, title)
+        VALUES (p_id, p_title)
+        ON CONFLICT ON CONSTRAINT rooms_pkey DO NOTHING
+        RETURNING 'created'::text, r.id, r.title, r.last_message_id;
+    IF NOT FOUND THEN
+        RETURN QUERY
+            SELECT 'exists'::text, r.id, r.title, r.last_message_id
+            FROM chat.rooms r
+            WHERE r.id = p_id;
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.announce(p_room text, p_key text, p_name text)
+ RETURNS TABLE(status text, name text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
+        RETURN QUERY SELECT 'unknown_room'::text, NULL::text;
+        RETURN;
+    END IF;
+    INSERT INTO chat.presence AS p (room_id, key, name, seen_at)
+    VALUES (p_room, p_key, p_name, clock_timestamp())
+    ON CONFLICT ON CONSTRAINT presence_pkey
+    DO UPDATE SET name = EXCLUDED.name, seen_at = EXCLUDED.seen_at;
+    IF random() < 0.01 THEN
+        DELETE FROM chat.presence p WHERE p.seen_at < clock_timestamp() - interval '10 minutes';
+    END IF;
+    RETURN QUERY SELECT 'ok'::text, NULL::text;
+    RETURN QUERY SELECT 'present'::text, n FROM chat.present_names(p_room) n;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.check_page(p_room text, p_max bigint)
+ RETURNS void
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF p_max IS NULL OR p_max < 1 OR p_max > 500 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_max must be between 1 and 500';
+    END IF;
+    PERFORM 1 FROM chat.rooms r WHERE r.id = p_room;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'unknown room';
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.create_room(p_id text, p_title text)
+ RETURNS TABLE(id text, title text, last_message_id bigint)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT a.id, a.title, a.last_message_id
+    FROM chat.add_room(p_id, p_title) a
+    WHERE a.status = 'created'
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.edit_message(p_room text, p_id bigint, p_session text, p_body text, p_window_secs bigint, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_until timestamptz;
+    v_wait bigint;
+    v_status text;
+    v_msg chat.messages%ROWTYPE;
+BEGIN
+    IF NOT chat.lock_room(p_room) THEN
+        v_status := 'unknown_room';
+    ELSE
+        SELECT m.* INTO v_msg FROM chat.messages m
+        WHERE m.room_id = p_room AND m.id = p_id AND m.kind = 'message';
+        IF NOT FOUND THEN
+            v_status := 'unknown_message';
+        ELSIF p_session IS NULL OR v_msg.session_id IS DISTINCT FROM p_session THEN
+            v_status := 'not_yours';
+        ELSIF v_msg.removed_at IS NOT NULL THEN
+            v_status := 'removed';
+        ELSIF v_msg.body = p_body THEN
+            v_status := 'unchanged';
+        ELSIF v_now >= v_msg.sent_at + make_interval(secs => p_window_secs) THEN
+            v_status := 'window_closed';
+        ELSE
+            SELECT g.until, g.wait_ms INTO v_until, v_wait
+            FROM chat.write_gate(p_room, v_msg.author, p_burst, p_per_minute) g;
+            v_status := CASE WHEN v_until IS NOT NULL THEN 'muted'
+                             WHEN v_wait > 0 THEN 'rate_limited'
+                             ELSE 'edited' END;
+        END IF;
+    END IF;
+    IF v_status = 'edited' THEN
+        INSERT INTO chat.messages (room_id, id, kind, target_id, author, body, session_id, sent_at)
+        VALUES (p_room, chat.next_id(p_room), 'edit', p_id, v_msg.author, p_body, p_session, v_now);
+        UPDATE chat.messages m SET body = p_body, edited_at = v_now
+        WHERE m.room_id = p_room AND m.id = p_id
+        RETURNING m.* INTO v_msg;
+    END IF;
+    -- Nothing of a message the caller may not touch goes back.
+    IF v_status IN ('unknown_room', 'unknown_message', 'not_yours') THEN
+        v_msg := NULL;
+    END IF;
+    RETURN QUERY SELECT v_status, e.*,
+                        CASE WHEN v_status = 'rate_limited' THEN v_wait END,
+                        CASE WHEN v_status = 'muted' THEN chat.format_ts(v_until) END
+                 FROM chat.event_row(v_msg) e;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.event_row(m chat.messages)
+ RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text)
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT m.id, m.room_id, m.author, m.body, COALESCE(m.client_id, ''), chat.format_ts(m.sent_at),
+           m.kind, m.target_id, m.session_id, chat.format_ts(m.edited_at),
+           chat.format_ts(m.removed_at), m.removed_by
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.format_ts(ts timestamp with time zone)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT pg_catalog.to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.get_latest_messages(p_room text, p_max bigint)
+ RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, NULL, NULL, p_max) p
+                 WHERE p.status = 'message';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.get_messages_after(p_room text, p_after bigint, p_max bigint)
+ RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, p_after, NULL, p_max) p
+                 WHERE p.status = 'message';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.get_messages_before(p_room text, p_before bigint, p_max bigint)
+ RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    PERFORM chat.check_page(p_room, p_max);
+    RETURN QUERY SELECT p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+                 FROM chat.messages_page(p_room, NULL, p_before, p_max) p
+                 WHERE p.status = 'message';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.health()
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT 1::bigint
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.leave(p_room text, p_key text)
+ RETURNS TABLE(status text, name text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
+        RETURN QUERY SELECT 'unknown_room'::text, NULL::text;
+        RETURN;
+    END IF;
+    DELETE FROM chat.presence p WHERE p.room_id = p_room AND p.key = p_key;
+    RETURN QUERY SELECT 'ok'::text, NULL::text;
+    RETURN QUERY SELECT 'present'::text, n FROM chat.present_names(p_room) n;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.list_rooms()
+ RETURNS TABLE(id text, title text, last_message_id bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT r.id, r.title, r.last_message_id
+    FROM chat.rooms r
+    ORDER BY r.created_at, r.id
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.lock_room(p_room text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    PERFORM 1 FROM chat.rooms r WHERE r.id = p_room FOR UPDATE;
+    RETURN FOUND;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.messages_page(p_room text, p_after bigint, p_before bigint, p_max bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT CASE WHEN e.status = 'event' THEN 'message' ELSE e.status END, e.id, e.room,
+           e.author, e.body, e.client_id, e.sent_at
+    FROM chat.room_events(p_room, p_after, p_before, p_max) e
+    WHERE e.status <> 'event' OR e.event = 'message'
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.mute_name(p_name text, p_room text, p_secs bigint, p_moderator text)
+ RETURNS TABLE(status text, name text, room text, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_scope text := COALESCE(p_room, '*');
+    v_until timestamptz;
+BEGIN
+    IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
+        RETURN QUERY SELECT 'unknown_room'::text, p_name, p_room, NULL::text;
+        RETURN;
+    END IF;
+    IF p_secs <= 0 THEN
+        DELETE FROM chat.mutes u WHERE u.name = lower(p_name) AND u.scope = v_scope;
+        INSERT INTO chat.moderation_log (actor, action, room_id, name)
+        VALUES (p_moderator, 'unmute', p_room, p_name);
+        RETURN QUERY SELECT 'unmuted'::text, p_name, p_room, NULL::text;
+        RETURN;
+    END IF;
+    v_until := clock_timestamp() + make_interval(secs => p_secs);
+    INSERT INTO chat.mutes AS u (name, scope, until)
+    VALUES (lower(p_name), v_scope, v_until)
+    ON CONFLICT ON CONSTRAINT mutes_pkey DO UPDATE SET until = EXCLUDED.until;
+    INSERT INTO chat.moderation_log (actor, action, room_id, name, until)
+    VALUES (p_moderator, 'mute', p_room, p_name, v_until);
+    RETURN QUERY SELECT 'muted'::text, p_name, p_room, chat.format_ts(v_until);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.muted_until(p_room text, p_name text)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT max(u.until)
+    FROM chat.mutes u
+    WHERE u.name = lower(p_name) AND u.scope IN (p_room, '*') AND u.until > clock_timestamp()
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.next_id(p_room text)
+ RETURNS bigint
+ LANGUAGE sql
+AS $function$
+    UPDATE chat.rooms r SET last_message_id = r.last_message_id + 1
+    WHERE r.id = p_room
+    RETURNING r.last_message_id
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.poll(p_room text, p_after bigint, p_max bigint, p_rooms text)
+ RETURNS TABLE(kind text, id bigint, room text, author text, body text, client_id text, sent_at text, title text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT CASE WHEN e.kind = 'event' THEN 'message' ELSE e.kind END, e.id, e.room, e.author,
+           e.body, e.client_id, e.sent_at, e.title
+    FROM chat.poll_events(p_room, p_after, p_max, p_rooms) e
+    WHERE e.kind IN ('ok', 'unknown_room', 'room') OR e.event = 'message'
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.poll_events(p_room text, p_after bigint, p_max bigint, p_rooms text)
+ RETURNS TABLE(kind text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, title text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_found boolean;
+    v_replica boolean := pg_is_in_recovery();
+    v_lag bigint := 0;
+BEGIN
+    IF p_max IS NULL OR p_max < 1 OR p_max > 500 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_max must be between 1 and 500';
+    END IF;
+    IF p_after IS NULL OR p_after < 0 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_after must be 0 or more';
+    END IF;
+    -- A replica behind its primary says by how much (0 when caught up).
+    IF v_replica AND (pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
+                      OR pg_is_wal_replay_paused()) THEN
+        v_lag := greatest(0, COALESCE(
+            (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0));
+    END IF;
+    v_found := EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room);
+    RETURN QUERY SELECT CASE WHEN v_found THEN 'ok' ELSE 'unknown_room' END, v_lag,
+                        NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
+                        NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text,
+                        CASE WHEN v_replica THEN 'replica' ELSE 'primary' END;
+    IF NOT v_found THEN
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT 'room'::text, r.last_message_id, r.id, NULL::text, NULL::text, NULL::text,
+               NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text,
+               NULL::text, r.title
+        FROM chat.rooms r
+        WHERE p_rooms IS NULL OR r.id = ANY (string_to_array(p_rooms, ','))
+        ORDER BY r.created_at, r.id;
+    RETURN QUERY
+        SELECT 'present'::text, NULL::bigint, p_room, n, NULL::text, NULL::text,
+               NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text, NULL::text,
+               NULL::text, NULL::text
+        FROM chat.present_names(p_room) n;
+    RETURN QUERY
+        SELECT 'event'::text, e.*, NULL::text
+        FROM chat.messages m, LATERAL chat.event_row(m) e
+        WHERE m.room_id = p_room AND m.id > p_after
+        ORDER BY m.id
+        LIMIT p_max;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT p.status, p.id, p.room, p.author, p.body, p.client_id, p.sent_at
+    FROM chat.post_message(p_room, p_author, p_body, p_client_id, 0, 0) p
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, retry_after_ms bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_id bigint;
+    v_wait bigint;
+    v_msg chat.messages%ROWTYPE;
+BEGIN
+    -- The room's row lock keeps ids gapless and in commit order (see 0002).
+    PERFORM 1 FROM chat.rooms r WHERE r.id = p_room FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'unknown_room'::text, NULL::bigint, NULL::text, NULL::text,
+                            NULL::text, NULL::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+
+    SELECT m.* INTO v_msg
+    FROM chat.messages m
+    WHERE m.room_id = p_room AND m.author = p_author AND m.client_id = p_client_id;
+    IF FOUND THEN
+        RETURN QUERY SELECT 'replayed'::text, v_msg.id, v_msg.room_id, v_msg.author,
+                            v_msg.body, v_msg.client_id, chat.format_ts(v_msg.sent_at), NULL::bigint;
+        RETURN;
+    END IF;
+
+    v_wait := chat.take_token('post:' || p_room || ':' || p_author, p_burst, p_per_minute);
+    IF v_wait > 0 THEN
+        RETURN QUERY SELECT 'rate_limited'::text, NULL::bigint, NULL::text, NULL::text,
+                            NULL::text, NULL::text, NULL::text, v_wait;
+        RETURN;
+    END IF;
+
+    UPDATE chat.rooms r
+    SET last_message_id = r.last_message_id + 1
+    WHERE r.id = p_room
+    RETURNING r.last_message_id INTO v_id;
+
+    INSERT INTO chat.messages AS m (room_id, id, author, body, client_id, sent_at)
+    VALUES (p_room, v_id, p_author, p_body, p_client_id, clock_timestamp())
+    RETURNING m.* INTO v_msg;
+
+    RETURN QUERY SELECT 'created'::text, v_msg.id, v_msg.room_id, v_msg.author,
+                        v_msg.body, v_msg.client_id, chat.format_ts(v_msg.sent_at), NULL::bigint;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_session text, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_status text;
+    v_until timestamptz;
+    v_wait bigint;
+    v_msg chat.messages%ROWTYPE;
+BEGIN
+    IF NOT chat.lock_room(p_room) THEN
+        v_status := 'unknown_room';
+    ELSE
+        -- A retry of a stored message is answered with it, whatever else
+        -- has changed since (a mute, an empty bucket).
+        SELECT m.* INTO v_msg
+        FROM chat.messages m
+        WHERE m.room_id = p_room AND m.author = p_author AND m.client_id = p_client_id;
+        IF FOUND THEN
+            v_status := 'replayed';
+        ELSE
+            SELECT g.until, g.wait_ms INTO v_until, v_wait
+            FROM chat.write_gate(p_room, p_author, p_burst, p_per_minute) g;
+            v_status := CASE WHEN v_until IS NOT NULL THEN 'muted'
+                             WHEN v_wait > 0 THEN 'rate_limited'
+                             ELSE 'created' END;
+        END IF;
+    END IF;
+    IF v_status = 'created' THEN
+        INSERT INTO chat.messages AS m (room_id, id, author, body, client_id, session_id, sent_at)
+        VALUES (p_room, chat.next_id(p_room), p_author, p_body, p_client_id, p_session,
+                clock_timestamp())
+        RETURNING m.* INTO v_msg;
+    END IF;
+    RETURN QUERY SELECT v_status, e.*,
+                        CASE WHEN v_status = 'rate_limited' THEN v_wait END,
+                        CASE WHEN v_status = 'muted' THEN chat.format_ts(v_until) END
+                 FROM chat.event_row(v_msg) e;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.present_names(p_room text)
+ RETURNS SETOF text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT DISTINCT p.name
+    FROM chat.presence p
+    WHERE p.room_id = p_room AND p.seen_at > clock_timestamp() - interval '60 seconds'
+    ORDER BY p.name
+    LIMIT 100
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.read_source()
+ RETURNS TABLE(source text, lag_ms bigint)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT CASE WHEN pg_is_in_recovery() THEN 'replica' ELSE 'primary' END,
+           chat.replay_lag_ms()
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.remove_message(p_room text, p_id bigint, p_session text, p_moderator text)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_now timestamptz;
+    v_by text := CASE WHEN p_moderator IS NULL THEN 'author' ELSE 'moderator' END;
+    v_status text;
+    v_msg chat.messages%ROWTYPE;
+BEGIN
+    IF NOT chat.lock_room(p_room) THEN
+        v_status := 'unknown_room';
+    ELSE
+        SELECT m.* INTO v_msg FROM chat.messages m
+        WHERE m.room_id = p_room AND m.id = p_id AND m.kind = 'message';
+        IF NOT FOUND THEN
+            v_status := 'unknown_message';
+        ELSIF p_moderator IS NULL
+              AND (p_session IS NULL OR v_msg.session_id IS DISTINCT FROM p_session) THEN
+            v_status := 'not_yours';
+        ELSIF v_msg.removed_at IS NOT NULL THEN
+            v_status := 'already_removed';
+        ELSE
+            v_status := 'removed';
+        END IF;
+    END IF;
+    IF v_status = 'removed' THEN
+        -- The removal event, then the texts emptied in place: the message's
+        -- and its edits'.
+        v_now := clock_timestamp();
+        INSERT INTO chat.messages (room_id, id, kind, target_id, author, body, session_id,
+                                   removed_by, sent_at)
+        VALUES (p_room, chat.next_id(p_room), 'removal', p_id, v_msg.author, '', p_session,
+                v_by, v_now);
+        UPDATE chat.messages m SET body = ''
+        WHERE m.room_id = p_room AND m.target_id = p_id AND m.kind = 'edit';
+        UPDATE chat.messages m SET body = '', removed_at = v_now, removed_by = v_by
+        WHERE m.room_id = p_room AND m.id = p_id
+        RETURNING m.* INTO v_msg;
+        IF p_moderator IS NOT NULL THEN
+            INSERT INTO chat.moderation_log (actor, action, room_id, message_id, name)
+            VALUES (p_moderator, 'remove', p_room, p_id, v_msg.author);
+        END IF;
+    END IF;
+    IF v_status IN ('unknown_room', 'unknown_message', 'not_yours') THEN
+        v_msg := NULL;
+    END IF;
+    RETURN QUERY SELECT v_status, e.*, NULL::bigint, NULL::text FROM chat.event_row(v_msg) e;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.replay_lag_ms()
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT CASE
+        WHEN NOT pg_is_in_recovery() THEN 0::bigint
+        WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+             AND NOT pg_is_wal_replay_paused() THEN 0::bigint
+        ELSE greatest(0, COALESCE(
+            (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0))
+    END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.room_events(p_room text, p_after bigint, p_before bigint, p_max bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_found boolean;
+BEGIN
+    IF p_max IS NULL OR p_max < 1 OR p_max > 500 THEN
+        RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_max must be between 1 and 500';
+    END IF;
+    v_found := EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room);
+    RETURN QUERY SELECT CASE WHEN v_found THEN 'ok' ELSE 'unknown_room' END, e.*
+                 FROM chat.event_row(NULL::chat.messages) e;
+    IF NOT v_found THEN
+        RETURN;
+    END IF;
+    IF p_after IS NOT NULL THEN
+        -- Every event after the cursor (and before `before`), oldest first.
+        RETURN QUERY
+            SELECT 'event'::text, e.*
+            FROM chat.messages m, LATERAL chat.event_row(m) e
+            WHERE m.room_id = p_room AND m.id > p_after
+              AND m.id < COALESCE(p_before, 9223372036854775807)
+            ORDER BY m.id
+            LIMIT p_max;
+    ELSE
+        -- The newest messages (before `before`), oldest first; edits and
+        -- removals are already applied to them.
+        RETURN QUERY
+            SELECT 'event'::text, e.*
+            FROM (
+                SELECT m AS msg
+                FROM chat.messages m
+                WHERE m.room_id = p_room
+                  AND m.id < COALESCE(p_before, 9223372036854775807)
+                  AND m.kind = 'message'
+                ORDER BY m.id DESC
+                LIMIT p_max
+            ) t, LATERAL chat.event_row(t.msg) e
+            ORDER BY (t.msg).id;
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.send_message(p_room text, p_author text, p_body text, p_client_id text)
+ RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text, created boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v record;
+BEGIN
+    SELECT * INTO v FROM chat.post_message(p_room, p_author, p_body, p_client_id);
+    IF v.status = 'unknown_room' THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0002', MESSAGE = 'unknown room';
+    END IF;
+    RETURN QUERY SELECT v.id, v.room, v.author, v.body, v.client_id, v.sent_at,
+                        v.status = 'created';
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.session_allowed(p_client text, p_burst bigint, p_per_minute bigint)
+ RETURNS bigint
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT chat.take_token('session:' || p_client, p_burst, p_per_minute)
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.take_token(p_key text, p_burst bigint, p_per_minute bigint)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_now timestamptz := clock_timestamp();
+    v_tokens double precision;
+BEGIN
+    IF coalesce(p_burst, 0) <= 0 OR coalesce(p_per_minute, 0) <= 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO chat.rate_buckets AS b (key, tokens, updated_at)
+    VALUES (p_key, p_burst, v_now)
+    ON CONFLICT ON CONSTRAINT rate_buckets_pkey DO NOTHING;
+    SELECT least(p_burst::double precision,
+                 b.tokens + greatest(0, extract(epoch FROM v_now - b.updated_at)) * p_per_minute / 60.0)
+    INTO v_tokens
+    FROM chat.rate_buckets b
+    WHERE b.key = p_key
+    FOR UPDATE;
+    IF v_tokens >= 1 THEN
+        UPDATE chat.rate_buckets SET tokens = v_tokens - 1, updated_at = v_now WHERE key = p_key;
+        RETURN 0;
+    END IF;
+    UPDATE chat.rate_buckets SET tokens = v_tokens, updated_at = v_now WHERE key = p_key;
+    -- Now and then, forget buckets that have been full for an hour: the
+    -- table stays as small as the set of recent senders.
+    IF random() < 0.001 THEN
+        DELETE FROM chat.rate_buckets WHERE updated_at < v_now - interval '1 hour';
+    END IF;
+    RETURN greatest(1, ceil((1 - v_tokens) * 60000.0 / p_per_minute))::bigint;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.write_gate(p_room text, p_author text, p_burst bigint, p_per_minute bigint, OUT until timestamp with time zone, OUT wait_ms bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    until := chat.muted_until(p_room, p_author);
+    IF until IS NULL THEN
+        wait_ms := chat.take_token('post:' || p_room || ':' || p_author, p_burst, p_per_minute);
+    END IF;
+END
+$function$;
