@@ -624,7 +624,12 @@ pub fn pgbench(
     ));
     std::fs::create_dir_all(dir)?;
     let script = dir.join("poll.sql");
-    let poll = chat::sql::page("general", chat::Page::After { after, limit: 100 }).sql;
+    use chat::store::Operation;
+    let page = chat::store::ReadPage {
+        room: "general",
+        page: chat::Page::After { after, limit: 100 },
+    };
+    let poll = page.statement().sql;
     let poll = poll
         .replace("$1", "'general'")
         .replace("$2", &after.to_string())

@@ -110,7 +110,7 @@ impl sql::Runner for PgStore {
     /// usually arrives in one read instead of one host call per row; then the
     /// completion future says whether the query ended cleanly (an error met
     /// while reading rows arrives there).
-    async fn run(&self, statement: Statement<'_>) -> Result<Vec<SpinRow>, StoreError> {
+    async fn query(&self, statement: Statement<'_>) -> Result<Vec<SpinRow>, StoreError> {
         let conn = self.conn().await?;
         let params = statement.params.iter().map(param).collect::<Vec<_>>();
         let (_columns, mut stream, done) = conn

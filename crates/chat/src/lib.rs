@@ -13,18 +13,21 @@
 //! - [`time`]: RFC 3339 formatting of unix seconds (no date-time crate).
 //! - [`token`]: stateless HMAC-SHA256 session tokens.
 //! - [`model`]: the exact JSON shapes of the API and strict body parsing.
-//! - [`store`]: the [`Store`] trait the components implement over Postgres.
+//! - [`store`]: the [`Store`] trait and one file per operation (post, edit,
+//!   remove, mute, presence, poll, page, rooms, session, health), each with
+//!   its outcome, its SQL statement, how its rows read, where it may run and
+//!   what it does in memory.
 //! - [`replica`]: a store that reads from a streaming replica when it is
-//!   fit to answer and writes to the primary.
-//! - [`sql`]: the database contract: every statement, how its result reads
-//!   (outcomes such as an unknown room are data), and which failures are
-//!   worth a retry.
+//!   fit to answer and writes to the primary, by one read path.
+//! - [`sql`]: what every operation's SQL shares: statements, rows read by
+//!   position (outcomes such as an unknown room are data), the event
+//!   columns, and which failures are worth a retry.
 //! - [`api`]: every endpoint's behaviour as a function from a [`api::Request`]
 //!   (plus config, clock and store) to a [`api::Reply`], one module per
 //!   endpoint; the Spin components only translate their request/response
 //!   types.
-//! - `testing` (tests, or the `testing` feature): an in-memory store and the
-//!   store test suite every store must pass.
+//! - `testing` (tests, or the `testing` feature): the in-memory store
+//!   (`memory.rs`) and the store suite every store must pass (`suite.rs`).
 //!
 //! Nothing here reads the clock or the environment: time and configuration
 //! are parameters, which keeps every function deterministic under test and

@@ -16,16 +16,11 @@
 //! hosts reading a replica only ever sees its cursor wait, never jump.
 //!
 //! Read your writes: a client that has posted passes the id of its post as
-//! `known` ([`PollQuery::known`]); a replica's answer that does not reach it
+//! `known` ([`crate::model::PollQuery::known`]); a replica's answer that does not reach it
 //! (no message with that id or later, and not a full page) is dropped and
 //! the primary answers, so one's own post is in one's next poll.
 
-use crate::model::{Message, Room};
-use crate::model::{Page, PollQuery};
-use crate::store::{
-    Edit, Edited, Limit, Muted, Polled, Post, Posted, ReadSource, Removed, Remover, Store,
-    StoreError,
-};
+use crate::store::{Access, Health, Operation, ReadSource, Source, Store, StoreError};
 
 /// Why a read went to the primary instead of the replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,157 +78,65 @@ impl<S: Store, F: Fn(&Fallback)> Replicated<S, F> {
         }
     }
 
-    /// The replica, if it says it is fit to answer (one short statement).
-    async fn checked_replica(&self) -> Option<&S> {
-        let replica = self.replica.as_ref()?;
-        let verdict = match replica.read_source().await {
+    /// Whether the replica says it is fit to answer (one short statement).
+    async fn replica_is_fit(&self, replica: &S) -> bool {
+        let verdict = match replica.run(&Source).await {
             Ok(source) => self.fit(source),
             Err(e) => Err(Fallback::Unreachable(e)),
         };
         match verdict {
-            Ok(()) => Some(replica),
+            Ok(()) => true,
             Err(why) => {
                 (self.on_fallback)(&why);
-                None
+                false
             }
         }
     }
+}
 
-    /// A read from the replica (after a check) or the primary. A replica
-    /// that fails mid-way, or does not know the room yet (created a moment
-    /// ago on the primary), hands over to the primary.
-    async fn read<'a, T, Fut>(
-        &'a self,
-        read: impl Fn(&'a S) -> Fut,
-    ) -> Result<Option<T>, StoreError>
-    where
-        Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
-    {
-        if let Some(replica) = self.checked_replica().await {
-            match read(replica).await {
-                Ok(Some(found)) => return Ok(Some(found)),
-                Ok(None) => {}
+/// The one read path: a write goes to the primary; a read to a fit
+/// replica, whose answer is taken when the operation says it will do
+/// (see [`Operation::replica_may_answer`]); otherwise to the primary.
+impl<S: Store, F: Fn(&Fallback)> Store for Replicated<S, F> {
+    async fn run<O: Operation>(&self, op: &O) -> Result<O::Output, StoreError> {
+        let replica = self
+            .replica
+            .as_ref()
+            .filter(|_| O::ACCESS != Access::Primary);
+        if let Some(replica) = replica
+            && (O::ACCESS == Access::ReplicaSaysSource || self.replica_is_fit(replica).await)
+        {
+            match replica.run(op).await {
+                Ok(answer) => {
+                    let fit = op.source(&answer).map_or(Ok(()), |s| self.fit(s));
+                    match fit {
+                        Ok(()) if op.replica_may_answer(&answer) => return Ok(answer),
+                        // Not there yet: usual right after one's own post.
+                        Ok(()) => {}
+                        Err(why) => (self.on_fallback)(&why),
+                    }
+                }
                 Err(e) => (self.on_fallback)(&Fallback::Unreachable(e)),
             }
         }
-        read(&self.primary).await
-    }
-}
-
-/// Whether a replica's poll answer reaches the message the client knows of.
-fn reaches(polled: &Polled, query: &PollQuery<'_>) -> bool {
-    let Some(known) = query.known else {
-        return true;
-    };
-    known <= query.after
-        || polled.messages.iter().any(|m| m.id >= known)
-        || polled.messages.len() as i64 >= query.limit
-}
-
-impl<S: Store, F: Fn(&Fallback)> Store for Replicated<S, F> {
-    async fn list_rooms(&self) -> Result<Vec<Room>, StoreError> {
-        let rooms = self
-            .read(|s| async { s.list_rooms().await.map(Some) })
-            .await?;
-        Ok(rooms.unwrap_or_default())
-    }
-
-    async fn create_room(&self, id: &str, title: &str) -> Result<Option<Room>, StoreError> {
-        self.primary.create_room(id, title).await
-    }
-
-    async fn messages(&self, room: &str, page: Page) -> Result<Option<Vec<Message>>, StoreError> {
-        self.read(|s| s.messages(room, page)).await
-    }
-
-    async fn post(&self, post: &Post<'_>) -> Result<Posted, StoreError> {
-        self.primary.post(post).await
-    }
-
-    async fn edit_message(&self, edit: &Edit<'_>) -> Result<Edited, StoreError> {
-        self.primary.edit_message(edit).await
-    }
-
-    async fn remove_message(
-        &self,
-        room: &str,
-        id: i64,
-        by: Remover<'_>,
-    ) -> Result<Removed, StoreError> {
-        self.primary.remove_message(room, id, by).await
-    }
-
-    async fn mute(
-        &self,
-        name: &str,
-        room: Option<&str>,
-        secs: i64,
-        actor: &str,
-    ) -> Result<Muted, StoreError> {
-        self.primary.mute(name, room, secs, actor).await
-    }
-
-    /// Presence is written on the primary (it answers with the names).
-    async fn announce(
-        &self,
-        room: &str,
-        key: &str,
-        name: &str,
-    ) -> Result<Option<Vec<String>>, StoreError> {
-        self.primary.announce(room, key, name).await
-    }
-
-    async fn leave(&self, room: &str, key: &str) -> Result<Option<Vec<String>>, StoreError> {
-        self.primary.leave(room, key).await
-    }
-
-    async fn allow_session(&self, client: &str, limit: Limit) -> Result<Option<u32>, StoreError> {
-        self.primary.allow_session(client, limit).await
-    }
-
-    /// The primary's health: a host without its replica still serves
-    /// everything; without the primary it serves no write.
-    async fn health(&self) -> Result<(), StoreError> {
-        self.primary.health().await
+        self.primary.run(op).await
     }
 
     /// The replica answers: polls and room lists can be served while the
     /// primary is away (during a failover, say).
     async fn read_health(&self) -> Result<(), StoreError> {
         match &self.replica {
-            Some(replica) => replica.health().await,
+            Some(replica) => replica.run(&Health).await,
             None => Err(StoreError::new(true, "no replica is configured")),
         }
-    }
-
-    /// One statement on the replica, which says itself whether it was fit
-    /// (no separate check); the primary answers when it was not, when it
-    /// failed, when it does not know the room yet, or when its answer does
-    /// not reach the client's own post.
-    async fn poll(&self, query: &PollQuery<'_>) -> Result<Option<Polled>, StoreError> {
-        if let Some(replica) = &self.replica {
-            match replica.poll(query).await {
-                Ok(Some(polled)) => match self.fit(polled.source) {
-                    Ok(()) if reaches(&polled, query) => return Ok(Some(polled)),
-                    // Not there yet: usual right after one's own post.
-                    Ok(()) => {}
-                    Err(why) => (self.on_fallback)(&why),
-                },
-                Ok(None) => {}
-                Err(e) => (self.on_fallback)(&Fallback::Unreachable(e)),
-            }
-        }
-        self.primary.poll(query).await
-    }
-
-    async fn read_source(&self) -> Result<ReadSource, StoreError> {
-        self.primary.read_source().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Page, PollQuery};
+    use crate::store::{CreateRoom, Limit, ListRooms, Poll, Polled, Post, Posted, ReadPage};
     use crate::testing::{MemStore, block_on};
     use std::cell::RefCell;
 
@@ -259,8 +162,15 @@ mod tests {
                 .into_iter()
                 .take(if i <= on_replica { 2 } else { 1 })
             {
-                block_on(store.send_message("general", "a", "m", &format!("c{i}"), Limit::OFF))
-                    .unwrap();
+                block_on(store.run(&Post {
+                    room: "general",
+                    author: "a",
+                    body: "m",
+                    client_id: &format!("c{i}"),
+                    session: None,
+                    limit: Limit::OFF,
+                }))
+                .unwrap();
             }
         }
         let seen = std::rc::Rc::new(RefCell::new(Vec::new()));
@@ -293,18 +203,34 @@ mod tests {
     #[test]
     fn polls_and_lists_come_from_a_fit_replica_writes_from_the_primary() {
         let (store, fallbacks) = pair(5, 3);
-        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        let p = block_on(store.run(&Poll::new(&query(0, None))))
+            .unwrap()
+            .unwrap();
         assert_eq!((ids(&p), p.source), (vec![1, 2, 3], REPLICA));
-        assert_eq!(block_on(store.list_rooms()).unwrap()[0].last_message_id, 3);
-        let page = block_on(store.messages("general", Page::After { after: 0, limit: 9 }));
+        assert_eq!(
+            block_on(store.run(&ListRooms)).unwrap()[0].last_message_id,
+            3
+        );
+        let page = block_on(store.run(&ReadPage {
+            room: "general",
+            page: Page::After { after: 0, limit: 9 },
+        }));
         assert_eq!(page.unwrap().unwrap().len(), 3);
-        let sent = block_on(store.send_message("general", "b", "x", "y", Limit::OFF)).unwrap();
+        let sent = block_on(store.run(&Post {
+            room: "general",
+            author: "b",
+            body: "x",
+            client_id: "y",
+            session: None,
+            limit: Limit::OFF,
+        }))
+        .unwrap();
         assert!(
             matches!(sent, Posted::Created(m) if m.id == 6),
             "to the primary"
         );
         assert_eq!(
-            block_on(store.replica.as_ref().unwrap().list_rooms()).unwrap()[0].last_message_id,
+            block_on(store.replica.as_ref().unwrap().run(&ListRooms)).unwrap()[0].last_message_id,
             3
         );
         assert!(fallbacks.borrow().is_empty());
@@ -314,13 +240,17 @@ mod tests {
     fn ones_own_post_is_in_ones_next_poll() {
         let (store, fallbacks) = pair(5, 3);
         // The client posted message 5; the replica has only 1..=3.
-        let p = block_on(store.poll(&query(0, Some(5)))).unwrap().unwrap();
+        let p = block_on(store.run(&Poll::new(&query(0, Some(5)))))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (ids(&p), p.source),
             (vec![1, 2, 3, 4, 5], ReadSource::PRIMARY)
         );
         // A replica that has it answers.
-        let p = block_on(store.poll(&query(0, Some(3)))).unwrap().unwrap();
+        let p = block_on(store.run(&Poll::new(&query(0, Some(3)))))
+            .unwrap()
+            .unwrap();
         assert_eq!(p.source, REPLICA);
         // Not a failure worth a log line.
         assert!(fallbacks.borrow().is_empty());
@@ -334,20 +264,34 @@ mod tests {
             replica: true,
             lag_ms: 5000,
         });
-        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        let p = block_on(store.run(&Poll::new(&query(0, None))))
+            .unwrap()
+            .unwrap();
         assert_eq!(ids(&p), [1, 2, 3, 4]);
-        assert_eq!(block_on(store.list_rooms()).unwrap()[0].last_message_id, 4);
+        assert_eq!(
+            block_on(store.run(&ListRooms)).unwrap()[0].last_message_id,
+            4
+        );
         replica.set_source(ReadSource::PRIMARY);
         assert_eq!(
-            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()).len(),
+            ids(&block_on(store.run(&Poll::new(&query(0, None))))
+                .unwrap()
+                .unwrap())
+            .len(),
             4
         );
         replica.set_down(true);
         assert_eq!(
-            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()).len(),
+            ids(&block_on(store.run(&Poll::new(&query(0, None))))
+                .unwrap()
+                .unwrap())
+            .len(),
             4
         );
-        let page = block_on(store.messages("general", Page::Latest { limit: 9 }));
+        let page = block_on(store.run(&ReadPage {
+            room: "general",
+            page: Page::Latest { limit: 9 },
+        }));
         assert_eq!(page.unwrap().unwrap().len(), 4);
         let f = fallbacks.borrow();
         assert!(
@@ -382,22 +326,29 @@ mod tests {
     #[test]
     fn a_room_the_replica_does_not_know_yet_is_read_from_the_primary() {
         let (store, _) = pair(1, 1);
-        block_on(store.create_room("fresh", "Fresh"))
-            .unwrap()
-            .unwrap();
+        block_on(store.run(&CreateRoom {
+            id: "fresh",
+            title: "Fresh",
+        }))
+        .unwrap()
+        .unwrap();
         let q = PollQuery {
             room: "fresh".into(),
             ..query(0, None)
         };
-        assert!(block_on(store.poll(&q)).unwrap().is_some());
-        let page = block_on(store.messages("fresh", Page::Latest { limit: 9 })).unwrap();
+        assert!(block_on(store.run(&Poll::new(&q))).unwrap().is_some());
+        let page = block_on(store.run(&ReadPage {
+            room: "fresh",
+            page: Page::Latest { limit: 9 },
+        }))
+        .unwrap();
         assert_eq!(page, Some(vec![]));
         // Unknown everywhere stays unknown.
         let q = PollQuery {
             room: "nowhere".into(),
             ..query(0, None)
         };
-        assert_eq!(block_on(store.poll(&q)).unwrap(), None);
+        assert_eq!(block_on(store.run(&Poll::new(&q))).unwrap(), None);
     }
 
     #[test]
@@ -405,7 +356,9 @@ mod tests {
         let (mut store, fallbacks) = pair(2, 0);
         store.replica = None;
         assert_eq!(
-            ids(&block_on(store.poll(&query(0, None))).unwrap().unwrap()),
+            ids(&block_on(store.run(&Poll::new(&query(0, None))))
+                .unwrap()
+                .unwrap()),
             [1, 2]
         );
         assert!(fallbacks.borrow().is_empty());
@@ -444,10 +397,20 @@ mod tests {
             status(&store),
             (200, r#"{"status":"read_only"}"#.to_string())
         );
-        let p = block_on(store.poll(&query(0, None))).unwrap().unwrap();
+        let p = block_on(store.run(&Poll::new(&query(0, None))))
+            .unwrap()
+            .unwrap();
         assert_eq!(ids(&p), vec![1, 2, 3]);
         assert!(
-            block_on(store.send_message("general", "a", "m", "c9", Limit::OFF)).is_err(),
+            block_on(store.run(&Post {
+                room: "general",
+                author: "a",
+                body: "m",
+                client_id: "c9",
+                session: None,
+                limit: Limit::OFF
+            }))
+            .is_err(),
             "writes need the primary"
         );
         store.replica.as_ref().unwrap().set_down(true);

@@ -49,7 +49,10 @@ fn the_current_functions_file_is_what_the_migrations_define() {
         now.push_str(def.trim_end());
         now.push_str(";\n");
     }
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql/current/functions.sql");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../sql/current/functions.sql"
+    );
     if std::env::var_os("OSTCHAT_WRITE_FUNCTIONS").is_some() {
         std::fs::write(path, &now).expect("sql/current/functions.sql written");
     }

@@ -78,7 +78,7 @@ impl NativeStore {
 impl sql::Runner for NativeStore {
     type Row = NativeRow;
 
-    async fn run(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
+    async fn query(&self, statement: Statement<'_>) -> Result<Vec<NativeRow>, StoreError> {
         let client = self
             .pool
             .get()

@@ -3,7 +3,7 @@
 use super::Reply;
 use crate::error::ApiError;
 use crate::model::Health;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 /// `GET /api/health`: 200 `{"status":"ok"}` when the primary answers;
 /// 200 `{"status":"read_only"}` when only the replica does (a failover is
@@ -19,7 +19,7 @@ pub(super) async fn health(store: &impl Store) -> Reply {
             },
         )
     };
-    let primary = match store.health().await {
+    let primary = match store.run(&store::Health).await {
         Ok(()) => return status("ok"),
         Err(e) => e,
     };

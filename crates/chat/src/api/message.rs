@@ -10,7 +10,7 @@ use super::{
 };
 use crate::error::ApiError;
 use crate::model::{EditMessage, MessageEnvelope, parse_json};
-use crate::store::{Edit, Edited, Removed, Remover, Store};
+use crate::store::{Edit, Edited, Remove, Removed, Remover, Store};
 use crate::validate;
 
 fn unknown_message() -> ApiError {
@@ -109,7 +109,7 @@ async fn edit_message(
         window_secs: cfg.edit_window_secs,
         limit: cfg.post_limit,
     };
-    match store.edit_message(&edit).await? {
+    match store.run(&edit).await? {
         // The same answer for an edit and its retry.
         Edited::Edited(message) | Edited::Unchanged(message) => {
             Ok(Reply::json(200, &MessageEnvelope { message }))
@@ -157,7 +157,7 @@ async fn remove_message(
         claims = session_claims(req, cfg, now_unix)?;
         Remover::Author(claims.session.as_deref())
     };
-    match store.remove_message(room, id, by).await? {
+    match store.run(&Remove { room, id, by }).await? {
         // Removing twice is the same answer, and changes nothing.
         Removed::Removed(message) | Removed::AlreadyRemoved(message) => {
             Ok(Reply::json(200, &MessageEnvelope { message }))

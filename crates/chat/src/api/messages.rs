@@ -5,7 +5,7 @@ use super::{Config, Reply, Request, muted, reply, session_claims, too_fast, unkn
 use crate::error::ApiError;
 use crate::model::Page;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
-use crate::store::{Post, Posted, Store};
+use crate::store::{Post, Posted, ReadPage, Store};
 use crate::validate;
 
 /// `GET`: a page of the room's events. A page is the same for everyone who
@@ -43,7 +43,10 @@ async fn get_messages(
         return Err(unknown_room());
     }
     let page = validate::page(req.query)?;
-    let messages = store.messages(room, page).await?.ok_or_else(unknown_room)?;
+    let messages = store
+        .run(&ReadPage { room, page })
+        .await?
+        .ok_or_else(unknown_room)?;
     // The cursor is the id of the last (newest) message returned. With no
     // messages it is the position the client asked from, so polling with
     // `after=cursor` never moves backwards: `after` for After (and Between) pages, 0 for
@@ -83,7 +86,7 @@ async fn post_message(
     };
     // 201 for a new message, 200 for a replay, so a retrying client can
     // tell (if it cares) that its earlier attempt had in fact succeeded.
-    match store.post(&post).await? {
+    match store.run(&post).await? {
         // A page that holds just this message: it has no URL of its own.
         Posted::Created(message) => {
             let location = format!(

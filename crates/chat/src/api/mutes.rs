@@ -7,7 +7,7 @@ use super::unknown_room;
 use super::{Config, Reply, Request, bearer, is_admin, missing_token, moderator, reply};
 use crate::error::ApiError;
 use crate::model::{Mute, MuteEnvelope, NewMute, parse_json};
-use crate::store::{Muted, Store};
+use crate::store::{MuteName, Muted, Store};
 use crate::validate;
 
 /// The longest mute: 30 days. Longer would be a ban, which names (labels)
@@ -47,7 +47,12 @@ async fn mute(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Result<Rep
     }
     let actor = moderator(req, cfg);
     let until = match store
-        .mute(&name, room.as_deref(), secs as i64, &actor)
+        .run(&MuteName {
+            name: &name,
+            room: room.as_deref(),
+            secs: secs as i64,
+            actor: &actor,
+        })
         .await?
     {
         Muted::Until(until) => Some(until),

@@ -11,7 +11,7 @@ use super::unknown_room;
 use super::{Config, Reply, Request, reply};
 use crate::error::ApiError;
 use crate::model::{PollQuery, PollReply};
-use crate::store::Store;
+use crate::store::{Poll, Store};
 use crate::validate;
 
 /// `GET /api/poll?room=&after=[&limit=][&known=][&rooms=]`.
@@ -36,7 +36,10 @@ async fn answer(query: PollQuery<'_>, store: &impl Store) -> Result<Reply, ApiEr
     if !validate::is_room_id(&query.room) {
         return Err(unknown_room());
     }
-    let polled = store.poll(&query).await?.ok_or_else(unknown_room)?;
+    let polled = store
+        .run(&Poll::new(&query))
+        .await?
+        .ok_or_else(unknown_room)?;
     // As for a page after a cursor: the newest id returned, or the cursor
     // itself, so polling with `after=cursor` never moves backwards.
     let cursor = polled.messages.last().map_or(query.after, |m| m.id);
@@ -56,7 +59,7 @@ async fn answer(query: PollQuery<'_>, store: &impl Store) -> Result<Reply, ApiEr
 mod tests {
     use super::super::test_support::*;
     use super::*;
-    use crate::store::Limit;
+    use crate::store::{CreateRoom, Limit, Post};
     use serde_json::{Value, json};
 
     fn get(store: &MemStore, query: &str) -> Reply {
@@ -74,12 +77,31 @@ mod tests {
     #[test]
     fn new_messages_and_every_rooms_newest_id_in_one_answer() {
         let store = MemStore::seeded();
-        block_on(store.create_room("rust", "Rust")).unwrap();
+        block_on(store.run(&CreateRoom {
+            id: "rust",
+            title: "Rust",
+        }))
+        .unwrap();
         for i in 1..=3 {
-            block_on(store.send_message("general", "alice", "hi", &format!("c{i}"), Limit::OFF))
-                .unwrap();
+            block_on(store.run(&Post {
+                room: "general",
+                author: "alice",
+                body: "hi",
+                client_id: &format!("c{i}"),
+                session: None,
+                limit: Limit::OFF,
+            }))
+            .unwrap();
         }
-        block_on(store.send_message("rust", "bob", "yo", "r1", Limit::OFF)).unwrap();
+        block_on(store.run(&Post {
+            room: "rust",
+            author: "bob",
+            body: "yo",
+            client_id: "r1",
+            session: None,
+            limit: Limit::OFF,
+        }))
+        .unwrap();
         let r = get(&store, "room=general&after=1");
         assert_eq!(r.status, 200, "{}", r.body);
         assert_common_headers(&r);

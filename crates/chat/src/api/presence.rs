@@ -7,7 +7,7 @@ use super::unknown_room;
 use super::{Config, Reply, Request, reply, session_claims};
 use crate::error::ApiError;
 use crate::model::PresenceReply;
-use crate::store::Store;
+use crate::store::{Announce, Leave, Store};
 use crate::validate;
 
 /// `PUT` announces the session's person in the room, `DELETE` leaves it;
@@ -39,9 +39,15 @@ async fn answer(
         None => format!("name:{}", claims.name),
     };
     let present = if req.method == "PUT" {
-        store.announce(room, &key, &claims.name).await?
+        store
+            .run(&Announce {
+                room,
+                key: &key,
+                name: &claims.name,
+            })
+            .await?
     } else {
-        store.leave(room, &key).await?
+        store.run(&Leave { room, key: &key }).await?
     };
     let present = present.ok_or_else(unknown_room)?;
     Ok(Reply::json(

@@ -3,7 +3,7 @@
 use super::{Config, Reply, Request, bearer, is_admin, missing_token, reply};
 use crate::error::ApiError;
 use crate::model::{NewRoom, RoomList, parse_json};
-use crate::store::Store;
+use crate::store::{CreateRoom, ListRooms, Store};
 use crate::validate;
 
 /// `GET`: every room.
@@ -17,7 +17,7 @@ pub(super) async fn create(req: &Request<'_>, cfg: &Config, store: &impl Store) 
 }
 
 async fn list_rooms(store: &impl Store) -> Result<Reply, ApiError> {
-    let rooms = store.list_rooms().await?;
+    let rooms = store.run(&ListRooms).await?;
     Ok(Reply::json(200, &RoomList { rooms }))
 }
 
@@ -42,7 +42,13 @@ async fn create_room(
     let new: NewRoom = parse_json(req.content_type, req.body)?;
     let id = validate::room_id(&new.id)?;
     let title = validate::room_title(&new.title)?;
-    match store.create_room(&id, &title).await? {
+    match store
+        .run(&CreateRoom {
+            id: &id,
+            title: &title,
+        })
+        .await?
+    {
         // Where the new room is read (room ids need no escaping in a path).
         Some(room) => Ok(Reply::json(201, &room)
             .with_header("location", format!("/api/rooms/{}/messages", room.id))),

@@ -3,7 +3,7 @@
 use super::{Config, Reply, Request, reply, session_secret, too_fast};
 use crate::error::ApiError;
 use crate::model::{NewSession, SessionReply, parse_json};
-use crate::store::Store;
+use crate::store::{AllowSession, Store};
 use crate::{net, time, token, validate};
 
 /// `POST /api/session` with `{"name": "..."}` -> 201 `{token, name, expires_at}`.
@@ -41,7 +41,13 @@ async fn issue(
     let name = validate::name(&new.name)?;
     if !cfg.session_limit.is_off() {
         let client = net::client_address(req.client_addr, req.forwarded_for, &cfg.trusted_proxies);
-        if let Ok(Some(wait)) = store.allow_session(&client, cfg.session_limit).await {
+        if let Ok(Some(wait)) = store
+            .run(&AllowSession {
+                client: &client,
+                limit: cfg.session_limit,
+            })
+            .await
+        {
             return Err(too_fast("too many new sessions from this address", wait));
         }
     }

@@ -1,0 +1,172 @@
+//! A new message (`POST /api/rooms/{room}/messages`).
+
+use super::{Access, Limit, Operation, StoreError};
+use crate::model::Message;
+use crate::sql::{
+    Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
+};
+#[cfg(any(test, feature = "testing"))]
+use crate::testing::MemStore;
+
+/// A post, with the session that sends it (None for a token issued before
+/// sessions had ids: such a message can be removed by a moderator only).
+///
+/// Appends a message, unless the room does not exist, it is a replay of
+/// (room, author, client_id) (the original comes back), the author's name
+/// is muted, or the author is over the limit in this room (counted before
+/// anything is stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Post<'a> {
+    pub room: &'a str,
+    pub author: &'a str,
+    pub body: &'a str,
+    pub client_id: &'a str,
+    pub session: Option<&'a str>,
+    pub limit: Limit,
+}
+
+/// What became of a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    Created(Message),
+    /// A replay of (room, author, client_id): the original message.
+    Replayed(Message),
+    UnknownRoom,
+    /// Over the author's limit in this room: nothing was stored.
+    RateLimited {
+        retry_after_secs: u32,
+    },
+    /// The author's name is muted here until this time (RFC 3339).
+    Muted {
+        until: String,
+    },
+}
+
+impl Operation for Post<'_> {
+    type Output = Posted;
+    const ACCESS: Access = Access::Primary;
+
+    fn statement(&self) -> Statement<'_> {
+        Statement {
+            sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
+                  session, edited_at, removed_at, removed_by, retry_after_ms, until \
+                  FROM chat.post_message($1, $2, $3, $4, $5, $6, $7)",
+            params: vec![
+                Param::Text(self.room),
+                Param::Text(self.author),
+                Param::Text(self.body),
+                Param::Text(self.client_id),
+                text_or_null(self.session),
+                Param::Int(self.limit.burst.into()),
+                Param::Int(self.limit.per_minute.into()),
+            ],
+            max_rows: 1,
+        }
+    }
+
+    fn read(&self, rows: &[impl Row]) -> Result<Posted, StoreError> {
+        let row = rows
+            .first()
+            .ok_or_else(|| malformed("post_message: no row"))?;
+        match status(row)? {
+            "created" => Ok(Posted::Created(message(row)?)),
+            "replayed" => Ok(Posted::Replayed(message(row)?)),
+            "unknown_room" => Ok(Posted::UnknownRoom),
+            "rate_limited" => Ok(Posted::RateLimited {
+                retry_after_secs: wait_secs(int(row, 13, "retry_after_ms")?),
+            }),
+            "muted" => Ok(Posted::Muted {
+                until: text(row, 14, "until")?,
+            }),
+            other => Err(malformed(&format!("post_message: status `{other}`"))),
+        }
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    fn in_memory(&self, store: &MemStore) -> Result<Posted, StoreError> {
+        use crate::model::EventKind;
+        if !store.has_room(self.room) {
+            return Ok(Posted::UnknownRoom);
+        }
+        if let Some(m) = store.messages.borrow().iter().find(|m| {
+            m.room == self.room
+                && m.kind == EventKind::Message
+                && m.author == self.author
+                && m.client_id == self.client_id
+        }) {
+            return Ok(Posted::Replayed(m.clone()));
+        }
+        if let Some(until) = store.muted_until(self.room, self.author) {
+            return Ok(Posted::Muted { until });
+        }
+        let wait = store.take(format!("post:{}:{}", self.room, self.author), self.limit);
+        if wait > 0 {
+            return Ok(Posted::RateLimited {
+                retry_after_secs: wait,
+            });
+        }
+        Ok(Posted::Created(store.append(
+            self.room,
+            Message {
+                author: self.author.into(),
+                body: self.body.into(),
+                client_id: self.client_id.into(),
+                session: self.session.map(str::to_string),
+                ..Message::default()
+            },
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Value;
+    use crate::sql::test_rows::{R, message_row, status_row};
+
+    #[test]
+    fn posts_report_created_replayed_unknown_room_or_rate_limited() {
+        let posted = |rows: &[R]| {
+            Post {
+                room: "general",
+                author: "alice",
+                body: "hi",
+                client_id: "c-1",
+                session: None,
+                limit: Limit::OFF,
+            }
+            .read(rows)
+        };
+        let with_wait = |mut r: R, ms: i64| {
+            r.0.push(Value::Int(ms));
+            r
+        };
+        match posted(&[message_row("created", 3)]).unwrap() {
+            Posted::Created(m) => assert_eq!(m.id, 3),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(posted(&[message_row("replayed", 2)]), Ok(Posted::Replayed(m)) if m.id == 2)
+        );
+        assert_eq!(
+            posted(&[status_row("unknown_room")]),
+            Ok(Posted::UnknownRoom)
+        );
+        assert_eq!(
+            posted(&[with_wait(status_row("rate_limited"), 1500)]),
+            Ok(Posted::RateLimited {
+                retry_after_secs: 2
+            })
+        );
+        assert_eq!(
+            posted(&[with_wait(status_row("rate_limited"), 1)]),
+            Ok(Posted::RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        assert!(posted(&[]).is_err());
+        // A created row must carry the message; a limited one its wait.
+        assert!(posted(&[status_row("created")]).is_err());
+        assert!(posted(&[status_row("rate_limited")]).is_err());
+    }
+}

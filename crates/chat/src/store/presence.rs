@@ -1,0 +1,128 @@
+//! Who is in a room (`PUT|DELETE /api/rooms/{room}/presence`).
+
+use super::{Access, Operation, StoreError};
+use crate::sql::{Param, Row, Statement, malformed, status, text};
+#[cfg(any(test, feature = "testing"))]
+use crate::testing::MemStore;
+
+/// At most this many names come back as present (chat.present_names).
+pub(crate) const MAX_PRESENT: usize = 100;
+
+/// `name` (keyed by `key`, its session) is in `room` now: the present names
+/// after it, or None for an unknown room. Written on the primary, which
+/// answers with the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Announce<'a> {
+    pub room: &'a str,
+    pub key: &'a str,
+    pub name: &'a str,
+}
+
+/// `key` left `room`: the present names after it, or None.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leave<'a> {
+    pub room: &'a str,
+    pub key: &'a str,
+}
+
+/// The rows of both: a status row, then one per present name.
+fn present(rows: &[impl Row]) -> Result<Option<Vec<String>>, StoreError> {
+    let (head, rest) = rows
+        .split_first()
+        .ok_or_else(|| malformed("presence: no status row"))?;
+    match status(head)? {
+        "ok" => {}
+        "unknown_room" => return Ok(None),
+        other => return Err(malformed(&format!("presence: status `{other}`"))),
+    }
+    rest.iter()
+        .map(|row| match status(row)? {
+            "present" => text(row, 1, "name"),
+            other => Err(malformed(&format!("presence: row status `{other}`"))),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+impl Operation for Announce<'_> {
+    type Output = Option<Vec<String>>;
+    const ACCESS: Access = Access::Primary;
+
+    fn statement(&self) -> Statement<'_> {
+        Statement {
+            sql: "SELECT status, name FROM chat.announce($1, $2, $3)",
+            params: vec![
+                Param::Text(self.room),
+                Param::Text(self.key),
+                Param::Text(self.name),
+            ],
+            max_rows: MAX_PRESENT + 1,
+        }
+    }
+
+    fn read(&self, rows: &[impl Row]) -> Result<Self::Output, StoreError> {
+        present(rows)
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    fn in_memory(&self, store: &MemStore) -> Result<Self::Output, StoreError> {
+        if !store.has_room(self.room) {
+            return Ok(None);
+        }
+        store
+            .presence
+            .borrow_mut()
+            .insert((self.room.into(), self.key.into()), self.name.into());
+        Ok(Some(store.present(self.room)))
+    }
+}
+
+impl Operation for Leave<'_> {
+    type Output = Option<Vec<String>>;
+    const ACCESS: Access = Access::Primary;
+
+    fn statement(&self) -> Statement<'_> {
+        Statement {
+            sql: "SELECT status, name FROM chat.leave($1, $2)",
+            params: vec![Param::Text(self.room), Param::Text(self.key)],
+            max_rows: MAX_PRESENT + 1,
+        }
+    }
+
+    fn read(&self, rows: &[impl Row]) -> Result<Self::Output, StoreError> {
+        present(rows)
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    fn in_memory(&self, store: &MemStore) -> Result<Self::Output, StoreError> {
+        if !store.has_room(self.room) {
+            return Ok(None);
+        }
+        store
+            .presence
+            .borrow_mut()
+            .remove(&(self.room.to_string(), self.key.to_string()));
+        Ok(Some(store.present(self.room)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Value;
+    use crate::sql::test_rows::R;
+
+    #[test]
+    fn presence_reads_the_names_after_a_status_row() {
+        let name = |s: &'static str, n: Value<'static>| R(vec![Value::Text(s), n]);
+        assert_eq!(
+            present(&[
+                name("ok", Value::Null),
+                name("present", Value::Text("alice"))
+            ]),
+            Ok(Some(vec!["alice".to_string()]))
+        );
+        assert_eq!(present(&[name("unknown_room", Value::Null)]), Ok(None));
+        assert!(present(&[name("ok", Value::Null), name("present", Value::Null)]).is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! [`MemStore`]: the Postgres store's semantics, in memory. What each
+//! operation does to it is written beside the operation
+//! ([`crate::store::Operation::in_memory`]); this file holds the state and
+//! the helpers they share.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use crate::model::{EventKind, Message, Room};
+use crate::store::{Limit, Operation, ReadSource, Store, StoreError};
+
+/// The Postgres store's semantics, in memory.
+#[derive(Default)]
+pub struct MemStore {
+    pub(crate) rooms: RefCell<Vec<Room>>,
+    pub(crate) messages: RefCell<Vec<Message>>,
+    pub(crate) down: Cell<bool>,
+    /// Tokens left per bucket. Time stands still here: buckets never refill.
+    pub(crate) buckets: RefCell<HashMap<String, u32>>,
+    /// What `read_source` and polls say of this store (a primary unless set).
+    pub(crate) source: Cell<Option<ReadSource>>,
+    /// (lower-cased name, room or "*") -> until. Time stands still, so a
+    /// mute never ends by itself.
+    pub(crate) mutes: RefCell<HashMap<(String, String), String>>,
+    /// As chat.moderation_log.
+    pub(crate) log: RefCell<Vec<LogEntry>>,
+    /// (room, key) -> name.
+    pub(crate) presence: RefCell<HashMap<(String, String), String>>,
+}
+
+/// A row of the moderation log: (actor, action, room, message id, name).
+pub type LogEntry = (String, &'static str, Option<String>, Option<i64>, String);
+
+/// Every time this store writes: time stands still.
+pub(crate) const NOW: &str = "2026-01-01T00:00:00.000Z";
+
+impl MemStore {
+    /// One room, `general`, with no messages.
+    pub fn seeded() -> Self {
+        let s = MemStore::default();
+        s.rooms.borrow_mut().push(Room {
+            id: "general".into(),
+            title: "General".into(),
+            last_message_id: 0,
+        });
+        s
+    }
+
+    /// While down, every call fails as an unreachable database does.
+    pub fn set_down(&self, down: bool) {
+        self.down.set(down);
+    }
+
+    /// Makes this store say it is a replica (or a primary) this far behind.
+    pub fn set_source(&self, source: ReadSource) {
+        self.source.set(Some(source));
+    }
+
+    pub fn rooms(&self) -> Vec<Room> {
+        self.rooms.borrow().clone()
+    }
+
+    pub fn messages(&self) -> Vec<Message> {
+        self.messages.borrow().clone()
+    }
+
+    /// The moderation log: (actor, action, room, message id, name).
+    #[allow(clippy::type_complexity)]
+    pub fn moderation_log(
+        &self,
+    ) -> Vec<(String, &'static str, Option<String>, Option<i64>, String)> {
+        self.log.borrow().clone()
+    }
+
+    pub(crate) fn muted_until(&self, room: &str, name: &str) -> Option<String> {
+        let mutes = self.mutes.borrow();
+        let name = name.to_lowercase();
+        [room, "*"]
+            .iter()
+            .filter_map(|scope| mutes.get(&(name.clone(), scope.to_string())))
+            .max()
+            .cloned()
+    }
+
+    pub(crate) fn present(&self, room: &str) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .presence
+            .borrow()
+            .iter()
+            .filter(|((r, _), _)| r == room)
+            .map(|(_, name)| name.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names.truncate(100);
+        names
+    }
+
+    pub(crate) fn has_room(&self, room: &str) -> bool {
+        self.rooms.borrow().iter().any(|r| r.id == room)
+    }
+
+    /// Appends an event with the room's next id.
+    pub(crate) fn append(&self, room: &str, event: Message) -> Message {
+        let mut rooms = self.rooms.borrow_mut();
+        let r = rooms
+            .iter_mut()
+            .find(|r| r.id == room)
+            .expect("the caller checked the room");
+        r.last_message_id += 1;
+        let event = Message {
+            id: r.last_message_id,
+            room: room.into(),
+            sent_at: NOW.into(),
+            ..event
+        };
+        self.messages.borrow_mut().push(event.clone());
+        event
+    }
+
+    /// The message `id` of `room` (not an edit or removal), to change.
+    pub(crate) fn with_message<T>(
+        &self,
+        room: &str,
+        id: i64,
+        f: impl FnOnce(&mut Message) -> T,
+    ) -> Option<T> {
+        self.messages
+            .borrow_mut()
+            .iter_mut()
+            .find(|m| m.room == room && m.id == id && m.kind == EventKind::Message)
+            .map(f)
+    }
+
+    /// 0 when a token was taken, else the seconds until one would be there.
+    pub(crate) fn take(&self, key: String, limit: Limit) -> u32 {
+        if limit.is_off() {
+            return 0;
+        }
+        let mut buckets = self.buckets.borrow_mut();
+        let tokens = buckets.entry(key).or_insert(limit.burst);
+        if *tokens >= 1 {
+            *tokens -= 1;
+            0
+        } else {
+            60u32.div_ceil(limit.per_minute)
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.down.get() {
+            Err(StoreError::new(true, "connect 10.1.2.3:5432 refused"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Every operation, unless the store is down.
+impl Store for MemStore {
+    async fn run<O: Operation>(&self, op: &O) -> Result<O::Output, StoreError> {
+        self.check()?;
+        op.in_memory(self)
+    }
+}

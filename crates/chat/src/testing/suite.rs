@@ -1,0 +1,872 @@
+//! The behaviour every [`Store`] must have: [`store_suite`] runs on the
+//! in-memory store in the domain's unit tests and on the SQL functions of a
+//! real Postgres in `crates/e2e/tests/store_suite.rs`.
+
+use crate::model::{EventKind, Message};
+use crate::model::{Page, PollQuery};
+use crate::store::*;
+
+/// The last message id a room lists, `None` when the room is not listed.
+async fn last_id(store: &impl Store, room: &str) -> Option<i64> {
+    let rooms = store.run(&ListRooms).await.expect("list rooms");
+    rooms
+        .iter()
+        .find(|r| r.id == room)
+        .map(|r| r.last_message_id)
+}
+
+/// The behaviour every [`Store`] must have, on a store that has a room
+/// `general` (and any others). Creates rooms named `suite-*`, so it needs a
+/// store it has not run on before. Panics, naming the check, on the first
+/// difference.
+pub async fn store_suite(store: &impl Store) {
+    let ids = |page: &[Message]| page.iter().map(|m| m.id).collect::<Vec<_>>();
+    let page = |after: Option<i64>, before: Option<i64>, limit: i64| match (after, before) {
+        (Some(after), Some(before)) => Page::Between {
+            after,
+            before,
+            limit,
+        },
+        (Some(after), None) => Page::After { after, limit },
+        (None, Some(before)) => Page::Before { before, limit },
+        (None, None) => Page::Latest { limit },
+    };
+    store.run(&Health).await.expect("health");
+
+    // Rooms: a new one is listed last, with no messages; its id is unique.
+    let before = store.run(&ListRooms).await.expect("list rooms");
+    assert!(before.iter().any(|r| r.id == "general"), "general exists");
+    let room = store
+        .run(&CreateRoom {
+            id: "suite-a",
+            title: "Suite A",
+        })
+        .await
+        .expect("create room")
+        .expect("a new id creates a room");
+    assert_eq!(
+        (room.id.as_str(), room.title.as_str(), room.last_message_id),
+        ("suite-a", "Suite A", 0)
+    );
+    let again = store
+        .run(&CreateRoom {
+            id: "suite-a",
+            title: "Other title",
+        })
+        .await
+        .expect("create room");
+    assert_eq!(again, None, "a taken id creates nothing");
+    let after = store.run(&ListRooms).await.expect("list rooms");
+    assert_eq!(after.len(), before.len() + 1);
+    assert_eq!(
+        after.last(),
+        Some(&room),
+        "the new room is listed last, unchanged"
+    );
+
+    // Unknown rooms are an outcome, for every kind of page and for a post.
+    for p in [
+        page(Some(0), None, 10),
+        page(None, Some(5), 10),
+        page(None, None, 10),
+        page(Some(0), Some(5), 10),
+    ] {
+        assert_eq!(
+            store
+                .run(&ReadPage {
+                    room: "suite-none",
+                    page: p
+                })
+                .await
+                .expect("page"),
+            None,
+            "{p:?}"
+        );
+    }
+    let sent = store
+        .run(&Post {
+            room: "suite-none",
+            author: "a",
+            body: "b",
+            client_id: "c",
+            session: None,
+            limit: Limit::OFF,
+        })
+        .await
+        .expect("send");
+    assert_eq!(sent, Posted::UnknownRoom, "a post to an unknown room");
+    // An empty room: empty pages, not an unknown room.
+    for p in [
+        page(Some(0), None, 10),
+        page(None, Some(5), 10),
+        page(None, None, 10),
+        page(Some(0), Some(5), 10),
+    ] {
+        assert_eq!(
+            store
+                .run(&ReadPage {
+                    room: "suite-a",
+                    page: p
+                })
+                .await
+                .expect("page"),
+            Some(vec![]),
+            "{p:?}"
+        );
+    }
+
+    // Sending: dense ids from 1; a replay returns the original, unchanged.
+    let send = |author: &'static str, body: String, client_id: String, limit: Limit| async move {
+        store
+            .run(&Post {
+                room: "suite-a",
+                author,
+                body: &body,
+                client_id: &client_id,
+                session: None,
+                limit,
+            })
+            .await
+            .expect("send")
+    };
+    for i in 1..=5 {
+        let Posted::Created(m) = send("alice", format!("m{i}"), format!("c{i}"), Limit::OFF).await
+        else {
+            panic!("message {i} is created");
+        };
+        assert_eq!(
+            (m.id, m.body.clone(), m.room.as_str()),
+            (i, format!("m{i}"), "suite-a")
+        );
+        assert!(
+            m.sent_at.len() == 24 && m.sent_at.ends_with('Z') && &m.sent_at[10..11] == "T",
+            "sent_at is RFC 3339 UTC with milliseconds: {}",
+            m.sent_at
+        );
+    }
+    let replay = send("alice", "edited?".into(), "c1".into(), Limit::OFF).await;
+    assert!(
+        matches!(&replay, Posted::Replayed(m) if m.id == 1 && m.body == "m1"),
+        "a replay: {replay:?}"
+    );
+    let other = send("bob", "hello".into(), "c1".into(), Limit::OFF).await;
+    assert!(
+        matches!(&other, Posted::Created(m) if m.id == 6),
+        "another author's client_id: {other:?}"
+    );
+    assert_eq!(
+        last_id(store, "suite-a").await,
+        Some(6),
+        "the room's counter follows"
+    );
+
+    // Limits: per author per room, counted before storing, never for a
+    // replay; with one token a minute, the wait is up to a minute.
+    let limit = Limit {
+        burst: 2,
+        per_minute: 1,
+    };
+    for i in 1..=2 {
+        let p = send("carol", format!("l{i}"), format!("l{i}"), limit).await;
+        assert!(matches!(p, Posted::Created(_)), "within the burst: {p:?}");
+    }
+    let p = send("carol", "l3".into(), "l3".into(), limit).await;
+    assert!(
+        matches!(p, Posted::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+        "over the burst: {p:?}"
+    );
+    let p = send("carol", "again".into(), "l1".into(), limit).await;
+    assert!(
+        matches!(p, Posted::Replayed(_)),
+        "a replay is never limited: {p:?}"
+    );
+    let p = send("dave", "hi".into(), "d1".into(), limit).await;
+    assert!(
+        matches!(p, Posted::Created(_)),
+        "another author has a bucket of his own: {p:?}"
+    );
+    assert_eq!(
+        last_id(store, "suite-a").await,
+        Some(9),
+        "the limited post stored nothing"
+    );
+    let session = Limit {
+        burst: 1,
+        per_minute: 1,
+    };
+    assert_eq!(
+        store
+            .run(&AllowSession {
+                client: "suite-client",
+                limit: session
+            })
+            .await
+            .expect("session"),
+        None
+    );
+    let wait = store
+        .run(&AllowSession {
+            client: "suite-client",
+            limit: session,
+        })
+        .await
+        .expect("session");
+    assert!(wait.is_some_and(|w| (1..=60).contains(&w)), "{wait:?}");
+    assert_eq!(
+        store
+            .run(&AllowSession {
+                client: "suite-other",
+                limit: session
+            })
+            .await
+            .expect("session"),
+        None
+    );
+    assert_eq!(
+        store
+            .run(&AllowSession {
+                client: "suite-client",
+                limit: Limit::OFF
+            })
+            .await
+            .expect("session"),
+        None
+    );
+
+    // Pages: ascending, bounded, from the cursor.
+    let read = |p: Page| async move {
+        store
+            .run(&ReadPage {
+                room: "suite-a",
+                page: p,
+            })
+            .await
+            .expect("page")
+            .expect("room")
+    };
+    assert_eq!(ids(&read(page(Some(0), None, 3)).await), [1, 2, 3]);
+    assert_eq!(ids(&read(page(Some(4), None, 2)).await), [5, 6]);
+    assert_eq!(ids(&read(page(Some(9), None, 10)).await), Vec::<i64>::new());
+    assert_eq!(
+        ids(&read(page(Some(99), None, 10)).await),
+        Vec::<i64>::new()
+    );
+    assert_eq!(ids(&read(page(None, None, 2)).await), [8, 9]);
+    assert_eq!(
+        ids(&read(page(None, None, 100)).await),
+        [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    );
+    assert_eq!(ids(&read(page(None, Some(4), 2)).await), [2, 3]);
+    assert_eq!(ids(&read(page(None, Some(1), 10)).await), Vec::<i64>::new());
+    assert_eq!(ids(&read(page(Some(2), Some(9), 3)).await), [3, 4, 5]);
+    assert_eq!(ids(&read(page(Some(6), Some(9), 10)).await), [7, 8]);
+    assert_eq!(
+        ids(&read(page(Some(5), Some(3), 10)).await),
+        Vec::<i64>::new()
+    );
+    let first = read(page(Some(0), None, 1)).await;
+    assert_eq!(
+        (
+            first[0].author.as_str(),
+            first[0].body.as_str(),
+            first[0].client_id.as_str()
+        ),
+        ("alice", "m1", "c1")
+    );
+    // The single poll: the open room after the cursor, every room's newest
+    // id, in one snapshot; the listed rooms only when a list is given.
+    let poll = |room: &'static str, after: i64, limit: i64, rooms: Option<Vec<&'static str>>| {
+        let q = PollQuery {
+            room: room.into(),
+            after,
+            limit,
+            known: None,
+            rooms: rooms.map(|ids| ids.into_iter().map(Into::into).collect()),
+        };
+        async move { store.run(&Poll::new(&q)).await.expect("poll") }
+    };
+    let p = poll("suite-a", 6, 2, None).await.expect("a known room");
+    assert_eq!(ids(&p.messages), [7, 8]);
+    assert_eq!(p.source, ReadSource::PRIMARY, "the suite runs on a primary");
+    let listed = store.run(&ListRooms).await.expect("list rooms");
+    assert_eq!(p.rooms, listed, "every room, as listed");
+    let p = poll(
+        "suite-a",
+        9,
+        100,
+        Some(vec!["general", "suite-a", "suite-none"]),
+    )
+    .await
+    .expect("a known room");
+    assert!(p.messages.is_empty(), "nothing after the newest");
+    assert_eq!(
+        p.rooms
+            .iter()
+            .map(|r| (r.id.as_str(), r.last_message_id))
+            .filter(|(id, _)| *id == "suite-a")
+            .collect::<Vec<_>>(),
+        [("suite-a", 9)]
+    );
+    assert_eq!(
+        p.rooms.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["general", "suite-a"],
+        "the listed rooms that exist, in the list's order of creation"
+    );
+    assert_eq!(
+        poll("suite-none", 0, 10, None).await,
+        None,
+        "an unknown room"
+    );
+    assert_eq!(
+        store.run(&Source).await.expect("read source"),
+        ReadSource::PRIMARY
+    );
+
+    events_suite(store).await;
+    edit_limit_suite(store).await;
+
+    // Other rooms are untouched.
+    assert_eq!(
+        store
+            .run(&ReadPage {
+                room: "general",
+                page: page(Some(0), None, 500)
+            })
+            .await
+            .expect("page")
+            .map(|p| p.iter().filter(|m| m.room != "general").count()),
+        Some(0)
+    );
+}
+
+/// Edits take from the author's bucket as posts do (so editing cannot
+/// flood a room either), in a room of its own (`suite-l`).
+async fn edit_limit_suite(store: &impl Store) {
+    let room = "suite-l";
+    store
+        .run(&CreateRoom {
+            id: room,
+            title: "Limits",
+        })
+        .await
+        .expect("create")
+        .expect("a new room");
+    let posted = store
+        .run(&Post {
+            room,
+            author: "erin",
+            body: "typo",
+            client_id: "l1",
+            session: Some("se"),
+            limit: Limit::OFF,
+        })
+        .await
+        .expect("post");
+    assert!(
+        matches!(posted, Posted::Created(ref m) if m.id == 1),
+        "{posted:?}"
+    );
+    let limit = Limit {
+        burst: 1,
+        per_minute: 1,
+    };
+    let edit = |body| Edit {
+        room,
+        id: 1,
+        session: Some("se"),
+        body,
+        window_secs: 900,
+        limit,
+    };
+    let first = store.run(&edit("fixed")).await.expect("edit");
+    assert!(
+        matches!(first, Edited::Edited(_)),
+        "within the burst: {first:?}"
+    );
+    let second = store.run(&edit("fixed again")).await.expect("edit");
+    assert!(
+        matches!(second, Edited::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+        "over the burst: {second:?}"
+    );
+    assert_eq!(
+        last_id(store, room).await,
+        Some(2),
+        "the limited edit stored nothing"
+    );
+}
+
+/// The suite's part for edits, removals, mutes and presence, in a room of
+/// its own (`suite-e`).
+async fn events_suite(store: &impl Store) {
+    let room = "suite-e";
+    assert!(
+        store
+            .run(&CreateRoom {
+                id: room,
+                title: "Events"
+            })
+            .await
+            .expect("create")
+            .is_some()
+    );
+    let post = |author, body, client_id, session| Post {
+        room,
+        author,
+        body,
+        client_id,
+        session,
+        limit: Limit::OFF,
+    };
+    let created = |p: Posted| match p {
+        Posted::Created(m) => m,
+        other => panic!("expected a new message, got {other:?}"),
+    };
+    let m1 = created(
+        store
+            .run(&post("alice", "first", "e1", Some("sa")))
+            .await
+            .expect("post"),
+    );
+    assert_eq!((m1.id, m1.session.as_deref()), (1, Some("sa")));
+    assert_eq!(m1.kind, EventKind::Message);
+    created(
+        store
+            .run(&post("bob", "second", "e2", Some("sb")))
+            .await
+            .expect("post"),
+    );
+    let m3 = created(
+        store
+            .run(&post("carol", "old token", "e3", None))
+            .await
+            .expect("post"),
+    );
+    assert_eq!(m3.session, None, "a token without a session id");
+
+    // Edits: only by the message's session, within the window, and a
+    // retried edit (the same text) writes nothing.
+    let edit = |id, session, body, window_secs| Edit {
+        room,
+        id,
+        session,
+        body,
+        window_secs,
+        limit: Limit::OFF,
+    };
+    let edited = |e: Edit<'static>| async move { store.run(&e).await.expect("edit") };
+    assert_eq!(
+        edited(edit(1, Some("sb"), "x", 900)).await,
+        Edited::NotYours
+    );
+    assert_eq!(edited(edit(3, None, "x", 900)).await, Edited::NotYours);
+    assert_eq!(
+        edited(edit(99, Some("sa"), "x", 900)).await,
+        Edited::UnknownMessage
+    );
+    assert_eq!(
+        store
+            .run(&Edit {
+                room: "suite-none",
+                ..edit(1, Some("sa"), "x", 900)
+            })
+            .await
+            .expect("edit"),
+        Edited::UnknownRoom
+    );
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "x", 0)).await,
+        Edited::WindowClosed(m) if m.body == "first" && m.edited_at.is_none()
+    ));
+    let Edited::Edited(now) = edited(edit(1, Some("sa"), "first, fixed", 900)).await else {
+        panic!("the author edits within the window");
+    };
+    assert_eq!((now.id, now.body.as_str()), (1, "first, fixed"));
+    assert!(now.edited_at.is_some());
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "first, fixed", 900)).await,
+        Edited::Unchanged(m) if m == now
+    ));
+    assert_eq!(last_id(store, room).await, Some(4), "one edit, one new id");
+    assert_eq!(
+        edited(edit(4, Some("sa"), "x", 900)).await,
+        Edited::UnknownMessage,
+        "an edit is not a message"
+    );
+
+    // Removals: the author's session any time, a moderator any message;
+    // twice is the same answer and writes nothing.
+    let remove = |id, by| async move { store.run(&Remove { room, id, by }).await.expect("remove") };
+    assert_eq!(
+        remove(2, Remover::Author(Some("sa"))).await,
+        Removed::NotYours
+    );
+    assert_eq!(remove(3, Remover::Author(None)).await, Removed::NotYours);
+    assert_eq!(
+        remove(99, Remover::Author(Some("sa"))).await,
+        Removed::UnknownMessage
+    );
+    let Removed::Removed(gone) = remove(1, Remover::Author(Some("sa"))).await else {
+        panic!("the author removes");
+    };
+    assert_eq!(
+        (gone.body.as_str(), gone.removed_by.as_deref()),
+        ("", Some("author"))
+    );
+    assert!(gone.removed_at.is_some());
+    assert_eq!(
+        remove(1, Remover::Author(Some("sa"))).await,
+        Removed::AlreadyRemoved(gone.clone())
+    );
+    let Removed::Removed(by_mod) = remove(3, Remover::Moderator("suite-admin")).await else {
+        panic!("a moderator removes any message");
+    };
+    assert_eq!(by_mod.removed_by.as_deref(), Some("moderator"));
+    assert!(matches!(
+        remove(3, Remover::Moderator("suite-admin")).await,
+        Removed::AlreadyRemoved(_)
+    ));
+    assert!(matches!(
+        edited(edit(1, Some("sa"), "again", 900)).await,
+        Edited::Removed(_)
+    ));
+    assert_eq!(last_id(store, room).await, Some(6));
+
+    // After a cursor: every event, texts erased; scrolling back: messages
+    // as they are now.
+    let events = store
+        .run(&ReadPage {
+            room,
+            page: Page::After {
+                after: 0,
+                limit: 100,
+            },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(
+        events
+            .iter()
+            .map(|m| (m.id, m.kind, m.target))
+            .collect::<Vec<_>>(),
+        [
+            (1, EventKind::Message, None),
+            (2, EventKind::Message, None),
+            (3, EventKind::Message, None),
+            (4, EventKind::Edit, Some(1)),
+            (5, EventKind::Removal, Some(1)),
+            (6, EventKind::Removal, Some(3)),
+        ]
+    );
+    assert_eq!(events[0], gone, "the message as it is now");
+    assert_eq!(events[3].body, "", "a removal erases the edits' texts too");
+    assert_eq!(events[3].client_id, "");
+    assert_eq!(
+        (
+            events[4].removed_by.as_deref(),
+            events[5].removed_by.as_deref()
+        ),
+        (Some("author"), Some("moderator"))
+    );
+    let back = store
+        .run(&ReadPage {
+            room,
+            page: Page::Latest { limit: 10 },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(back.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(back[1].body, "second");
+    let back = store
+        .run(&ReadPage {
+            room,
+            page: Page::Before {
+                before: 3,
+                limit: 10,
+            },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(back.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
+    let q = PollQuery {
+        room: room.into(),
+        after: 3,
+        limit: 100,
+        known: None,
+        rooms: None,
+    };
+    let polled = store
+        .run(&Poll::new(&q))
+        .await
+        .expect("poll")
+        .expect("room");
+    assert_eq!(
+        polled.messages,
+        events[3..],
+        "a poll carries the same events"
+    );
+
+    // Mutes: per room or everywhere, any case of the name; refused posts
+    // and edits change nothing; a duration of 0 lifts it.
+    let Muted::Until(until) = store
+        .run(&MuteName {
+            name: "Dave",
+            room: Some(room),
+            secs: 600,
+            actor: "suite-admin",
+        })
+        .await
+        .expect("mute")
+    else {
+        panic!("muted");
+    };
+    assert_eq!(
+        store
+            .run(&post("dave", "hi", "d1", Some("sd")))
+            .await
+            .expect("post"),
+        Posted::Muted {
+            until: until.clone()
+        }
+    );
+    created(
+        store
+            .run(&Post {
+                room: "general",
+                ..post("dave", "hi", "d1", Some("sd"))
+            })
+            .await
+            .expect("post"),
+    );
+    assert_eq!(
+        store
+            .run(&MuteName {
+                name: "DAVE",
+                room: Some(room),
+                secs: 0,
+                actor: "suite-admin"
+            })
+            .await
+            .expect("unmute"),
+        Muted::Lifted
+    );
+    let d = created(
+        store
+            .run(&post("dave", "hi", "d1", Some("sd")))
+            .await
+            .expect("post"),
+    );
+    assert_eq!(d.id, 7, "the refused post took no id");
+    assert!(matches!(
+        store
+            .run(&MuteName {
+                name: "dave",
+                room: None,
+                secs: 600,
+                actor: "suite-admin"
+            })
+            .await
+            .expect("mute"),
+        Muted::Until(_)
+    ));
+    assert!(matches!(
+        edited(edit(7, Some("sd"), "hello", 900)).await,
+        Edited::Muted { .. }
+    ));
+    assert!(matches!(
+        store
+            .run(&Post {
+                room: "general",
+                ..post("dave", "again", "d2", Some("sd"))
+            })
+            .await
+            .expect("post"),
+        Posted::Muted { .. }
+    ));
+    assert_eq!(
+        store
+            .run(&MuteName {
+                name: "dave",
+                room: Some("suite-none"),
+                secs: 60,
+                actor: "suite-admin"
+            })
+            .await
+            .expect("mute"),
+        Muted::UnknownRoom
+    );
+    store
+        .run(&MuteName {
+            name: "dave",
+            room: None,
+            secs: 0,
+            actor: "suite-admin",
+        })
+        .await
+        .expect("unmute");
+    assert_eq!(last_id(store, room).await, Some(7));
+
+    // Presence: names by session, each once, sorted; leaving drops one.
+    let here = |key, name| async move {
+        store
+            .run(&Announce { room, key, name })
+            .await
+            .expect("announce")
+    };
+    assert_eq!(here("sb", "bob").await, Some(vec!["bob".to_string()]));
+    assert_eq!(
+        here("sa", "alice").await,
+        Some(vec!["alice".into(), "bob".into()])
+    );
+    assert_eq!(
+        here("sa2", "alice").await,
+        Some(vec!["alice".into(), "bob".into()])
+    );
+    let polled = store
+        .run(&Poll::new(&q))
+        .await
+        .expect("poll")
+        .expect("room");
+    assert_eq!(polled.present, ["alice", "bob"]);
+    assert_eq!(
+        store.run(&Leave { room, key: "sb" }).await.expect("leave"),
+        Some(vec!["alice".to_string()])
+    );
+    assert_eq!(
+        store
+            .run(&Announce {
+                room: "suite-none",
+                key: "sa",
+                name: "alice"
+            })
+            .await
+            .expect("announce"),
+        None
+    );
+    assert_eq!(
+        store
+            .run(&Leave {
+                room: "suite-none",
+                key: "sa"
+            })
+            .await
+            .expect("leave"),
+        None
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemStore, block_on};
+
+    #[test]
+    fn the_in_memory_store_passes_the_store_suite() {
+        block_on(store_suite(&MemStore::seeded()));
+    }
+
+    #[test]
+    fn a_down_store_fails_every_call_as_unavailable() {
+        let store = MemStore::seeded();
+        block_on(store.run(&Post {
+            room: "general",
+            author: "alice",
+            body: "hi",
+            client_id: "c1",
+            session: None,
+            limit: Limit::OFF,
+        }))
+        .unwrap();
+        store.set_down(true);
+        let unavailable = |what: &str, e: Option<StoreError>| match e {
+            Some(StoreError::Unavailable(_)) => {}
+            other => panic!("{what} while down: {other:?}, not Unavailable"),
+        };
+        let query = PollQuery {
+            room: "general".into(),
+            after: 0,
+            limit: 10,
+            known: None,
+            rooms: None,
+        };
+        let post = Post {
+            room: "general",
+            author: "alice",
+            body: "x",
+            client_id: "c2",
+            session: None,
+            limit: Limit::OFF,
+        };
+        let edit = Edit {
+            room: "general",
+            id: 1,
+            session: None,
+            body: "y",
+            window_secs: 900,
+            limit: Limit::OFF,
+        };
+        // Every operation (crate::store), one line each.
+        unavailable("list_rooms", block_on(store.run(&ListRooms)).err());
+        unavailable(
+            "create_room",
+            block_on(store.run(&CreateRoom {
+                id: "r",
+                title: "R",
+            }))
+            .err(),
+        );
+        let page = ReadPage {
+            room: "general",
+            page: Page::Latest { limit: 5 },
+        };
+        unavailable("messages", block_on(store.run(&page)).err());
+        unavailable("post", block_on(store.run(&post)).err());
+        unavailable("edit_message", block_on(store.run(&edit)).err());
+        let remove = store.run(&Remove {
+            room: "general",
+            id: 1,
+            by: Remover::Moderator("m"),
+        });
+        unavailable("remove_message", block_on(remove).err());
+        unavailable(
+            "mute",
+            block_on(store.run(&MuteName {
+                name: "bob",
+                room: None,
+                secs: 60,
+                actor: "m",
+            }))
+            .err(),
+        );
+        unavailable(
+            "announce",
+            block_on(store.run(&Announce {
+                room: "general",
+                key: "k",
+                name: "a",
+            }))
+            .err(),
+        );
+        unavailable(
+            "leave",
+            block_on(store.run(&Leave {
+                room: "general",
+                key: "k",
+            }))
+            .err(),
+        );
+        let allow = store.run(&AllowSession {
+            client: "192.0.2.1",
+            limit: Limit::OFF,
+        });
+        unavailable("allow_session", block_on(allow).err());
+        unavailable("health", block_on(store.run(&Health)).err());
+        unavailable("read_health", block_on(store.read_health()).err());
+        unavailable("poll", block_on(store.run(&Poll::new(&query))).err());
+        unavailable("read_source", block_on(store.run(&Source)).err());
+        store.set_down(false);
+        assert_eq!(store.messages().len(), 1, "nothing was stored while down");
+    }
+}
