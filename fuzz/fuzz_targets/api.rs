@@ -29,7 +29,7 @@ const ADMIN: &str = "fuzz-admin-token";
 
 #[derive(Arbitrary, Debug)]
 enum Route {
-    /// A route of the API's table (`chat::api::routes::ROUTES`, by index),
+    /// A route of the API's table (`chat::api::ROUTES`, by index),
     /// its room filled in and its id 0..=15 (so messages exist): a route
     /// added to the table is fuzzed by being listed.
     Listed(u8, Room, u8),
@@ -191,7 +191,7 @@ fuzz_target!(|calls: Vec<Call>| {
         };
         let path = match &call.route {
             Route::Listed(i, room, id) => {
-                let routes = api::routes::ROUTES;
+                let routes = api::ROUTES;
                 let route = &routes[*i as usize % routes.len()];
                 let room = room.id();
                 let id = (id % 16).to_string();

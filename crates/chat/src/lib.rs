@@ -19,9 +19,9 @@
 //!   what it does in memory.
 //! - [`replica`]: a store that reads from a streaming replica when it is
 //!   fit to answer and writes to the primary, by one read path.
-//! - [`sql`]: what every operation's SQL shares: statements, rows read by
-//!   position (outcomes such as an unknown room are data), the event
-//!   columns, and which failures are worth a retry.
+//! - [`sql`] (`store/sql.rs`): what every operation's SQL shares:
+//!   statements, rows read by position (outcomes such as an unknown room are
+//!   data), the event columns, and which failures are worth a retry.
 //! - [`api`]: every endpoint's behaviour as a function from a [`api::Request`]
 //!   (plus config, clock and store) to a [`api::Reply`], one module per
 //!   endpoint; the Spin components only translate their request/response
@@ -39,8 +39,9 @@ pub mod error;
 pub mod model;
 pub mod net;
 pub mod replica;
-pub mod sql;
 pub mod store;
+/// The SQL every store operation shares (it lives under [`store`]).
+pub use store::sql;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod time;

@@ -495,7 +495,7 @@ fn whole_api_under_strict_spin_settings() {
 fn every_listed_route_is_served_by_its_component(api: &Api, token: &str) {
     let contract: Value = serde_json::from_str(chat::api::OPENAPI).unwrap();
     let auth = format!("Bearer {token}");
-    for route in chat::api::routes::ROUTES {
+    for route in chat::api::ROUTES {
         let path = route.fill(chat::api::routes::Params {
             room: "general",
             id: "1",

@@ -1,9 +1,10 @@
 //! Credentials: the bearer token of a request, the admin token (compared
 //! in constant time), session claims, and how a moderator is named.
+use super::request::Request;
+use crate::config::Config;
 
 use subtle::ConstantTimeEq;
 
-use super::{Config, Request};
 use crate::error::ApiError;
 use crate::token;
 

@@ -1,6 +1,6 @@
 //! `GET /api/health`: cheap and honest, for load balancers.
+use super::reply::Reply;
 
-use super::Reply;
 use crate::error::ApiError;
 use crate::model::Health;
 use crate::store::{self, Store};

@@ -2,12 +2,11 @@
 //! message (within the edit window) or removes it (any time); a moderator
 //! (the admin token) removes any message. Each is a new event of the room,
 //! with the room's next id, so every open page learns of it by its poll.
+use super::auth::{bearer, is_admin, missing_token, moderator, session_claims};
+use super::reply::{Reply, muted, reply, too_fast, unknown_room};
+use super::request::Request;
+use crate::config::Config;
 
-use super::unknown_room;
-use super::{
-    Config, Reply, Request, bearer, is_admin, missing_token, moderator, muted, reply,
-    session_claims, too_fast,
-};
 use crate::error::ApiError;
 use crate::model::{EditMessage, MessageEnvelope, parse_json};
 use crate::store::{Edit, Edited, Remove, Removed, Remover, Store};

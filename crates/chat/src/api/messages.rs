@@ -1,7 +1,10 @@
 //! `GET|POST /api/rooms/{room}/messages`: pages of the room's events with
 //! the cursor, and posts that are idempotent per (room, author, client_id).
+use super::auth::session_claims;
+use super::reply::{Reply, muted, reply, too_fast, unknown_room};
+use super::request::Request;
+use crate::config::Config;
 
-use super::{Config, Reply, Request, muted, reply, session_claims, too_fast, unknown_room};
 use crate::error::ApiError;
 use crate::model::Page;
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
@@ -18,7 +21,7 @@ pub(super) async fn read_page(
     store: &impl Store,
 ) -> Reply {
     let page = reply(get_messages(req, room, store).await);
-    super::shared(req, cfg, false, page)
+    super::request::shared(req, cfg, false, page)
 }
 
 /// `POST`: a new message, or the stored one again for a retry.

@@ -2,9 +2,11 @@
 //! a while, or lift a mute. Names are labels, so a mute holds a name (in any
 //! case), whoever uses it, and a name nobody uses yet can be muted. Every
 //! mute is recorded in the moderation log with who did it.
+use super::auth::{bearer, is_admin, missing_token, moderator};
+use super::reply::{Reply, reply, unknown_room};
+use super::request::Request;
+use crate::config::Config;
 
-use super::unknown_room;
-use super::{Config, Reply, Request, bearer, is_admin, missing_token, moderator, reply};
 use crate::error::ApiError;
 use crate::model::{Mute, MuteEnvelope, NewMute, parse_json};
 use crate::store::{MuteName, Muted, Store};

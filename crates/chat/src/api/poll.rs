@@ -6,9 +6,10 @@
 //! room list every four); `GET /api/rooms` and `GET /api/rooms/{room}/messages`
 //! stay for other clients. Cursor, paging and errors are those of
 //! `GET /api/rooms/{room}/messages?after=`.
+use super::reply::{Reply, reply, unknown_room};
+use super::request::Request;
+use crate::config::Config;
 
-use super::unknown_room;
-use super::{Config, Reply, Request, reply};
 use crate::error::ApiError;
 use crate::model::{PollQuery, PollReply};
 use crate::store::{Poll, Store};
@@ -27,7 +28,7 @@ pub(super) async fn poll(req: &Request<'_>, cfg: &Config, store: &impl Store) ->
         Err(e) => return Reply::error(e),
     };
     let private = query.known.is_some();
-    super::shared(req, cfg, private, reply(answer(query, store).await))
+    super::request::shared(req, cfg, private, reply(answer(query, store).await))
 }
 
 async fn answer(query: PollQuery<'_>, store: &impl Store) -> Result<Reply, ApiError> {

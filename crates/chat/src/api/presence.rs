@@ -2,9 +2,11 @@
 //! its person at most every 30 seconds while it is open, and leaves when it
 //! closes or switches rooms; polls list the names seen in the last minute.
 //! One upsert per person per 30 s, never a write per poll.
+use super::auth::session_claims;
+use super::reply::{Reply, reply, unknown_room};
+use super::request::Request;
+use crate::config::Config;
 
-use super::unknown_room;
-use super::{Config, Reply, Request, reply, session_claims};
 use crate::error::ApiError;
 use crate::model::PresenceReply;
 use crate::store::{Announce, Leave, Store};

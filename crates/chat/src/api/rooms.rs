@@ -1,6 +1,9 @@
 //! `GET /api/rooms` lists the rooms; `POST /api/rooms` (admin token) creates one.
+use super::auth::{bearer, is_admin, missing_token};
+use super::reply::{Reply, reply};
+use super::request::Request;
+use crate::config::Config;
 
-use super::{Config, Reply, Request, bearer, is_admin, missing_token, reply};
 use crate::error::ApiError;
 use crate::model::{NewRoom, RoomList, parse_json};
 use crate::store::{CreateRoom, ListRooms, Store};

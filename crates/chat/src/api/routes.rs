@@ -1,92 +1,19 @@
-//! The API's one route table: every path, the methods it serves, the
-//! `spin.toml` component that serves it, and the operation each method
-//! runs. Dispatch, the `Allow` header of a 405 and the 404's list of
-//! endpoints all come from [`ROUTES`]; tests hold it to `spin.toml`'s
-//! triggers and to the OpenAPI document's paths, and the keep-alive,
-//! contract and fuzz tests walk it, so a route is tested by being listed.
+//! How a route table reads: a [`Route`] names a path (literal segments and
+//! `{room}` or `{id}` parameters), the `spin.toml` component that serves it
+//! and each method's operation; [`find`] matches a request path against a
+//! table. The API's table itself is [`super::ROUTES`].
 
-/// One operation: what a method on a route does. [`super::handle`] matches
-/// on it to call the operation's function in its module.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
-    /// `session`: a new session token for a name.
-    Join,
-    /// `rooms`: the room list, and a new room (admin).
-    ListRooms,
-    CreateRoom,
-    /// `mutes`: mute a name, or lift a mute (admin).
-    Mute,
-    /// `messages`: a page of a room's events, and a new message.
-    ReadMessages,
-    PostMessage,
-    /// `message`: edit or remove one message.
-    EditMessage,
-    RemoveMessage,
-    /// `presence`: announce oneself in a room, or leave it.
-    Announce,
-    Leave,
-    /// `poll`: the open room's new events and every room's newest id.
-    Poll,
-    /// `health`: whether this host's database answers.
-    Health,
-}
-
-/// A path the API serves.
+/// A path the API serves, with operations of type `O`.
 #[derive(Debug)]
-pub struct Route {
+pub struct Route<O: 'static> {
     /// As the OpenAPI document writes it: literal segments and `{room}` or
     /// `{id}` parameters, each one whole segment.
     pub path: &'static str,
     /// The `spin.toml` component whose trigger routes this path to it.
     pub component: &'static str,
     /// Each method it serves, with its operation, in the `Allow` order.
-    pub methods: &'static [(&'static str, Op)],
+    pub methods: &'static [(&'static str, O)],
 }
-
-/// Every route of the API. The contract (`/api/openapi.json`) is a file the
-/// static component serves, so it is not listed here.
-pub const ROUTES: &[Route] = &[
-    Route {
-        path: "/api/session",
-        component: "session",
-        methods: &[("POST", Op::Join)],
-    },
-    Route {
-        path: "/api/rooms",
-        component: "rooms",
-        methods: &[("GET", Op::ListRooms), ("POST", Op::CreateRoom)],
-    },
-    Route {
-        path: "/api/mutes",
-        component: "rooms",
-        methods: &[("POST", Op::Mute)],
-    },
-    Route {
-        path: "/api/rooms/{room}/messages",
-        component: "messages",
-        methods: &[("GET", Op::ReadMessages), ("POST", Op::PostMessage)],
-    },
-    Route {
-        path: "/api/rooms/{room}/messages/{id}",
-        component: "messages",
-        methods: &[("PATCH", Op::EditMessage), ("DELETE", Op::RemoveMessage)],
-    },
-    Route {
-        path: "/api/rooms/{room}/presence",
-        component: "messages",
-        methods: &[("PUT", Op::Announce), ("DELETE", Op::Leave)],
-    },
-    Route {
-        path: "/api/poll",
-        component: "poll",
-        methods: &[("GET", Op::Poll)],
-    },
-    Route {
-        path: "/api/health",
-        component: "health",
-        methods: &[("GET", Op::Health), ("HEAD", Op::Health)],
-    },
-];
 
 /// The parameters a path filled in (empty when its route has none).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -95,9 +22,9 @@ pub struct Params<'p> {
     pub id: &'p str,
 }
 
-impl Route {
+impl<O: Copy> Route<O> {
     /// The operation for `method`, if this route serves it.
-    pub fn op(&self, method: &str) -> Option<Op> {
+    pub fn op(&self, method: &str) -> Option<O> {
         self.methods
             .iter()
             .find(|(m, _)| *m == method)
@@ -137,16 +64,19 @@ impl Route {
     }
 }
 
-/// The route `path` names, with its parameters.
-pub fn find(path: &str) -> Option<(&'static Route, Params<'_>)> {
-    ROUTES
+/// The route of `table` that `path` names, with its parameters.
+pub fn find<'t, 'p, O: Copy>(
+    table: &'t [Route<O>],
+    path: &'p str,
+) -> Option<(&'t Route<O>, Params<'p>)> {
+    table
         .iter()
         .find_map(|route| route.matches(path).map(|params| (route, params)))
 }
 
-/// The endpoints, for the 404 that names them.
-pub fn listed() -> String {
-    let paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+/// The table's paths, for the 404 that names them.
+pub fn listed<O>(table: &[Route<O>]) -> String {
+    let paths: Vec<&str> = table.iter().map(|r| r.path).collect();
     paths.join(", ")
 }
 
@@ -154,10 +84,24 @@ pub fn listed() -> String {
 mod tests {
     use super::*;
 
+    const TABLE: &[Route<u8>] = &[
+        Route {
+            path: "/api/rooms",
+            component: "rooms",
+            methods: &[("GET", 1), ("POST", 2)],
+        },
+        Route {
+            path: "/api/rooms/{room}/messages/{id}",
+            component: "messages",
+            methods: &[("PATCH", 3)],
+        },
+    ];
+
     #[test]
     fn paths_find_their_route_and_parameters() {
-        let (route, params) = find("/api/rooms/general/messages/42").unwrap();
-        assert_eq!(route.path, "/api/rooms/{room}/messages/{id}");
+        let (route, params) = find(TABLE, "/api/rooms/general/messages/42").unwrap();
+        assert_eq!(route.op("PATCH"), Some(3));
+        assert_eq!(route.op("GET"), None);
         assert_eq!(
             params,
             Params {
@@ -165,139 +109,23 @@ mod tests {
                 id: "42"
             }
         );
-        assert_eq!(
-            find("/api/rooms/general/presence").unwrap().1.room,
-            "general"
-        );
-        assert_eq!(find("/api/rooms").unwrap().0.component, "rooms");
-        assert_eq!(find("/api/mutes").unwrap().0.component, "rooms");
+        assert_eq!(find(TABLE, "/api/rooms").unwrap().0.allow(), "GET, POST");
         for none in [
             "",
             "/",
             "/api",
             "/api/rooms/",
             "/api/rooms/general",
-            "/api/rooms//messages",
+            "/api/rooms//messages/1",
             "/api/rooms/general/messages/",
             "/api/rooms/general/messages/1/2",
-            "/api/rooms/a/b/messages",
-            "/api/poll/",
-            "/api/sessions",
+            "/api/rooms/a/b/messages/1",
+            "/api/roomsX",
         ] {
-            assert!(find(none).is_none(), "{none:?} is no route");
+            assert!(find(TABLE, none).is_none(), "{none:?} is no route");
         }
-    }
-
-    #[test]
-    fn each_route_is_listed_once_and_each_method_once() {
-        for (i, route) in ROUTES.iter().enumerate() {
-            assert!(
-                ROUTES[i + 1..].iter().all(|r| r.path != route.path),
-                "{} is listed twice",
-                route.path
-            );
-            for (j, (method, _)) in route.methods.iter().enumerate() {
-                assert!(
-                    route.methods[j + 1..].iter().all(|(m, _)| m != method),
-                    "{method} {} is listed twice",
-                    route.path
-                );
-            }
-        }
-        assert_eq!(find("/api/health").unwrap().0.allow(), "GET, HEAD");
-    }
-
-    /// Which component `spin.toml` sends `path` to, by Spin's rule: an
-    /// exact route wins, then the longest `/prefix/...` wildcard.
-    fn spin_component(manifest: &toml::Value, path: &str) -> Option<String> {
-        let triggers = manifest["trigger"]["http"].as_array().unwrap();
-        let mut best: Option<(usize, String)> = None;
-        for t in triggers {
-            let route = t["route"].as_str().unwrap();
-            let component = t["component"].as_str().unwrap().to_string();
-            match route.strip_suffix("/...") {
-                None if route == path => return Some(component),
-                Some(prefix)
-                    if (path == prefix || path.starts_with(&format!("{prefix}/")))
-                        && best.as_ref().is_none_or(|(len, _)| prefix.len() > *len) =>
-                {
-                    best = Some((prefix.len(), component));
-                }
-                _ => {}
-            }
-        }
-        best.map(|(_, c)| c)
-    }
-
-    #[test]
-    fn spin_toml_sends_each_route_to_its_component_and_every_api_trigger_is_listed() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml"))
-            .expect("spin.toml at the repository root");
-        let manifest: toml::Value = toml::from_str(&text).unwrap();
-        let at = Params {
-            room: "general",
-            id: "7",
-        };
-        for route in ROUTES {
-            let path = route.fill(at);
-            assert_eq!(
-                spin_component(&manifest, &path).as_deref(),
-                Some(route.component),
-                "spin.toml sends {path} elsewhere than the table's component"
-            );
-        }
-        for t in manifest["trigger"]["http"].as_array().unwrap() {
-            let trigger = t["route"].as_str().unwrap();
-            let base = trigger.strip_suffix("/...").unwrap_or(trigger);
-            if !base.starts_with("/api") {
-                continue;
-            }
-            assert!(
-                ROUTES.iter().any(|r| {
-                    let path = r.fill(at);
-                    path == base || path.starts_with(&format!("{base}/"))
-                }),
-                "spin.toml routes {trigger} to {} but the table lists nothing there",
-                t["component"]
-            );
-        }
-    }
-
-    /// The table and the contract list the same paths with the same
-    /// methods (HEAD is implied by GET in HTTP, so OpenAPI leaves it out).
-    #[test]
-    fn the_contract_lists_exactly_the_tables_routes_and_methods() {
-        let doc: serde_json::Value = serde_json::from_str(super::super::OPENAPI).unwrap();
-        let paths = doc["paths"].as_object().unwrap();
-        let mut documented: Vec<String> = paths
-            .keys()
-            .filter(|p| *p != super::super::OPENAPI_PATH)
-            .cloned()
-            .collect();
-        let mut listed: Vec<String> = ROUTES.iter().map(|r| r.path.to_string()).collect();
-        documented.sort();
-        listed.sort();
-        assert_eq!(listed, documented);
-        for route in ROUTES {
-            let mut ours: Vec<String> = route
-                .methods
-                .iter()
-                .filter(|(m, _)| *m != "HEAD")
-                .map(|(m, _)| m.to_ascii_lowercase())
-                .collect();
-            let mut theirs: Vec<String> = paths[route.path]
-                .as_object()
-                .unwrap()
-                .keys()
-                .filter(|k| ["get", "post", "put", "patch", "delete", "head"].contains(&k.as_str()))
-                .cloned()
-                .collect();
-            ours.sort();
-            theirs.sort();
-            assert_eq!(ours, theirs, "{}", route.path);
-            if route.op("HEAD").is_some() {
-                assert_eq!(route.op("HEAD"), route.op("GET"), "{}", route.path);
-            }
-        }
+        let p = Params { room: "r", id: "7" };
+        assert_eq!(TABLE[1].fill(p), "/api/rooms/r/messages/7");
+        assert_eq!(listed(TABLE), "/api/rooms, /api/rooms/{room}/messages/{id}");
     }
 }

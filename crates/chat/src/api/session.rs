@@ -1,6 +1,9 @@
 //! `POST /api/session`: a signed, stateless session token for a name.
+use super::auth::session_secret;
+use super::reply::{Reply, reply, too_fast};
+use super::request::Request;
+use crate::config::Config;
 
-use super::{Config, Reply, Request, reply, session_secret, too_fast};
 use crate::error::ApiError;
 use crate::model::{NewSession, SessionReply, parse_json};
 use crate::store::{AllowSession, Store};

@@ -1,12 +1,12 @@
 //! An edit of one's message (`PATCH /api/rooms/{room}/messages/{id}`).
 
-use super::{Access, Limit, Operation, StoreError};
-use crate::model::Message;
-use crate::sql::{
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
+use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::{Access, Limit, Operation, StoreError};
+use crate::model::Message;
 
 /// An edit of message `id` by `session`, allowed for `window_secs` after
 /// the message was sent; it takes from the author's post limit. See
@@ -89,8 +89,8 @@ impl Operation for Edit<'_> {
 
     #[cfg(any(test, feature = "testing"))]
     fn in_memory(&self, store: &MemStore) -> Result<Edited, StoreError> {
+        use super::memory::NOW;
         use crate::model::EventKind;
-        use crate::testing::NOW;
         let e = self;
         if !store.has_room(e.room) {
             return Ok(Edited::UnknownRoom);
@@ -143,8 +143,8 @@ impl Operation for Edit<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::{R, message_row, status_row};
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::{R, message_row, status_row};
 
     #[test]
     fn edits_read_their_outcomes() {

@@ -1,9 +1,9 @@
 //! Whether the database answers, and where a read is served.
 
-use super::{Access, Operation, ReadSource, StoreError};
-use crate::sql::{Row, Statement, Value, malformed, read_source_at};
 #[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::memory::MemStore;
+use super::sql::{Row, Statement, Value, malformed, read_source_at};
+use super::{Access, Operation, ReadSource, StoreError};
 
 /// Whether the database that takes writes answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ impl Operation for Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::test_rows::R;
+    use crate::store::sql::test_rows::R;
 
     #[test]
     fn health_is_one_and_the_source_is_named() {

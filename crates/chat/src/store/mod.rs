@@ -12,13 +12,14 @@
 //!   statement, its rows read by the operation;
 //! - [`crate::replica::Replicated`], by one read path chosen by
 //!   [`Operation::ACCESS`]: a new write needs nothing there;
-//! - `crate::testing::MemStore`, by [`Operation::in_memory`].
+//! - the in-memory store of the tests (`memory.rs`, `crate::testing::MemStore`),
+//!   by [`Operation::in_memory`].
 //!
 //! Keeping the trait free of Spin types is what lets all HTTP behaviour be
 //! tested natively.
 
+use super::sql::{Row, Runner, Statement};
 use crate::error::ApiError;
-use crate::sql::{Row, Runner, Statement};
 
 /// Why a store operation failed: whether it may pass by itself, and the
 /// database's own error underneath (its `source`), for the server's log
@@ -40,7 +41,7 @@ pub enum StoreError {
 pub type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 impl StoreError {
-    /// A failure that `passes` (see [`crate::sql::Failure::passes`]) or not,
+    /// A failure that `passes` (see [`sql::Failure::passes`]) or not,
     /// caused by `cause` (an error, or a `&str` or `String`).
     pub fn new(
         passes: bool,
@@ -126,6 +127,8 @@ impl Limit {
 
 mod edit;
 mod health;
+#[cfg(any(test, feature = "testing"))]
+pub(crate) mod memory;
 mod mute;
 mod page;
 mod poll;
@@ -134,6 +137,7 @@ mod presence;
 mod remove;
 mod rooms;
 mod session;
+pub mod sql;
 
 pub use edit::{Edit, Edited};
 pub use health::{Health, Source};
@@ -184,7 +188,7 @@ pub trait Operation {
     /// The statement that runs it.
     fn statement(&self) -> Statement<'_>;
     /// Its outcome, from the statement's rows (read by position; see
-    /// [`crate::sql`]).
+    /// [`sql`]).
     fn read(&self, rows: &[impl Row]) -> Result<Self::Output, StoreError>;
     /// For [`Access::ReplicaSaysSource`]: where the answer was read.
     fn source(&self, _answer: &Self::Output) -> Option<ReadSource> {
@@ -198,7 +202,7 @@ pub trait Operation {
     }
     /// What it does to the in-memory store (tests only).
     #[cfg(any(test, feature = "testing"))]
-    fn in_memory(&self, store: &crate::testing::MemStore) -> Result<Self::Output, StoreError>;
+    fn in_memory(&self, store: &memory::MemStore) -> Result<Self::Output, StoreError>;
 }
 
 /// Chat persistence: runs [`Operation`]s, whose inputs the caller has

@@ -1,9 +1,9 @@
 //! A mute of a name, or its lifting (`POST /api/mutes`).
 
-use super::{Access, Operation, StoreError};
-use crate::sql::{Param, Row, Statement, malformed, status, text, text_or_null};
 #[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, malformed, status, text, text_or_null};
+use super::{Access, Operation, StoreError};
 
 /// Mutes `name` in `room` (None: everywhere) for `secs` (0 lifts it),
 /// logged as done by `actor`.
@@ -81,8 +81,8 @@ impl Operation for MuteName<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::R;
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::R;
 
     #[test]
     fn mutes_read_their_end_or_lifting() {

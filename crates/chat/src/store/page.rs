@@ -1,10 +1,10 @@
 //! A page of a room's events (`GET /api/rooms/{room}/messages`).
 
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, malformed, message, status};
 use super::{Access, Operation, StoreError};
 use crate::model::{Message, Page};
-use crate::sql::{Param, Row, Statement, malformed, message, status};
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
 
 /// Events ascending by id; `None` when the room does not exist. Pages after
 /// a cursor hold every event; the others (scrolling back) only messages, as
@@ -110,8 +110,8 @@ impl Operation for ReadPage<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::{R, message_row, status_row};
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::{R, message_row, status_row};
 
     fn read(rows: &[R]) -> Result<Option<Vec<Message>>, StoreError> {
         ReadPage {

@@ -2,12 +2,12 @@
 //! cursor, every room's newest id and who is present, in one statement and
 //! one snapshot.
 
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
 use super::rooms::ROOMS_HINT;
+use super::sql::{Param, Row, Statement, int, malformed, message, read_source_at, status, text};
 use super::{Access, Operation, ReadSource, StoreError};
 use crate::model::{Message, PollQuery, Room};
-use crate::sql::{Param, Row, Statement, int, malformed, message, read_source_at, status, text};
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
 
 /// The poll of a [`PollQuery`]; `None` when the room does not exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl Operation for Poll<'_> {
         Ok(Some(Polled {
             messages,
             rooms,
-            present: store.present(&q.room),
+            present: super::presence::present_in(store, &q.room),
             source: super::Source.in_memory(store)?,
         }))
     }
@@ -150,8 +150,8 @@ impl Operation for Poll<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::{R, message_row, status_row};
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::{R, message_row, status_row};
 
     #[test]
     fn polls_read_the_status_row_then_rooms_and_messages() {

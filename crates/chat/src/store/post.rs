@@ -1,12 +1,12 @@
 //! A new message (`POST /api/rooms/{room}/messages`).
 
-use super::{Access, Limit, Operation, StoreError};
-use crate::model::Message;
-use crate::sql::{
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
+use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::{Access, Limit, Operation, StoreError};
+use crate::model::Message;
 
 /// A post, with the session that sends it (None for a token issued before
 /// sessions had ids: such a message can be removed by a moderator only).
@@ -121,8 +121,8 @@ impl Operation for Post<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::{R, message_row, status_row};
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::{R, message_row, status_row};
 
     #[test]
     fn posts_report_created_replayed_unknown_room_or_rate_limited() {

@@ -1,9 +1,9 @@
 //! Who is in a room (`PUT|DELETE /api/rooms/{room}/presence`).
 
-use super::{Access, Operation, StoreError};
-use crate::sql::{Param, Row, Statement, malformed, status, text};
 #[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, malformed, status, text};
+use super::{Access, Operation, StoreError};
 
 /// At most this many names come back as present (chat.present_names).
 pub(crate) const MAX_PRESENT: usize = 100;
@@ -23,6 +23,28 @@ pub struct Announce<'a> {
 pub struct Leave<'a> {
     pub room: &'a str,
     pub key: &'a str,
+}
+
+/// Who announced themselves where, in memory: (room, key) -> name.
+#[cfg(any(test, feature = "testing"))]
+#[derive(Default)]
+struct Present(std::collections::HashMap<(String, String), String>);
+
+/// The names present in `room`, in memory, as chat.present_names lists
+/// them (sorted, distinct, at most [`MAX_PRESENT`]).
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn present_in(store: &MemStore, room: &str) -> Vec<String> {
+    let mut names: Vec<String> = store
+        .table::<Present>()
+        .0
+        .iter()
+        .filter(|((r, _), _)| r == room)
+        .map(|(_, name)| name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names.truncate(MAX_PRESENT);
+    names
 }
 
 /// The rows of both: a status row, then one per present name.
@@ -70,10 +92,10 @@ impl Operation for Announce<'_> {
             return Ok(None);
         }
         store
-            .presence
-            .borrow_mut()
+            .table::<Present>()
+            .0
             .insert((self.room.into(), self.key.into()), self.name.into());
-        Ok(Some(store.present(self.room)))
+        Ok(Some(present_in(store, self.room)))
     }
 }
 
@@ -99,18 +121,18 @@ impl Operation for Leave<'_> {
             return Ok(None);
         }
         store
-            .presence
-            .borrow_mut()
+            .table::<Present>()
+            .0
             .remove(&(self.room.to_string(), self.key.to_string()));
-        Ok(Some(store.present(self.room)))
+        Ok(Some(present_in(store, self.room)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::R;
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::R;
 
     #[test]
     fn presence_reads_the_names_after_a_status_row() {

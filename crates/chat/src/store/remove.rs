@@ -1,10 +1,10 @@
 //! A removal (`DELETE /api/rooms/{room}/messages/{id}`).
 
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, malformed, message, status, text_or_null};
 use super::{Access, Operation, StoreError};
 use crate::model::Message;
-use crate::sql::{Param, Row, Statement, malformed, message, status, text_or_null};
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
 
 /// Removes a message: a `removal` event, and its text (and its edits'
 /// texts) erased. A moderator's removal is logged.
@@ -77,8 +77,8 @@ impl Operation for Remove<'_> {
 
     #[cfg(any(test, feature = "testing"))]
     fn in_memory(&self, store: &MemStore) -> Result<Removed, StoreError> {
+        use super::memory::NOW;
         use crate::model::EventKind;
-        use crate::testing::NOW;
         let (room, id, by) = (self.room, self.id, self.by);
         if !store.has_room(room) {
             return Ok(Removed::UnknownRoom);
@@ -136,8 +136,8 @@ impl Operation for Remove<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::{message_row, status_row};
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::{message_row, status_row};
 
     #[test]
     fn removals_read_their_outcomes() {

@@ -1,10 +1,10 @@
 //! The room list, and a new room.
 
+#[cfg(any(test, feature = "testing"))]
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, int, malformed, status, text};
 use super::{Access, Operation, StoreError};
 use crate::model::Room;
-use crate::sql::{Param, Row, Statement, int, malformed, status, text};
-#[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
 
 /// Rooms can number in the thousands; this only sizes the first buffer.
 pub(crate) const ROOMS_HINT: usize = 16;
@@ -94,8 +94,8 @@ impl Operation for CreateRoom<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::R;
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::R;
 
     #[test]
     fn rooms_read_their_rows_and_a_taken_id() {

@@ -1,9 +1,9 @@
 //! A new session's token from its client address's bucket.
 
-use super::{Access, Limit, Operation, StoreError};
-use crate::sql::{Param, Row, Statement, int, malformed, wait_secs};
 #[cfg(any(test, feature = "testing"))]
-use crate::testing::MemStore;
+use super::memory::MemStore;
+use super::sql::{Param, Row, Statement, int, malformed, wait_secs};
+use super::{Access, Limit, Operation, StoreError};
 
 /// Takes one of the client address's session tokens: `None` when a new
 /// session is allowed, else the seconds to wait.
@@ -49,8 +49,8 @@ impl Operation for AllowSession<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::Value;
-    use crate::sql::test_rows::R;
+    use crate::store::sql::Value;
+    use crate::store::sql::test_rows::R;
 
     #[test]
     fn the_wait_is_whole_seconds_rounded_up() {

@@ -1,6 +1,6 @@
 //! Test support, for this crate's tests and (with the `testing` feature)
 //! for other crates': an in-memory [`Store`](crate::Store) ([`MemStore`],
-//! `memory.rs`), a one-poll executor for it, and [`store_suite`]
+//! `store/memory.rs`), a one-poll executor for it, and [`store_suite`]
 //! (`suite.rs`), the behaviour every store must have.
 //!
 //! The suite is what keeps the in-memory store honest: the domain's unit
@@ -12,11 +12,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-mod memory;
 mod suite;
 
-pub(crate) use memory::NOW;
-pub use memory::{LogEntry, MemStore};
+pub use crate::store::memory::{LogEntry, MemStore};
 pub use suite::store_suite;
 
 /// Polls a future to completion. [`MemStore`] never waits, so one poll must

@@ -17,8 +17,8 @@
 //!   no column metadata on some Spin releases, and every call here returns at
 //!   least one row anyway.
 
+use super::{ReadSource, StoreError};
 use crate::model::{EventKind, Message};
-use crate::store::{ReadSource, StoreError};
 
 /// A statement parameter; each store converts it to its driver's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

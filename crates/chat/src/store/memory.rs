@@ -1,4 +1,5 @@
-//! [`MemStore`]: the Postgres store's semantics, in memory. What each
+//! [`MemStore`]: the Postgres store's semantics, in memory, for tests
+//! (`crate::testing` hands it out). What each
 //! operation does to it is written beside the operation
 //! ([`crate::store::Operation::in_memory`]); this file holds the state and
 //! the helpers they share.
@@ -6,8 +7,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
+use super::{Limit, Operation, ReadSource, Store, StoreError};
 use crate::model::{EventKind, Message, Room};
-use crate::store::{Limit, Operation, ReadSource, Store, StoreError};
 
 /// The Postgres store's semantics, in memory.
 #[derive(Default)]
@@ -24,8 +25,9 @@ pub struct MemStore {
     pub(crate) mutes: RefCell<HashMap<(String, String), String>>,
     /// As chat.moderation_log.
     pub(crate) log: RefCell<Vec<LogEntry>>,
-    /// (room, key) -> name.
-    pub(crate) presence: RefCell<HashMap<(String, String), String>>,
+    /// The state of operations that keep their own (see [`MemStore::table`]),
+    /// by type.
+    tables: RefCell<HashMap<std::any::TypeId, Box<dyn std::any::Any>>>,
 }
 
 /// A row of the moderation log: (actor, action, room, message id, name).
@@ -82,18 +84,19 @@ impl MemStore {
             .cloned()
     }
 
-    pub(crate) fn present(&self, room: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .presence
-            .borrow()
-            .iter()
-            .filter(|((r, _), _)| r == room)
-            .map(|(_, name)| name.clone())
-            .collect();
-        names.sort();
-        names.dedup();
-        names.truncate(100);
-        names
+    /// An operation's own state, of a type it defines (a table of its own,
+    /// as its migration adds one), made empty on first use: a new operation
+    /// needs nothing in this file.
+    pub(crate) fn table<T: Default + 'static>(&self) -> std::cell::RefMut<'_, T> {
+        let mut tables = self.tables.borrow_mut();
+        tables
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        std::cell::RefMut::map(tables, |t| {
+            t.get_mut(&std::any::TypeId::of::<T>())
+                .and_then(|b| b.downcast_mut::<T>())
+                .expect("a table of its own type")
+        })
     }
 
     pub(crate) fn has_room(&self, room: &str) -> bool {
