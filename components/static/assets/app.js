@@ -1,15 +1,22 @@
 /* The chat page: plain JavaScript modules, no dependencies, no build step.
- * This module wires the page's events and starts it. The page itself (with
- * a DOM) is in js/page/:
- *   state.js     the elements, settings and shared state; small helpers
- *   session.js   joining, signing out, which messages are mine
- *   rooms.js     the room list, unread counts, switching rooms, presence
- *   messages.js  the open room's messages, events applied, days, mentions
- *                and their notifications
- *   actions.js   a message's menu, editing, the removal/mute/settings dialogs
+ * This module wires the page's events and starts it. The page is in
+ * js/page/, in layers; a module imports only layers before its own
+ * (tests/layers.test.js):
+ *   dom.js       the elements (found at start), make(), small DOM helpers
+ *   state.js     settings and shared state, what is kept in storage; no DOM
+ *   model.js     events merged into rooms, pending sends, unread counts,
+ *                presence, what is mine; no DOM (unit-tested under Node)
+ *   views, in this order:
+ *     messages.js  the open room's messages, a message's menu, days,
+ *                  mentions, the title
+ *     rooms.js     the room list, switching rooms, presence
+ *     session.js   joining
+ *     actions.js   what the menu does: editing, the dialogs
  *   sync.js      polling, the connection status, sending
+ *   app.js       this; it fills in state.js's hooks, by which a view calls
+ *                a later layer
  * The parts without a DOM are modules of their own in js/, unit-tested
- * under Node (components/static/tests):
+ * under Node (components/static/tests), used by any layer:
  *   js/api.js      the HTTP API client, retries and backoff
  *   js/storage.js  localStorage and sessionStorage, the stored session
  *   js/text.js     links and mentions in a message's text
@@ -28,14 +35,21 @@
  * message in its current state and applies the other events to it; the
  * poll cursor moves over all of them. */
 
-import { closeDialog, closeMenu, doMute, doRemove, onMenuClick, onMenuKey, openSettings, positionMenu, restoreFocus, setAdminToken, syncMuteButton } from './js/page/actions.js';
-import { askNotificationPermission, loadOlder, rerenderCurrent } from './js/page/messages.js';
-import { enterPresence, leavePresence, loadRooms, onHashChange, roomState } from './js/page/rooms.js';
-import { clearSession, join, showComposer, showJoin, updateIdentity } from './js/page/session.js';
-import { announce, isAtBottom, poll, S, scrollToBottom, ui, updateTitle } from './js/page/state.js';
-import { autosize, composerError, restorePending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
+import { announce, findElements, isAtBottom, ui } from './js/page/dom.js';
+import { clearSession, hooks, poll, roomState, S } from './js/page/state.js';
+import { askNotificationPermission, closeMenu, loadOlder, onMenuKey, positionMenu, rerenderCurrent, scrollToBottom, updateTitle } from './js/page/messages.js';
+import { enterPresence, leavePresence, loadRooms, onHashChange } from './js/page/rooms.js';
+import { join, showComposer, showJoin, updateIdentity } from './js/page/session.js';
+import { attachEditor, closeDialog, doMute, doRemove, onMenuClick, openSettings, restoreFocus, setAdminToken, syncMuteButton } from './js/page/actions.js';
+import { autosize, composerError, flushPending, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
 
 /* ---------- wiring ---------- */
+
+findElements();
+hooks.schedulePoll = schedulePoll;
+hooks.flushPending = flushPending;
+hooks.retryPending = retryPending;
+hooks.attachEditor = attachEditor;
 
 ui.joinForm.addEventListener('submit', join);
 ui.joinCancel.addEventListener('click', function () { ui.nameInput.value = ''; showComposer(true); });

@@ -1,141 +1,16 @@
-/* What one does to a message: its menu, editing one's own, and the
- * dialogs (removal, mute, the moderator's settings). */
+/* What one does to a message: what its menu's items do, editing one's
+ * own, and the dialogs (removal, mute, the moderator's settings). */
 
 import { api, messagePath } from '../api.js';
 import { isRemoved, updatedState } from '../events.js';
-import { applyUpdate, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
-import { roomState } from './rooms.js';
-import { clearSession, ownsMessage, sessionValid, showJoin, updateIdentity } from './session.js';
-import { announce, DEFAULT_EDIT_WINDOW_SECS, make, MAX_BODY, S, ui } from './state.js';
+import { announce, make, ui } from './dom.js';
+import { clearSession, MAX_BODY, roomState, S, sessionValid } from './state.js';
+import { ownsMessage } from './model.js';
+import { applyUpdate, closeMenu, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
+import { showJoin, updateIdentity } from './session.js';
 import { ADMIN_KEY, sessionStore, writeJSON } from '../storage.js';
 import { excerpt } from '../text.js';
-import { fmtTime, timeOf } from '../time.js';
-
-/* ---------- the message menu ----------
- * One menu element, #message-menu, kept outside the live message list (so
- * opening it is not announced as a new message) and placed next to the
- * button of the message it acts on. Keyboard as in the WAI-ARIA menu
- * button pattern: Enter/Space/ArrowDown open it on the first item, ArrowUp
- * on the last; arrows, Home and End move; Escape (and Tab) close it and
- * return to the button. Built when opened, so "Edit" shows only while the
- * edit window is open. */
-
-function editWindowMs() {
-  var secs = S.session && typeof S.session.edit_window_secs === 'number' ? S.session.edit_window_secs : DEFAULT_EDIT_WINDOW_SECS;
-  return secs * 1000;
-}
-
-function canEdit(m) {
-  return ownsMessage(m) && !isRemoved(m) && timeOf(m.sent_at) + editWindowMs() > Date.now();
-}
-
-export function menuItems(m) {
-  if (isRemoved(m)) return [];
-  var own = ownsMessage(m), items = [];
-  if (canEdit(m)) items.push({ action: 'edit', label: 'Edit' });
-  if (own || S.adminToken) items.push({ action: 'remove', label: 'Remove' });
-  if (S.adminToken && !own) items.push({ action: 'mute', label: 'Mute ' + m.author + '…' });
-  return items;
-}
-
-export function menuButton(m) {
-  var b = make('button', 'message-menu');
-  b.type = 'button';
-  b.setAttribute('aria-haspopup', 'menu');
-  b.setAttribute('aria-expanded', 'false');
-  b.setAttribute('aria-label', 'Actions for message from ' + m.author);
-  var icon = make('span', null, '⋯');
-  icon.setAttribute('aria-hidden', 'true');
-  b.appendChild(icon);
-  b.addEventListener('click', function () {
-    if (S.menu && S.menu.button === b) closeMenu(true); else openMenu(b, 'first');
-  });
-  b.addEventListener('keydown', function (ev) {
-    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
-      ev.preventDefault();
-      openMenu(b, ev.key === 'ArrowUp' ? 'last' : 'first');
-    }
-  });
-  return b;
-}
-
-function menuEntries() { return Array.prototype.slice.call(ui.menu.querySelectorAll('[role="menuitem"]')); }
-
-function openMenu(button, which) {
-  var li = button.closest('li.message');
-  var m = li && S.current ? roomState(S.current).msgs.get(Number(li.getAttribute('data-id'))) : null;
-  closeMenu(false);
-  var items = m ? menuItems(m) : [];
-  if (!items.length) return;
-  ui.menu.textContent = '';
-  items.forEach(function (it) {
-    var item = make('button', 'menu-item' + (it.action === 'remove' ? ' danger' : ''), it.label);
-    item.type = 'button';
-    item.tabIndex = -1;
-    item.setAttribute('role', 'menuitem');
-    item.setAttribute('data-action', it.action);
-    ui.menu.appendChild(item);
-  });
-  ui.menu.setAttribute('aria-label', 'Actions for message from ' + m.author);
-  ui.menu.hidden = false;
-  S.menu = { button: button, room: S.current, id: m.id };
-  button.setAttribute('aria-expanded', 'true');
-  button.setAttribute('aria-controls', 'message-menu');
-  li.classList.add('menu-open');
-  positionMenu();
-  var all = menuEntries();
-  if (S.menu) (which === 'last' ? all[all.length - 1] : all[0]).focus();
-}
-
-export function closeMenu(returnFocus) {
-  if (!S.menu) return;
-  var b = S.menu.button;
-  S.menu = null;
-  ui.menu.hidden = true;
-  ui.menu.textContent = '';
-  b.setAttribute('aria-expanded', 'false');
-  b.removeAttribute('aria-controls');
-  var li = b.closest('li');
-  if (li) li.classList.remove('menu-open');
-  if (returnFocus && b.isConnected) b.focus();
-}
-
-// Next to its button, below it (above when there is no room below);
-// closed when the button scrolls out of sight.
-export function positionMenu() {
-  if (!S.menu) return;
-  var b = S.menu.button;
-  if (!b.isConnected) { closeMenu(false); return; }
-  var stage = ui.menu.parentNode.getBoundingClientRect();
-  var view = ui.scroller.getBoundingClientRect();
-  var r = b.getBoundingClientRect();
-  if (r.bottom < view.top || r.top > view.bottom) {
-    var focused = ui.menu.contains(document.activeElement);
-    closeMenu(false);
-    if (focused) b.focus({ preventScroll: true });
-    return;
-  }
-  var h = ui.menu.offsetHeight;
-  var top = r.bottom - stage.top + 4;
-  if (top + h > stage.height && r.top - stage.top - h - 4 >= 0) top = r.top - stage.top - h - 4;
-  ui.menu.style.top = Math.round(top) + 'px';
-  ui.menu.style.right = Math.max(4, Math.round(stage.right - r.right)) + 'px';
-}
-
-export function onMenuKey(ev) {
-  if (!S.menu) return;
-  var all = menuEntries(), i = all.indexOf(document.activeElement), to = null;
-  switch (ev.key) {
-    case 'ArrowDown': to = all[(i + 1) % all.length]; break;
-    case 'ArrowUp': to = all[i <= 0 ? all.length - 1 : i - 1]; break;
-    case 'Home': to = all[0]; break;
-    case 'End': to = all[all.length - 1]; break;
-    case 'Escape': case 'Tab': ev.preventDefault(); closeMenu(true); return;
-    default: return;
-  }
-  ev.preventDefault();
-  if (to) to.focus();
-}
+import { fmtTime } from '../time.js';
 
 export function onMenuClick(ev) {
   var item = ev.target.closest('[data-action]');

@@ -1,15 +1,13 @@
-/* The open room's messages: the list and its elements, pending messages,
- * how events change messages, day separators and grouping, mentions and
- * their notifications. */
+/* The open room's messages: the list and its elements, a message's menu,
+ * pending messages, how events change messages (shown; model.js applies
+ * them), day separators and grouping, mentions and their notifications,
+ * the title. */
 
 import { api, roomPath } from '../api.js';
-import { eventUpdate, isRemoved, rememberLate, settleLate, updatedState } from '../events.js';
-import { attachEditor, closeMenu, menuButton, menuItems } from './actions.js';
-import { roomState, roomTitle } from './rooms.js';
-import { looksMine } from './session.js';
-import { announce, isAtBottom, make, OLDER_PAGE, presence, roomStates, S, scrollToBottom, showNotice, ui, updateTitle } from './state.js';
-import { retryPending } from './sync.js';
-import { PENDING_KEY, sessionStore, writeJSON } from '../storage.js';
+import { isRemoved } from '../events.js';
+import { announce, isAtBottom, make, showNotice, ui } from './dom.js';
+import { hooks, OLDER_PAGE, presence, roomState, roomStates, roomTitle, S, savePending } from './state.js';
+import { looksMine, menuItems, mergeEvents, takePending, updateMessage } from './model.js';
 import { excerpt, mentionsMe, orderNames, segments } from '../text.js';
 import { dayKey, dayLabel, fmtTime, groupsWith, timeOf } from '../time.js';
 
@@ -48,10 +46,120 @@ function messageEl(m) {
   var body = renderBody(make('div', 'body'), String(m.body));
   li.appendChild(body);
   if (!mine && body.querySelector('.mention.me')) li.classList.add('mentions-me');
-  if (S.editing && S.editing.room === S.current && S.editing.id === m.id) attachEditor(li, body);
+  if (S.editing && S.editing.room === S.current && S.editing.id === m.id) hooks.attachEditor(li, body);
   else if (menuItems(m).length) { li.classList.add('has-menu'); li.appendChild(menuButton(m)); }
   return li;
 }
+
+/* ---------- a message's menu (what its items do: actions.js) ----------
+ * One menu element, #message-menu, kept outside the live message list (so
+ * opening it is not announced as a new message) and placed next to the
+ * button of the message it acts on. Keyboard as in the WAI-ARIA menu
+ * button pattern: Enter/Space/ArrowDown open it on the first item, ArrowUp
+ * on the last; arrows, Home and End move; Escape (and Tab) close it and
+ * return to the button. Built when opened, so "Edit" shows only while the
+ * edit window is open. */
+
+export function menuButton(m) {
+  var b = make('button', 'message-menu');
+  b.type = 'button';
+  b.setAttribute('aria-haspopup', 'menu');
+  b.setAttribute('aria-expanded', 'false');
+  b.setAttribute('aria-label', 'Actions for message from ' + m.author);
+  var icon = make('span', null, '⋯');
+  icon.setAttribute('aria-hidden', 'true');
+  b.appendChild(icon);
+  b.addEventListener('click', function () {
+    if (S.menu && S.menu.button === b) closeMenu(true); else openMenu(b, 'first');
+  });
+  b.addEventListener('keydown', function (ev) {
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      openMenu(b, ev.key === 'ArrowUp' ? 'last' : 'first');
+    }
+  });
+  return b;
+}
+
+function menuEntries() { return Array.prototype.slice.call(ui.menu.querySelectorAll('[role="menuitem"]')); }
+
+function openMenu(button, which) {
+  var li = button.closest('li.message');
+  var m = li && S.current ? roomState(S.current).msgs.get(Number(li.getAttribute('data-id'))) : null;
+  closeMenu(false);
+  var items = m ? menuItems(m) : [];
+  if (!items.length) return;
+  ui.menu.textContent = '';
+  items.forEach(function (it) {
+    var item = make('button', 'menu-item' + (it.action === 'remove' ? ' danger' : ''), it.label);
+    item.type = 'button';
+    item.tabIndex = -1;
+    item.setAttribute('role', 'menuitem');
+    item.setAttribute('data-action', it.action);
+    ui.menu.appendChild(item);
+  });
+  ui.menu.setAttribute('aria-label', 'Actions for message from ' + m.author);
+  ui.menu.hidden = false;
+  S.menu = { button: button, room: S.current, id: m.id };
+  button.setAttribute('aria-expanded', 'true');
+  button.setAttribute('aria-controls', 'message-menu');
+  li.classList.add('menu-open');
+  positionMenu();
+  var all = menuEntries();
+  if (S.menu) (which === 'last' ? all[all.length - 1] : all[0]).focus();
+}
+
+export function closeMenu(returnFocus) {
+  if (!S.menu) return;
+  var b = S.menu.button;
+  S.menu = null;
+  ui.menu.hidden = true;
+  ui.menu.textContent = '';
+  b.setAttribute('aria-expanded', 'false');
+  b.removeAttribute('aria-controls');
+  var li = b.closest('li');
+  if (li) li.classList.remove('menu-open');
+  if (returnFocus && b.isConnected) b.focus();
+}
+
+// Next to its button, below it (above when there is no room below);
+// closed when the button scrolls out of sight.
+export function positionMenu() {
+  if (!S.menu) return;
+  var b = S.menu.button;
+  if (!b.isConnected) { closeMenu(false); return; }
+  var stage = ui.menu.parentNode.getBoundingClientRect();
+  var view = ui.scroller.getBoundingClientRect();
+  var r = b.getBoundingClientRect();
+  if (r.bottom < view.top || r.top > view.bottom) {
+    var focused = ui.menu.contains(document.activeElement);
+    closeMenu(false);
+    if (focused) b.focus({ preventScroll: true });
+    return;
+  }
+  var h = ui.menu.offsetHeight;
+  var top = r.bottom - stage.top + 4;
+  if (top + h > stage.height && r.top - stage.top - h - 4 >= 0) top = r.top - stage.top - h - 4;
+  ui.menu.style.top = Math.round(top) + 'px';
+  ui.menu.style.right = Math.max(4, Math.round(stage.right - r.right)) + 'px';
+}
+
+export function onMenuKey(ev) {
+  if (!S.menu) return;
+  var all = menuEntries(), i = all.indexOf(document.activeElement), to = null;
+  switch (ev.key) {
+    case 'ArrowDown': to = all[(i + 1) % all.length]; break;
+    case 'ArrowUp': to = all[i <= 0 ? all.length - 1 : i - 1]; break;
+    case 'Home': to = all[0]; break;
+    case 'End': to = all[all.length - 1]; break;
+    case 'Escape': case 'Tab': ev.preventDefault(); closeMenu(true); return;
+    default: return;
+  }
+  ev.preventDefault();
+  if (to) to.focus();
+}
+
+/* ---------- pending messages ---------- */
 
 export function pendingEl(p) {
   var li = make('li', 'message pending mine');
@@ -80,7 +188,7 @@ export function updatePendingEl(p) {
   var retry = make('button', 'retry link-button', 'retry');
   retry.type = 'button';
   retry.title = p.error ? 'Error: ' + p.error : 'Retry sending';
-  retry.addEventListener('click', function () { retryPending(p); });
+  retry.addEventListener('click', function () { hooks.retryPending(p); });
   state.appendChild(retry);
   if (!p.auto) {
     state.appendChild(document.createTextNode(' · '));
@@ -110,76 +218,42 @@ function insertMessageEl(li, id) {
   return !next || next.classList.contains('pending');
 }
 
-export function savePending() {
-  var all = [];
-  Object.keys(roomStates).forEach(function (id) {
-    roomStates[id].pending.forEach(function (p) {
-      all.push({ room: p.room, client_id: p.client_id, body: p.body, author: p.author });
-    });
-  });
-  writeJSON(sessionStore(), PENDING_KEY, all.length ? all : null);
-}
+export function removePending(st, clientId) { dropPendingEl(takePending(st, clientId)); }
 
-export function removePending(st, clientId) {
-  var p = st.pending.get(clientId);
+function dropPendingEl(p) {
   if (!p) return;
-  st.pending.delete(clientId);
   if (p.el && p.el.parentNode) p.el.parentNode.removeChild(p.el);
   p.el = null;
   savePending();
 }
 
-function noteAuthor(st, name) {
-  if (typeof name !== 'string' || !name || st.authors.has(name)) return;
-  st.authors.add(name);
-  st.authorsVersion++;
-}
-
-// Adds a room's events to it: messages (deduplicated by id; a copy of a
-// known message may bring a newer state) and edits and removals, which
-// change the message they target. Shown at once when the room is open.
-// opts.older: a page of history; opts.live: new events from a poll.
+// Adds a room's events to it (model.js), shown at once when the room is
+// open. opts.older: a page of history; opts.live: new events from a poll.
 export function addMessages(roomId, msgs, opts) {
   var st = roomState(roomId);
   var visible = roomId === S.current;
   var older = !!(opts && opts.older);
   var live = !!(opts && opts.live) && !older;
   var follow = visible && !older && isAtBottom();
-  var added = 0, below = 0, changed = 0;
-  for (var i = 0; i < msgs.length; i++) {
-    var m = msgs[i];
-    if (!m || typeof m.id !== 'number') continue;
-    var kind = m.kind || 'message';
-    if (kind === 'edit' || kind === 'removal') {
-      if (applyEvent(st, m)) changed++;
-      continue;
+  var below = 0;
+  var n = mergeEvents(st, msgs, {
+    settled: dropPendingEl,
+    changed: showMessage,
+    added: function (m) {
+      if (visible && insertMessageEl(messageEl(m), m.id) && !older) below++;
+      if (live) noteMention(roomId, m);
     }
-    if (kind !== 'message') continue; // a kind this page does not know: the cursor still moves on
-    var p = m.client_id && st.pending.get(m.client_id);
-    if (p && p.author === m.author) removePending(st, m.client_id);
-    if (st.msgs.has(m.id)) {
-      if (applyUpdate(st, m.id, m)) changed++;
-      continue;
-    }
-    m = settleLate(st.late, m);
-    st.msgs.set(m.id, m);
-    noteAuthor(st, m.author);
-    if (!st.minId || m.id < st.minId) st.minId = m.id;
-    added++;
-    if (visible && insertMessageEl(messageEl(m), m.id) && !older) below++;
-    if (live) noteMention(roomId, m);
-  }
-  if (st.minId === 1) st.atStart = true;
+  });
   if (visible) {
     updateRoomChrome();
-    if (follow && (added || changed)) scrollToBottom();
+    if (follow && (n.added || n.changed)) scrollToBottom();
     else if (below && !older) {
       st.newBelow += below;
       ui.jump.textContent = st.newBelow + (st.newBelow === 1 ? ' new message ↓' : ' new messages ↓');
       ui.jump.hidden = false;
     }
   }
-  return added;
+  return n.added;
 }
 
 export function renderRoom() {
@@ -204,6 +278,12 @@ export function rerenderCurrent() {
   st.atBottom = isAtBottom();
   st.scrollTop = ui.scroller.scrollTop;
   renderRoom();
+}
+
+export function scrollToBottom() {
+  ui.scroller.scrollTop = ui.scroller.scrollHeight;
+  if (S.current) roomState(S.current).newBelow = 0;
+  ui.jump.hidden = true;
 }
 
 export function updateRoomChrome() {
@@ -271,29 +351,14 @@ function renderBody(el, text) {
   return el;
 }
 
-/* ---------- edits and removals: applying events (events.js) ---------- */
+/* ---------- edits and removals: showing them ---------- */
 
-function applyEvent(st, ev) {
-  if (typeof ev.target !== 'number') return false;
-  var upd = eventUpdate(ev);
-  if (st.msgs.has(ev.target)) return applyUpdate(st, ev.target, upd);
-  rememberLate(st.late, ev.target, upd);
-  return false;
-}
+export function applyUpdate(st, id, upd) { return updateMessage(st, id, upd, showMessage); }
 
-export function applyUpdate(st, id, upd) {
-  var m = st.msgs.get(id);
-  var next = m && updatedState(m, upd);
-  if (!next) return false;
-  setMessage(st, next);
-  return true;
-}
-
-// Stores a message's new state, and shows it when its room is open. An
-// open editor for it stays (it shows the new state when it closes),
-// unless the message was removed.
-function setMessage(st, m) {
-  st.msgs.set(m.id, m);
+// Shows a message's new state when its room is open. An open editor for
+// it stays (it shows the new state when it closes), unless the message
+// was removed.
+function showMessage(st, m) {
   if (st.id !== S.current) return;
   if (S.editing && S.editing.room === st.id && S.editing.id === m.id) {
     if (!isRemoved(m)) return;
@@ -399,6 +464,11 @@ var notifyAskedFor = null; // the Notification object already asked for permissi
  * is asked only after a click (on Join or Send), never on load: browsers
  * ignore or penalise prompts without a user gesture. window.Notification
  * is read at the moment of use. */
+
+export function updateTitle() {
+  var base = S.current ? roomTitle(S.current) + ' · Chat' : 'Chat';
+  document.title = (S.mentionCount > 0 ? '(' + S.mentionCount + ') ' : '') + base;
+}
 
 function noteMention(roomId, m) {
   if (!S.session || looksMine(m) || m.author === S.session.name) return;

@@ -3,43 +3,15 @@
 
 import * as unread from '../unread.js';
 import { api, leave, presencePath } from '../api.js';
-import { closeMenu } from './actions.js';
-import { renderRoom } from './messages.js';
-import { sessionValid } from './session.js';
-import { DEFAULT_ROOM, isAtBottom, make, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomStates, S, seen, showNotice, ui, updateTitle } from './state.js';
-import { schedulePoll } from './sync.js';
+import { isAtBottom, make, showNotice, ui } from './dom.js';
+import { DEFAULT_ROOM, hooks, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomState, roomTitle, S, seen, sessionValid } from './state.js';
+import { setPresent, unreadCount } from './model.js';
+import { closeMenu, renderRoom, updateTitle } from './messages.js';
 import { localStore, SEEN_KEY, writeJSON } from '../storage.js';
 
-var rooms = [];
 var roomsTimer = null;
 
 /* ---------- rooms and unread counts ---------- */
-
-export function roomState(id) {
-  var st = roomStates[id];
-  if (!st) {
-    st = roomStates[id] = {
-      id: id, msgs: new Map(), minId: 0, cursor: 0, known: 0, loaded: false, atStart: false,
-      loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0,
-      late: new Map(), authors: new Set(), authorsVersion: 0
-    };
-  }
-  return st;
-}
-
-export function roomTitle(id) {
-  for (var i = 0; i < rooms.length; i++) if (rooms[i].id === id) return rooms[i].title || id;
-  return id;
-}
-
-export function markSeen(roomId, id) {
-  if (unread.markSeen(seen, roomId, id)) writeJSON(localStore(), SEEN_KEY, seen);
-}
-
-function unreadCount(r) {
-  var st = roomStates[r.id];
-  return unread.unreadCount(r, S.current, seen, st ? st.cursor : 0);
-}
 
 function scheduleRooms(ms) {
   clearTimeout(roomsTimer);
@@ -49,7 +21,7 @@ function scheduleRooms(ms) {
 // The room list, from GET /api/rooms at start and then from every poll.
 export function setRooms(list) {
   if (!Array.isArray(list)) return;
-  rooms = list;
+  S.rooms = list;
   if (unread.seedSeen(seen, list)) writeJSON(localStore(), SEEN_KEY, seen);
   ui.roomsError.hidden = true;
   renderRooms();
@@ -60,9 +32,9 @@ export function setRooms(list) {
 export function loadRooms() {
   roomsTimer = null;
   api('GET', '/api/rooms').then(function (data) {
-    if (!rooms.length) setRooms(data.rooms);
+    if (!S.rooms.length) setRooms(data.rooms);
   }, function (e) {
-    if (rooms.length) return;
+    if (S.rooms.length) return;
     ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
     ui.roomsError.hidden = false;
     scheduleRooms(Math.max(ROOMS_RETRY_MS, (e.retryAfter || 0) * 1000));
@@ -71,7 +43,7 @@ export function loadRooms() {
 
 function renderRooms() {
   var frag = document.createDocumentFragment();
-  var list = rooms.slice();
+  var list = S.rooms.slice();
   if (S.current && !list.some(function (r) { return r.id === S.current; })) list.push({ id: S.current, title: S.current });
   list.forEach(function (r) {
     var li = make('li', 'room');
@@ -134,7 +106,7 @@ function switchRoom(id) {
   // Leave the room we were in, say we are in this one.
   if (presence.room && presence.room !== id) leavePresence(S.session && S.session.token);
   enterPresence(id);
-  if (poll.failures === 0) schedulePoll(0);
+  if (poll.failures === 0) hooks.schedulePoll(0);
 }
 
 /* ---------- presence ("Here now") ----------
@@ -167,14 +139,8 @@ export function leavePresence(token) {
 
 export function showPresent(room, names) {
   if (room !== S.current) return;
-  var list = [], have = Object.create(null);
-  names.forEach(function (n) {
-    if (typeof n === 'string' && n && !have[n]) { have[n] = true; list.push(n); }
-  });
-  var key = room + '\n' + list.join('\n');
-  if (presence.shownKey === key) return;
-  presence.shownKey = key;
-  presence.names = list;
+  var list = setPresent(room, names);
+  if (!list) return;
   var frag = document.createDocumentFragment();
   list.forEach(function (n) { frag.appendChild(make('li', S.session && n === S.session.name ? 'me' : null, n)); });
   ui.presence.textContent = '';

@@ -1,31 +1,14 @@
 /* Who I am: joining (a session from the server, kept in the browser's
- * storage), signing out, and which messages are mine. */
+ * storage), the join form and the composer. */
 
-import * as storage from '../storage.js';
 import { api } from '../api.js';
+import { ui } from './dom.js';
+import { DEFAULT_EDIT_WINDOW_SECS, hooks, S, setSession } from './state.js';
 import { rerenderCurrent } from './messages.js';
 import { enterPresence, leavePresence } from './rooms.js';
-import { DEFAULT_EDIT_WINDOW_SECS, S, ui } from './state.js';
-import { flushPending } from './sync.js';
 import { nameProblem } from '../text.js';
 
 /* ---------- session ---------- */
-
-function setSession(s) {
-  S.session = s;
-  storage.saveSession(s);
-}
-
-export function clearSession() {
-  S.session = null;
-  storage.clearSession();
-}
-
-export function sessionValid() {
-  if (!S.session) return false;
-  if (S.session.expires_at && Date.parse(S.session.expires_at) <= Date.now()) { clearSession(); return false; }
-  return true;
-}
 
 export function updateIdentity() {
   var joined = !!S.session;
@@ -73,22 +56,9 @@ export function join(ev) {
     ui.nameInput.value = '';
     showComposer(true);
     rerenderCurrent();
-    flushPending(true);
+    hooks.flushPending(true);
     if (S.current) enterPresence(S.current);
   }, function (e) {
     showJoin(e.message || 'Could not join.');
   }).finally(function () { ui.joinButton.disabled = false; });
-}
-
-// Which messages are mine. Ownership (may I edit or remove it?) is by
-// session id only, as the server decides it. The "mine" look falls back to
-// the name where a session id is missing on either side (older messages,
-// older stored sessions), as the page did before session ids existed.
-export function ownsMessage(m) {
-  return !!(S.session && S.session.session && m.session && m.session === S.session.session);
-}
-export function looksMine(m) {
-  if (!S.session) return false;
-  if (S.session.session && m.session) return m.session === S.session.session;
-  return m.author === S.session.name;
 }

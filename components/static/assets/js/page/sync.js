@@ -2,10 +2,12 @@
  * sending (with retries that never double a message). */
 
 import { api, backoff, newClientId, pollPath, roomPath, transient } from '../api.js';
-import { addMessages, pendingEl, removePending, savePending, updatePendingEl, updateRoomChrome } from './messages.js';
-import { markSeen, roomState, setRooms, showPresent } from './rooms.js';
-import { clearSession, sessionValid, showJoin, updateIdentity } from './session.js';
-import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, MAX_BODY, PAGE, poll, POLL_MS, roomStates, S, scrollToBottom, showNotice, ui } from './state.js';
+import { showNotice, ui } from './dom.js';
+import { clearSession, HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomState, S, savePending, sessionValid } from './state.js';
+import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
+import { addMessages, pendingEl, removePending, scrollToBottom, updatePendingEl, updateRoomChrome } from './messages.js';
+import { setRooms, showPresent } from './rooms.js';
+import { showJoin, updateIdentity } from './session.js';
 import { PENDING_KEY, readJSON, sessionStore } from '../storage.js';
 
 /* ---------- connection status and polling ---------- */
@@ -63,16 +65,11 @@ function doPoll() {
     poll.failures = 0;
     stopCountdown();
     setStatus('connected', 'connected');
-    if (!st.loaded) {
-      st.loaded = true;
-      if (msgs.length < PAGE) st.atStart = true;
-    }
+    noteLoaded(st, msgs.length);
     addMessages(roomId, msgs, { live: wasLoaded });
     if (data.rooms) setRooms(data.rooms);
     if (Array.isArray(data.present)) showPresent(roomId, data.present);
-    var cur = typeof data.cursor === 'number' ? data.cursor : 0;
-    for (var i = 0; i < msgs.length; i++) if (msgs[i].id > cur) cur = msgs[i].id;
-    if (cur > st.cursor) st.cursor = cur;
+    advanceCursor(st, data.cursor, msgs);
     if (roomId === S.current) {
       markSeen(roomId, st.cursor);
       updateRoomChrome();
@@ -115,12 +112,7 @@ function doPoll() {
 // client_id (the server answers a repeat with the original: never doubled).
 export function flushPending(force) {
   if (!sessionValid()) return;
-  var now = Date.now();
-  Object.keys(roomStates).forEach(function (id) {
-    roomStates[id].pending.forEach(function (p) {
-      if (p.state === 'failed' && p.auto && !p.inFlight && (force || p.nextTry <= now)) postPending(p);
-    });
-  });
+  duePending(force, Date.now()).forEach(postPending);
 }
 
 /* ---------- sending ---------- */
@@ -149,11 +141,6 @@ export function send() {
   updateRoomChrome();
   scrollToBottom();
   postPending(p);
-}
-
-function newPending(room, clientId, body, author) {
-  return { client_id: clientId, body: body, room: room, author: author, state: 'sending',
-    auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null, created: Date.now() };
 }
 
 export function retryPending(p) {
@@ -185,11 +172,7 @@ function postPending(p) {
   }, function (e) {
     p.inFlight = false;
     if (!st.pending.has(p.client_id)) return; // a poll already delivered it
-    p.state = 'failed';
-    p.error = e.message;
-    p.attempts++;
-    p.auto = transient(e) || e.status === 401;
-    p.nextTry = Date.now() + backoff(p.attempts, e.retryAfter);
+    pendingFailed(p, e, Date.now());
     updatePendingEl(p);
     if (e.status === 401) {
       clearSession();
@@ -208,14 +191,7 @@ function postPending(p) {
 }
 
 export function restorePending() {
-  var saved = readJSON(sessionStore(), PENDING_KEY);
-  if (!Array.isArray(saved)) return;
-  saved.forEach(function (s) {
-    if (!s || !s.room || !s.client_id || typeof s.body !== 'string') return;
-    var p = newPending(s.room, s.client_id, s.body, s.author || (S.session ? S.session.name : ''));
-    p.state = 'failed';
-    roomState(s.room).pending.set(p.client_id, p);
-  });
+  loadPending(readJSON(sessionStore(), PENDING_KEY));
 }
 
 export function autosize() {
