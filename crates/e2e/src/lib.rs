@@ -96,12 +96,13 @@ impl Client {
         }
     }
 
-    /// Messages after `after`; returns (ids, cursor).
-    pub fn poll(&self, room: &str, after: i64, limit: u32) -> (Vec<Value>, i64) {
+    /// `GET /api/rooms/{room}/messages?after=&limit=`: the room's events
+    /// after `after`, and the cursor.
+    pub fn messages_after(&self, room: &str, after: i64, limit: u32) -> (Vec<Value>, i64) {
         let r = self.get(&format!(
             "/api/rooms/{room}/messages?after={after}&limit={limit}"
         ));
-        assert_eq!(r.status, 200, "poll: {}", r.body);
+        assert_eq!(r.status, 200, "messages after {after}: {}", r.body);
         let v = r.json();
         let messages = v["messages"].as_array().unwrap().clone();
         (messages, v["cursor"].as_i64().unwrap())

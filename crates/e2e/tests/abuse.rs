@@ -7,7 +7,7 @@
 use e2e::{Client, RunnerConfig, TestDb, json, send};
 
 fn messages_in(c: &Client, room: &str) -> Vec<e2e::Value> {
-    c.poll(room, 0, 500).0
+    c.messages_after(room, 0, 500).0
 }
 
 #[test]

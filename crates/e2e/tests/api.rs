@@ -323,11 +323,11 @@ fn messages_send_read_and_errors() {
     assert_eq!(r.status, 413);
 
     // Nothing invalid was stored: ids 1..=4 exactly.
-    let (all, cursor) = c.poll("general", 0, 100);
+    let (all, cursor) = c.messages_after("general", 0, 100);
     let ids: Vec<i64> = all.iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, [1, 2, 3, 4]);
     assert_eq!(cursor, 4);
-    let (none, cursor) = c.poll("general", 4, 100);
+    let (none, cursor) = c.messages_after("general", 4, 100);
     assert!(none.is_empty());
     assert_eq!(cursor, 4, "an empty page keeps the cursor");
 
@@ -368,7 +368,7 @@ fn history_paging_and_first_load() {
     let empty = c.get(&format!("{base}?before=1")).json();
     assert!(ids(&empty).is_empty());
     // Default limit is 100 and paging after a cursor works in steps.
-    let (page, cursor) = c.poll("operating-systems", 20, 3);
+    let (page, cursor) = c.messages_after("operating-systems", 20, 3);
     assert_eq!(page.len(), 3);
     assert_eq!(cursor, 23);
     // An empty room's first load.
@@ -514,7 +514,7 @@ fn a_stuck_statement_times_out_while_health_stays_ok() {
     assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
     hostage.rollback().unwrap();
 
-    let (messages, _) = c.poll("general", 0, 10);
+    let (messages, _) = c.messages_after("general", 0, 10);
     assert_eq!(messages.len(), 1);
 }
 

@@ -72,7 +72,7 @@ fn shows_body(s: &Session, body: &str) -> bool {
 
 /// Everything stored in `room`, as the page should show it.
 fn stored(c: &Client, room: &str) -> Vec<(i64, String, String)> {
-    let (msgs, _) = c.poll(room, 0, 500);
+    let (msgs, _) = c.messages_after(room, 0, 500);
     msgs.iter()
         .filter(|m| m["kind"] == "message")
         .map(|m| {

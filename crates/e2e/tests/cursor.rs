@@ -56,7 +56,7 @@ fn every_poller_sees_every_message_once_in_order() {
                 loop {
                     // A small page limit makes pollers page through bursts.
                     let finished = done.load(Ordering::SeqCst);
-                    let (page, next) = c.poll(room, cursor, 7);
+                    let (page, next) = c.messages_after(room, cursor, 7);
                     for m in &page {
                         seen.push((
                             m["id"].as_i64().unwrap(),

@@ -65,7 +65,7 @@ fn two_runners_on_one_database_are_limited_as_one() {
     );
 
     // Nothing limited was stored.
-    let (messages, _) = ca.poll("general", 0, 100);
+    let (messages, _) = ca.messages_after("general", 0, 100);
     assert_eq!(messages.len(), 4);
     assert!(messages.iter().all(|m| m["body"] != "one too many"));
 }
