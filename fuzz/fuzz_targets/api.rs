@@ -1,8 +1,8 @@
 //! The chat API end to end over the in-memory store: a sequence of
 //! requests with arbitrary method, path, query, headers and body, to every
 //! route of the API's table and anywhere else, against one store so that state builds up
-//! (sessions, rooms, messages with their edits and removals, mutes,
-//! presence, rate-limit buckets).
+//! (sessions, accounts, rooms and their settings, messages with their
+//! edits and removals, mutes, presence, rate-limit buckets).
 //!
 //! Every reply must be JSON with the API's headers; never a 5xx (the store
 //! is up, so a 5xx is a bug); every error a 4xx with a code and a message,
@@ -80,6 +80,9 @@ enum Auth {
     /// A token signed with the previous secret (a rotation).
     OldSession(String),
     Admin,
+    /// A valid token of account `id % 4 + 1` at version `version % 3 + 1`,
+    /// a moderator's or not (the store says whether it still is one).
+    Account(u8, u8, bool, String),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -93,6 +96,28 @@ enum Body {
     Edit(String),
     /// A mute: name, room (None: everywhere), duration.
     Mute(String, Option<Room>, i64),
+    /// A name and a password: claiming it, or signing in.
+    Account(String, Password),
+    /// A new password, proven by the current one or a reset code.
+    NewPassword(String, Option<Password>, Option<String>, Password),
+    /// A room's settings.
+    Settings(bool),
+}
+
+/// Passwords from a few (so sign-ins succeed now and then), or any.
+#[derive(Arbitrary, Debug)]
+enum Password {
+    Known(u8),
+    Any(String),
+}
+
+impl Password {
+    fn text(&self) -> String {
+        match self {
+            Password::Known(n) => format!("password number {}", n % 4),
+            Password::Any(s) => s.clone(),
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug)]
@@ -122,6 +147,10 @@ fn config() -> Config {
         session_limit: Limit {
             burst: 5,
             per_minute: 20,
+        },
+        login_limit: Limit {
+            burst: 5,
+            per_minute: 5,
         },
         trusted_proxies: "10.0.0.0/8, 192.0.2.1, ::1".into(),
         edit_window_secs: 900,
@@ -166,11 +195,11 @@ fn check(reply: &Reply, call: &Call) {
     }
 }
 
-/// A fresh session id's bytes for every session issued.
-fn random() -> [u8; 16] {
+/// Fresh bytes (a session id and a salt) for every request.
+fn random() -> [u8; 32] {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     bytes
 }
@@ -246,6 +275,18 @@ fuzz_target!(|calls: Vec<Call>| {
                 token = format!("Bearer {ADMIN}");
                 Some(token.as_str())
             }
+            Auth::Account(id, version, moderator, name) => {
+                let claim = token::AccountClaim {
+                    id: i64::from(id % 4) + 1,
+                    version: i64::from(version % 3) + 1,
+                    moderator: *moderator,
+                };
+                token = format!(
+                    "Bearer {}",
+                    token::issue_account(name, claim, SECRET, NOW, 3600).token
+                );
+                Some(token.as_str())
+            }
         };
         let body = match &call.body {
             Body::Raw(b) => b.clone(),
@@ -270,6 +311,22 @@ fuzz_target!(|calls: Vec<Call>| {
             })
             .to_string()
             .into_bytes(),
+            Body::Account(name, password) => {
+                serde_json::json!({ "name": name, "password": password.text() })
+                    .to_string()
+                    .into_bytes()
+            }
+            Body::NewPassword(name, current, code, new) => serde_json::json!({
+                "name": name,
+                "password": current.as_ref().map(Password::text),
+                "reset_code": code,
+                "new_password": new.text(),
+            })
+            .to_string()
+            .into_bytes(),
+            Body::Settings(on) => serde_json::json!({ "members_only": on })
+                .to_string()
+                .into_bytes(),
         };
         let req = Request {
             method,

@@ -3,6 +3,26 @@
 -- OSTCHAT_WRITE_FUNCTIONS=1 cargo test --release -p e2e --test store_suite
 -- (a test fails while this file differs from a freshly migrated database).
 
+CREATE OR REPLACE FUNCTION chat.account_named(p_name text)
+ RETURNS bigint
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_id bigint;
+BEGIN
+    SELECT a.id INTO v_id FROM chat.accounts a
+    WHERE lower(normalize(a.name, NFKC)) = lower(normalize(btrim(p_name), NFKC));
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'P0002',
+            MESSAGE = format('no account is named %L', p_name),
+            HINT = 'list them with: SELECT id, name, role FROM chat.accounts ORDER BY name';
+    END IF;
+    RETURN v_id;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.add_room(p_id text, p_title text)
  RETURNS TABLE(status text, id text, title text, last_message_id bigint)
  LANGUAGE plpgsql
@@ -19,6 +39,36 @@ BEGIN
     IF NOT FOUND THEN
         RETURN QUERY
             SELECT 'exists'::text, r.id, r.title, r.last_message_id
+            FROM chat.rooms r
+            WHERE r.id = p_id;
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.add_room(p_id text, p_title text, p_members_only bigint, p_moderator text, p_account bigint, p_version bigint)
+ RETURNS TABLE(status text, id text, title text, last_message_id bigint, members_only boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF p_account IS NOT NULL AND NOT chat.is_moderator(p_account, p_version) THEN
+        RETURN QUERY SELECT 'not_moderator'::text, NULL::text, NULL::text, NULL::bigint,
+                            NULL::boolean;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        INSERT INTO chat.rooms AS r (id, title, members_only)
+        VALUES (p_id, p_title, p_members_only <> 0)
+        ON CONFLICT ON CONSTRAINT rooms_pkey DO NOTHING
+        RETURNING 'created'::text, r.id, r.title, r.last_message_id, r.members_only;
+    IF FOUND THEN
+        INSERT INTO chat.moderation_log (actor, actor_account, action, room_id)
+        VALUES (p_moderator, p_account, 'create_room', p_id);
+    ELSE
+        RETURN QUERY
+            SELECT 'exists'::text, r.id, r.title, r.last_message_id, r.members_only
             FROM chat.rooms r
             WHERE r.id = p_id;
     END IF;
@@ -49,6 +99,24 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.announce(p_room text, p_key text, p_name text, p_account bigint, p_version bigint, p_name_key text)
+ RETURNS TABLE(status text, name text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_status text := chat.writer_status(p_room, p_account, p_version, p_name_key, false);
+BEGIN
+    IF v_status IS NOT NULL AND EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
+        RETURN QUERY SELECT v_status, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM chat.announce(p_room, p_key, p_name);
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.check_page(p_room text, p_max bigint)
  RETURNS void
  LANGUAGE plpgsql
@@ -66,6 +134,56 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.claim_allowed(p_name_key text, p_client text, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, wait_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_wait bigint;
+    v_until timestamptz;
+BEGIN
+    IF EXISTS (SELECT 1 FROM chat.accounts a WHERE a.name_key = p_name_key) THEN
+        RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text;
+        RETURN;
+    END IF;
+    SELECT max(u.until) INTO v_until FROM chat.mutes u
+    WHERE u.name = 'addr:' || p_client AND u.until > clock_timestamp();
+    IF v_until IS NOT NULL THEN
+        RETURN QUERY SELECT 'muted'::text, NULL::bigint, chat.format_ts(v_until);
+        RETURN;
+    END IF;
+    v_wait := chat.take_token('session:' || p_client, p_burst, p_per_minute);
+    IF v_wait > 0 THEN
+        RETURN QUERY SELECT 'rate_limited'::text, v_wait, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'ok'::text, NULL::bigint, NULL::text;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.create_account(p_name text, p_name_key text, p_hash text)
+ RETURNS TABLE(status text, id bigint, name text, role text, version bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        INSERT INTO chat.accounts AS a (name, name_key, password_hash)
+        VALUES (p_name, p_name_key, p_hash)
+        ON CONFLICT ON CONSTRAINT accounts_name_key DO NOTHING
+        RETURNING 'created'::text, a.id, a.name, a.role, a.version;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text, NULL::text,
+                            NULL::bigint;
+    END IF;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.create_room(p_id text, p_title text)
  RETURNS TABLE(id text, title text, last_message_id bigint)
  LANGUAGE sql
@@ -77,7 +195,46 @@ AS $function$
     WHERE a.status = 'created'
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.delete_account(p_name text, erase boolean)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_id bigint := chat.account_named(p_name);
+    v_msg record;
+    v_removed bigint := 0;
+BEGIN
+    IF erase THEN
+        FOR v_msg IN
+            SELECT m.room_id, m.id FROM chat.messages m
+            WHERE m.session_id = 'account-' || v_id AND m.kind = 'message'
+              AND m.removed_at IS NULL
+            ORDER BY m.room_id, m.id
+        LOOP
+            PERFORM chat.remove_message(v_msg.room_id, v_msg.id, 'account-' || v_id, NULL);
+            v_removed := v_removed + 1;
+        END LOOP;
+    END IF;
+    DELETE FROM chat.mutes u WHERE u.name = 'account:' || v_id;
+    DELETE FROM chat.accounts a WHERE a.id = v_id;
+    INSERT INTO chat.moderation_log (actor, action, name)
+    VALUES ('operator ' || session_user, 'delete_account', p_name);
+    RETURN format('deleted %s; %s messages removed', p_name, v_removed);
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.edit_message(p_room text, p_id bigint, p_session text, p_body text, p_window_secs bigint, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT * FROM chat.edit_message(p_room, p_id, p_session, p_body, p_window_secs, p_burst,
+                                    p_per_minute, NULL, NULL, '', 'unknown')
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.edit_message(p_room text, p_id bigint, p_session text, p_body text, p_window_secs bigint, p_burst bigint, p_per_minute bigint, p_account bigint, p_version bigint, p_name_key text, p_client text)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
  LANGUAGE plpgsql
  SECURITY DEFINER
@@ -107,11 +264,10 @@ BEGIN
         ELSIF v_now >= v_msg.sent_at + make_interval(secs => p_window_secs) THEN
             v_status := 'window_closed';
         ELSE
-            SELECT g.until, g.wait_ms INTO v_until, v_wait
-            FROM chat.write_gate(p_room, v_msg.author, p_burst, p_per_minute) g;
-            v_status := CASE WHEN v_until IS NOT NULL THEN 'muted'
-                             WHEN v_wait > 0 THEN 'rate_limited'
-                             ELSE 'edited' END;
+            SELECT g.status, g.until, g.wait_ms INTO v_status, v_until, v_wait
+            FROM chat.writer_gate(p_room, v_msg.author, p_account, p_version, p_name_key,
+                                  p_client, p_burst, p_per_minute) g;
+            v_status := COALESCE(v_status, 'edited');
         END IF;
     END IF;
     IF v_status = 'edited' THEN
@@ -121,7 +277,6 @@ BEGIN
         WHERE m.room_id = p_room AND m.id = p_id
         RETURNING m.* INTO v_msg;
     END IF;
-    -- Nothing of a message the caller may not touch goes back.
     IF v_status IN ('unknown_room', 'unknown_message', 'not_yours') THEN
         v_msg := NULL;
     END IF;
@@ -192,6 +347,53 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.grant_role(p_name text, p_role text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_id bigint := chat.account_named(p_name);
+BEGIN
+    UPDATE chat.accounts a SET role = p_role, version = a.version + 1 WHERE a.id = v_id;
+    INSERT INTO chat.moderation_log (actor, action, name)
+    VALUES ('operator ' || session_user, 'grant_role', p_name || ': ' || p_role);
+    RETURN format('%s is now a %s; they sign in again to act as one', p_name, p_role);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.guest_join(p_name_key text, p_client text, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, wait_ms bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_wait bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM chat.accounts a WHERE a.name_key = p_name_key) THEN
+        RETURN QUERY SELECT 'name_claimed'::text, NULL::bigint;
+        RETURN;
+    END IF;
+    v_wait := chat.take_token('session:' || p_client, p_burst, p_per_minute);
+    IF v_wait > 0 THEN
+        RETURN QUERY SELECT 'rate_limited'::text, v_wait;
+        RETURN;
+    END IF;
+    -- 'unknown' (a host that reported no peer) is no address to mute.
+    IF p_client <> 'unknown' THEN
+        INSERT INTO chat.guest_addresses AS g (name_key, client, first_seen, seen_at)
+        VALUES (p_name_key, p_client, clock_timestamp(), clock_timestamp())
+        ON CONFLICT ON CONSTRAINT guest_addresses_pkey DO UPDATE SET seen_at = EXCLUDED.seen_at;
+    END IF;
+    IF random() < 0.01 THEN
+        DELETE FROM chat.guest_addresses g WHERE g.seen_at < clock_timestamp() - interval '7 days';
+    END IF;
+    RETURN QUERY SELECT 'ok'::text, NULL::bigint;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.health()
  RETURNS bigint
  LANGUAGE sql
@@ -199,6 +401,15 @@ CREATE OR REPLACE FUNCTION chat.health()
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
 AS $function$
     SELECT 1::bigint
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.is_moderator(p_account bigint, p_version bigint)
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT EXISTS (SELECT 1 FROM chat.accounts a
+                   WHERE a.id = p_account AND a.version = p_version AND a.role = 'moderator')
 $function$;
 
 CREATE OR REPLACE FUNCTION chat.leave(p_room text, p_key text)
@@ -240,6 +451,33 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.login_start(p_name_key text, p_client text, p_burst bigint, p_per_minute bigint)
+ RETURNS TABLE(status text, wait_ms bigint, id bigint, name text, role text, version bigint, password_hash text, reset_hash text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_wait bigint;
+BEGIN
+    v_wait := chat.take_token('login:addr:' || p_client, p_burst * 2, p_per_minute * 2);
+    IF v_wait = 0 THEN
+        v_wait := chat.take_token('login:name:' || p_name_key, p_burst, p_per_minute);
+    END IF;
+    IF v_wait > 0 THEN
+        RETURN QUERY SELECT 'rate_limited'::text, v_wait, NULL::bigint, NULL::text, NULL::text,
+                            NULL::bigint, NULL::text, NULL::text;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        SELECT 'ok'::text, 0::bigint, a.id, a.name, a.role, a.version, a.password_hash,
+               CASE WHEN a.reset_until > clock_timestamp() THEN a.reset_hash END
+        FROM (SELECT 1) one
+        LEFT JOIN chat.accounts a ON a.name_key = p_name_key;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.messages_page(p_room text, p_after bigint, p_before bigint, p_max bigint)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text)
  LANGUAGE sql
@@ -250,6 +488,57 @@ AS $function$
            e.author, e.body, e.client_id, e.sent_at
     FROM chat.room_events(p_room, p_after, p_before, p_max) e
     WHERE e.status <> 'event' OR e.event = 'message'
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.mute(p_name text, p_name_key text, p_room text, p_secs bigint, p_moderator text, p_account bigint, p_version bigint, p_recent_secs bigint)
+ RETURNS TABLE(status text, name text, room text, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_scope text := COALESCE(p_room, '*');
+    v_until timestamptz;
+    v_target bigint;
+    v_origin text := 'name:' || p_name_key;
+BEGIN
+    IF p_account IS NOT NULL AND NOT chat.is_moderator(p_account, p_version) THEN
+        RETURN QUERY SELECT 'not_moderator'::text, p_name, p_room, NULL::text;
+        RETURN;
+    END IF;
+    IF p_room IS NOT NULL AND NOT EXISTS (SELECT 1 FROM chat.rooms r WHERE r.id = p_room) THEN
+        RETURN QUERY SELECT 'unknown_room'::text, p_name, p_room, NULL::text;
+        RETURN;
+    END IF;
+    DELETE FROM chat.mutes u
+    WHERE u.scope = v_scope AND (u.origin = v_origin OR (u.origin IS NULL AND u.name = lower(p_name)));
+    IF p_secs <= 0 THEN
+        INSERT INTO chat.moderation_log (actor, actor_account, action, room_id, name)
+        VALUES (p_moderator, p_account, 'unmute', p_room, p_name);
+        RETURN QUERY SELECT 'unmuted'::text, p_name, p_room, NULL::text;
+        RETURN;
+    END IF;
+    v_until := clock_timestamp() + make_interval(secs => p_secs);
+    SELECT a.id INTO v_target FROM chat.accounts a WHERE a.name_key = p_name_key;
+    INSERT INTO chat.mutes AS u (name, scope, until, origin)
+    SELECT k, v_scope, v_until, v_origin
+    FROM (
+        SELECT 'account:' || v_target AS k WHERE v_target IS NOT NULL
+        UNION SELECT v_origin WHERE v_target IS NULL
+        UNION SELECT lower(p_name) WHERE v_target IS NULL
+        UNION SELECT 'addr:' || g.client FROM chat.guest_addresses g
+              WHERE v_target IS NULL AND g.name_key = p_name_key
+                AND g.seen_at > clock_timestamp() - make_interval(secs => p_recent_secs)
+    ) keys
+    ON CONFLICT ON CONSTRAINT mutes_pkey
+    DO UPDATE SET until = greatest(u.until, EXCLUDED.until), origin = EXCLUDED.origin,
+                  since = CASE WHEN u.until > clock_timestamp() THEN u.since
+                               ELSE EXCLUDED.since END;
+    INSERT INTO chat.moderation_log (actor, actor_account, action, room_id, name, until)
+    VALUES (p_moderator, p_account, 'mute', p_room, p_name, v_until);
+    RETURN QUERY SELECT 'muted'::text, p_name, p_room, chat.format_ts(v_until);
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION chat.mute_name(p_name text, p_room text, p_secs bigint, p_moderator text)
@@ -429,6 +718,16 @@ $function$;
 
 CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_session text, p_burst bigint, p_per_minute bigint)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT * FROM chat.post_message(p_room, p_author, p_body, p_client_id, p_session, p_burst,
+                                    p_per_minute, NULL, NULL, '', 'unknown')
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_session text, p_burst bigint, p_per_minute bigint, p_account bigint, p_version bigint, p_name_key text, p_client text)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
@@ -444,18 +743,17 @@ BEGIN
         v_status := 'unknown_room';
     ELSE
         -- A retry of a stored message is answered with it, whatever else
-        -- has changed since (a mute, an empty bucket).
+        -- has changed since.
         SELECT m.* INTO v_msg
         FROM chat.messages m
         WHERE m.room_id = p_room AND m.author = p_author AND m.client_id = p_client_id;
         IF FOUND THEN
             v_status := 'replayed';
         ELSE
-            SELECT g.until, g.wait_ms INTO v_until, v_wait
-            FROM chat.write_gate(p_room, p_author, p_burst, p_per_minute) g;
-            v_status := CASE WHEN v_until IS NOT NULL THEN 'muted'
-                             WHEN v_wait > 0 THEN 'rate_limited'
-                             ELSE 'created' END;
+            SELECT g.status, g.until, g.wait_ms INTO v_status, v_until, v_wait
+            FROM chat.writer_gate(p_room, p_author, p_account, p_version, p_name_key, p_client,
+                                  p_burst, p_per_minute) g;
+            v_status := COALESCE(v_status, 'created');
         END IF;
     END IF;
     IF v_status = 'created' THEN
@@ -547,6 +845,42 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.remove_message(p_room text, p_id bigint, p_session text, p_moderator text, p_account bigint, p_version bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_moderator text := p_moderator;
+    v_row record;
+BEGIN
+    IF p_account IS NOT NULL THEN
+        IF chat.writer_status(NULL, p_account, p_version, NULL, false) IS NOT NULL THEN
+            RETURN QUERY SELECT 'signed_out'::text, e.*, NULL::bigint, NULL::text
+                         FROM chat.event_row(NULL::chat.messages) e;
+            RETURN;
+        END IF;
+        IF NOT chat.is_moderator(p_account, p_version) THEN
+            v_moderator := NULL;
+        END IF;
+    END IF;
+    SELECT * INTO v_row FROM chat.remove_message(p_room, p_id, p_session, v_moderator);
+    -- The removal above logged a moderator's action under its name; the
+    -- log names its account too.
+    IF v_row.status = 'removed' AND v_moderator IS NOT NULL AND p_account IS NOT NULL THEN
+        UPDATE chat.moderation_log l SET actor_account = p_account
+        WHERE l.id = (SELECT max(l2.id) FROM chat.moderation_log l2
+                      WHERE l2.action = 'remove' AND l2.room_id = p_room AND l2.message_id = p_id);
+    END IF;
+    RETURN QUERY SELECT v_row.status, v_row.id, v_row.room, v_row.author, v_row.body,
+                        v_row.client_id, v_row.sent_at, v_row.event, v_row.target,
+                        v_row.session, v_row.edited_at, v_row.removed_at, v_row.removed_by,
+                        v_row.retry_after_ms, v_row.until;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.replay_lag_ms()
  RETURNS bigint
  LANGUAGE sql
@@ -560,6 +894,27 @@ AS $function$
         ELSE greatest(0, COALESCE(
             (extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000)::bigint, 0))
     END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.reset_password(p_name text)
+ RETURNS text
+ LANGUAGE plpgsql
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+DECLARE
+    v_id bigint := chat.account_named(p_name);
+    -- gen_random_uuid draws from the server's strong random source.
+    v_code text := replace(gen_random_uuid()::text, '-', '');
+BEGIN
+    UPDATE chat.accounts a
+    SET password_hash = '!', version = a.version + 1,
+        reset_hash = encode(sha256(convert_to(v_code, 'UTF8')), 'hex'),
+        reset_until = clock_timestamp() + interval '24 hours'
+    WHERE a.id = v_id;
+    INSERT INTO chat.moderation_log (actor, action, name)
+    VALUES ('operator ' || session_user, 'reset_password', p_name);
+    RETURN v_code;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION chat.room_events(p_room text, p_after bigint, p_before bigint, p_max bigint)
@@ -608,6 +963,17 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.room_list()
+ RETURNS TABLE(id text, title text, last_message_id bigint, members_only boolean)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT r.id, r.title, r.last_message_id, r.members_only
+    FROM chat.rooms r
+    ORDER BY r.created_at, r.id
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.send_message(p_room text, p_author text, p_body text, p_client_id text)
  RETURNS TABLE(id bigint, room text, author text, body text, client_id text, sent_at text, created boolean)
  LANGUAGE plpgsql
@@ -633,6 +999,54 @@ CREATE OR REPLACE FUNCTION chat.session_allowed(p_client text, p_burst bigint, p
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
 AS $function$
     SELECT chat.take_token('session:' || p_client, p_burst, p_per_minute)
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.set_members_only(p_room text, p_members_only bigint, p_moderator text, p_account bigint, p_version bigint)
+ RETURNS TABLE(status text, id text, title text, last_message_id bigint, members_only boolean)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF p_account IS NOT NULL AND NOT chat.is_moderator(p_account, p_version) THEN
+        RETURN QUERY SELECT 'not_moderator'::text, NULL::text, NULL::text, NULL::bigint,
+                            NULL::boolean;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        UPDATE chat.rooms r SET members_only = (p_members_only <> 0)
+        WHERE r.id = p_room
+        RETURNING 'ok'::text, r.id, r.title, r.last_message_id, r.members_only;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'unknown_room'::text, NULL::text, NULL::text, NULL::bigint,
+                            NULL::boolean;
+        RETURN;
+    END IF;
+    INSERT INTO chat.moderation_log (actor, actor_account, action, room_id)
+    VALUES (p_moderator, p_account,
+            CASE WHEN p_members_only <> 0 THEN 'members_only' ELSE 'open_room' END, p_room);
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.set_password(p_id bigint, p_version bigint, p_hash text)
+ RETURNS TABLE(status text, version bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+        UPDATE chat.accounts a
+        SET password_hash = p_hash, version = a.version + 1, reset_hash = NULL,
+            reset_until = NULL
+        WHERE a.id = p_id AND a.version = p_version
+        RETURNING 'changed'::text, a.version;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'stale'::text, NULL::bigint;
+    END IF;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION chat.take_token(p_key text, p_burst bigint, p_per_minute bigint)
@@ -680,4 +1094,60 @@ BEGIN
         wait_ms := chat.take_token('post:' || p_room || ':' || p_author, p_burst, p_per_minute);
     END IF;
 END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.writer_gate(p_room text, p_author text, p_account bigint, p_version bigint, p_name_key text, p_client text, p_burst bigint, p_per_minute bigint, OUT status text, OUT until timestamp with time zone, OUT wait_ms bigint)
+ RETURNS record
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    status := chat.writer_status(p_room, p_account, p_version, p_name_key, true);
+    IF status IS NOT NULL THEN
+        RETURN;
+    END IF;
+    until := chat.writer_muted_until(p_room, p_account, p_author, p_name_key, p_client);
+    IF until IS NOT NULL THEN
+        status := 'muted';
+        RETURN;
+    END IF;
+    wait_ms := chat.take_token('post:' || p_room || ':' || p_author, p_burst, p_per_minute);
+    IF wait_ms > 0 THEN
+        status := 'rate_limited';
+    END IF;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.writer_muted_until(p_room text, p_account bigint, p_author text, p_name_key text, p_client text)
+ RETURNS timestamp with time zone
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT max(u.until)
+    FROM chat.mutes u
+    WHERE u.scope IN (p_room, '*') AND u.until > clock_timestamp()
+      AND CASE
+          WHEN p_account IS NOT NULL THEN u.name = 'account:' || p_account
+          WHEN u.name = 'addr:' || p_client THEN NOT EXISTS (
+              SELECT 1 FROM chat.guest_addresses g
+              WHERE g.name_key = p_name_key AND g.client = p_client AND g.first_seen < u.since)
+          ELSE u.name IN ('name:' || p_name_key, lower(p_author))
+      END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.writer_status(p_room text, p_account bigint, p_version bigint, p_name_key text, p_room_rule boolean)
+ RETURNS text
+ LANGUAGE sql
+ STABLE
+AS $function$
+    SELECT CASE
+        WHEN p_account IS NOT NULL THEN
+            CASE WHEN EXISTS (SELECT 1 FROM chat.accounts a
+                              WHERE a.id = p_account AND a.version = p_version)
+                 THEN NULL ELSE 'signed_out' END
+        WHEN EXISTS (SELECT 1 FROM chat.accounts a WHERE a.name_key = p_name_key)
+            THEN 'name_claimed'
+        WHEN p_room_rule AND EXISTS (SELECT 1 FROM chat.rooms r
+                                     WHERE r.id = p_room AND r.members_only)
+            THEN 'members_only'
+    END
 $function$;

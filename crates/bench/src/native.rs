@@ -68,12 +68,13 @@ async fn handle(server: &Server, req: Request<Incoming>, peer: String) -> Respon
 
 /// Bytes that differ for every session this server issues: enough for the
 /// benchmark's own sessions (their ids only need to differ, not be secret).
-fn random() -> [u8; 16] {
+fn random() -> [u8; 32] {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    bytes[8..].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    bytes[8..16].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    bytes[16..24].copy_from_slice(&NEXT.fetch_add(1, Ordering::Relaxed).to_be_bytes());
     bytes
 }
 

@@ -304,11 +304,11 @@ pub mod config {
     }
 }
 
-/// 16 random bytes from the host (WASI random), for a new session's id.
-/// Without them no session can be issued safely: `None`, and the caller
-/// answers 503.
-pub fn random_bytes() -> Option<[u8; 16]> {
-    let mut bytes = [0u8; 16];
+/// 32 random bytes from the host (WASI random): a new session's id and a
+/// password hash's salt. Without them neither can be made safely: `None`,
+/// and the caller answers 500.
+pub fn random_bytes() -> Option<[u8; 32]> {
+    let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).ok().map(|()| bytes)
 }
 

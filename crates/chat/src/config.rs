@@ -18,7 +18,7 @@ use std::fmt;
 
 /// Every variable the chat reads, with its default (`None`: no default, the
 /// feature needs a value). `spin.toml` declares the same defaults.
-pub const VARIABLES: [(&str, Option<&str>); 14] = [
+pub const VARIABLES: [(&str, Option<&str>); 16] = [
     ("database_url", None),
     ("database_read_url", Some("")),
     ("replica_max_lag_ms", Some("1000")),
@@ -30,6 +30,8 @@ pub const VARIABLES: [(&str, Option<&str>); 14] = [
     ("posts_per_minute", Some("60")),
     ("session_burst", Some("10")),
     ("sessions_per_minute", Some("20")),
+    ("login_burst", Some("10")),
+    ("logins_per_minute", Some("5")),
     ("trusted_proxies", Some("")),
     ("edit_window_secs", Some("900")),
     ("shared_cache_ms", Some("250")),
@@ -47,13 +49,17 @@ pub struct Config {
     /// The key before the last rotation, if any: tokens it signed are still
     /// accepted until they expire, so a rotation logs nobody out.
     pub previous_session_secret: Vec<u8>,
-    /// Bearer token for creating rooms; empty disables room creation.
+    /// The operator's bootstrap and break-glass moderator credential (a
+    /// bearer token); empty (the default) turns it off, and moderators are
+    /// accounts with the role.
     pub admin_token: String,
     pub session_ttl_secs: i64,
     /// Posts per author per room.
     pub post_limit: Limit,
     /// New sessions per client address.
     pub session_limit: Limit,
+    /// Sign-in attempts per name (and twice as many per client address).
+    pub login_limit: Limit,
     /// Proxies whose `X-Forwarded-For` is believed (IPs or CIDR blocks,
     /// comma-separated); empty: none.
     pub trusted_proxies: String,
@@ -239,6 +245,10 @@ pub fn load(get: impl Fn(&str) -> Option<String>) -> (Settings, Vec<Warning>) {
             burst: r.number("session_burst", 0, u32::MAX),
             per_minute: r.number("sessions_per_minute", 0, u32::MAX),
         },
+        login_limit: Limit {
+            burst: r.number("login_burst", 0, u32::MAX / 2),
+            per_minute: r.number("logins_per_minute", 0, u32::MAX / 2),
+        },
         trusted_proxies,
         edit_window_secs: r.number("edit_window_secs", 0, 366 * 24 * 60 * 60),
         shared_cache_ms: r.number("shared_cache_ms", 0, MAX_SHARED_CACHE_MS),
@@ -281,6 +291,10 @@ mod tests {
         assert_eq!(
             (s.api.session_limit.burst, s.api.session_limit.per_minute),
             (10, 20)
+        );
+        assert_eq!(
+            (s.api.login_limit.burst, s.api.login_limit.per_minute),
+            (10, 5)
         );
         assert_eq!(s.api.edit_window_secs, 900);
         assert_eq!(s.api.edit_window_secs, DEFAULT_EDIT_WINDOW_SECS);

@@ -11,10 +11,15 @@
 //!   bodies, client ids and the paging query (`after`/`before`/`limit`).
 //! - [`net`]: which address a request came from (for limits per address).
 //! - [`time`]: RFC 3339 formatting of unix seconds (no date-time crate).
-//! - [`token`]: stateless HMAC-SHA256 session tokens.
+//! - [`token`]: stateless HMAC-SHA256 session tokens (a guest's, or an
+//!   account's with its id and version).
+//! - [`names`]: when two names are one name (the key a claimed name is
+//!   unique by: NFKC, case folding, the confusable skeleton).
+//! - [`password`]: Argon2id hashes of passwords, and checking one in the
+//!   same time whether or not the account exists.
 //! - [`model`]: the exact JSON shapes of the API and strict body parsing.
 //! - [`store`]: the [`Store`] trait and one file per operation (post, edit,
-//!   remove, mute, presence, poll, page, rooms, session, health), each with
+//!   remove, mute, presence, poll, page, rooms, accounts, health), each with
 //!   its outcome, its SQL statement, how its rows read, where it may run and
 //!   what it does in memory.
 //! - [`replica`]: a store that reads from a streaming replica when it is
@@ -37,7 +42,9 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod model;
+pub mod names;
 pub mod net;
+pub mod password;
 pub mod replica;
 pub mod store;
 /// The SQL every store operation shares (it lives under [`store`]).

@@ -19,6 +19,10 @@ pub struct Room {
     pub id: String,
     pub title: String,
     pub last_message_id: i64,
+    /// Whether only accounts may post here (guests read). In the room list
+    /// and a room's settings; a poll's rooms leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_only: Option<bool>,
 }
 
 /// `{"rooms": [Room]}`
@@ -133,6 +137,8 @@ pub struct SessionReply {
     pub session: String,
     /// How long after sending a message its session may edit it.
     pub edit_window_secs: i64,
+    /// `guest`, `member` or `moderator`.
+    pub role: String,
 }
 
 /// `{"status": "ok"}`
@@ -141,10 +147,32 @@ pub struct Health {
     pub status: String,
 }
 
-/// Body of `POST /api/session`.
+/// Body of `POST /api/session`: a guest's name, or an account's name and
+/// password.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NewSession {
     pub name: String,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// Body of `POST /api/accounts`: claims a name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewAccount {
+    pub name: String,
+    pub password: String,
+}
+
+/// Body of `POST /api/accounts/password`: the current password, or a reset
+/// code from the operator, and the new password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewPassword {
+    pub name: String,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub reset_code: Option<String>,
+    pub new_password: String,
 }
 
 /// Body of `POST /api/rooms`.
@@ -152,6 +180,20 @@ pub struct NewSession {
 pub struct NewRoom {
     pub id: String,
     pub title: String,
+    #[serde(default)]
+    pub members_only: bool,
+}
+
+/// Body of `PATCH /api/rooms/{room}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RoomSettings {
+    pub members_only: bool,
+}
+
+/// `{"room": Room}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEnvelope {
+    pub room: Room,
 }
 
 /// Body of `POST /api/rooms/{room}/messages`.
@@ -322,6 +364,7 @@ mod tests {
                 id: "general".into(),
                 title: "General".into(),
                 last_message_id: 17,
+                members_only: None,
             }],
         };
         assert_eq!(
@@ -391,10 +434,11 @@ mod tests {
             expires_at: "2026-11-28T04:06:08Z".into(),
             session: "s1".into(),
             edit_window_secs: 900,
+            role: "guest".into(),
         };
         assert_eq!(
             serde_json::to_string(&s).unwrap(),
-            r#"{"token":"t.s","name":"alice","expires_at":"2026-11-28T04:06:08Z","session":"s1","edit_window_secs":900}"#
+            r#"{"token":"t.s","name":"alice","expires_at":"2026-11-28T04:06:08Z","session":"s1","edit_window_secs":900,"role":"guest"}"#
         );
         assert_eq!(
             serde_json::to_string(&Health {

@@ -163,6 +163,7 @@ mod tests {
                 .take(if i <= on_replica { 2 } else { 1 })
             {
                 block_on(store.run(&Post {
+                    writer: Default::default(),
                     room: "general",
                     author: "a",
                     body: "m",
@@ -217,6 +218,7 @@ mod tests {
         }));
         assert_eq!(page.unwrap().unwrap().len(), 3);
         let sent = block_on(store.run(&Post {
+            writer: Default::default(),
             room: "general",
             author: "b",
             body: "x",
@@ -327,10 +329,13 @@ mod tests {
     fn a_room_the_replica_does_not_know_yet_is_read_from_the_primary() {
         let (store, _) = pair(1, 1);
         block_on(store.run(&CreateRoom {
+            members_only: false,
+            by: crate::store::Moderator::OPERATOR,
             id: "fresh",
             title: "Fresh",
         }))
         .unwrap()
+        .done()
         .unwrap();
         let q = PollQuery {
             room: "fresh".into(),
@@ -403,6 +408,7 @@ mod tests {
         assert_eq!(ids(&p), vec![1, 2, 3]);
         assert!(
             block_on(store.run(&Post {
+                writer: Default::default(),
                 room: "general",
                 author: "a",
                 body: "m",

@@ -2,8 +2,13 @@
 //!
 //! A token is `base64url(payload) "." base64url(HMAC-SHA256(secret, base64url(payload)))`
 //! with the payload `{"n": name, "e": expires_unix, "s": session_id}` (both
-//! parts unpadded). The session id is random; messages record it, and only
-//! that session may edit or remove them. Tokens issued before session ids
+//! parts unpadded). A guest's session id is random; messages record it, and
+//! only that session may edit or remove them. A session of an account adds
+//! `"a": account_id, "v": version` (and `"m": true` for a moderator), and
+//! its session id is `account-<id>`, the same on every device, so an
+//! account's messages stay its own. The version is the account's when the
+//! session was issued: a password change raises it, and the database then
+//! refuses the older sessions' writes. Tokens issued before session ids
 //! existed have no `s`: they still read and post.
 //! No session table is needed: any component instance holding the secret can
 //! check a token, which suits short-lived WebAssembly instances. The price is
@@ -43,6 +48,26 @@ pub struct Claims {
     pub name: String,
     /// None for a token issued before sessions had ids.
     pub session: Option<String>,
+    /// The account, for a session of one; None for a guest.
+    pub account: Option<AccountClaim>,
+}
+
+/// The account a session belongs to, as it was when the session began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountClaim {
+    pub id: i64,
+    /// The account's version then (see the module doc).
+    pub version: i64,
+    /// Whether it held the moderator role then (the database checks it
+    /// again at every moderator action).
+    pub moderator: bool,
+}
+
+impl AccountClaim {
+    /// The session id of every session of this account.
+    pub fn session_id(&self) -> String {
+        format!("account-{}", self.id)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,6 +76,12 @@ struct Payload {
     e: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     s: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    v: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    m: bool,
 }
 
 /// A session id from 16 random bytes: 22 URL-safe characters.
@@ -90,11 +121,44 @@ pub fn issue_session(
     now_unix: i64,
     ttl_secs: i64,
 ) -> Session {
+    sign(name, session, None, secret, now_unix, ttl_secs)
+}
+
+/// Issues a token for a session of `account`, whose name is `name`.
+pub fn issue_account(
+    name: &str,
+    account: AccountClaim,
+    secret: &[u8],
+    now_unix: i64,
+    ttl_secs: i64,
+) -> Session {
+    let session = account.session_id();
+    sign(
+        name,
+        Some(&session),
+        Some(account),
+        secret,
+        now_unix,
+        ttl_secs,
+    )
+}
+
+fn sign(
+    name: &str,
+    session: Option<&str>,
+    account: Option<AccountClaim>,
+    secret: &[u8],
+    now_unix: i64,
+    ttl_secs: i64,
+) -> Session {
     let expires_at_unix = now_unix.saturating_add(ttl_secs);
     let payload = Payload {
         n: name.to_string(),
         e: expires_at_unix,
         s: session.map(str::to_string),
+        a: account.map(|a| a.id),
+        v: account.map(|a| a.version),
+        m: account.is_some_and(|a| a.moderator),
     };
     // A struct of a String and an i64 always serialises.
     let json = serde_json::to_vec(&payload).expect("payload serialises");
@@ -171,9 +235,20 @@ pub fn claims(token: &str, secret: &[u8], now_unix: i64) -> Result<Claims, ApiEr
             "the session token has expired; create a new session with POST /api/session",
         ));
     }
+    let account = match (payload.a, payload.v) {
+        (Some(id), Some(version)) => Some(AccountClaim {
+            id,
+            version,
+            moderator: payload.m,
+        }),
+        (None, None) if !payload.m => None,
+        // Signed by us, so never seen; refused rather than half-believed.
+        _ => return Err(invalid()),
+    };
     Ok(Claims {
         name: payload.n,
         session: payload.s,
+        account,
     })
 }
 
@@ -193,7 +268,8 @@ mod tests {
             claims(&s.token, SECRET, NOW).unwrap(),
             Claims {
                 name: "alice".into(),
-                session: Some(id)
+                session: Some(id),
+                account: None,
             }
         );
         let old = issue("bob", SECRET, NOW, 60);
@@ -201,6 +277,36 @@ mod tests {
         // A token of the previous release, byte for byte: {"n":"bob","e":...}.
         let payload = URL_SAFE_NO_PAD.encode(format!(r#"{{"n":"bob","e":{}}}"#, NOW + 60));
         assert_eq!(old.token.split_once('.').unwrap().0, payload);
+    }
+
+    #[test]
+    fn an_account_session_carries_the_account() {
+        let acct = AccountClaim {
+            id: 42,
+            version: 3,
+            moderator: true,
+        };
+        let s = issue_account("Alice", acct, SECRET, NOW, 60);
+        let c = claims(&s.token, SECRET, NOW).unwrap();
+        assert_eq!(c.account, Some(acct));
+        assert_eq!(c.session.as_deref(), Some("account-42"));
+        assert_eq!(c.name, "Alice");
+        let member = AccountClaim {
+            moderator: false,
+            ..acct
+        };
+        let s = issue_account("Alice", member, SECRET, NOW, 60);
+        let json = URL_SAFE_NO_PAD
+            .decode(s.token.split_once('.').unwrap().0)
+            .unwrap();
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"n":"Alice","e":{},"s":"account-42","a":42,"v":3}}"#,
+                NOW + 60
+            )
+            .as_bytes()
+        );
     }
 
     #[test]

@@ -51,6 +51,12 @@ fn named_paths(text: &str) -> Vec<String> {
     let bytes = code.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // Paths are ASCII: the middle of a character (a name in a test
+        // string, say) starts none.
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
         let rest = &code[i..];
         let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         let root = ["crate::", "super::", "self::"]

@@ -199,7 +199,7 @@ fn rooms_list_and_admin_creation() {
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(
         r.json(),
-        json!({"id": "rust", "title": "Rust", "last_message_id": 0})
+        json!({"id": "rust", "title": "Rust", "last_message_id": 0, "members_only": false})
     );
     let r = c.post_json("/api/rooms", Some(e2e::ADMIN_TOKEN), &new);
     assert_eq!(r.status, 409);
@@ -218,11 +218,26 @@ fn rooms_list_and_admin_creation() {
     let r = send(&c.agent, "DELETE", &runner.url("/api/rooms"), &[], None);
     assert_eq!(r.status, 405);
 
-    // With no admin token configured, creating rooms is switched off.
+    // With no admin token configured (the default), the old one is just
+    // an invalid token, and a guest is no moderator.
     let locked = RunnerConfig::chat(&db).set("admin_token", "").start();
     let c2 = Client::new(&locked);
-    let r = c2.post_json("/api/rooms", Some(""), &json!({"id": "go", "title": "Go"}));
-    assert_eq!(r.status, 403, "{}", r.body);
+    let go = json!({"id": "go", "title": "Go"});
+    let r = c2.post_json("/api/rooms", Some(e2e::ADMIN_TOKEN), &go);
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (401, "invalid_token"),
+        "{}",
+        r.body
+    );
+    let guest = c2.login("guest");
+    let r = c2.post_json("/api/rooms", Some(&guest), &go);
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (403, "not_moderator"),
+        "{}",
+        r.body
+    );
 }
 
 #[test]
@@ -397,11 +412,12 @@ fn database_down_is_503_without_internals() {
             r.body
         );
     }
-    // Sessions need no database.
+    // Nor can a guest join: whether an account holds the name is in the
+    // database.
+    let r = c.post_json("/api/session", None, &json!({"name": "x"}));
     assert_eq!(
-        c.post_json("/api/session", None, &json!({"name": "x"}))
-            .status,
-        201
+        (r.status, r.error_code().as_str()),
+        (503, "database_unavailable")
     );
 }
 

@@ -226,7 +226,7 @@ fn whole_api_under_strict_spin_settings() {
     let created = ok(&api.post("/api/rooms", Some(ADMIN_TOKEN), &rust), 201);
     assert_eq!(
         created,
-        json!({"id": "rust", "title": "Rust", "last_message_id": 0})
+        json!({"id": "rust", "title": "Rust", "last_message_id": 0, "members_only": false})
     );
     // An id that is taken is an outcome of the same SQL call, not an error.
     let taken = json!({"id": "rust", "title": "Another title"});
@@ -868,7 +868,7 @@ fn events_moderation_and_presence(api: &Api, db: &TestDb, alice: &str, bob: &str
 fn failure_paths_under_strict_spin_settings() {
     let db = TestDb::new();
     // The database cannot be reached: 503 with Retry-After on every route
-    // that needs it; sessions need none.
+    // that needs it.
     let down = RunnerConfig::chat(&db)
         .set(
             "database_url",
@@ -887,8 +887,25 @@ fn failure_paths_under_strict_spin_settings() {
         error(&r, 503, "database_unavailable");
         assert!(r.header("retry-after").is_some(), "{path}");
     }
-    let token = ok(&api.post("/api/session", None, &json!({"name": "x"})), 201);
-    let token = token["token"].as_str().unwrap().to_string();
+    // A guest's session needs the database (is the name an account's?).
+    error(
+        &api.post("/api/session", None, &json!({"name": "x"})),
+        503,
+        "database_unavailable",
+    );
+    // A session issued before the database went away still posts into a
+    // 503, not a 500.
+    let token = chat::token::issue_session(
+        "x",
+        Some("contract-session"),
+        e2e::SESSION_SECRET.as_bytes(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+        600,
+    )
+    .token;
     let r = api.post(
         "/api/rooms/general/messages",
         Some(&token),

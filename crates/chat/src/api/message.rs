@@ -1,9 +1,9 @@
 //! `PATCH|DELETE /api/rooms/{room}/messages/{id}`: a session edits its own
 //! message (within the edit window) or removes it (any time); a moderator
-//! (the admin token) removes any message. Each is a new event of the room,
+//! (an account with the role, or the admin token) removes any message. Each is a new event of the room,
 //! with the room's next id, so every open page learns of it by its poll.
-use super::auth::{bearer, is_admin, missing_token, moderator, session_claims};
-use super::reply::{Reply, muted, reply, too_fast, unknown_room};
+use super::auth::{WriterOf, bearer, is_admin, missing_token, moderator_creds, session_claims};
+use super::reply::{Reply, muted, refused, reply, too_fast, unknown_room};
 use super::request::Request;
 use crate::config::Config;
 
@@ -100,6 +100,7 @@ async fn edit_message(
     let claims = session_claims(req, cfg, now_unix)?;
     let new: EditMessage = parse_json(req.content_type, req.body)?;
     let body = validate::message_body(&new.body)?;
+    let writer = WriterOf::new(req, cfg, &claims);
     let edit = Edit {
         room,
         id,
@@ -107,6 +108,7 @@ async fn edit_message(
         body: &body,
         window_secs: cfg.edit_window_secs,
         limit: cfg.post_limit,
+        writer: writer.writer(),
     };
     match store.run(&edit).await? {
         // The same answer for an edit and its retry.
@@ -134,6 +136,7 @@ async fn edit_message(
             "you are posting or editing in this room too fast",
             retry_after_secs,
         )),
+        Edited::Refused(refusal) => Err(refused(refusal)),
     }
 }
 
@@ -147,23 +150,52 @@ async fn remove_message(
 ) -> Result<Reply, ApiError> {
     let id = target(room, id)?;
     let given = bearer(req.authorization).ok_or_else(missing_token)?;
-    let actor;
-    let claims;
-    let by = if is_admin(cfg, given) {
-        actor = moderator(req, cfg);
-        Remover::Moderator(&actor)
+    // The admin token, or a session that says it is a moderator's, removes
+    // as a moderator (the database checks an account still holds the
+    // role); any other session as the author.
+    let claims = if is_admin(cfg, given) {
+        None
     } else {
-        claims = session_claims(req, cfg, now_unix)?;
-        Remover::Author(claims.session.as_deref())
+        Some(session_claims(req, cfg, now_unix)?)
     };
-    match store.run(&Remove { room, id, by }).await? {
+    let says_moderator = claims
+        .as_ref()
+        .is_none_or(|c| c.account.is_some_and(|a| a.moderator));
+    let creds = if says_moderator {
+        Some(moderator_creds(
+            req,
+            cfg,
+            now_unix,
+            "removing others' messages",
+        )?)
+    } else {
+        None
+    };
+    let session = claims.as_ref().and_then(|c| c.session.as_deref());
+    let by = match &creds {
+        Some(m) => Remover::Moderator(m.moderator().actor, session),
+        None => Remover::Author(session),
+    };
+    let account = claims
+        .as_ref()
+        .and_then(|c| WriterOf::new(req, cfg, c).writer().account);
+    match store
+        .run(&Remove {
+            room,
+            id,
+            by,
+            account,
+        })
+        .await?
+    {
         // Removing twice is the same answer, and changes nothing.
         Removed::Removed(message) | Removed::AlreadyRemoved(message) => {
             Ok(Reply::json(200, &MessageEnvelope { message }))
         }
         Removed::UnknownRoom => Err(unknown_room()),
         Removed::UnknownMessage => Err(unknown_message()),
-        Removed::NotYours => Err(not_yours(matches!(by, Remover::Author(Some(_))), "remove")),
+        Removed::NotYours => Err(not_yours(session.is_some(), "remove")),
+        Removed::SignedOut => Err(refused(crate::store::Refusal::SignedOut)),
     }
 }
 

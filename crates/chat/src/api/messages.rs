@@ -1,7 +1,7 @@
 //! `GET|POST /api/rooms/{room}/messages`: pages of the room's events with
 //! the cursor, and posts that are idempotent per (room, author, client_id).
-use super::auth::session_claims;
-use super::reply::{Reply, muted, reply, too_fast, unknown_room};
+use super::auth::{WriterOf, session_claims};
+use super::reply::{Reply, muted, refused, reply, too_fast, unknown_room};
 use super::request::Request;
 use crate::config::Config;
 
@@ -79,6 +79,7 @@ async fn post_message(
     let new: NewMessage = parse_json(req.content_type, req.body)?;
     let body = validate::message_body(&new.body)?;
     let client_id = validate::client_id(&new.client_id)?;
+    let writer = WriterOf::new(req, cfg, &claims);
     let post = Post {
         room,
         author: &claims.name,
@@ -86,6 +87,7 @@ async fn post_message(
         client_id: &client_id,
         session: claims.session.as_deref(),
         limit: cfg.post_limit,
+        writer: writer.writer(),
     };
     // 201 for a new message, 200 for a replay, so a retrying client can
     // tell (if it cares) that its earlier attempt had in fact succeeded.
@@ -105,6 +107,7 @@ async fn post_message(
             retry_after_secs,
         )),
         Posted::Muted { until } => Err(muted(&until)),
+        Posted::Refused(refusal) => Err(refused(refusal)),
     }
 }
 
@@ -416,16 +419,16 @@ mod tests {
     #[test]
     fn unknown_routes_under_rooms() {
         let store = MemStore::seeded();
+        // (`/api/rooms/general` is a room's settings: PATCH only, a 405.)
         for path in [
-            "/api/rooms/general",
             "/api/rooms/general/",
             "/api/rooms/general/messages/",
             "/api/rooms/general/messages/1/x",
             "/api/rooms/general/presence/x",
             "/api/rooms/general/presences",
             "/api/rooms/a/b/messages",
+            "/api/rooms/general/",
             "/api/rooms//messages",
-            "/api/rooms/messages",
             "/api/roomsX/general/messages",
         ] {
             let r = dispatch(&req("GET", path, ""), &cfg(), NOW, &store);

@@ -8,7 +8,8 @@
 //! This file is the router: [`ROUTES`] lists each path, its methods, its
 //! `spin.toml` component and each method's [`Op`]; [`handle`] finds the
 //! route, answers 404 or 405 from the table, and calls the operation in its
-//! module, one per resource: `session`, `rooms`, `mutes`, `messages` (a
+//! module, one per resource: `session`, `accounts`, `rooms` (the list, a
+//! new room, a room's settings), `mutes`, `messages` (a
 //! room's events: read and post), `message` (one message: edit and remove),
 //! `presence`, `poll` and `health`. Beside them what they share: `request`
 //! (the [`Request`] and the host's [`Context`]), `reply` (the [`Reply`],
@@ -21,6 +22,7 @@ use crate::error::ApiError;
 use crate::store::Store;
 use routes::Route;
 
+mod accounts;
 mod auth;
 mod contract;
 mod health;
@@ -49,8 +51,11 @@ pub use request::{Context, Request};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Join,
+    Register,
+    ChangePassword,
     ListRooms,
     CreateRoom,
+    SetRoom,
     Mute,
     ReadMessages,
     PostMessage,
@@ -74,6 +79,16 @@ pub const ROUTES: &[Route<Op>] = &[
         methods: &[("POST", Op::Join)],
     },
     Route {
+        path: "/api/accounts",
+        component: "session",
+        methods: &[("POST", Op::Register)],
+    },
+    Route {
+        path: "/api/accounts/password",
+        component: "session",
+        methods: &[("POST", Op::ChangePassword)],
+    },
+    Route {
         path: "/api/rooms",
         component: "rooms",
         methods: &[("GET", Op::ListRooms), ("POST", Op::CreateRoom)],
@@ -82,6 +97,11 @@ pub const ROUTES: &[Route<Op>] = &[
         path: "/api/mutes",
         component: "rooms",
         methods: &[("POST", Op::Mute)],
+    },
+    Route {
+        path: "/api/rooms/{room}",
+        component: "messages",
+        methods: &[("PATCH", Op::SetRoom)],
     },
     Route {
         path: "/api/rooms/{room}/messages",
@@ -132,9 +152,12 @@ pub async fn handle(req: &Request<'_>, cx: &Context<'_>, store: &impl Store) -> 
     let (cfg, now) = (cx.cfg, cx.now_unix);
     match op {
         Op::Join => session::session(req, cfg, now, cx.random, store).await,
+        Op::Register => accounts::register(req, cfg, now, cx.random, store).await,
+        Op::ChangePassword => accounts::change_password(req, cfg, now, cx.random, store).await,
         Op::ListRooms => rooms::list(store).await,
-        Op::CreateRoom => rooms::create(req, cfg, store).await,
-        Op::Mute => mutes::mutes(req, cfg, store).await,
+        Op::CreateRoom => rooms::create(req, cfg, now, store).await,
+        Op::SetRoom => rooms::settings(req, at.room, cfg, now, store).await,
+        Op::Mute => mutes::mutes(req, cfg, now, store).await,
         Op::ReadMessages => messages::read_page(req, at.room, cfg, store).await,
         Op::PostMessage => messages::send(req, at.room, cfg, now, store).await,
         Op::EditMessage => message::edit(req, at.room, at.id, cfg, now, store).await,

@@ -79,12 +79,15 @@ mod tests {
     fn new_messages_and_every_rooms_newest_id_in_one_answer() {
         let store = MemStore::seeded();
         block_on(store.run(&CreateRoom {
+            members_only: false,
+            by: crate::store::Moderator::OPERATOR,
             id: "rust",
             title: "Rust",
         }))
         .unwrap();
         for i in 1..=3 {
             block_on(store.run(&Post {
+                writer: Default::default(),
                 room: "general",
                 author: "alice",
                 body: "hi",
@@ -95,6 +98,7 @@ mod tests {
             .unwrap();
         }
         block_on(store.run(&Post {
+            writer: Default::default(),
             room: "rust",
             author: "bob",
             body: "yo",

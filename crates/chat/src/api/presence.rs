@@ -2,8 +2,8 @@
 //! its person at most every 30 seconds while it is open, and leaves when it
 //! closes or switches rooms; polls list the names seen in the last minute.
 //! One upsert per person per 30 s, never a write per poll.
-use super::auth::session_claims;
-use super::reply::{Reply, reply, unknown_room};
+use super::auth::{WriterOf, session_claims};
+use super::reply::{Reply, refused, reply, unknown_room};
 use super::request::Request;
 use crate::config::Config;
 
@@ -41,13 +41,16 @@ async fn answer(
         None => format!("name:{}", claims.name),
     };
     let present = if req.method == "PUT" {
+        let writer = WriterOf::new(req, cfg, &claims);
         store
             .run(&Announce {
                 room,
                 key: &key,
                 name: &claims.name,
+                writer: writer.writer(),
             })
             .await?
+            .map_err(refused)?
     } else {
         store.run(&Leave { room, key: &key }).await?
     };

@@ -168,3 +168,25 @@ pub(crate) fn muted(until: &str) -> ApiError {
         ),
     )
 }
+
+/// The answer to a writer the database refused (see [`Refusal`]).
+pub(crate) fn refused(refusal: crate::store::Refusal) -> ApiError {
+    use crate::store::Refusal;
+    match refusal {
+        Refusal::SignedOut => ApiError::unauthorized(
+            "signed_out",
+            "this session was signed out: the account's password or role changed since; \
+             sign in again",
+        ),
+        Refusal::NameClaimed => ApiError::forbidden(
+            "name_claimed",
+            "an account has claimed this name; sign in with its password, or join under \
+             another name",
+        ),
+        Refusal::MembersOnly => ApiError::forbidden(
+            "members_only",
+            "only members may post in this room; claim a name with a password \
+             (POST /api/accounts) and sign in to post here",
+        ),
+    }
+}

@@ -27,9 +27,10 @@ pub struct Context<'a> {
     pub cfg: &'a Config,
     /// Seconds since the Unix epoch (the host's clock).
     pub now_unix: i64,
-    /// 16 fresh random bytes from the host, for a new session's id; `None`
-    /// when its random source failed (a session then cannot be issued).
-    pub random: Option<[u8; 16]>,
+    /// 32 fresh random bytes from the host: a new guest session's id (the
+    /// first 16) and a new password hash's salt (the last 16); `None` when
+    /// its random source failed (neither can then be made).
+    pub random: Option<[u8; 32]>,
     /// The `spin.toml` component answering, under Spin: a route the table
     /// gives another component is a 404 here, so a trigger that sends a
     /// path to the wrong component shows at once. `None` (hosts without

@@ -1,12 +1,14 @@
-//! `GET /api/rooms` lists the rooms; `POST /api/rooms` (admin token) creates one.
-use super::auth::{bearer, is_admin, missing_token};
-use super::reply::{Reply, reply};
+//! `GET /api/rooms` lists the rooms; `POST /api/rooms` (a moderator)
+//! creates one; `PATCH /api/rooms/{room}` (a moderator) makes a room
+//! members-only (guests read, only accounts post) or opens it again.
+use super::auth::{ModeratorCreds, moderator_creds, not_moderator};
+use super::reply::{Reply, reply, unknown_room};
 use super::request::Request;
 use crate::config::Config;
 
 use crate::error::ApiError;
-use crate::model::{NewRoom, RoomList, parse_json};
-use crate::store::{CreateRoom, ListRooms, Store};
+use crate::model::{NewRoom, RoomEnvelope, RoomList, RoomSettings, parse_json};
+use crate::store::{CreateRoom, ListRooms, RoomSet, SetMembersOnly, Store};
 use crate::validate;
 
 /// `GET`: every room.
@@ -14,9 +16,25 @@ pub(super) async fn list(store: &impl Store) -> Reply {
     reply(list_rooms(store).await)
 }
 
-/// `POST` (admin): a new room.
-pub(super) async fn create(req: &Request<'_>, cfg: &Config, store: &impl Store) -> Reply {
-    reply(create_room(req, cfg, store).await)
+/// `POST` (a moderator): a new room.
+pub(super) async fn create(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(create_room(req, cfg, now_unix, store).await)
+}
+
+/// `PATCH` (a moderator): a room's settings.
+pub(super) async fn settings(
+    req: &Request<'_>,
+    room: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(set_room(req, room, cfg, now_unix, store).await)
 }
 
 async fn list_rooms(store: &impl Store) -> Result<Reply, ApiError> {
@@ -27,21 +45,10 @@ async fn list_rooms(store: &impl Store) -> Result<Reply, ApiError> {
 async fn create_room(
     req: &Request<'_>,
     cfg: &Config,
+    now_unix: i64,
     store: &impl Store,
 ) -> Result<Reply, ApiError> {
-    if cfg.admin_token.is_empty() {
-        return Err(ApiError::forbidden(
-            "room_creation_disabled",
-            "creating rooms is disabled on this server; ask the operator to configure an admin token",
-        ));
-    }
-    let given = bearer(req.authorization).ok_or_else(missing_token)?;
-    if !is_admin(cfg, given) {
-        return Err(ApiError::unauthorized(
-            "invalid_token",
-            "the admin token is wrong; send the configured admin token as a Bearer token",
-        ));
-    }
+    let creds: ModeratorCreds = moderator_creds(req, cfg, now_unix, "creating a room")?;
     let new: NewRoom = parse_json(req.content_type, req.body)?;
     let id = validate::room_id(&new.id)?;
     let title = validate::room_title(&new.title)?;
@@ -49,16 +56,46 @@ async fn create_room(
         .run(&CreateRoom {
             id: &id,
             title: &title,
+            members_only: new.members_only,
+            by: creds.moderator(),
         })
         .await?
     {
         // Where the new room is read (room ids need no escaping in a path).
-        Some(room) => Ok(Reply::json(201, &room)
+        RoomSet::Done(room) => Ok(Reply::json(201, &room)
             .with_header("location", format!("/api/rooms/{}/messages", room.id))),
-        None => Err(ApiError::conflict(
+        RoomSet::Exists => Err(ApiError::conflict(
             "room_exists",
             format!("a room with id \"{id}\" exists already; choose another id"),
         )),
+        RoomSet::NotModerator => Err(not_moderator("creating a room")),
+        RoomSet::UnknownRoom => Err(unknown_room()),
+    }
+}
+
+async fn set_room(
+    req: &Request<'_>,
+    room: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    if !validate::is_room_id(room) {
+        return Err(unknown_room());
+    }
+    let creds = moderator_creds(req, cfg, now_unix, "changing a room")?;
+    let new: RoomSettings = parse_json(req.content_type, req.body)?;
+    match store
+        .run(&SetMembersOnly {
+            room,
+            members_only: new.members_only,
+            by: creds.moderator(),
+        })
+        .await?
+    {
+        RoomSet::Done(room) => Ok(Reply::json(200, &RoomEnvelope { room })),
+        RoomSet::UnknownRoom | RoomSet::Exists => Err(unknown_room()),
+        RoomSet::NotModerator => Err(not_moderator("changing a room")),
     }
 }
 
@@ -76,7 +113,7 @@ mod tests {
         assert_common_headers(&r);
         assert_eq!(
             r.body,
-            r#"{"rooms":[{"id":"general","title":"General","last_message_id":0}]}"#
+            r#"{"rooms":[{"id":"general","title":"General","last_message_id":0,"members_only":false}]}"#
         );
 
         let mut c = req("POST", "/api/rooms", r#"{"id": "rust", "title": " Rust "}"#);
@@ -86,7 +123,7 @@ mod tests {
         assert_eq!(r.status, 201);
         assert_eq!(
             r.body,
-            r#"{"id":"rust","title":"Rust","last_message_id":0}"#
+            r#"{"id":"rust","title":"Rust","last_message_id":0,"members_only":false}"#
         );
         assert_eq!(r.header("location"), Some("/api/rooms/rust/messages"));
 
@@ -110,12 +147,11 @@ mod tests {
             admin_token: String::new(),
             ..cfg()
         };
+        // With the admin token off, it is one more invalid token.
         let r = run(Some("Bearer "), &disabled, b);
-        assert_eq!(
-            (r.status, error_code(&r).as_str()),
-            (403, "room_creation_disabled")
-        );
-        assert_eq!(run(Some(&good), &disabled, b).status, 403);
+        assert_eq!((r.status, error_code(&r).as_str()), (401, "missing_token"));
+        let r = run(Some(&good), &disabled, b);
+        assert_eq!((r.status, error_code(&r).as_str()), (401, "invalid_token"));
 
         let r = run(None, &cfg(), b);
         assert_eq!((r.status, error_code(&r).as_str()), (401, "missing_token"));
@@ -149,5 +185,116 @@ mod tests {
 
         let r = dispatch(&req("DELETE", "/api/rooms", ""), &cfg(), NOW, &store);
         assert_eq!((r.status, r.header("allow")), (405, Some("GET, POST")));
+    }
+
+    #[test]
+    fn moderators_are_accounts_with_the_role_and_act_under_their_names() {
+        let store = MemStore::seeded();
+        let off = Config {
+            admin_token: String::new(),
+            ..cfg()
+        };
+        let create = |auth: &str, id: &str| {
+            let b = serde_json::json!({"id": id, "title": "A room", "members_only": true});
+            call(
+                &store,
+                &off,
+                "POST",
+                "/api/rooms",
+                Some(auth),
+                &b.to_string(),
+            )
+        };
+        // A guest and a member are not moderators.
+        let guest = login("gus");
+        let r = create(&guest, "nope");
+        assert_eq!((r.status, error_code(&r).as_str()), (403, "not_moderator"));
+        let member = register(&store, "mia");
+        assert_eq!(create(&member, "nope").status, 403);
+        // A moderator is, and the log names the account.
+        let mo = moderator_login(&store, "Moe");
+        let r = create(&mo, "staff");
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(body(&r)["members_only"], true);
+        let log = store.moderation_log();
+        let last = log.last().unwrap();
+        assert_eq!((last.0.as_str(), last.1), ("account:2", "create_room"));
+        // The role is checked where it is kept: revoked, the same token no
+        // longer moderates (its session is signed out, too).
+        store.grant_role(&crate::names::key("Moe"), false);
+        let r = create(&mo, "staff-2");
+        assert_eq!((r.status, error_code(&r).as_str()), (403, "not_moderator"));
+    }
+
+    #[test]
+    fn guests_read_a_members_only_room_but_only_members_post() {
+        let store = MemStore::seeded();
+        let mo = moderator_login(&store, "Moe");
+        let member = register(&store, "mia");
+        let guest = login("gus");
+        assert_eq!(post(&store, &guest, "general", "open", "g1").status, 201);
+        let set = |auth: &str, on: bool| {
+            let b = serde_json::json!({"members_only": on}).to_string();
+            call(
+                &store,
+                &cfg(),
+                "PATCH",
+                "/api/rooms/general",
+                Some(auth),
+                &b,
+            )
+        };
+        // Only moderators change it; nothing changes when refused.
+        assert_eq!(set(&member, true).status, 403);
+        assert_eq!(store.rooms()[0].members_only, Some(false));
+        let r = set(&mo, true);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(body(&r)["room"]["members_only"], true);
+        let r = post(&store, &guest, "general", "closed?", "g2");
+        assert_eq!((r.status, error_code(&r).as_str()), (403, "members_only"));
+        assert_eq!(
+            post(&store, &member, "general", "members here", "m1").status,
+            201
+        );
+        // Guests still read it, and are still shown present.
+        assert_eq!(get(&store, "general", "").status, 200);
+        let here = call(
+            &store,
+            &cfg(),
+            "PUT",
+            "/api/rooms/general/presence",
+            Some(&guest),
+            "",
+        );
+        assert_eq!(here.status, 200, "{}", here.body);
+        // The list says so; opened again, guests post.
+        let list = dispatch(&req("GET", "/api/rooms", ""), &cfg(), NOW, &store);
+        assert_eq!(body(&list)["rooms"][0]["members_only"], true);
+        assert_eq!(set(&mo, false).status, 200);
+        assert_eq!(
+            post(&store, &guest, "general", "open again", "g3").status,
+            201
+        );
+        // Unknown rooms, bad bodies, other methods.
+        let r = call(
+            &store,
+            &cfg(),
+            "PATCH",
+            "/api/rooms/nowhere",
+            Some(&mo),
+            r#"{"members_only":true}"#,
+        );
+        assert_eq!(r.status, 404);
+        let r = call(
+            &store,
+            &cfg(),
+            "PATCH",
+            "/api/rooms/general",
+            Some(&mo),
+            r#"{"members_only":"yes"}"#,
+        );
+        assert_eq!(r.status, 400);
+        let r = call(&store, &cfg(), "GET", "/api/rooms/general", None, "");
+        assert_eq!((r.status, r.header("allow")), (405, Some("PATCH")));
     }
 }

@@ -18,19 +18,21 @@ pub fn cfg() -> Config {
         session_ttl_secs: 3600,
         post_limit: Limit::OFF,
         session_limit: Limit::OFF,
+        login_limit: Limit::OFF,
         trusted_proxies: String::new(),
         edit_window_secs: DEFAULT_EDIT_WINDOW_SECS,
         shared_cache_ms: 500,
     }
 }
 
-/// 16 bytes that differ per call, as a host's random source would.
-pub fn random() -> [u8; 16] {
+/// 32 bytes that differ per call, as a host's random source would.
+pub fn random() -> [u8; 32] {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&n.to_le_bytes());
+    bytes[16..24].copy_from_slice(&n.to_be_bytes());
     bytes
 }
 
@@ -109,6 +111,31 @@ pub fn login(name: &str) -> String {
         NOW,
     );
     assert_eq!(r.status, 201, "{}", r.body);
+    format!("Bearer {}", body(&r)["token"].as_str().unwrap())
+}
+
+/// Claims `name` on `store` with the password "password of <name>": the
+/// account's `Authorization` header.
+pub fn register(store: &MemStore, name: &str) -> String {
+    let b = json!({"name": name, "password": format!("password of {name}")}).to_string();
+    let r = call(store, &cfg(), "POST", "/api/accounts", None, &b);
+    assert_eq!(r.status, 201, "{}", r.body);
+    format!("Bearer {}", body(&r)["token"].as_str().unwrap())
+}
+
+/// An account on `store` the operator made a moderator, signed in again
+/// (as the operator's note tells it to): its `Authorization` header.
+pub fn moderator_login(store: &MemStore, name: &str) -> String {
+    register(store, name);
+    store.grant_role(&crate::names::key(name), true);
+    let b = json!({"name": name, "password": format!("password of {name}")}).to_string();
+    let r = call(store, &cfg(), "POST", "/api/session", None, &b);
+    assert_eq!(
+        (r.status, body(&r)["role"].as_str()),
+        (201, Some("moderator")),
+        "{}",
+        r.body
+    );
     format!("Bearer {}", body(&r)["token"].as_str().unwrap())
 }
 

@@ -114,7 +114,7 @@ fn health_and_not_found() {
 
     let r = not_found(&format!("/nope{}", "x".repeat(1000)));
     assert_eq!((r.status, error_code(&r).as_str()), (404, "not_found"));
-    assert!(r.body.len() < 400);
+    assert!(r.body.len() < 500);
     assert_common_headers(&r);
 }
 

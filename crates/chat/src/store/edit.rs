@@ -5,7 +5,7 @@ use super::memory::MemStore;
 use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
-use super::{Access, Limit, Operation, StoreError};
+use super::{Access, Limit, Operation, Refusal, StoreError, Writer};
 use crate::model::Message;
 
 /// An edit of message `id` by `session`, allowed for `window_secs` after
@@ -19,6 +19,8 @@ pub struct Edit<'a> {
     pub body: &'a str,
     pub window_secs: i64,
     pub limit: Limit,
+    /// Who edits (an account, or a guest from an address).
+    pub writer: Writer<'a>,
 }
 
 /// What became of an edit. Where a message comes with it, it is the
@@ -41,6 +43,7 @@ pub enum Edited {
     RateLimited {
         retry_after_secs: u32,
     },
+    Refused(Refusal),
 }
 
 impl Operation for Edit<'_> {
@@ -51,8 +54,8 @@ impl Operation for Edit<'_> {
         Statement {
             sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by, retry_after_ms, until \
-                  FROM chat.edit_message($1, $2, $3, $4, $5, $6, $7)",
-            params: vec![
+                  FROM chat.edit_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            params: [
                 Param::Text(self.room),
                 Param::Int(self.id),
                 text_or_null(self.session),
@@ -60,7 +63,10 @@ impl Operation for Edit<'_> {
                 Param::Int(self.window_secs),
                 Param::Int(self.limit.burst.into()),
                 Param::Int(self.limit.per_minute.into()),
-            ],
+            ]
+            .into_iter()
+            .chain(self.writer.params())
+            .collect(),
             max_rows: 1,
         }
     }
@@ -83,7 +89,10 @@ impl Operation for Edit<'_> {
             "rate_limited" => Edited::RateLimited {
                 retry_after_secs: wait_secs(int(row, 13, "retry_after_ms")?),
             },
-            other => return Err(malformed(&format!("edit_message: status `{other}`"))),
+            other => match Refusal::from_status(other) {
+                Some(refusal) => Edited::Refused(refusal),
+                None => return Err(malformed(&format!("edit_message: status `{other}`"))),
+            },
         })
     }
 
@@ -111,7 +120,10 @@ impl Operation for Edit<'_> {
         if e.window_secs <= 0 {
             return Ok(Edited::WindowClosed(current));
         }
-        if let Some(until) = store.muted_until(e.room, &current.author) {
+        if let Some(refusal) = store.writer_refusal(Some(e.room), &e.writer, true) {
+            return Ok(Edited::Refused(refusal));
+        }
+        if let Some(until) = store.writer_muted_until(e.room, &current.author, &e.writer) {
             return Ok(Edited::Muted { until });
         }
         let wait = store.take(format!("post:{}:{}", e.room, current.author), e.limit);
@@ -150,6 +162,7 @@ mod tests {
     fn edits_read_their_outcomes() {
         let edited = |rows: &[R]| {
             Edit {
+                writer: Default::default(),
                 room: "general",
                 id: 3,
                 session: None,

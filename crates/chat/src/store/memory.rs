@@ -20,9 +20,14 @@ pub struct MemStore {
     pub(crate) buckets: RefCell<HashMap<String, u32>>,
     /// What `read_source` and polls say of this store (a primary unless set).
     pub(crate) source: Cell<Option<ReadSource>>,
-    /// (lower-cased name, room or "*") -> until. Time stands still, so a
-    /// mute never ends by itself.
-    pub(crate) mutes: RefCell<HashMap<(String, String), String>>,
+    /// (key, room or "*") -> (until, origin, since), as chat.mutes: a key
+    /// is `account:<id>`, `name:<name key>`, `addr:<client>` or a
+    /// lower-cased name; `since` is a [`MemStore::tick`]. Time stands
+    /// still, so a mute never ends by itself.
+    pub(crate) mutes: RefCell<HashMap<(String, String), MemMute>>,
+    /// Orders what happens where time stands still (a guest's first visit
+    /// from an address, a mute's start): see [`MemStore::tick`].
+    ticks: Cell<u64>,
     /// As chat.moderation_log.
     pub(crate) log: RefCell<Vec<LogEntry>>,
     /// The state of operations that keep their own (see [`MemStore::table`]),
@@ -30,7 +35,11 @@ pub struct MemStore {
     tables: RefCell<HashMap<std::any::TypeId, Box<dyn std::any::Any>>>,
 }
 
-/// A row of the moderation log: (actor, action, room, message id, name).
+/// A mute in memory: (until, origin, since).
+pub(crate) type MemMute = (String, String, u64);
+
+/// A row of the moderation log: (actor, action, room, message id, name);
+/// an account's actor is written `account:<id>`.
 pub type LogEntry = (String, &'static str, Option<String>, Option<i64>, String);
 
 /// Every time this store writes: time stands still.
@@ -44,6 +53,7 @@ impl MemStore {
             id: "general".into(),
             title: "General".into(),
             last_message_id: 0,
+            members_only: Some(false),
         });
         s
     }
@@ -74,14 +84,11 @@ impl MemStore {
         self.log.borrow().clone()
     }
 
-    pub(crate) fn muted_until(&self, room: &str, name: &str) -> Option<String> {
-        let mutes = self.mutes.borrow();
-        let name = name.to_lowercase();
-        [room, "*"]
-            .iter()
-            .filter_map(|scope| mutes.get(&(name.clone(), scope.to_string())))
-            .max()
-            .cloned()
+    /// The next point of this store's own clock: later calls, larger
+    /// ticks.
+    pub(crate) fn tick(&self) -> u64 {
+        self.ticks.set(self.ticks.get() + 1);
+        self.ticks.get()
     }
 
     /// An operation's own state, of a type it defines (a table of its own,

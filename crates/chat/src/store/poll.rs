@@ -86,6 +86,7 @@ impl Operation for Poll<'_> {
                     id: text(row, 2, "room")?,
                     title: text(row, 13, "title")?,
                     last_message_id: int(row, 1, "id")?,
+                    members_only: None,
                 }),
                 "present" => polled.present.push(text(row, 3, "author")?),
                 "event" => polled.messages.push(message(row)?),
@@ -136,6 +137,10 @@ impl Operation for Poll<'_> {
                 q.rooms
                     .as_ref()
                     .is_none_or(|ids| ids.iter().any(|id| *id == r.id))
+            })
+            .map(|r| Room {
+                members_only: None,
+                ..r
             })
             .collect();
         Ok(Some(Polled {

@@ -5,7 +5,7 @@ use super::memory::MemStore;
 use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
-use super::{Access, Limit, Operation, StoreError};
+use super::{Access, Limit, Operation, Refusal, StoreError, Writer};
 use crate::model::Message;
 
 /// A post, with the session that sends it (None for a token issued before
@@ -14,7 +14,7 @@ use crate::model::Message;
 /// Appends a message, unless the room does not exist, it is a replay of
 /// (room, author, client_id) (the original comes back), the author's name
 /// is muted, or the author is over the limit in this room (counted before
-/// anything is stored).
+/// anything is stored), or the writer may not write here ([`Refusal`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Post<'a> {
     pub room: &'a str,
@@ -23,6 +23,8 @@ pub struct Post<'a> {
     pub client_id: &'a str,
     pub session: Option<&'a str>,
     pub limit: Limit,
+    /// Who writes (an account, or a guest from an address).
+    pub writer: Writer<'a>,
 }
 
 /// What became of a post.
@@ -40,6 +42,7 @@ pub enum Posted {
     Muted {
         until: String,
     },
+    Refused(Refusal),
 }
 
 impl Operation for Post<'_> {
@@ -50,8 +53,8 @@ impl Operation for Post<'_> {
         Statement {
             sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by, retry_after_ms, until \
-                  FROM chat.post_message($1, $2, $3, $4, $5, $6, $7)",
-            params: vec![
+                  FROM chat.post_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            params: [
                 Param::Text(self.room),
                 Param::Text(self.author),
                 Param::Text(self.body),
@@ -59,7 +62,10 @@ impl Operation for Post<'_> {
                 text_or_null(self.session),
                 Param::Int(self.limit.burst.into()),
                 Param::Int(self.limit.per_minute.into()),
-            ],
+            ]
+            .into_iter()
+            .chain(self.writer.params())
+            .collect(),
             max_rows: 1,
         }
     }
@@ -78,7 +84,10 @@ impl Operation for Post<'_> {
             "muted" => Ok(Posted::Muted {
                 until: text(row, 14, "until")?,
             }),
-            other => Err(malformed(&format!("post_message: status `{other}`"))),
+            other => match Refusal::from_status(other) {
+                Some(refusal) => Ok(Posted::Refused(refusal)),
+                None => Err(malformed(&format!("post_message: status `{other}`"))),
+            },
         }
     }
 
@@ -96,7 +105,10 @@ impl Operation for Post<'_> {
         }) {
             return Ok(Posted::Replayed(m.clone()));
         }
-        if let Some(until) = store.muted_until(self.room, self.author) {
+        if let Some(refusal) = store.writer_refusal(Some(self.room), &self.writer, true) {
+            return Ok(Posted::Refused(refusal));
+        }
+        if let Some(until) = store.writer_muted_until(self.room, self.author, &self.writer) {
             return Ok(Posted::Muted { until });
         }
         let wait = store.take(format!("post:{}:{}", self.room, self.author), self.limit);
@@ -128,6 +140,7 @@ mod tests {
     fn posts_report_created_replayed_unknown_room_or_rate_limited() {
         let posted = |rows: &[R]| {
             Post {
+                writer: Default::default(),
                 room: "general",
                 author: "alice",
                 body: "hi",

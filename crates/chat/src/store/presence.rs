@@ -3,19 +3,21 @@
 #[cfg(any(test, feature = "testing"))]
 use super::memory::MemStore;
 use super::sql::{Param, Row, Statement, malformed, status, text};
-use super::{Access, Operation, StoreError};
+use super::{Access, Operation, Refusal, StoreError, Writer};
 
 /// At most this many names come back as present (chat.present_names).
 pub(crate) const MAX_PRESENT: usize = 100;
 
 /// `name` (keyed by `key`, its session) is in `room` now: the present names
-/// after it, or None for an unknown room. Written on the primary, which
-/// answers with the names.
+/// after it, or None for an unknown room; refused for a guest whose name an
+/// account holds, or a signed-out account (it is not shown). Written on the
+/// primary, which answers with the names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Announce<'a> {
     pub room: &'a str,
     pub key: &'a str,
     pub name: &'a str,
+    pub writer: Writer<'a>,
 }
 
 /// `key` left `room`: the present names after it, or None.
@@ -67,35 +69,50 @@ fn present(rows: &[impl Row]) -> Result<Option<Vec<String>>, StoreError> {
 }
 
 impl Operation for Announce<'_> {
-    type Output = Option<Vec<String>>;
+    type Output = Result<Option<Vec<String>>, Refusal>;
     const ACCESS: Access = Access::Primary;
 
     fn statement(&self) -> Statement<'_> {
+        let [account, version, name_key, _client] = self.writer.params();
         Statement {
-            sql: "SELECT status, name FROM chat.announce($1, $2, $3)",
+            sql: "SELECT status, name FROM chat.announce($1, $2, $3, $4, $5, $6)",
             params: vec![
                 Param::Text(self.room),
                 Param::Text(self.key),
                 Param::Text(self.name),
+                account,
+                version,
+                name_key,
             ],
             max_rows: MAX_PRESENT + 1,
         }
     }
 
     fn read(&self, rows: &[impl Row]) -> Result<Self::Output, StoreError> {
-        present(rows)
+        if let Some(refusal) = rows
+            .first()
+            .map(status)
+            .transpose()?
+            .and_then(Refusal::from_status)
+        {
+            return Ok(Err(refusal));
+        }
+        present(rows).map(Ok)
     }
 
     #[cfg(any(test, feature = "testing"))]
     fn in_memory(&self, store: &MemStore) -> Result<Self::Output, StoreError> {
         if !store.has_room(self.room) {
-            return Ok(None);
+            return Ok(Ok(None));
+        }
+        if let Some(refusal) = store.writer_refusal(Some(self.room), &self.writer, false) {
+            return Ok(Err(refusal));
         }
         store
             .table::<Present>()
             .0
             .insert((self.room.into(), self.key.into()), self.name.into());
-        Ok(Some(present_in(store, self.room)))
+        Ok(Ok(Some(present_in(store, self.room))))
     }
 }
 

@@ -3,7 +3,7 @@
 #[cfg(any(test, feature = "testing"))]
 use super::memory::MemStore;
 use super::sql::{Param, Row, Statement, malformed, message, status, text_or_null};
-use super::{Access, Operation, StoreError};
+use super::{Access, AccountRef, Operation, StoreError};
 use crate::model::Message;
 
 /// Removes a message: a `removal` event, and its text (and its edits'
@@ -13,6 +13,10 @@ pub struct Remove<'a> {
     pub room: &'a str,
     pub id: i64,
     pub by: Remover<'a>,
+    /// The remover's account, if a session of one removes: signed out when
+    /// its version moved on, and a moderator only while it holds the role
+    /// (else it removes as the author it is, or not at all).
+    pub account: Option<AccountRef>,
 }
 
 /// Who removes a message.
@@ -20,9 +24,10 @@ pub struct Remove<'a> {
 pub enum Remover<'a> {
     /// The session that sent it (None: a token without a session id).
     Author(Option<&'a str>),
-    /// A moderator (the admin token), recorded in the moderation log as
-    /// this actor.
-    Moderator(&'a str),
+    /// A moderator (the admin token, or an account's session that says it
+    /// is one), recorded in the moderation log as this actor, with its own
+    /// session (for removing its own messages should the role be gone).
+    Moderator(&'a str, Option<&'a str>),
 }
 
 /// What became of a removal. Where a message comes with it, it is the
@@ -36,6 +41,8 @@ pub enum Removed {
     UnknownRoom,
     UnknownMessage,
     NotYours,
+    /// The account's session is older than its password.
+    SignedOut,
 }
 
 impl Operation for Remove<'_> {
@@ -45,17 +52,23 @@ impl Operation for Remove<'_> {
     fn statement(&self) -> Statement<'_> {
         let (session, moderator) = match self.by {
             Remover::Author(session) => (text_or_null(session), Param::NullText),
-            Remover::Moderator(actor) => (Param::NullText, Param::Text(actor)),
+            Remover::Moderator(actor, session) => (text_or_null(session), Param::Text(actor)),
+        };
+        let (account, version) = match self.account {
+            Some(a) => (Param::Int(a.id), Param::Int(a.version)),
+            None => (Param::Null, Param::Null),
         };
         Statement {
             sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by, retry_after_ms, until \
-                  FROM chat.remove_message($1, $2, $3, $4)",
+                  FROM chat.remove_message($1, $2, $3, $4, $5, $6)",
             params: vec![
                 Param::Text(self.room),
                 Param::Int(self.id),
                 session,
                 moderator,
+                account,
+                version,
             ],
             max_rows: 1,
         }
@@ -71,6 +84,7 @@ impl Operation for Remove<'_> {
             "unknown_room" => Removed::UnknownRoom,
             "unknown_message" => Removed::UnknownMessage,
             "not_yours" => Removed::NotYours,
+            "signed_out" => Removed::SignedOut,
             other => return Err(malformed(&format!("remove_message: status `{other}`"))),
         })
     }
@@ -79,7 +93,22 @@ impl Operation for Remove<'_> {
     fn in_memory(&self, store: &MemStore) -> Result<Removed, StoreError> {
         use super::memory::NOW;
         use crate::model::EventKind;
-        let (room, id, by) = (self.room, self.id, self.by);
+        let (room, id) = (self.room, self.id);
+        let mut by = self.by;
+        if let Some(account) = self.account {
+            let writer = super::Writer {
+                account: Some(account),
+                ..super::Writer::default()
+            };
+            if store.writer_refusal(None, &writer, false).is_some() {
+                return Ok(Removed::SignedOut);
+            }
+            if let Remover::Moderator(_, session) = by
+                && !store.is_moderator(account)
+            {
+                by = Remover::Author(session);
+            }
+        }
         if !store.has_room(room) {
             return Ok(Removed::UnknownRoom);
         }
@@ -93,7 +122,7 @@ impl Operation for Remove<'_> {
                 }
                 (session, "author")
             }
-            Remover::Moderator(_) => (None, "moderator"),
+            Remover::Moderator(_, _) => (None, "moderator"),
         };
         if current.removed_at.is_some() {
             return Ok(Removed::AlreadyRemoved(current));
@@ -120,9 +149,13 @@ impl Operation for Remove<'_> {
             m.removed_by = Some(removed_by.into());
             m.clone()
         });
-        if let Remover::Moderator(actor) = by {
+        if let Remover::Moderator(actor, _) = by {
+            let actor = match self.account {
+                Some(a) => format!("account:{}", a.id),
+                None => actor.into(),
+            };
             store.log.borrow_mut().push((
-                actor.into(),
+                actor,
                 "remove",
                 Some(room.into()),
                 Some(id),
@@ -144,7 +177,8 @@ mod tests {
         let op = Remove {
             room: "general",
             id: 4,
-            by: Remover::Moderator("mod"),
+            by: Remover::Moderator("mod", None),
+            account: None,
         };
         let mut gone = message_row("already_removed", 4);
         gone.0[12] = Value::Text("moderator");
@@ -156,6 +190,7 @@ mod tests {
             op.read(&[status_row("unknown_message")]),
             Ok(Removed::UnknownMessage)
         );
+        assert_eq!(op.read(&[status_row("signed_out")]), Ok(Removed::SignedOut));
         assert!(op.read(&[status_row("removed")]).is_err());
     }
 }

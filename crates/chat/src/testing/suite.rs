@@ -2,7 +2,7 @@
 //! in-memory store in the domain's unit tests and on the SQL functions of a
 //! real Postgres in `crates/e2e/tests/store_suite.rs`.
 
-use crate::model::{EventKind, Message};
+use crate::model::{EventKind, Message, Room};
 use crate::model::{Page, PollQuery};
 use crate::store::*;
 
@@ -38,11 +38,14 @@ pub async fn store_suite(store: &impl Store) {
     assert!(before.iter().any(|r| r.id == "general"), "general exists");
     let room = store
         .run(&CreateRoom {
+            members_only: false,
+            by: Moderator::OPERATOR,
             id: "suite-a",
             title: "Suite A",
         })
         .await
         .expect("create room")
+        .done()
         .expect("a new id creates a room");
     assert_eq!(
         (room.id.as_str(), room.title.as_str(), room.last_message_id),
@@ -50,12 +53,14 @@ pub async fn store_suite(store: &impl Store) {
     );
     let again = store
         .run(&CreateRoom {
+            members_only: false,
+            by: Moderator::OPERATOR,
             id: "suite-a",
             title: "Other title",
         })
         .await
         .expect("create room");
-    assert_eq!(again, None, "a taken id creates nothing");
+    assert_eq!(again, RoomSet::Exists, "a taken id creates nothing");
     let after = store.run(&ListRooms).await.expect("list rooms");
     assert_eq!(after.len(), before.len() + 1);
     assert_eq!(
@@ -85,6 +90,7 @@ pub async fn store_suite(store: &impl Store) {
     }
     let sent = store
         .run(&Post {
+            writer: Default::default(),
             room: "suite-none",
             author: "a",
             body: "b",
@@ -119,6 +125,7 @@ pub async fn store_suite(store: &impl Store) {
     let send = |author: &'static str, body: String, client_id: String, limit: Limit| async move {
         store
             .run(&Post {
+                writer: Default::default(),
                 room: "suite-a",
                 author,
                 body: &body,
@@ -196,41 +203,48 @@ pub async fn store_suite(store: &impl Store) {
     };
     assert_eq!(
         store
-            .run(&AllowSession {
+            .run(&GuestJoin {
+                name_key: "suite-guest",
                 client: "suite-client",
                 limit: session
             })
             .await
             .expect("session"),
-        None
+        Joined::Ok
     );
     let wait = store
-        .run(&AllowSession {
+        .run(&GuestJoin {
+            name_key: "suite-guest",
             client: "suite-client",
             limit: session,
         })
         .await
         .expect("session");
-    assert!(wait.is_some_and(|w| (1..=60).contains(&w)), "{wait:?}");
+    assert!(
+        matches!(wait, Joined::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)),
+        "{wait:?}"
+    );
     assert_eq!(
         store
-            .run(&AllowSession {
+            .run(&GuestJoin {
+                name_key: "suite-guest",
                 client: "suite-other",
                 limit: session
             })
             .await
             .expect("session"),
-        None
+        Joined::Ok
     );
     assert_eq!(
         store
-            .run(&AllowSession {
+            .run(&GuestJoin {
+                name_key: "suite-guest",
                 client: "suite-client",
                 limit: Limit::OFF
             })
             .await
             .expect("session"),
-        None
+        Joined::Ok
     );
 
     // Pages: ascending, bounded, from the cursor.
@@ -288,8 +302,20 @@ pub async fn store_suite(store: &impl Store) {
     let p = poll("suite-a", 6, 2, None).await.expect("a known room");
     assert_eq!(ids(&p.messages), [7, 8]);
     assert_eq!(p.source, ReadSource::PRIMARY, "the suite runs on a primary");
-    let listed = store.run(&ListRooms).await.expect("list rooms");
-    assert_eq!(p.rooms, listed, "every room, as listed");
+    let listed: Vec<Room> = store
+        .run(&ListRooms)
+        .await
+        .expect("list rooms")
+        .into_iter()
+        .map(|r| Room {
+            members_only: None,
+            ..r
+        })
+        .collect();
+    assert_eq!(
+        p.rooms, listed,
+        "every room, as listed (a poll's rooms leave out members_only)"
+    );
     let p = poll(
         "suite-a",
         9,
@@ -323,6 +349,7 @@ pub async fn store_suite(store: &impl Store) {
     );
 
     events_suite(store).await;
+    accounts_suite(store).await;
     edit_limit_suite(store).await;
 
     // Other rooms are untouched.
@@ -341,18 +368,380 @@ pub async fn store_suite(store: &impl Store) {
 
 /// Edits take from the author's bucket as posts do (so editing cannot
 /// flood a room either), in a room of its own (`suite-l`).
+/// Accounts: claiming a name, signing in, what a claimed name and a
+/// members-only room refuse, signing out by a new password, and mutes that
+/// hold an account or a guest's address.
+async fn accounts_suite(store: &impl Store) {
+    let limit = Limit {
+        burst: 2,
+        per_minute: 1,
+    };
+    // A free name may be claimed; the claim makes it taken.
+    let claim = |key: &'static str, client: &'static str| async move {
+        store
+            .run(&ClaimAllowed {
+                name_key: key,
+                client,
+                limit: Limit::OFF,
+            })
+            .await
+            .expect("claim allowed")
+    };
+    assert_eq!(claim("suite-ann", "suite-c1").await, ClaimCheck::Ok);
+    let ann = store
+        .run(&CreateAccount {
+            name: "Suite Ann",
+            name_key: "suite-ann",
+            hash: "$argon2id$suite",
+        })
+        .await
+        .expect("create account")
+        .expect("a free name");
+    assert_eq!((ann.name.as_str(), ann.moderator), ("Suite Ann", false));
+    let again = store
+        .run(&CreateAccount {
+            name: "SUITE ANN",
+            name_key: "suite-ann",
+            hash: "$argon2id$other",
+        })
+        .await
+        .expect("create account");
+    assert_eq!(again, None, "one account per name key");
+    assert_eq!(claim("suite-ann", "suite-c1").await, ClaimCheck::NameTaken);
+
+    // Guests may not join under it; under another name they may.
+    let join = |key: &'static str, client: &'static str| async move {
+        store
+            .run(&GuestJoin {
+                name_key: key,
+                client,
+                limit: Limit::OFF,
+            })
+            .await
+            .expect("guest join")
+    };
+    assert_eq!(join("suite-ann", "suite-c2").await, Joined::NameClaimed);
+    assert_eq!(join("suite-gus", "suite-c2").await, Joined::Ok);
+
+    // Signing in reads the account (or none), after the buckets.
+    let login = |key: &'static str, client: &'static str, limit: Limit| async move {
+        store
+            .run(&LoginStart {
+                name_key: key,
+                client,
+                limit,
+            })
+            .await
+            .expect("login start")
+    };
+    let Signin::Found { account, hash, .. } = login("suite-ann", "suite-c3", Limit::OFF).await
+    else {
+        panic!("no limit, no wait")
+    };
+    assert_eq!(account.as_ref(), Some(&ann));
+    assert_eq!(hash.as_deref(), Some("$argon2id$suite"));
+    let Signin::Found { account, hash, .. } = login("suite-nobody", "suite-c3", Limit::OFF).await
+    else {
+        panic!("no limit, no wait")
+    };
+    assert_eq!(
+        (account, hash),
+        (None, None),
+        "an unknown name reads as none"
+    );
+    // The name's bucket holds `burst` tries wherever they come from.
+    assert!(matches!(
+        login("suite-ann", "suite-c4", limit).await,
+        Signin::Found { .. }
+    ));
+    assert!(matches!(
+        login("suite-ann", "suite-c5", limit).await,
+        Signin::Found { .. }
+    ));
+    assert!(matches!(
+        login("suite-ann", "suite-c6", limit).await,
+        Signin::RateLimited { retry_after_secs } if (1..=60).contains(&retry_after_secs)
+    ));
+    // An address's bucket holds twice that, whatever names it tries.
+    for (i, key) in ["suite-k1", "suite-k2", "suite-k3", "suite-k4"]
+        .into_iter()
+        .enumerate()
+    {
+        assert!(
+            matches!(login(key, "suite-c7", limit).await, Signin::Found { .. }),
+            "try {i}"
+        );
+    }
+    assert!(matches!(
+        login("suite-k5", "suite-c7", limit).await,
+        Signin::RateLimited { .. }
+    ));
+
+    // Writing: a guest under a claimed name, a guest in a members-only
+    // room, an account signed out by a new password.
+    let room = "suite-members";
+    assert!(
+        store
+            .run(&CreateRoom {
+                id: room,
+                title: "Members",
+                members_only: false,
+                by: Moderator::OPERATOR,
+            })
+            .await
+            .expect("create")
+            .done()
+            .is_some()
+    );
+    let ann_ref = ann.reference();
+    let as_ann = Writer {
+        account: Some(ann_ref),
+        name_key: "suite-ann",
+        client: "suite-c1",
+    };
+    let impostor = Writer {
+        account: None,
+        name_key: "suite-ann",
+        client: "suite-c2",
+    };
+    let gus = Writer {
+        account: None,
+        name_key: "suite-gus",
+        client: "suite-c2",
+    };
+    let post = |author: &'static str, client_id: &'static str, writer: Writer<'static>| async move {
+        store
+            .run(&Post {
+                room,
+                author,
+                body: "hi",
+                client_id,
+                session: Some("suite-s"),
+                limit: Limit::OFF,
+                writer,
+            })
+            .await
+            .expect("post")
+    };
+    assert!(matches!(
+        post("Suite Ann", "a1", as_ann).await,
+        Posted::Created(_)
+    ));
+    assert_eq!(
+        post("suite ann", "i1", impostor).await,
+        Posted::Refused(Refusal::NameClaimed)
+    );
+    assert!(matches!(post("gus", "g1", gus).await, Posted::Created(_)));
+    // Only a moderator changes a room: a member's account is refused.
+    let as_member = Moderator {
+        actor: "Suite Ann",
+        account: Some(ann_ref),
+    };
+    let set = |members_only: bool, by: Moderator<'static>| async move {
+        store
+            .run(&SetMembersOnly {
+                room,
+                members_only,
+                by,
+            })
+            .await
+            .expect("set room")
+    };
+    assert_eq!(set(true, as_member).await, RoomSet::NotModerator);
+    let RoomSet::Done(closed) = set(true, Moderator::OPERATOR).await else {
+        panic!("the operator changes rooms")
+    };
+    assert_eq!(closed.members_only, Some(true));
+    assert_eq!(
+        store
+            .run(&SetMembersOnly {
+                room: "suite-none",
+                members_only: true,
+                by: Moderator::OPERATOR,
+            })
+            .await
+            .expect("set room"),
+        RoomSet::UnknownRoom
+    );
+    let listed = store.run(&ListRooms).await.expect("list rooms");
+    assert_eq!(
+        listed
+            .iter()
+            .find(|r| r.id == room)
+            .and_then(|r| r.members_only),
+        Some(true)
+    );
+    assert_eq!(
+        post("gus", "g2", gus).await,
+        Posted::Refused(Refusal::MembersOnly)
+    );
+    assert!(matches!(
+        post("Suite Ann", "a2", as_ann).await,
+        Posted::Created(_)
+    ));
+    // Guests are still shown present there.
+    let here = store
+        .run(&Announce {
+            room,
+            key: "suite-gus",
+            name: "gus",
+            writer: gus,
+        })
+        .await
+        .expect("announce");
+    assert!(matches!(here, Ok(Some(names)) if names.contains(&"gus".to_string())));
+    assert_eq!(
+        store
+            .run(&Announce {
+                room,
+                key: "suite-impostor",
+                name: "suite ann",
+                writer: impostor,
+            })
+            .await
+            .expect("announce"),
+        Err(Refusal::NameClaimed)
+    );
+    // A new password: the old version is signed out, a stale change is
+    // refused.
+    let version = store
+        .run(&SetPassword {
+            account: ann_ref,
+            hash: "$argon2id$new",
+        })
+        .await
+        .expect("set password")
+        .expect("current version");
+    assert_eq!(version, ann.version + 1);
+    assert_eq!(
+        store
+            .run(&SetPassword {
+                account: ann_ref,
+                hash: "$argon2id$stale",
+            })
+            .await
+            .expect("set password"),
+        None
+    );
+    assert_eq!(
+        post("Suite Ann", "a3", as_ann).await,
+        Posted::Refused(Refusal::SignedOut)
+    );
+    let as_ann = Writer {
+        account: Some(AccountRef {
+            id: ann.id,
+            version,
+        }),
+        ..as_ann
+    };
+    assert!(matches!(
+        post("Suite Ann", "a4", as_ann).await,
+        Posted::Created(_)
+    ));
+
+    // Mutes: an account's holds the account under any name; a guest's
+    // holds its name and the addresses its sessions came from.
+    let mute = |name: &'static str, key: &'static str, secs: i64| async move {
+        store
+            .run(&MuteName {
+                name,
+                name_key: key,
+                room: None,
+                secs,
+                by: Moderator::OPERATOR,
+                recent_secs: 86_400,
+            })
+            .await
+            .expect("mute")
+    };
+    assert!(matches!(
+        mute("Suite Ann", "suite-ann", 600).await,
+        Muted::Until(_)
+    ));
+    assert!(matches!(
+        post("Another Name", "a5", as_ann).await,
+        Posted::Muted { .. }
+    ));
+    assert_eq!(mute("Suite Ann", "suite-ann", 0).await, Muted::Lifted);
+    assert!(matches!(
+        post("Suite Ann", "a6", as_ann).await,
+        Posted::Created(_)
+    ));
+    let RoomSet::Done(_) = set(false, Moderator::OPERATOR).await else {
+        panic!("opened again")
+    };
+    // Another guest who came from gus's address before the mute.
+    assert_eq!(join("suite-early", "suite-c2").await, Joined::Ok);
+    let early = Writer {
+        account: None,
+        name_key: "suite-early",
+        client: "suite-c2",
+    };
+    assert!(matches!(
+        mute("gus", "suite-gus", 600).await,
+        Muted::Until(_)
+    ));
+    assert!(
+        matches!(post("early", "e1", early).await, Posted::Created(_)),
+        "a guest there before the mute is not held by it"
+    );
+    let renamed = Writer {
+        account: None,
+        name_key: "suite-gus2",
+        client: "suite-c2",
+    };
+    assert!(
+        matches!(post("gus2", "g3", renamed).await, Posted::Muted { .. }),
+        "a new name from a muted guest's address"
+    );
+    let elsewhere = Writer {
+        account: None,
+        name_key: "suite-gus3",
+        client: "suite-c9",
+    };
+    assert!(matches!(
+        post("gus3", "g4", elsewhere).await,
+        Posted::Created(_)
+    ));
+    assert!(matches!(
+        claim("suite-new", "suite-c2").await,
+        ClaimCheck::Muted { .. }
+    ));
+    assert_eq!(mute("gus", "suite-gus", 0).await, Muted::Lifted);
+    assert!(matches!(
+        post("gus2", "g5", renamed).await,
+        Posted::Created(_)
+    ));
+    let not_mod = store
+        .run(&MuteName {
+            name: "gus",
+            name_key: "suite-gus",
+            room: None,
+            secs: 60,
+            by: as_member,
+            recent_secs: 60,
+        })
+        .await
+        .expect("mute");
+    assert_eq!(not_mod, Muted::NotModerator);
+}
+
 async fn edit_limit_suite(store: &impl Store) {
     let room = "suite-l";
     store
         .run(&CreateRoom {
+            members_only: false,
+            by: Moderator::OPERATOR,
             id: room,
             title: "Limits",
         })
         .await
         .expect("create")
+        .done()
         .expect("a new room");
     let posted = store
         .run(&Post {
+            writer: Default::default(),
             room,
             author: "erin",
             body: "typo",
@@ -371,6 +760,7 @@ async fn edit_limit_suite(store: &impl Store) {
         per_minute: 1,
     };
     let edit = |body| Edit {
+        writer: Default::default(),
         room,
         id: 1,
         session: Some("se"),
@@ -402,14 +792,18 @@ async fn events_suite(store: &impl Store) {
     assert!(
         store
             .run(&CreateRoom {
+                members_only: false,
+                by: Moderator::OPERATOR,
                 id: room,
                 title: "Events"
             })
             .await
             .expect("create")
+            .done()
             .is_some()
     );
     let post = |author, body, client_id, session| Post {
+        writer: Default::default(),
         room,
         author,
         body,
@@ -446,6 +840,7 @@ async fn events_suite(store: &impl Store) {
     // Edits: only by the message's session, within the window, and a
     // retried edit (the same text) writes nothing.
     let edit = |id, session, body, window_secs| Edit {
+        writer: Default::default(),
         room,
         id,
         session,
@@ -466,6 +861,7 @@ async fn events_suite(store: &impl Store) {
     assert_eq!(
         store
             .run(&Edit {
+                writer: Default::default(),
                 room: "suite-none",
                 ..edit(1, Some("sa"), "x", 900)
             })
@@ -495,7 +891,17 @@ async fn events_suite(store: &impl Store) {
 
     // Removals: the author's session any time, a moderator any message;
     // twice is the same answer and writes nothing.
-    let remove = |id, by| async move { store.run(&Remove { room, id, by }).await.expect("remove") };
+    let remove = |id, by| async move {
+        store
+            .run(&Remove {
+                room,
+                id,
+                by,
+                account: None,
+            })
+            .await
+            .expect("remove")
+    };
     assert_eq!(
         remove(2, Remover::Author(Some("sa"))).await,
         Removed::NotYours
@@ -517,12 +923,12 @@ async fn events_suite(store: &impl Store) {
         remove(1, Remover::Author(Some("sa"))).await,
         Removed::AlreadyRemoved(gone.clone())
     );
-    let Removed::Removed(by_mod) = remove(3, Remover::Moderator("suite-admin")).await else {
+    let Removed::Removed(by_mod) = remove(3, Remover::Moderator("suite-admin", None)).await else {
         panic!("a moderator removes any message");
     };
     assert_eq!(by_mod.removed_by.as_deref(), Some("moderator"));
     assert!(matches!(
-        remove(3, Remover::Moderator("suite-admin")).await,
+        remove(3, Remover::Moderator("suite-admin", None)).await,
         Removed::AlreadyRemoved(_)
     ));
     assert!(matches!(
@@ -613,9 +1019,14 @@ async fn events_suite(store: &impl Store) {
     let Muted::Until(until) = store
         .run(&MuteName {
             name: "Dave",
+            name_key: &crate::names::key("Dave"),
             room: Some(room),
             secs: 600,
-            actor: "suite-admin",
+            by: Moderator {
+                actor: "suite-admin",
+                account: None,
+            },
+            recent_secs: 86_400,
         })
         .await
         .expect("mute")
@@ -634,6 +1045,7 @@ async fn events_suite(store: &impl Store) {
     created(
         store
             .run(&Post {
+                writer: Default::default(),
                 room: "general",
                 ..post("dave", "hi", "d1", Some("sd"))
             })
@@ -644,9 +1056,14 @@ async fn events_suite(store: &impl Store) {
         store
             .run(&MuteName {
                 name: "DAVE",
+                name_key: &crate::names::key("DAVE"),
                 room: Some(room),
                 secs: 0,
-                actor: "suite-admin"
+                by: Moderator {
+                    actor: "suite-admin",
+                    account: None,
+                },
+                recent_secs: 86_400,
             })
             .await
             .expect("unmute"),
@@ -663,9 +1080,14 @@ async fn events_suite(store: &impl Store) {
         store
             .run(&MuteName {
                 name: "dave",
+                name_key: &crate::names::key("dave"),
                 room: None,
                 secs: 600,
-                actor: "suite-admin"
+                by: Moderator {
+                    actor: "suite-admin",
+                    account: None,
+                },
+                recent_secs: 86_400,
             })
             .await
             .expect("mute"),
@@ -678,6 +1100,7 @@ async fn events_suite(store: &impl Store) {
     assert!(matches!(
         store
             .run(&Post {
+                writer: Default::default(),
                 room: "general",
                 ..post("dave", "again", "d2", Some("sd"))
             })
@@ -689,9 +1112,14 @@ async fn events_suite(store: &impl Store) {
         store
             .run(&MuteName {
                 name: "dave",
+                name_key: &crate::names::key("dave"),
                 room: Some("suite-none"),
                 secs: 60,
-                actor: "suite-admin"
+                by: Moderator {
+                    actor: "suite-admin",
+                    account: None,
+                },
+                recent_secs: 86_400,
             })
             .await
             .expect("mute"),
@@ -700,9 +1128,14 @@ async fn events_suite(store: &impl Store) {
     store
         .run(&MuteName {
             name: "dave",
+            name_key: &crate::names::key("dave"),
             room: None,
             secs: 0,
-            actor: "suite-admin",
+            by: Moderator {
+                actor: "suite-admin",
+                account: None,
+            },
+            recent_secs: 86_400,
         })
         .await
         .expect("unmute");
@@ -711,9 +1144,15 @@ async fn events_suite(store: &impl Store) {
     // Presence: names by session, each once, sorted; leaving drops one.
     let here = |key, name| async move {
         store
-            .run(&Announce { room, key, name })
+            .run(&Announce {
+                room,
+                key,
+                name,
+                writer: Writer::default(),
+            })
             .await
             .expect("announce")
+            .expect("a guest with no key is never refused")
     };
     assert_eq!(here("sb", "bob").await, Some(vec!["bob".to_string()]));
     assert_eq!(
@@ -739,11 +1178,12 @@ async fn events_suite(store: &impl Store) {
             .run(&Announce {
                 room: "suite-none",
                 key: "sa",
-                name: "alice"
+                name: "alice",
+                writer: Writer::default(),
             })
             .await
             .expect("announce"),
-        None
+        Ok(None)
     );
     assert_eq!(
         store
@@ -771,6 +1211,7 @@ mod tests {
     fn a_down_store_fails_every_call_as_unavailable() {
         let store = MemStore::seeded();
         block_on(store.run(&Post {
+            writer: Default::default(),
             room: "general",
             author: "alice",
             body: "hi",
@@ -792,6 +1233,7 @@ mod tests {
             rooms: None,
         };
         let post = Post {
+            writer: Default::default(),
             room: "general",
             author: "alice",
             body: "x",
@@ -800,6 +1242,7 @@ mod tests {
             limit: Limit::OFF,
         };
         let edit = Edit {
+            writer: Default::default(),
             room: "general",
             id: 1,
             session: None,
@@ -812,6 +1255,8 @@ mod tests {
         unavailable(
             "create_room",
             block_on(store.run(&CreateRoom {
+                members_only: false,
+                by: Moderator::OPERATOR,
                 id: "r",
                 title: "R",
             }))
@@ -827,16 +1272,22 @@ mod tests {
         let remove = store.run(&Remove {
             room: "general",
             id: 1,
-            by: Remover::Moderator("m"),
+            by: Remover::Moderator("m", None),
+            account: None,
         });
         unavailable("remove_message", block_on(remove).err());
         unavailable(
             "mute",
             block_on(store.run(&MuteName {
                 name: "bob",
+                name_key: &crate::names::key("bob"),
                 room: None,
                 secs: 60,
-                actor: "m",
+                by: Moderator {
+                    actor: "m",
+                    account: None,
+                },
+                recent_secs: 86_400,
             }))
             .err(),
         );
@@ -846,6 +1297,7 @@ mod tests {
                 room: "general",
                 key: "k",
                 name: "a",
+                writer: Writer::default(),
             }))
             .err(),
         );
@@ -857,7 +1309,8 @@ mod tests {
             }))
             .err(),
         );
-        let allow = store.run(&AllowSession {
+        let allow = store.run(&GuestJoin {
+            name_key: "x",
             client: "192.0.2.1",
             limit: Limit::OFF,
         });
