@@ -161,6 +161,9 @@ export MY_DOMAIN=$DOMAIN TRAEFIK_DOMAIN=traefik.localhost PGADMIN_DOMAIN=pgadmin
 export ACME_EMAIL=test@example.com ACME_CA_SERVER=https://127.0.0.1:9/directory
 export HTTP_PORT HTTPS_PORT CHAT_IMAGE=$CHAT_TEST_IMAGE MIGRATE_IMAGE=$CHAT_TEST_IMAGE
 export TRAEFIK_IMAGE=$TRAEFIK_TEST_IMAGE CHAT_REPLICAS=3
+# The checks create rooms and mute with the break-glass admin token, which
+# the stack leaves off unless told.
+export ADMIN_TOKEN_FILE=/run/secrets/ostchat_admin_token
 export PATRONI_IMAGE=$PATRONI_TEST_IMAGE ETCD_IMAGE=$ETCD_TEST_IMAGE HAPROXY_IMAGE=$HAPROXY_TEST_IMAGE
 # Both HAProxy tasks on the one node.
 export POSTGRES_ROUTERS_PER_NODE=2

@@ -232,6 +232,29 @@ fn run(mut s: cli::Settings, only: Option<String>, runner_args: String) -> Resul
         }
     }
 
+    // What a sign-in costs (Argon2id), under the runner and natively.
+    if targets.contains(&"runner") {
+        say("measuring what a sign-in costs (Argon2id)");
+        let n = 50;
+        let config = runner()
+            .set("login_burst", "1000000")
+            .set("logins_per_minute", "1000000");
+        let measured = Server::start(config.command(), "minispin: serving ").and_then(|server| {
+            let cost = scenarios::login_cost(&server, n);
+            server.terminate();
+            cost
+        });
+        match measured {
+            Ok((cpu_ms, wall_ms, native_ms)) => report.notes.push(format!(
+                "sign-in (Argon2id, m={} KiB, t={}, p={}): runner {cpu_ms:.1} ms CPU and {wall_ms:.1} ms wall per sign-in ({n} in a row); native verification {native_ms:.1} ms",
+                chat::password::M_COST_KIB,
+                chat::password::T_COST,
+                chat::password::P_COST
+            )),
+            Err(e) => report.failed_steps.push(format!("sign-in cost: {e:#}")),
+        }
+    }
+
     // Through a real Traefik on loopback, which keeps its connections to
     // the host alive as in the stack: poll and post throughput, and each
     // route's latency on one connection.

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use testkit::Server;
 
 /// The rooms the migrations create; the load spreads over all of them.
@@ -756,4 +756,58 @@ pub async fn routes(
         });
     }
     Ok(rows)
+}
+
+/// What one sign-in costs: `n` sign-ins with the right password, one after
+/// another, on `server` (a runner with the sign-in limit off), and the same
+/// Argon2id verification natively. Returns (runner CPU ms per sign-in, its
+/// wall ms per sign-in, native ms per verification).
+pub fn login_cost(server: &Server, n: u32) -> Result<(f64, f64, f64)> {
+    use testkit::http::{agent, try_send_json};
+    let agent = agent();
+    let body = serde_json::json!({"name": "bench-login", "password": "a benchmark passphrase"});
+    let claimed = try_send_json(
+        &agent,
+        "POST",
+        &server.url("/api/accounts"),
+        &[],
+        Some(&body),
+    )
+    .map_err(|e| anyhow::anyhow!("POST /api/accounts: {e}"))?;
+    anyhow::ensure!(
+        claimed.status == 201,
+        "POST /api/accounts answered {}: {}",
+        claimed.status,
+        claimed.body
+    );
+    let sign_in = || -> Result<()> {
+        let r = try_send_json(
+            &agent,
+            "POST",
+            &server.url("/api/session"),
+            &[],
+            Some(&body),
+        )
+        .map_err(|e| anyhow::anyhow!("POST /api/session: {e}"))?;
+        anyhow::ensure!(r.status == 201, "sign-in answered {}: {}", r.status, r.body);
+        Ok(())
+    };
+    sign_in()?;
+    let (cpu, started) = (server.cpu_seconds(), Instant::now());
+    for _ in 0..n {
+        sign_in()?;
+    }
+    let wall_ms = started.elapsed().as_secs_f64() * 1000.0 / f64::from(n);
+    let cpu_ms = (server.cpu_seconds() - cpu) * 1000.0 / f64::from(n);
+    let hash = chat::password::hash("a benchmark passphrase", [7; 16])
+        .ok_or_else(|| anyhow::anyhow!("argon2 refused to hash"))?;
+    let started = Instant::now();
+    for _ in 0..n.min(20) {
+        anyhow::ensure!(chat::password::verify(
+            "a benchmark passphrase",
+            Some(&hash)
+        ));
+    }
+    let native_ms = started.elapsed().as_secs_f64() * 1000.0 / f64::from(n.min(20));
+    Ok((cpu_ms, wall_ms, native_ms))
 }

@@ -21,9 +21,12 @@ pub struct ApiError {
     /// Seconds for the `Retry-After` header (429 and 503).
     pub retry_after: Option<u32>,
     /// Value for the `Allow` header (405 only).
-    pub allow: Option<String>,
+    pub allow: Option<Box<str>>,
     /// Why, for the operator's log; never sent to the client.
     pub cause: Option<String>,
+    /// For a mute (403 `muted`): when it ends (RFC 3339 UTC), sent as
+    /// `error.until` so a page can say it in its reader's local time.
+    pub until: Option<Box<str>>,
 }
 
 /// An error and its causes on one line, outermost first
@@ -57,7 +60,14 @@ impl ApiError {
             retry_after: None,
             allow: None,
             cause: None,
+            until: None,
         }
+    }
+
+    /// The same error, saying until when (a mute's end).
+    pub fn with_until(mut self, until: impl Into<String>) -> Self {
+        self.until = Some(until.into().into_boxed_str());
+        self
     }
 
     /// The same error, with what caused it recorded for the server's log.
@@ -93,7 +103,7 @@ impl ApiError {
             "method_not_allowed",
             format!("this endpoint does not support that method; use {allowed}"),
         );
-        e.allow = Some(allowed.to_string());
+        e.allow = Some(allowed.into());
         e
     }
 
@@ -151,6 +161,8 @@ impl ApiError {
         struct Inner<'a> {
             code: &'a str,
             message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            until: Option<&'a str>,
         }
         #[derive(Serialize)]
         struct Outer<'a> {
@@ -160,6 +172,7 @@ impl ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
+                until: self.until.as_deref(),
             },
         };
         // Serialising two strings cannot fail; fall back to a fixed body

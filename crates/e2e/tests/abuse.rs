@@ -1,7 +1,8 @@
 //! The abuse a public chat meets on day one, through the real components
 //! under the runner (strict settings): invisible and direction-changing
-//! characters, look-alike and shared names, hostile JSON and numbers, and a
-//! session secret rotated under people's feet. (Slow senders are the
+//! characters, look-alike and shared names, claimed names and password
+//! guessing, hostile JSON and numbers, and a session secret rotated under
+//! people's feet. (Slow senders are the
 //! runner's: `crates/minispin/tests/host.rs`; rate limits: `limits.rs`.)
 
 use e2e::{Client, RunnerConfig, TestDb, json, send};
@@ -57,7 +58,7 @@ fn invisible_and_direction_characters_are_refused_and_text_is_nfc() {
 /// the name it was issued for: to the server, two people who picked "sam"
 /// are the same author.
 #[test]
-fn names_are_labels_look_alikes_and_shared_names_included() {
+fn guest_names_are_labels_look_alikes_and_shared_names_included() {
     let db = TestDb::new();
     let runner = RunnerConfig::chat(&db).start();
     let c = Client::new(&runner);
@@ -181,4 +182,163 @@ fn a_rotated_session_secret_keeps_people_logged_in() {
     let r = c.send_message(&token, "general", "too late", "r-3");
     assert_eq!((r.status, r.error_code().as_str()), (401, "invalid_token"));
     assert_eq!(c.send_message(&fresh, "general", "fine", "r-4").status, 201);
+}
+
+/// Claims `name` with `password` on the runner `c` talks to.
+fn claim(c: &Client, name: &str, password: &str) -> e2e::Reply {
+    c.post_json(
+        "/api/accounts",
+        None,
+        &json!({ "name": name, "password": password }),
+    )
+}
+
+fn sign_in(c: &Client, name: &str, password: &str) -> e2e::Reply {
+    c.post_json(
+        "/api/session",
+        None,
+        &json!({ "name": name, "password": password }),
+    )
+}
+
+#[test]
+fn a_claimed_name_is_the_accounts_in_every_case_and_look_alike() {
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let c = Client::new(&runner);
+    // A guest had the name first; the claim takes it from then on.
+    let early = c.login("alice");
+    let r = claim(&c, "Alice", "a long passphrase");
+    assert_eq!(
+        (r.status, r.json()["role"].as_str()),
+        (201, Some("member")),
+        "{}",
+        r.body
+    );
+    let account = r.json()["token"].as_str().unwrap().to_string();
+    for other in ["alice", "ALICE", "\u{0430}lice", "ａｌｉｃｅ"] {
+        let r = c.post_json("/api/session", None, &json!({ "name": other }));
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (409, "name_claimed"),
+            "{other:?}"
+        );
+        let r = claim(&c, other, "another passphrase");
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (409, "name_taken"),
+            "{other:?}"
+        );
+    }
+    let r = c.send_message(&early, "general", "I am alice", "g-1");
+    assert_eq!((r.status, r.error_code().as_str()), (403, "name_claimed"));
+    assert_eq!(
+        c.send_message(&account, "general", "I am Alice", "a-1")
+            .status,
+        201
+    );
+    let authors: Vec<String> = messages_in(&c, "general")
+        .iter()
+        .map(|m| m["author"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        authors,
+        ["Alice"],
+        "nothing under the name but the account's"
+    );
+    // Only the password signs in; a wrong one and an unknown name alike.
+    assert_eq!(sign_in(&c, "ALICE", "a long passphrase").status, 201);
+    let wrong = sign_in(&c, "alice", "a wrong passphrase");
+    let unknown = sign_in(&c, "nobody", "a long passphrase");
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(wrong.body, unknown.body);
+}
+
+#[test]
+fn password_guessing_is_throttled_across_two_hosts() {
+    let db = TestDb::new();
+    // Three tries per name, then one a minute; both hosts share the count.
+    let config = RunnerConfig::chat(&db)
+        .set("login_burst", "3")
+        .set("logins_per_minute", "1");
+    let (a, b) = (config.start(), config.start());
+    let (ca, cb) = (Client::new(&a), Client::new(&b));
+    assert_eq!(claim(&ca, "victim", "the right passphrase").status, 201);
+    for (i, host) in [&ca, &cb, &ca].into_iter().enumerate() {
+        let r = sign_in(host, "victim", &format!("guess number {i}"));
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (401, "invalid_credentials"),
+            "try {i}"
+        );
+    }
+    // The fourth guess, on either host, is refused before any check: even
+    // the right password waits.
+    for host in [&cb, &ca] {
+        let r = sign_in(host, "victim", "the right passphrase");
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (429, "rate_limited"),
+            "{}",
+            r.body
+        );
+        let wait: u32 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+    }
+    // The address's own bucket (twice the name's: six) counts every try,
+    // the refused ones too, and stops guessing across names: one more name
+    // gets its try, then none does.
+    assert_eq!(sign_in(&cb, "other-1", "a guess").status, 401);
+    let r = sign_in(&ca, "other-2", "a guess");
+    assert_eq!(
+        (r.status, r.error_code().as_str()),
+        (429, "rate_limited"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn timing_does_not_tell_whether_an_account_exists() {
+    use std::time::Instant;
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db)
+        .set("login_burst", "100000")
+        .set("logins_per_minute", "100000")
+        .start();
+    let c = Client::new(&runner);
+    assert_eq!(claim(&c, "known", "the right passphrase").status, 201);
+    let time = |name: &str| {
+        let started = Instant::now();
+        let r = sign_in(&c, name, "a wrong passphrase");
+        assert_eq!(r.status, 401, "{}", r.body);
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    // Warm the component and its connections, then alternate, so drift in
+    // the machine's speed lands on both sides.
+    for i in 0..3 {
+        time("known");
+        time(&format!("warm-{i}"));
+    }
+    let (mut known, mut unknown) = (Vec::new(), Vec::new());
+    for i in 0..15 {
+        known.push(time("known"));
+        unknown.push(time(&format!("unknown-{i}")));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (k, u) = (median(&mut known), median(&mut unknown));
+    println!(
+        "sign-in with a wrong password: known name {k:.1} ms, unknown name {u:.1} ms (medians of 15)"
+    );
+    // One Argon2id verification is tens of milliseconds; a path that
+    // skipped it for unknown names would take a few. Within a factor of two
+    // either way, the two cannot be told apart by a guesser's clock
+    // without far more samples than the throttle allows.
+    assert!(
+        u > k / 2.0 && k > u / 2.0,
+        "known {k:.1} ms, unknown {u:.1} ms"
+    );
 }

@@ -111,6 +111,7 @@ mod tests {
         let r = post(&store, &bob, "general", "more spam", "c2");
         assert_eq!((r.status, error_code(&r)), (403, "muted".into()));
         assert!(r.body.contains(&until), "{}", r.body);
+        assert_eq!(body(&r)["error"]["until"].as_str(), Some(until.as_str()));
         // A name nobody uses yet, everywhere; then lifted.
         let r = mute(json!({"name": "nobody yet", "duration_secs": 60}));
         assert_eq!((r.status, body(&r)["mute"]["room"].is_null()), (200, true));

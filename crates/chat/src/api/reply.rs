@@ -108,7 +108,7 @@ impl Reply {
             reply.headers.push(("retry-after", secs.to_string()));
         }
         if let Some(allow) = err.allow {
-            reply.headers.push(("allow", allow));
+            reply.headers.push(("allow", allow.into()));
         }
         reply
     }
@@ -158,15 +158,17 @@ pub(crate) fn unknown_room() -> ApiError {
     )
 }
 
-/// 403 for a muted name, with the time the mute ends.
+/// 403 for a muted writer, with the time the mute ends (in the message,
+/// and as `error.until` for a page to show in local time).
 pub(crate) fn muted(until: &str) -> ApiError {
     ApiError::forbidden(
         "muted",
         format!(
-            "a moderator has muted your name here until {until} (UTC); \
-             you can read, and post again after that time"
+            "A moderator has muted you until {until} (UTC). You can read, and post again \
+             after that time."
         ),
     )
+    .with_until(until)
 }
 
 /// The answer to a writer the database refused (see [`Refusal`]).
