@@ -31,9 +31,9 @@ pub(super) async fn register(
     reply(claim(req, cfg, now_unix, random, store).await)
 }
 
-/// `POST /api/accounts/password` `{"name", "password" | "reset_code",
-/// "new_password"}` -> 200, a new session; every older session of the
-/// account is signed out.
+/// `POST /api/accounts/password` `{"name", "password" (or, without it,
+/// "reset_code"), "new_password"}` -> 200, a new session; every older
+/// session of the account is signed out.
 pub(super) async fn change_password(
     req: &Request<'_>,
     cfg: &Config,
@@ -137,7 +137,7 @@ async fn set_password(
     let key = names::key(&name);
     let client = client(req, cfg);
     let account: StoredAccount = match (&new.password, &new.reset_code) {
-        (Some(current), None) => sign_in(&key, &client, current, cfg, store).await?,
+        (Some(current), _) => sign_in(&key, &client, current, cfg, store).await?,
         (None, Some(code)) => {
             // Throttled as a sign-in is: a reset code is a password for a
             // day.
@@ -164,11 +164,11 @@ async fn set_password(
                     .ok_or_else(invalid_credentials)?,
             }
         }
-        _ => {
+        (None, None) => {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "send the current password (\"password\") or a reset code from the operator \
-                 (\"reset_code\"), one of the two",
+                "send the current password (\"password\"), or a reset code from the operator \
+                 (\"reset_code\")",
             ));
         }
     };
@@ -305,11 +305,9 @@ mod tests {
             (wrong.status, error_code(&wrong).as_str()),
             (401, "invalid_credentials")
         );
-        let both = change(
-            r#"{"name":"carol","password":"first password","reset_code":"x","new_password":"second password"}"#,
-        );
+        let neither = change(r#"{"name":"carol","new_password":"second password"}"#);
         assert_eq!(
-            (both.status, error_code(&both).as_str()),
+            (neither.status, error_code(&neither).as_str()),
             (400, "invalid_request")
         );
         let short =
