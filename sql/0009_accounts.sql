@@ -308,6 +308,38 @@ BEGIN
 END
 $$;
 
+-- An account takes another name (its display): 'renamed' with the
+-- account at its new version (older sessions are signed out: their tokens
+-- carry the old name), 'name_taken', or 'signed_out' (p_version is not the
+-- account's). Its messages stay its own (they record `account-<id>`), under
+-- the name they were sent with; its mutes hold it still.
+CREATE OR REPLACE FUNCTION chat.rename_account(p_id bigint, p_version bigint, p_name text,
+                                               p_name_key text)
+RETURNS TABLE (status text, id bigint, name text, role text, version bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = chat, pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chat.accounts a WHERE a.id = p_id AND a.version = p_version) THEN
+        RETURN QUERY SELECT 'signed_out'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM chat.accounts a WHERE a.name_key = p_name_key AND a.id <> p_id) THEN
+        RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        UPDATE chat.accounts a
+        SET name = p_name, name_key = p_name_key, version = a.version + 1
+        WHERE a.id = p_id
+        RETURNING 'renamed'::text, a.id, a.name, a.role, a.version;
+EXCEPTION WHEN unique_violation THEN
+    -- Claimed by someone else between the check and the update.
+    RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+END
+$$;
+
 -- The rooms, with whether guests may post in them.
 CREATE OR REPLACE FUNCTION chat.room_list()
 RETURNS TABLE (id text, title text, last_message_id bigint, members_only boolean)
@@ -747,6 +779,7 @@ REVOKE ALL ON FUNCTION
     chat.create_account(text, text, text),
     chat.login_start(text, text, bigint, bigint),
     chat.set_password(bigint, bigint, text),
+    chat.rename_account(bigint, bigint, text, text),
     chat.room_list(),
     chat.add_room(text, text, bigint, text, bigint, bigint),
     chat.set_members_only(text, bigint, text, bigint, bigint),
@@ -766,6 +799,7 @@ GRANT EXECUTE ON FUNCTION
     chat.create_account(text, text, text),
     chat.login_start(text, text, bigint, bigint),
     chat.set_password(bigint, bigint, text),
+    chat.rename_account(bigint, bigint, text, text),
     chat.room_list(),
     chat.add_room(text, text, bigint, text, bigint, bigint),
     chat.set_members_only(text, bigint, text, bigint, bigint),

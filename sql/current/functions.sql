@@ -881,6 +881,33 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.rename_account(p_id bigint, p_version bigint, p_name text, p_name_key text)
+ RETURNS TABLE(status text, id bigint, name text, role text, version bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chat.accounts a WHERE a.id = p_id AND a.version = p_version) THEN
+        RETURN QUERY SELECT 'signed_out'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM chat.accounts a WHERE a.name_key = p_name_key AND a.id <> p_id) THEN
+        RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        UPDATE chat.accounts a
+        SET name = p_name, name_key = p_name_key, version = a.version + 1
+        WHERE a.id = p_id
+        RETURNING 'renamed'::text, a.id, a.name, a.role, a.version;
+EXCEPTION WHEN unique_violation THEN
+    -- Claimed by someone else between the check and the update.
+    RETURN QUERY SELECT 'name_taken'::text, NULL::bigint, NULL::text, NULL::text, NULL::bigint;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.replay_lag_ms()
  RETURNS bigint
  LANGUAGE sql

@@ -175,6 +175,12 @@ pub struct NewPassword {
     pub new_password: String,
 }
 
+/// Body of `POST /api/accounts/name`: the account's new name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewName {
+    pub name: String,
+}
+
 /// Body of `POST /api/rooms`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NewRoom {

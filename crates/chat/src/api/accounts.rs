@@ -1,20 +1,22 @@
 //! `POST /api/accounts` claims a name with a password; `POST
 //! /api/accounts/password` sets a new password, proven by the current one
 //! or by a reset code the operator made (`SELECT chat.reset_password(...)`).
-//! Both answer with a new session, as `POST /api/session` does.
+//! `POST /api/accounts/name` gives a signed-in account another name. All
+//! answer with a new session, as `POST /api/session` does.
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::auth::{client, session_secret};
-use super::reply::{Reply, muted, reply, too_fast};
+use super::auth::{client, session_claims, session_secret};
+use super::reply::{Reply, muted, refused, reply, too_fast};
 use super::request::Request;
 use super::session::{account_session, invalid_credentials, no_randomness, sign_in};
 use crate::config::Config;
 
 use crate::error::ApiError;
-use crate::model::{NewAccount, NewPassword, parse_json};
+use crate::model::{NewAccount, NewName, NewPassword, parse_json};
 use crate::store::{
-    ClaimAllowed, ClaimCheck, CreateAccount, LoginStart, SetPassword, Signin, Store, StoredAccount,
+    AccountRef, ClaimAllowed, ClaimCheck, CreateAccount, LoginStart, Refusal, RenameAccount,
+    Renamed, SetPassword, Signin, Store, StoredAccount,
 };
 use crate::{names, password, validate};
 
@@ -42,6 +44,52 @@ pub(super) async fn change_password(
     store: &impl Store,
 ) -> Reply {
     reply(set_password(req, cfg, now_unix, random, store).await)
+}
+
+/// `POST /api/accounts/name` `{"name"}` (an account's session) -> 200, a
+/// new session under the new name; the account's other sessions are signed
+/// out (their tokens carry the old name). Its messages stay its own, under
+/// the names they were sent with; its mutes still hold it.
+pub(super) async fn rename(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(take_name(req, cfg, now_unix, store).await)
+}
+
+async fn take_name(
+    req: &Request<'_>,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    let claims = session_claims(req, cfg, now_unix)?;
+    let Some(account) = claims.account else {
+        return Err(ApiError::forbidden(
+            "not_an_account",
+            "only an account changes its name here; a guest joins again under the new name \
+             (POST /api/session)",
+        ));
+    };
+    let new: NewName = parse_json(req.content_type, req.body)?;
+    let name = validate::name(&new.name)?;
+    let renamed = store
+        .run(&RenameAccount {
+            account: AccountRef {
+                id: account.id,
+                version: account.version,
+            },
+            name: &name,
+            name_key: &names::key(&name),
+        })
+        .await?;
+    match renamed {
+        Renamed::Renamed(account) => account_session(cfg, now_unix, &account, 200),
+        Renamed::NameTaken => Err(name_taken()),
+        Renamed::SignedOut => Err(refused(Refusal::SignedOut)),
+    }
 }
 
 fn name_taken() -> ApiError {
@@ -351,5 +399,71 @@ mod tests {
             format!(r#"{{"name":"carol","reset_code":"{code}","new_password":"third password"}}"#);
         assert_eq!(change(&reset).status, 200);
         assert_eq!(change(&reset).status, 401);
+    }
+
+    #[test]
+    fn an_account_renamed_keeps_its_messages_and_its_mute() {
+        let store = MemStore::seeded();
+        let c = cfg();
+        let ann = super::super::test_support::register(&store, "ann");
+        assert_eq!(post(&store, &ann, "general", "first", "a1").status, 201);
+        let rename = |auth: &str, name: &str| {
+            let b = serde_json::json!({ "name": name }).to_string();
+            call(&store, &c, "POST", "/api/accounts/name", Some(auth), &b)
+        };
+        // Guests rejoin instead; a taken name stays taken.
+        let r = rename(&login("gus"), "gustav");
+        assert_eq!((r.status, error_code(&r).as_str()), (403, "not_an_account"));
+        super::super::test_support::register(&store, "bea");
+        let r = rename(&ann, "BEA");
+        assert_eq!((r.status, error_code(&r).as_str()), (409, "name_taken"));
+        // Renamed: a new session under the new name, the old one signed
+        // out, the old message still its own, the old name free.
+        let r = rename(&ann, "Annabel");
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (body(&r)["name"].as_str(), body(&r)["session"].as_str()),
+            (Some("Annabel"), Some("account-1"))
+        );
+        let annabel = format!("Bearer {}", body(&r)["token"].as_str().unwrap());
+        let stale = post(&store, &ann, "general", "old token", "a2");
+        assert_eq!(
+            (stale.status, error_code(&stale).as_str()),
+            (401, "signed_out")
+        );
+        let r = call(
+            &store,
+            &c,
+            "PATCH",
+            "/api/rooms/general/messages/1",
+            Some(&annabel),
+            r#"{"body":"first, edited"}"#,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(body(&r)["message"]["author"], "ann");
+        assert_eq!(
+            post(&store, &annabel, "general", "hi again", "a3").status,
+            201
+        );
+        let guest = call(
+            &store,
+            &c,
+            "POST",
+            "/api/session",
+            None,
+            r#"{"name":"ann"}"#,
+        );
+        assert_eq!(guest.status, 201, "the old name is free: {}", guest.body);
+        // A mute of the account holds it under the new name.
+        let mo = moderator_login(&store, "Moe");
+        let b = serde_json::json!({"name": "Annabel", "duration_secs": 60}).to_string();
+        assert_eq!(
+            call(&store, &c, "POST", "/api/mutes", Some(&mo), &b).status,
+            200
+        );
+        let r = rename(&annabel, "Belle");
+        let belle = format!("Bearer {}", body(&r)["token"].as_str().unwrap());
+        let r = post(&store, &belle, "general", "muted?", "a4");
+        assert_eq!((r.status, error_code(&r).as_str()), (403, "muted"));
     }
 }

@@ -53,6 +53,7 @@ pub enum Op {
     Join,
     Register,
     ChangePassword,
+    Rename,
     ListRooms,
     CreateRoom,
     SetRoom,
@@ -87,6 +88,11 @@ pub const ROUTES: &[Route<Op>] = &[
         path: "/api/accounts/password",
         component: "session",
         methods: &[("POST", Op::ChangePassword)],
+    },
+    Route {
+        path: "/api/accounts/name",
+        component: "session",
+        methods: &[("POST", Op::Rename)],
     },
     Route {
         path: "/api/rooms",
@@ -154,6 +160,7 @@ pub async fn handle(req: &Request<'_>, cx: &Context<'_>, store: &impl Store) -> 
         Op::Join => session::session(req, cfg, now, cx.random, store).await,
         Op::Register => accounts::register(req, cfg, now, cx.random, store).await,
         Op::ChangePassword => accounts::change_password(req, cfg, now, cx.random, store).await,
+        Op::Rename => accounts::rename(req, cfg, now, store).await,
         Op::ListRooms => rooms::list(store).await,
         Op::CreateRoom => rooms::create(req, cfg, now, store).await,
         Op::SetRoom => rooms::settings(req, at.room, cfg, now, store).await,

@@ -117,6 +117,25 @@ pub struct SetPassword<'a> {
     pub hash: &'a str,
 }
 
+/// An account takes another name: the account at its new version, or why
+/// not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenameAccount<'a> {
+    pub account: AccountRef,
+    pub name: &'a str,
+    pub name_key: &'a str,
+}
+
+/// What became of a rename.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Renamed {
+    Renamed(StoredAccount),
+    /// Another account holds the name (or one that reads the same).
+    NameTaken,
+    /// The session's version is not the account's any more.
+    SignedOut,
+}
+
 fn limit_params(limit: Limit) -> [Param<'static>; 2] {
     [
         Param::Int(limit.burst.into()),
@@ -412,6 +431,62 @@ impl Operation for SetPassword<'_> {
         a.version += 1;
         a.reset_hash = None;
         Ok(Some(a.version))
+    }
+}
+
+impl Operation for RenameAccount<'_> {
+    type Output = Renamed;
+    const ACCESS: Access = Access::Primary;
+
+    fn statement(&self) -> Statement<'_> {
+        Statement {
+            sql: "SELECT status, id, name, role, version FROM chat.rename_account($1, $2, $3, $4)",
+            params: vec![
+                Param::Int(self.account.id),
+                Param::Int(self.account.version),
+                Param::Text(self.name),
+                Param::Text(self.name_key),
+            ],
+            max_rows: 1,
+        }
+    }
+
+    fn read(&self, rows: &[impl Row]) -> Result<Renamed, StoreError> {
+        let row = rows
+            .first()
+            .ok_or_else(|| malformed("rename_account: no row"))?;
+        Ok(match status(row)? {
+            "renamed" => Renamed::Renamed(StoredAccount {
+                id: int(row, 1, "id")?,
+                name: text(row, 2, "name")?,
+                moderator: role_is_moderator(row, 3)?,
+                version: int(row, 4, "version")?,
+            }),
+            "name_taken" => Renamed::NameTaken,
+            "signed_out" => Renamed::SignedOut,
+            other => return Err(malformed(&format!("rename_account: status `{other}`"))),
+        })
+    }
+
+    #[cfg(any(test, feature = "testing"))]
+    fn in_memory(&self, store: &MemStore) -> Result<Renamed, StoreError> {
+        let mut t = store.table::<Accounts>();
+        let (id, version) = (self.account.id, self.account.version);
+        if !t.rows.iter().any(|a| a.id == id && a.version == version) {
+            return Ok(Renamed::SignedOut);
+        }
+        if t.rows.iter().any(|a| a.key == self.name_key && a.id != id) {
+            return Ok(Renamed::NameTaken);
+        }
+        let a = t
+            .rows
+            .iter_mut()
+            .find(|a| a.id == id)
+            .expect("checked above");
+        a.name = self.name.into();
+        a.key = self.name_key.into();
+        a.version += 1;
+        Ok(Renamed::Renamed(a.stored()))
     }
 }
 

@@ -140,8 +140,8 @@ mod rooms;
 pub mod sql;
 
 pub use accounts::{
-    ClaimAllowed, ClaimCheck, CreateAccount, GuestJoin, Joined, LoginStart, SetPassword, Signin,
-    StoredAccount,
+    ClaimAllowed, ClaimCheck, CreateAccount, GuestJoin, Joined, LoginStart, RenameAccount, Renamed,
+    SetPassword, Signin, StoredAccount,
 };
 pub use edit::{Edit, Edited};
 pub use health::{Health, Source};

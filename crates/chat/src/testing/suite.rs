@@ -724,6 +724,47 @@ async fn accounts_suite(store: &impl Store) {
         .await
         .expect("mute");
     assert_eq!(not_mod, Muted::NotModerator);
+
+    // A rename: the new name is the account's, the old one free, older
+    // sessions signed out; a taken name stays taken.
+    let current = AccountRef {
+        id: ann.id,
+        version,
+    };
+    store
+        .run(&CreateAccount {
+            name: "Suite Bea",
+            name_key: "suite-bea",
+            hash: "$argon2id$bea",
+        })
+        .await
+        .expect("create account")
+        .expect("a free name");
+    let rename = |account: AccountRef, key: &'static str| async move {
+        store
+            .run(&RenameAccount {
+                account,
+                name: "Renamed",
+                name_key: key,
+            })
+            .await
+            .expect("rename")
+    };
+    assert_eq!(rename(current, "suite-bea").await, Renamed::NameTaken);
+    assert_eq!(rename(ann_ref, "suite-anne").await, Renamed::SignedOut);
+    let Renamed::Renamed(anne) = rename(current, "suite-anne").await else {
+        panic!("a free name")
+    };
+    assert_eq!(
+        (anne.id, anne.name.as_str(), anne.version),
+        (ann.id, "Renamed", version + 1)
+    );
+    assert_eq!(
+        claim("suite-ann", "suite-c1").await,
+        ClaimCheck::Ok,
+        "the old name is free"
+    );
+    assert_eq!(claim("suite-anne", "suite-c1").await, ClaimCheck::NameTaken);
 }
 
 async fn edit_limit_suite(store: &impl Store) {
