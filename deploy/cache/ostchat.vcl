@@ -3,8 +3,8 @@ vcl 4.1;
 # the same for everyone who asks the same question, and passes everything
 # else to the hosts untouched. The hosts decide what may be kept and for how
 # long (`Surrogate-Control: max-age=0.25` on the answers they share); this
-# file only obeys. ARCHITECTURE.md, "The shared cache", says why it exists
-# and where it sits.
+# file only obeys. docs/design.md, "The shared cache: why, and where it
+# sits", says why it exists and where it sits.
 #
 # What it promises:
 # - request coalescing: concurrent misses for one URL make one request to a
