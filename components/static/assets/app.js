@@ -10,8 +10,10 @@
  *     messages.js  the open room's messages, a message's menu, days,
  *                  mentions, the title
  *     rooms.js     the room list, switching rooms, presence
- *     session.js   joining
- *     actions.js   what the menu does: editing, the dialogs
+ *     session.js   joining, signing in, accounts; what the composer's
+ *                  place shows (the composer, the join form, a closed room)
+ *     actions.js   what the menu does: editing, the dialogs (removal,
+ *                  mute, settings, password), a members-only room
  *   sync.js      polling, the connection status, sending
  *   app.js       this; it fills in state.js's hooks, by which a view calls
  *                a later layer
@@ -39,9 +41,9 @@ import { announce, findElements, isAtBottom, ui } from './js/page/dom.js';
 import { clearSession, hooks, poll, roomState, S } from './js/page/state.js';
 import { askNotificationPermission, closeMenu, loadOlder, onMenuKey, positionMenu, rerenderCurrent, scrollToBottom, updateTitle } from './js/page/messages.js';
 import { enterPresence, leavePresence, loadRooms, onHashChange } from './js/page/rooms.js';
-import { join, showComposer, showJoin, updateIdentity } from './js/page/session.js';
-import { attachEditor, closeDialog, doMute, doRemove, onMenuClick, openSettings, restoreFocus, setAdminToken, syncMuteButton } from './js/page/actions.js';
-import { autosize, composerError, flushPending, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
+import { composerError, join, joinButtonText, showComposer, showJoin, updateComposer } from './js/page/session.js';
+import { attachEditor, closeDialog, doMute, doRemove, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
+import { autosize, flushPending, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
 
 /* ---------- wiring ---------- */
 
@@ -51,11 +53,28 @@ hooks.flushPending = flushPending;
 hooks.retryPending = retryPending;
 hooks.attachEditor = attachEditor;
 
-ui.joinForm.addEventListener('submit', join);
+hooks.updateComposer = updateComposer;
+
+ui.joinForm.addEventListener('submit', function (ev) { join(ev, false); });
+ui.createAccount.addEventListener('click', function () { join(null, true); });
+ui.passwordInput.addEventListener('input', joinButtonText);
 ui.joinCancel.addEventListener('click', function () { ui.nameInput.value = ''; showComposer(true); });
 ui.changeName.addEventListener('click', function () {
   ui.nameInput.value = S.session ? S.session.name : '';
-  showJoin('');
+  showJoin('', false, true);
+});
+ui.closedSignIn.addEventListener('click', function () { showJoin('', false); });
+ui.membersOnly.addEventListener('click', toggleMembersOnly);
+ui.changePassword.addEventListener('click', openPassword);
+ui.joinPassword.addEventListener('click', openPassword);
+ui.pwForm.addEventListener('submit', savePassword);
+ui.pwReset.addEventListener('change', syncPasswordProof);
+ui.pwCancel.addEventListener('click', function () { closeDialog(ui.pw); });
+ui.pw.addEventListener('close', function () {
+  var el = S.pwReturn;
+  S.pwReturn = null;
+  ui.pwCurrent.value = ui.pwNew.value = '';
+  if (el && el.isConnected && !el.hidden) el.focus();
 });
 ui.signOut.addEventListener('click', function () {
   leavePresence(S.session && S.session.token);
@@ -76,6 +95,7 @@ ui.input.addEventListener('input', function () { autosize(); composerError(''); 
 // A click on Join or Send is the gesture that may ask for notifications
 // (pressing Enter in the name field clicks Join too).
 ui.joinButton.addEventListener('click', askNotificationPermission);
+ui.createAccount.addEventListener('click', askNotificationPermission);
 ui.sendButton.addEventListener('click', askNotificationPermission);
 
 ui.loadOlder.addEventListener('click', loadOlder);
@@ -153,8 +173,6 @@ window.addEventListener('pagehide', function () { leavePresence(S.session && S.s
 window.addEventListener('pageshow', function (ev) { if (ev.persisted && S.current) enterPresence(S.current); });
 
 restorePending();
-updateIdentity();
-ui.adminBadge.hidden = !S.adminToken;
 if (S.session) showComposer(false); else showJoin('');
 loadRooms();
 onHashChange();

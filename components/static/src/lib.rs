@@ -18,13 +18,14 @@ const CONTRACT: Asset = Asset {
     body: chat::api::OPENAPI,
 };
 
-/// One asset, compiled in from `assets/`, served at `/` + its path there.
+/// One asset, compiled in from `assets/` (as `build.rs` copies it, without
+/// comments), served at `/` + its path there.
 macro_rules! asset {
     ($path:literal, $content_type:literal) => {
         Asset {
             path: concat!("/", $path),
             content_type: $content_type,
-            body: include_str!(concat!("../assets/", $path)),
+            body: include_str!(concat!(env!("OUT_DIR"), "/assets/", $path)),
         }
     };
 }

@@ -75,12 +75,18 @@ test('api sends JSON with the token in the header and reads JSON back', async ()
 test("api turns an error reply into an ApiError with the server's code and Retry-After", async () => {
   const s = await server({
     '/slow': [429, { 'retry-after': '7' }, '{"error":{"code":"rate_limited","message":"Slow down"}}'],
-    '/broken': [502, {}, '<html>bad gateway</html>']
+    '/broken': [502, {}, '<html>bad gateway</html>'],
+    '/muted': [403, {}, '{"error":{"code":"muted","message":"m","until":"2026-03-01T13:30:00Z"}}']
   });
   try {
     await assert.rejects(api('GET', s.base + '/slow'), (e) => {
       assert.ok(e instanceof ApiError);
-      assert.deepEqual([e.status, e.code, e.message, e.retryAfter], [429, 'rate_limited', 'Slow down', 7]);
+      assert.deepEqual([e.status, e.code, e.message, e.retryAfter, e.until], [429, 'rate_limited', 'Slow down', 7, null]);
+      return true;
+    });
+    // A mute's refusal says until when.
+    await assert.rejects(api('GET', s.base + '/muted'), (e) => {
+      assert.deepEqual([e.status, e.code, e.until], [403, 'muted', '2026-03-01T13:30:00Z']);
       return true;
     });
     // Not JSON (a proxy's page): the status speaks.

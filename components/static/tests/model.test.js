@@ -7,7 +7,7 @@ import {
   advanceCursor, duePending, loadPending, looksMine, menuItems, mergeEvents, newPending, noteLoaded,
   ownsMessage, pendingFailed, setPresent, takePending, unreadCount,
 } from '../assets/js/page/model.js';
-import { markSeen, PAGE, presence, roomState, roomStates, S, seen } from '../assets/js/page/state.js';
+import { markSeen, modToken, PAGE, presence, roomState, roomStates, S, seen } from '../assets/js/page/state.js';
 
 const T0 = '2026-03-01T10:00:00Z';
 const msg = (id, author, body, extra) => ({ id, kind: 'message', author, body, sent_at: T0, ...extra });
@@ -169,6 +169,15 @@ test('a failed send waits, then is tried again; retries keep the order they were
   // The session expired: sent again once the person has joined again.
   pendingFailed(q, { status: 401, message: 'Expired' }, now);
   assert.equal(q.auto, true);
+  // Muted: no retry is offered (it cannot succeed), and the bubble does
+  // not repeat what the composer says.
+  const m = newPending('general', 'm', 'muted', 'ann');
+  pendingFailed(m, { status: 403, code: 'muted', message: 'A moderator has muted you…' }, now);
+  assert.deepEqual([m.auto, m.muted, m.error], [false, true, '']);
+  // A guest's name an account claimed meanwhile: sent once joined again.
+  const c = newPending('general', 'c2', 'claimed', 'ann');
+  pendingFailed(c, { status: 403, code: 'name_claimed', message: 'claimed' }, now);
+  assert.deepEqual([c.auto, c.muted], [true, false]);
   // d is still being sent.
 
   const ids = (list) => list.map((x) => x.client_id);
@@ -246,6 +255,15 @@ test('mine: by session id, else by name; the menu offers what I may do', () => {
   assert.deepEqual(actions({ ...own, removed_at: now, removed_by: 'author' }), []);
   S.adminToken = 'admin';
   assert.deepEqual(menuItems(other).map((i) => [i.action, i.label]), [['remove', 'Remove'], ['mute', 'Mute bob…']]);
+  // A moderator's own session moderates too (no admin token needed); a
+  // member's does not.
+  S.adminToken = null;
+  const future = new Date(Date.now() + 3600e3).toISOString();
+  S.session = { name: 'ann', session: 'account-1', token: 't', role: 'member', expires_at: future };
+  assert.deepEqual(actions(other), []);
+  S.session = { ...S.session, role: 'moderator' };
+  assert.deepEqual(actions(other), ['remove', 'mute']);
+  assert.equal(modToken(), 't');
   S.session = null;
   assert.equal(looksMine(own), false);
 });

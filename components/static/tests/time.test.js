@@ -1,7 +1,7 @@
 // Days and grouping.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { GROUP_MS, dayKey, dayLabel, groupsWith, timeOf } from '../assets/js/time.js';
+import { GROUP_MS, dayKey, dayLabel, fmtTime, groupsWith, mutedText, timeOf } from '../assets/js/time.js';
 
 test('days are local days', () => {
   const t = new Date(2026, 0, 31, 23, 59).getTime();
@@ -33,4 +33,16 @@ test('a bad time is 0', () => {
   assert.equal(timeOf('nope'), 0);
   assert.equal(timeOf(undefined), 0);
   assert.equal(timeOf('1970-01-01T00:00:01Z'), 1000);
+});
+
+test("a mute's end is said in one sentence, in the reader's local time", () => {
+  const until = new Date(Date.now() + 10 * 60e3);
+  const text = mutedText(until.toISOString());
+  assert.match(text, /^A moderator has muted you until /);
+  const local = until.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  assert.ok(text.includes(local), text + ' / ' + local);
+  assert.ok(!text.includes('Z') && !text.includes('UTC') && !text.includes(until.toISOString().slice(11, 16)) ||
+    local === until.toISOString().slice(11, 16), 'not the UTC time: ' + text);
+  assert.equal(text.split('. ').length, 2, 'one sentence and what happens then');
+  assert.equal(fmtTime(until.getTime()).short, fmtTime(until.toISOString()).short, 'ms or RFC 3339 alike');
 });

@@ -4,6 +4,22 @@
 
 use e2e::{Client, RunnerConfig, TestDb, json, send};
 
+/// At most 40 KiB gzipped for the page's HTML, scripts and styles.
+const PAGE_BUDGET: usize = 40 * 1024;
+
+/// How many bytes `gzip -9` makes of `data`.
+fn gzip_len(data: &[u8]) -> usize {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .args(["-9", "-c"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip (Debian's gzip package) measures the page");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    child.wait_with_output().expect("gzip").stdout.len()
+}
+
 /// The URL path of every file under components/static/assets.
 fn page_assets() -> Vec<String> {
     fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
@@ -51,10 +67,14 @@ fn health_and_static_assets() {
         assets.push((path, ctype));
     }
     assert!(assets.len() > 4, "{assets:?}");
+    let mut gzipped = 0;
     for (path, ctype) in &assets {
         let path = path.as_str();
         let r = c.get(path);
         assert_eq!(r.status, 200, "{path}");
+        if path != "/" {
+            gzipped += gzip_len(r.body.as_bytes());
+        }
         assert!(
             r.header("content-type").unwrap().starts_with(ctype),
             "{path}"
@@ -72,6 +92,18 @@ fn health_and_static_assets() {
     }
     let page = c.get("/").body;
     assert!(page.contains("app.js") && page.contains("style.css"));
+    // The page's weight as a browser fetches it with gzip: its HTML,
+    // scripts and styles, each file compressed on its own.
+    println!(
+        "page: {} files, {:.1} KiB gzipped",
+        assets.len() - 1,
+        gzipped as f64 / 1024.0
+    );
+    assert!(
+        gzipped <= PAGE_BUDGET,
+        "the page is {gzipped} bytes gzipped, over its budget of {PAGE_BUDGET}: \
+         make it smaller (components/static/build.rs strips comments already)"
+    );
 
     let r = c.get("/nope.png");
     assert_eq!(r.status, 404);

@@ -840,3 +840,339 @@ fn edits_removals_moderation_presence_and_mentions_across_two_hosts() {
         closed.elapsed()
     );
 }
+
+/* ---------- accounts ---------- */
+
+/// Fills the join form: the name, and a password unless it is empty.
+fn fill_join(s: &Session, name: &str, password: &str) {
+    wait_for(T, "the join form", || {
+        s.execute(
+            "return !document.getElementById('join-form').hidden",
+            vec![],
+        ) == json!(true)
+    });
+    s.execute(
+        "document.getElementById('name-input').value = '';\
+         document.getElementById('password-input').value = ''; return 0",
+        vec![],
+    );
+    s.find("#name-input").unwrap().send_keys(name);
+    if !password.is_empty() {
+        s.find("#password-input").unwrap().send_keys(password);
+    }
+}
+
+/// Opens the page at `room` and creates the account `name` there.
+fn create_account(s: &Session, runner: &Server, room: &str, name: &str, password: &str) {
+    s.goto(&runner.url(&format!("/#/room/{room}")));
+    s.wait_for_element("#name-input", T);
+    fill_join(s, name, password);
+    s.find("#create-account").unwrap().click();
+    wait_composer(s, &format!("{name}'s account"));
+}
+
+/// Opens the page at `room` and signs in to `name`'s account.
+fn sign_in(s: &Session, runner: &Server, room: &str, name: &str, password: &str) {
+    s.goto(&runner.url(&format!("/#/room/{room}")));
+    s.wait_for_element("#name-input", T);
+    fill_join(s, name, password);
+    s.find("#password-input").unwrap().send_keys(keys::ENTER);
+    wait_composer(s, &format!("{name} signed in"));
+}
+
+fn wait_composer(s: &Session, what: &str) {
+    wait_for(T, what, || {
+        s.execute(
+            "return !document.getElementById('composer').hidden ? true : document.getElementById('join-error').textContent",
+            vec![],
+        ) == json!(true)
+    });
+}
+
+fn text_of(s: &Session, id: &str) -> String {
+    s.execute(
+        "const e = document.getElementById(arguments[0]); return e && !e.hidden ? e.textContent : ''",
+        vec![json!(id)],
+    )
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+/// Nobody can speak under a claimed name without its password, in any case
+/// or look-alike; an account is one person on every device (its messages
+/// are its own in both browsers), and stays signed in across a reload.
+/// Guests are marked as guests.
+#[test]
+fn a_claimed_name_is_its_accounts_alone_on_every_device() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let driver = ChromeDriver::start();
+    let laptop = driver.new_session();
+    let phone = driver.new_session();
+    let mallory = driver.new_session();
+    laptop.set_window_size(1280, 800);
+
+    // Alice claims her name, remembered on this device.
+    laptop.goto(&runner.url("/#/room/general"));
+    laptop.wait_for_element("#name-input", T);
+    fill_join(&laptop, "alice", "correct horse");
+    laptop.find("#remember").unwrap().click();
+    laptop.find("#create-account").unwrap().click();
+    wait_composer(&laptop, "alice's account");
+    assert_eq!(text_of(&laptop, "whoami"), "alice");
+    assert_eq!(
+        text_of(&laptop, "guest-badge"),
+        "",
+        "an account is no guest"
+    );
+    type_message(&laptop, "from the laptop");
+    let first = id_of(&api, "general", "from the laptop");
+
+    // Mallory tries her name as a guest, in another case and in Cyrillic
+    // look-alikes, then with a guessed password: each time the form says
+    // why, and no session comes of it.
+    mallory.goto(&runner.url("/#/room/general"));
+    mallory.wait_for_element("#name-input", T);
+    for name in ["alice", "ALICE", "\u{0430}lice"] {
+        fill_join(&mallory, name, "");
+        mallory.find("#join-button").unwrap().click();
+        wait_for(T, "the join form's refusal", || {
+            text_of(&mallory, "join-error").contains("belongs to an account")
+        });
+        mallory.execute(
+            "document.getElementById('join-error').textContent = ''; return 0",
+            vec![],
+        );
+    }
+    fill_join(&mallory, "alice", "password1");
+    assert_eq!(text_of(&mallory, "join-button"), "Sign in");
+    mallory.find("#join-button").unwrap().click();
+    wait_for(T, "a wrong password refused", || {
+        text_of(&mallory, "join-error").contains("do not match")
+    });
+    let stored_session = mallory.execute(
+        "return sessionStorage.getItem('chat.session') || localStorage.getItem('chat.session')",
+        vec![],
+    );
+    assert_eq!(stored_session, Value::Null, "no session for Mallory");
+    assert!(
+        mallory.execute("return document.getElementById('composer').hidden", vec![]) == json!(true)
+    );
+
+    // Alice on her phone: the laptop's message is hers there too (its menu
+    // edits it), and the edit shows on the laptop.
+    sign_in(&phone, &runner, "general", "alice", "correct horse");
+    wait_for(T, "the phone shows the laptop's message as Alice's", || {
+        phone
+            .find(&format!("{}.mine button.message-menu", message(first)))
+            .is_ok()
+    });
+    pick(&phone, first, "edit");
+    let editor = phone.wait_for_element(&format!("{} textarea.edit-body", message(first)), T);
+    phone.execute(
+        "document.querySelector(arguments[0]).value = ''; return 0",
+        vec![json!(format!("{} textarea.edit-body", message(first)))],
+    );
+    editor.send_keys(&format!("edited on the phone{}", keys::ENTER));
+    wait_for(T, "the laptop sees the phone's edit", || {
+        shows_body(&laptop, "edited on the phone")
+    });
+
+    // A guest's messages carry a guest mark; Alice's do not.
+    let bob = api.login("bob");
+    assert_eq!(
+        api.send_message(&bob, "general", "hi from a guest", "g1")
+            .status,
+        201
+    );
+    wait_for(T, "the guest's message", || {
+        shows_body(&laptop, "hi from a guest")
+    });
+    let marks = laptop.execute(
+        "return Array.from(document.querySelectorAll('#message-list li.message')).map(li =>\
+           [li.getAttribute('data-author'), !!li.querySelector('.meta .tag')])",
+        vec![],
+    );
+    assert_eq!(marks, json!([["alice", false], ["bob", true]]));
+
+    // Back tomorrow: a reload keeps Alice signed in.
+    laptop.goto(&runner.url("/#/room/general"));
+    wait_composer(&laptop, "still signed in after a reload");
+    assert_eq!(text_of(&laptop, "whoami"), "alice");
+    screenshot(&laptop, 1280, 800, "account");
+}
+
+/// A moderator is a person: they mute from the page with their own
+/// session, and the log names their account. The mute outlives a rename:
+/// the muted person sees one sentence with the end in local time, a closed
+/// composer, and no retry. A members-only room shows a guest why the box is
+/// closed and how to claim a name.
+#[test]
+fn a_mute_outlives_a_rename_and_a_members_only_room_closes_to_guests() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let r = api.post_json(
+        "/api/accounts",
+        None,
+        &json!({"name": "mod", "password": "moderate well"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    db.connect()
+        .execute("SELECT chat.grant_role('mod', 'moderator')", &[])
+        .unwrap();
+    let driver = ChromeDriver::start();
+    let moder = driver.new_session();
+    let bob = driver.new_session();
+    let guest = driver.new_session();
+    moder.set_window_size(1280, 800);
+    bob.set_window_size(1280, 800);
+    guest.set_window_size(1280, 800);
+
+    sign_in(&moder, &runner, "general", "mod", "moderate well");
+    assert_eq!(text_of(&moder, "admin-badge"), "Moderator");
+    create_account(&bob, &runner, "general", "bob", "bobs password");
+    type_message(&bob, "spam spam");
+    let spam = id_of(&api, "general", "spam spam");
+
+    // The moderator mutes Bob in every room, with no admin token.
+    pick(&moder, spam, "mute");
+    moder.wait_for_element("#mute-duration", T);
+    moder.execute(
+        "document.getElementById('mute-duration').value = '3600';\
+         document.getElementById('mute-scope').value = 'everywhere'; return 0",
+        vec![],
+    );
+    moder.find("#mute-confirm").unwrap().click();
+    wait_for(T, "the moderator's page says Bob is muted", || {
+        text_of(&moder, "action-status").contains("bob is muted")
+    });
+    let log: Vec<(String, String, Option<i64>)> = db
+        .connect()
+        .query(
+            "SELECT l.action, l.name, a.id FROM chat.moderation_log l \
+             LEFT JOIN chat.accounts a ON a.id = l.actor_account AND a.name = 'mod' \
+             WHERE l.action <> 'grant_role' ORDER BY l.id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!((log[0].0.as_str(), log[0].1.as_str()), ("mute", "bob"));
+    assert!(
+        log[0].2.is_some(),
+        "the log names the moderator's account: {log:?}"
+    );
+
+    // Bob is muted; he renames himself and tries again: still muted.
+    type_message(&bob, "am I muted?");
+    wait_for(T, "Bob's page says he is muted", || {
+        text_of(&bob, "composer-error").starts_with("A moderator has muted you until ")
+    });
+    bob.find("#message-list li.pending button.discard")
+        .unwrap()
+        .click();
+    bob.find("#change-name").unwrap().click();
+    wait_for(T, "the rename form", || {
+        text_of(&bob, "join-button") == "Rename"
+    });
+    fill_join(&bob, "bob_", "");
+    bob.find("#join-button").unwrap().click();
+    wait_composer(&bob, "renamed");
+    assert_eq!(text_of(&bob, "whoami"), "bob_");
+    assert_eq!(
+        bob.execute(
+            "return document.getElementById('message-input').disabled",
+            vec![]
+        ),
+        json!(false),
+        "a new name is a new session: the page does not know of the mute yet"
+    );
+    type_message(&bob, "I am someone else now");
+    wait_for(T, "Bob's page says he is still muted", || {
+        text_of(&bob, "composer-error").starts_with("A moderator has muted you until ")
+    });
+    let sentence = text_of(&bob, "composer-error");
+    let local_end = bob
+        .execute(
+            "return new Date(Date.now() + 3600e3).toLocaleTimeString([], {hour: '2-digit', minute: '2-digit'})",
+            vec![],
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sentence.contains(&local_end) || sentence.contains(&local_end[..local_end.len() - 1]),
+        "the end in local time: {sentence} / {local_end}"
+    );
+    assert!(!sentence.contains("UTC"), "{sentence}");
+    let page = bob.execute(
+        "return {\
+           said: document.body.innerText.split('muted you').length - 1,\
+           disabled: document.getElementById('message-input').disabled,\
+           retry: document.querySelectorAll('#message-list li.pending button.retry').length,\
+           pending: document.querySelectorAll('#message-list li.pending').length }",
+        vec![],
+    );
+    assert_eq!(
+        page,
+        json!({"said": 1, "disabled": true, "retry": 0, "pending": 1}),
+        "said once; no retry that cannot succeed"
+    );
+    assert!(
+        !stored(&api, "general")
+            .iter()
+            .any(|m| m.2 == "I am someone else now")
+    );
+    // His earlier message is still his after the rename.
+    assert!(
+        bob.find(&format!("{}.mine button.message-menu", message(spam)))
+            .is_ok()
+    );
+
+    // The moderator makes the room members-only; a guest who opens it
+    // reads, and is told why the box is closed and how to claim a name.
+    moder.find("#members-only").unwrap().click();
+    wait_for(T, "the toggle on", || {
+        moder.execute(
+            "return document.getElementById('members-only').getAttribute('aria-pressed')",
+            vec![],
+        ) == json!("true")
+    });
+    join_as_guest_into_closed_room(&guest, &runner);
+    assert!(
+        text_of(&guest, "closed-text").contains("Only members write in #"),
+        "{}",
+        text_of(&guest, "closed-text")
+    );
+    assert!(shows_body(&guest, "spam spam"), "a guest reads");
+    screenshot(&guest, 1280, 800, "members-only");
+    guest.find("#closed-sign-in").unwrap().click();
+    wait_for(T, "the join form, to sign in or claim a name", || {
+        guest.execute(
+            "return !document.getElementById('join-form').hidden",
+            vec![],
+        ) == json!(true)
+    });
+}
+
+/// A guest joins and lands in a members-only room: the closed box, not the
+/// composer.
+fn join_as_guest_into_closed_room(s: &Session, runner: &Server) {
+    s.goto(&runner.url("/#/room/general"));
+    s.wait_for_element("#name-input", T);
+    fill_join(s, "carol", "");
+    s.find("#join-button").unwrap().click();
+    wait_for(T, "the closed box for a guest", || {
+        s.execute(
+            "return !document.getElementById('closed').hidden && document.getElementById('composer').hidden",
+            vec![],
+        ) == json!(true)
+    });
+}

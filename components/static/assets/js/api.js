@@ -7,14 +7,16 @@ export const REQUEST_TIMEOUT_MS = 15000;
 export const MIN_BACKOFF_MS = 1000;
 export const MAX_BACKOFF_MS = 15000;
 
-// status 0 is "no answer" (offline, refused, timed out).
+// status 0 is "no answer" (offline, refused, timed out); `until`: a
+// mute's end (error.until, RFC 3339), when the server said it.
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter) {
+  constructor(status, code, message, retryAfter, until) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.until = until || null;
   }
 }
 
@@ -40,7 +42,7 @@ export function api(method, path, body, token) {
       const err = (data && data.error) || {};
       const ra = parseInt(res.headers.get('Retry-After') || '', 10);
       throw new ApiError(res.status, err.code || 'http_' + res.status,
-        err.message || ('Request failed (' + res.status + ')'), isNaN(ra) ? 0 : ra);
+        err.message || ('Request failed (' + res.status + ')'), isNaN(ra) ? 0 : ra, err.until);
     }
     return data || {};
   }), (e) => {

@@ -41,10 +41,11 @@ export function loadSession(now = Date.now()) {
 
 // `session` (the session's id) and `edit_window_secs` came with the
 // editing feature: a session stored before lacks them, and then cannot
-// edit or remove its messages until the person joins again.
+// edit or remove its messages until the person joins again. `role`
+// (guest, member, moderator) came with accounts.
 export function saveSession(s) {
   writeJSON(s.remember ? localStore() : sessionStore(), SESSION_KEY,
-    { token: s.token, name: s.name, expires_at: s.expires_at, session: s.session, edit_window_secs: s.edit_window_secs });
+    { token: s.token, name: s.name, expires_at: s.expires_at, session: s.session, edit_window_secs: s.edit_window_secs, role: s.role });
   writeJSON(s.remember ? sessionStore() : localStore(), SESSION_KEY, null);
 }
 

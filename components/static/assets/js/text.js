@@ -8,7 +8,7 @@
  * now) are tried first, longest first; otherwise "@" and a word. An "@"
  * right after a letter or digit (an e-mail address) is not a mention. */
 
-const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+const URL_RE = /\bhttps?:\/\/[^\s<>"'\x60]+/gi; // \x60: a backtick
 const TRAILING_PUNCTUATION = /[.,;:!?)\]}]+$/;
 const WORD_CHAR = /[\p{L}\p{N}_]/u;
 const MENTION_WORD = /^@[\p{L}\p{N}_](?:[\p{L}\p{N}_.-]*[\p{L}\p{N}_])?/u;

@@ -14,6 +14,12 @@ export function fmtTime(iso) {
   };
 }
 
+// A mute's refusal in one sentence, its end (ms or RFC 3339) in the
+// reader's time zone.
+export function mutedText(until) {
+  return 'A moderator has muted you until ' + fmtTime(until).short + '. You can read along, and write again after that.';
+}
+
 // Milliseconds since the epoch, 0 for a missing or bad time.
 export function timeOf(iso) {
   const t = Date.parse(iso || '');

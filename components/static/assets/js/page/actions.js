@@ -4,12 +4,12 @@
 import { api, messagePath } from '../api.js';
 import { isRemoved, updatedState } from '../events.js';
 import { announce, make, ui } from './dom.js';
-import { clearSession, MAX_BODY, roomState, S, sessionValid } from './state.js';
+import { MAX_BODY, modToken, roomInfo, roomState, roomTitle, S, sessionValid } from './state.js';
 import { ownsMessage } from './model.js';
 import { applyUpdate, closeMenu, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
-import { showJoin, updateIdentity } from './session.js';
+import { joinErrorText, markMuted, sessionLost, startSession, updateComposer, updateIdentity } from './session.js';
 import { ADMIN_KEY, sessionStore, writeJSON } from '../storage.js';
-import { excerpt } from '../text.js';
+import { excerpt, nameProblem } from '../text.js';
 import { fmtTime } from '../time.js';
 
 export function onMenuClick(ev) {
@@ -174,13 +174,13 @@ function saveEdit() {
     if (S.editing !== ed) { announce('Your edit was not saved: ' + e.message, true); return; }
     if (e.status === 401) {
       S.editing = null;
-      clearSession();
-      showJoin('Your session expired. Choose a name to join again.');
-      rerenderCurrent();
+      sessionLost(e, '.');
       return;
     }
     setEditorBusy(ed, false);
-    showEditError(ed, e.message);
+    // A mute is said once, by the composer.
+    if (e.code === 'muted') markMuted(ed.room, e.until);
+    showEditError(ed, e.code === 'muted' ? 'Not saved: you are muted.' : e.message);
     var li = ed.room === S.current ? liFor(ed.id) : null;
     var area = li && li.querySelector('textarea.edit-body');
     if (area) area.focus();
@@ -208,6 +208,11 @@ export function restoreFocus(el, room, id) {
 }
 function setText(el, text) { el.textContent = text || ''; el.hidden = !text; }
 
+function modRefused() {
+  return S.adminToken ? 'The admin token was not accepted. Check it in Settings.' :
+    'You were signed out as a moderator. Sign in again.';
+}
+
 // Removal: own messages with the session token, others' with the admin token.
 function askRemove(room, m, returnTo) {
   var own = ownsMessage(m);
@@ -226,10 +231,10 @@ function askRemove(room, m, returnTo) {
 export function doRemove() {
   var cs = S.confirmState;
   if (!cs || cs.busy) return;
-  var token = cs.own ? (sessionValid() ? S.session.token : null) : S.adminToken;
+  var token = cs.own ? (sessionValid() ? S.session.token : null) : modToken();
   if (!token) {
     setText(ui.confirmError, cs.own ? 'Your session expired. Join again to remove your messages.' :
-      'Enter the admin token in Settings first.');
+      'Sign in as a moderator first.');
     return;
   }
   cs.busy = true;
@@ -245,7 +250,7 @@ export function doRemove() {
     announce('Message removed.');
   }, function (e) {
     cs.busy = false;
-    var text = e.status === 401 && !cs.own ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+    var text = e.status === 401 && !cs.own ? modRefused() : e.message;
     if (S.confirmState === cs && ui.confirm.open) {
       ui.confirmOk.disabled = false;
       setText(ui.confirmError, text);
@@ -283,20 +288,21 @@ export function doMute(ev) {
   ev.preventDefault();
   var ms = S.muteState;
   if (!ms || ms.busy) return;
-  if (!S.adminToken) { setText(ui.muteError, 'Enter the admin token in Settings first.'); return; }
+  var token = modToken();
+  if (!token) { setText(ui.muteError, 'Sign in as a moderator first.'); return; }
   var secs = parseInt(ui.muteDuration.value, 10) || 0;
   var room = ui.muteScope.value === 'everywhere' ? null : ms.room;
   ms.busy = true;
   ui.muteConfirm.disabled = true;
   setText(ui.muteError, '');
-  api('POST', '/api/mutes', { name: ms.name, room: room, duration_secs: secs }, S.adminToken).then(function (data) {
+  api('POST', '/api/mutes', { name: ms.name, room: room, duration_secs: secs }, token).then(function (data) {
     ms.busy = false;
     var mute = (data && data.mute) || { name: ms.name, room: room, until: null };
     if (S.muteState === ms) closeDialog(ui.mute);
     announce(muteResult({ name: mute.name || ms.name, room: mute.room, until: mute.until }));
   }, function (e) {
     ms.busy = false;
-    var text = e.status === 401 ? 'The admin token was not accepted. Check it in Settings.' : e.message;
+    var text = e.status === 401 ? modRefused() : e.message;
     if (S.muteState === ms && ui.mute.open) {
       ui.muteConfirm.disabled = false;
       setText(ui.muteError, text);
@@ -310,7 +316,7 @@ export function doMute(ev) {
 export function setAdminToken(token) {
   S.adminToken = token || null;
   writeJSON(sessionStore(), ADMIN_KEY, S.adminToken);
-  ui.adminBadge.hidden = !S.adminToken;
+  updateComposer();
   closeMenu(false);
   rerenderCurrent();
 }
@@ -319,4 +325,67 @@ export function openSettings() {
   ui.adminInput.value = S.adminToken || '';
   openDialog(ui.settings);
   ui.adminInput.focus();
+}
+
+/* ---------- a room for members only (moderators) ---------- */
+
+export function toggleMembersOnly() {
+  var room = S.current, r = roomInfo(room), token = modToken();
+  if (!r || !token || ui.membersOnly.disabled) return;
+  ui.membersOnly.disabled = true;
+  api('PATCH', '/api/rooms/' + encodeURIComponent(room), { members_only: !r.members_only }, token).then(function (data) {
+    // The list may be a newer one by now (polls replace it).
+    var on = !!(data && data.room && data.room.members_only), now = roomInfo(room);
+    if (now) now.members_only = on;
+    updateComposer();
+    announce('#' + roomTitle(room) + (on ? ' is for members now: guests can read but not write.' :
+      ' is open to guests again.'));
+  }, function (e) {
+    announce('The room was not changed: ' + (e.status === 401 ? modRefused() : e.message), true);
+  }).finally(function () { ui.membersOnly.disabled = false; });
+}
+
+/* ---------- changing a password ----------
+ * Proven by the current password or, for a forgotten one, by a reset code
+ * the operator gives. Also open to a person who is not signed in; the
+ * reply is a new session, and the account's other sessions end. */
+
+export function openPassword() {
+  ui.pwName.value = S.session ? S.session.name : ui.nameInput.value.trim();
+  ui.pwCurrent.value = ui.pwNew.value = '';
+  ui.pwReset.checked = false;
+  syncPasswordProof();
+  setText(ui.pwError, '');
+  S.pwReturn = document.activeElement;
+  openDialog(ui.pw);
+  (ui.pwName.value ? ui.pwCurrent : ui.pwName).focus();
+}
+
+export function syncPasswordProof() {
+  var code = ui.pwReset.checked;
+  ui.pwCurrentLabel.textContent = code ? 'Reset code' : 'Current password';
+  ui.pwCurrent.autocomplete = code ? 'one-time-code' : 'current-password';
+}
+
+export function savePassword(ev) {
+  ev.preventDefault();
+  var name = ui.pwName.value.trim(), current = ui.pwCurrent.value, next = ui.pwNew.value, code = ui.pwReset.checked;
+  var problem = nameProblem(name) ||
+    (!current && (code ? 'Enter the reset code the operator gave you.' : 'Enter your current password.')) ||
+    (Array.from(next).length < 8 && 'Choose a new password of at least 8 characters.');
+  if (problem) { setText(ui.pwError, problem); return; }
+  var body = { name: name, new_password: next };
+  body[code ? 'reset_code' : 'password'] = current;
+  ui.pwSave.disabled = true;
+  setText(ui.pwError, '');
+  api('POST', '/api/accounts/password', body).then(function (data) {
+    S.pwReturn = null;
+    closeDialog(ui.pw);
+    startSession(data, name, S.session ? !!S.session.remember : ui.remember.checked);
+    announce('Your password is changed. Your other devices were signed out.');
+  }, function (e) {
+    setText(ui.pwError, e.code === 'invalid_credentials' ?
+      (code ? 'That reset code does not match, or it expired. Ask the operator for a new one.' :
+        'That name and current password do not match an account.') : joinErrorText(e, name));
+  }).finally(function () { ui.pwSave.disabled = false; });
 }

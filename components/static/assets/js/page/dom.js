@@ -10,12 +10,15 @@ function $(id) { return document.getElementById(id); }
 export function findElements() {
   Object.assign(ui, {
     status: $('status'), statusLive: $('status-live'), identity: $('identity'), whoami: $('whoami'),
-    changeName: $('change-name'), signOut: $('sign-out'),
+    changeName: $('change-name'), signOut: $('sign-out'), guestBadge: $('guest-badge'),
+    changePassword: $('change-password'), membersOnly: $('members-only'),
     roomList: $('room-list'), roomsError: $('rooms-error'), roomTitle: $('room-title'),
     notice: $('notice'), scroller: $('messages'), loadOlder: $('load-older'),
     historyStart: $('history-start'), empty: $('empty'), list: $('message-list'), jump: $('jump'),
     joinForm: $('join-form'), nameInput: $('name-input'), remember: $('remember'),
     joinButton: $('join-button'), joinCancel: $('join-cancel'), joinError: $('join-error'),
+    joinLabel: $('join-label'), passwordInput: $('password-input'), createAccount: $('create-account'),
+    joinHint: $('join-hint'), joinPassword: $('join-password'), closed: $('closed'), closedText: $('closed-text'), closedSignIn: $('closed-sign-in'),
     composer: $('composer'), input: $('message-input'), composerError: $('composer-error'),
     sendButton: $('send-button'),
     // presence, message actions, moderation
@@ -28,7 +31,10 @@ export function findElements() {
     confirmError: $('confirm-error'), confirmOk: $('confirm-ok'), confirmCancel: $('confirm-cancel'),
     mute: $('mute-dialog'), muteForm: $('mute-form'), muteName: $('mute-name'),
     muteDuration: $('mute-duration'), muteScope: $('mute-scope'), muteScopeRoom: $('mute-scope-room'),
-    muteError: $('mute-error'), muteConfirm: $('mute-confirm'), muteCancel: $('mute-cancel')
+    muteError: $('mute-error'), muteConfirm: $('mute-confirm'), muteCancel: $('mute-cancel'),
+    pw: $('password-dialog'), pwForm: $('password-form'), pwName: $('pw-name'), pwCurrent: $('pw-current'),
+    pwCurrentLabel: $('pw-current-label'), pwReset: $('pw-reset'), pwNew: $('pw-new'), pwError: $('pw-error'),
+    pwSave: $('pw-save'), pwCancel: $('pw-cancel')
   });
 }
 

@@ -32,6 +32,8 @@ function messageEl(m) {
   if (mine) li.classList.add('mine');
   var meta = make('div', 'meta');
   meta.appendChild(make('span', 'author', m.author));
+  // Not an account's: anyone may take a guest's name after them.
+  if (m.session && m.session.indexOf('account-') !== 0) meta.appendChild(make('span', 'tag', 'guest'));
   var t = fmtTime(m.sent_at);
   var time = make('time', 'time', t.short);
   time.setAttribute('datetime', m.sent_at || '');
@@ -185,13 +187,15 @@ export function updatePendingEl(p) {
   if (p.state !== 'failed') { state.textContent = 'sending…'; return; }
   state.appendChild(document.createTextNode(p.auto ?
     'not sent yet, will retry automatically · ' : 'not sent' + (p.error ? ' (' + p.error + ')' : '') + ' · '));
-  var retry = make('button', 'retry link-button', 'retry');
-  retry.type = 'button';
-  retry.title = p.error ? 'Error: ' + p.error : 'Retry sending';
-  retry.addEventListener('click', function () { hooks.retryPending(p); });
-  state.appendChild(retry);
+  if (!p.muted) {
+    var retry = make('button', 'retry link-button', 'retry');
+    retry.type = 'button';
+    retry.title = p.error ? 'Error: ' + p.error : 'Retry sending';
+    retry.addEventListener('click', function () { hooks.retryPending(p); });
+    state.appendChild(retry);
+  }
   if (!p.auto) {
-    state.appendChild(document.createTextNode(' · '));
+    if (!p.muted) state.appendChild(document.createTextNode(' · '));
     var drop = make('button', 'discard link-button', 'discard');
     drop.type = 'button';
     drop.addEventListener('click', function () { removePending(roomState(p.room), p.client_id); updateRoomChrome(); });

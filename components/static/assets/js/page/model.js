@@ -7,7 +7,7 @@ import { backoff, transient } from '../api.js';
 import { eventUpdate, isRemoved, rememberLate, settleLate, updatedState } from '../events.js';
 import { timeOf } from '../time.js';
 import * as unread from '../unread.js';
-import { DEFAULT_EDIT_WINDOW_SECS, PAGE, presence, roomState, roomStates, S, seen } from './state.js';
+import { DEFAULT_EDIT_WINDOW_SECS, modToken, PAGE, presence, roomState, roomStates, S, seen } from './state.js';
 
 /* ---------- a room's events ---------- */
 
@@ -113,9 +113,14 @@ export function duePending(force, now) {
 // A try failed with ApiError e: when (and whether) to try by itself again.
 export function pendingFailed(p, e, now) {
   p.state = 'failed';
-  p.error = e.message;
   p.attempts++;
-  p.auto = transient(e) || e.status === 401;
+  // Muted: no retry is offered until the mute ends (it cannot succeed);
+  // the composer says why, once.
+  p.muted = e.code === 'muted';
+  p.error = p.muted ? '' : e.message;
+  // Sent by itself once it may succeed: a passing failure, or one that
+  // joining again fixes (a session signed out, a name an account claimed).
+  p.auto = transient(e) || e.status === 401 || e.code === 'name_claimed';
   p.nextTry = now + backoff(p.attempts, e.retryAfter);
 }
 
@@ -178,7 +183,8 @@ export function menuItems(m) {
   if (isRemoved(m)) return [];
   var own = ownsMessage(m), items = [];
   if (canEdit(m)) items.push({ action: 'edit', label: 'Edit' });
-  if (own || S.adminToken) items.push({ action: 'remove', label: 'Remove' });
-  if (S.adminToken && !own) items.push({ action: 'mute', label: 'Mute ' + m.author + '…' });
+  var mod = !!modToken();
+  if (own || mod) items.push({ action: 'remove', label: 'Remove' });
+  if (mod && !own) items.push({ action: 'mute', label: 'Mute ' + m.author + '…' });
   return items;
 }

@@ -4,7 +4,7 @@
 import * as unread from '../unread.js';
 import { api, leave, presencePath } from '../api.js';
 import { isAtBottom, make, showNotice, ui } from './dom.js';
-import { DEFAULT_ROOM, hooks, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomState, roomTitle, S, seen, sessionValid } from './state.js';
+import { DEFAULT_ROOM, hooks, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomInfo, roomState, roomTitle, S, seen, sessionValid } from './state.js';
 import { setPresent, unreadCount } from './model.js';
 import { closeMenu, renderRoom, updateTitle } from './messages.js';
 import { localStore, SEEN_KEY, writeJSON } from '../storage.js';
@@ -21,7 +21,11 @@ function scheduleRooms(ms) {
 // The room list, from GET /api/rooms at start and then from every poll.
 export function setRooms(list) {
   if (!Array.isArray(list)) return;
-  S.rooms = list;
+  // A poll's rows leave out members_only: keep what the room list said.
+  S.rooms = list.map(function (r) {
+    var was = r && typeof r.members_only !== 'boolean' && roomInfo(r.id);
+    return was ? Object.assign({}, r, { members_only: !!was.members_only }) : r;
+  });
   if (unread.seedSeen(seen, list)) writeJSON(localStore(), SEEN_KEY, seen);
   ui.roomsError.hidden = true;
   renderRooms();
@@ -29,10 +33,10 @@ export function setRooms(list) {
 
 // Once at start, so the list shows before the first poll; polls keep it
 // current after that.
-export function loadRooms() {
+export function loadRooms(again) {
   roomsTimer = null;
   api('GET', '/api/rooms').then(function (data) {
-    if (!S.rooms.length) setRooms(data.rooms);
+    if (!S.rooms.length || again) setRooms(data.rooms);
   }, function (e) {
     if (S.rooms.length) return;
     ui.roomsError.textContent = 'Could not load rooms (' + e.message + '). Retrying…';
@@ -73,6 +77,7 @@ function renderRooms() {
   }
   ui.roomTitle.textContent = S.current ? '#' + roomTitle(S.current) : '';
   if (S.current) updateTitle();
+  if (hooks.updateComposer) hooks.updateComposer();
 }
 
 function roomFromHash() {
@@ -103,6 +108,8 @@ function switchRoom(id) {
   clearPresent();
   renderRooms();
   renderRoom();
+  // Whether it is members-only now (a poll does not say).
+  if (S.rooms.length) loadRooms(true);
   // Leave the room we were in, say we are in this one.
   if (presence.room && presence.room !== id) leavePresence(S.session && S.session.token);
   enterPresence(id);

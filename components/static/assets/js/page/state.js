@@ -31,6 +31,10 @@ export var S = {
   editing: null,                  // the message being edited: { room, id, draft, busy, error }
   confirmState: null,             // the removal being confirmed
   muteState: null,                // the mute being chosen
+  joinOpen: false,                // the join form is open (over the composer)
+  renaming: false,                // ...to give the signed-in account another name
+  muted: Object.create(null),     // room -> when this person's mute there ends (ms)
+  pwReturn: null,                 // where focus goes when the password dialog closes
   mentionCount: 0                 // mentions of me while the tab was hidden, shown in the title
 };
 export var seen = readJSON(localStore(), SEEN_KEY) || {};
@@ -39,7 +43,7 @@ export var poll = { timer: null, inFlight: false, again: false, failures: 0, cou
 export var presence = { room: null, timer: null, shownKey: null, names: [] };
 
 // What views call in later layers (sync.js, actions.js); app.js fills it.
-export var hooks = { schedulePoll: null, flushPending: null, retryPending: null, attachEditor: null };
+export var hooks = { schedulePoll: null, flushPending: null, retryPending: null, attachEditor: null, updateComposer: null };
 
 function loadAdminToken() {
   var t = readJSON(sessionStore(), ADMIN_KEY);
@@ -58,6 +62,12 @@ export function roomState(id) {
     };
   }
   return st;
+}
+
+export function roomInfo(id) {
+  var rooms = S.rooms;
+  for (var i = 0; i < rooms.length; i++) if (rooms[i].id === id) return rooms[i];
+  return null;
 }
 
 export function roomTitle(id) {
@@ -96,4 +106,17 @@ export function sessionValid() {
   if (!S.session) return false;
   if (S.session.expires_at && Date.parse(S.session.expires_at) <= Date.now()) { clearSession(); return false; }
   return true;
+}
+
+// A role comes with the session: guest, member (an account) or moderator.
+// A session stored before accounts has none: a guest's.
+export function role() {
+  return (S.session && S.session.role) || 'guest';
+}
+
+// What a moderator acts with: the operator's admin token (this tab), or a
+// moderator's own session, so the moderation log names them.
+export function modToken() {
+  if (S.adminToken) return S.adminToken;
+  return role() === 'moderator' && sessionValid() ? S.session.token : null;
 }

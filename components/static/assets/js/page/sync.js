@@ -3,11 +3,11 @@
 
 import { api, backoff, newClientId, pollPath, roomPath, transient } from '../api.js';
 import { showNotice, ui } from './dom.js';
-import { clearSession, HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomState, S, savePending, sessionValid } from './state.js';
+import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, roomState, S, savePending, sessionValid } from './state.js';
 import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
 import { addMessages, pendingEl, removePending, scrollToBottom, updatePendingEl, updateRoomChrome } from './messages.js';
 import { setRooms, showPresent } from './rooms.js';
-import { showJoin, updateIdentity } from './session.js';
+import { composerError, markMuted, sessionLost, showJoin, updateComposer, updateIdentity } from './session.js';
 import { PENDING_KEY, readJSON, sessionStore } from '../storage.js';
 
 /* ---------- connection status and polling ---------- */
@@ -117,11 +117,6 @@ export function flushPending(force) {
 
 /* ---------- sending ---------- */
 
-export function composerError(text) {
-  ui.composerError.textContent = text || '';
-  ui.composerError.hidden = !text;
-}
-
 export function send() {
   var text = ui.input.value.trim();
   if (!text) return;
@@ -174,12 +169,16 @@ function postPending(p) {
     if (!st.pending.has(p.client_id)) return; // a poll already delivered it
     pendingFailed(p, e, Date.now());
     updatePendingEl(p);
-    if (e.status === 401) {
-      clearSession();
-      showJoin('Your session expired. Choose a name again and your message is sent.');
+    if (e.status === 401 || e.code === 'name_claimed') {
+      sessionLost(e, ' and your message is sent.');
     } else if (e.code === 'muted') {
-      // The server's message says until when.
-      composerError(e.message);
+      // Said once, by the composer, with the end in local time.
+      markMuted(p.room, e.until);
+    } else if (e.code === 'members_only') {
+      // The room closed to guests since the page last heard: close the box.
+      var r = roomInfo(p.room);
+      if (r) r.members_only = true;
+      updateComposer();
     } else if (e.status === 429) {
       // Over the server's limit: say so, and let the retry wait it out.
       composerError('Slow down: you are sending messages too fast. This one is sent by itself in ' +
