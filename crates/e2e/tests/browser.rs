@@ -1003,6 +1003,31 @@ fn a_claimed_name_is_its_accounts_alone_on_every_device() {
     wait_composer(&laptop, "still signed in after a reload");
     assert_eq!(text_of(&laptop, "whoami"), "alice");
     screenshot(&laptop, 1280, 800, "account");
+
+    // A new password, set on the laptop, signs the phone out: its next
+    // message asks Alice to sign in again, and is sent once she has.
+    laptop.find("#change-password").unwrap().click();
+    laptop
+        .wait_for_element("#pw-current", T)
+        .send_keys("correct horse");
+    laptop.find("#pw-new").unwrap().send_keys("battery staple");
+    laptop.find("#pw-save").unwrap().click();
+    wait_for(T, "the new password", || {
+        text_of(&laptop, "action-status").contains("password is changed")
+    });
+    type_message(&phone, "still me?");
+    wait_for(T, "the phone asks to sign in again", || {
+        text_of(&phone, "join-error").contains("signed out")
+    });
+    assert!(!stored(&api, "general").iter().any(|m| m.2 == "still me?"));
+    fill_join(&phone, "alice", "battery staple");
+    phone
+        .find("#password-input")
+        .unwrap()
+        .send_keys(keys::ENTER);
+    wait_for(T, "the waiting message sent once signed in", || {
+        stored(&api, "general").iter().any(|m| m.2 == "still me?")
+    });
 }
 
 /// A moderator is a person: they mute from the page with their own
