@@ -40,10 +40,10 @@
 import { announce, findElements, isAtBottom, ui } from './js/page/dom.js';
 import { clearSession, hooks, poll, roomState, S } from './js/page/state.js';
 import { askNotificationPermission, closeMenu, loadOlder, onMenuKey, positionMenu, rerenderCurrent, scrollToBottom, updateTitle } from './js/page/messages.js';
-import { enterPresence, leavePresence, loadRooms, onHashChange } from './js/page/rooms.js';
+import { enterPresence, leavePresence, loadRooms, onHashChange, summariseHidden } from './js/page/rooms.js';
 import { composerError, join, joinButtonText, showComposer, showJoin, updateComposer } from './js/page/session.js';
 import { attachEditor, closeDialog, doMute, doRemove, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
-import { autosize, flushPending, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
+import { autosize, flushPending, reconnectNow, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
 
 /* ---------- wiring ---------- */
 
@@ -117,7 +117,10 @@ ui.menu.addEventListener('focusout', function (ev) {
 document.addEventListener('pointerdown', function (ev) {
   if (S.menu && !ui.menu.contains(ev.target) && !S.menu.button.contains(ev.target)) closeMenu(false);
 });
-window.addEventListener('resize', function () { if (S.menu) positionMenu(); });
+window.addEventListener('resize', function () { if (S.menu) positionMenu(); summariseHidden(); });
+ui.roomsNav.addEventListener('scroll', summariseHidden, { passive: true });
+ui.roomsMore.addEventListener('click', function () { ui.roomsNav.scrollBy({ left: ui.roomsNav.clientWidth * 0.8, behavior: 'smooth' }); });
+ui.roomsLess.addEventListener('click', function () { ui.roomsNav.scrollBy({ left: -ui.roomsNav.clientWidth * 0.8, behavior: 'smooth' }); });
 
 // Dialogs.
 ui.confirmOk.addEventListener('click', doRemove);
@@ -154,6 +157,7 @@ ui.settings.addEventListener('close', function () {
   ui.settingsButton.focus();
 });
 
+ui.reconnect.addEventListener('click', reconnectNow);
 window.addEventListener('hashchange', onHashChange);
 window.addEventListener('online', function () {
   stopCountdown();

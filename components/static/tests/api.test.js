@@ -9,7 +9,7 @@ import {
 test('backoff doubles from one second up to the cap', () => {
   const mid = () => 0.5; // no jitter
   assert.deepEqual([1, 2, 3, 4, 5, 6, 20].map((n) => backoff(n, 0, mid)),
-    [1000, 2000, 4000, 8000, 15000, 15000, 15000]);
+    [1000, 2000, 4000, 8000, 8000, 8000, 8000]);
   assert.equal(backoff(0, 0, mid), 1000);
 });
 
@@ -18,7 +18,7 @@ test('backoff jitters by a quarter either way, within the bounds', () => {
   assert.equal(backoff(1, 0, () => 0.999999), 1249.9995);
   assert.equal(backoff(3, 0, () => 0), 3000);
   // The cap holds after the jitter too.
-  assert.equal(backoff(5, 0, () => 0.999999), MAX_BACKOFF_MS);
+  assert.equal(backoff(4, 0, () => 0.999999), MAX_BACKOFF_MS);
   for (let i = 0; i < 1000; i++) {
     const d = backoff(1 + (i % 8), 0);
     assert.ok(d >= 750 && d <= MAX_BACKOFF_MS, String(d));
@@ -27,7 +27,7 @@ test('backoff jitters by a quarter either way, within the bounds', () => {
 
 test("backoff waits at least the server's Retry-After", () => {
   assert.equal(backoff(1, 30, () => 0.5), 30000);
-  assert.equal(backoff(6, 2, () => 0.5), 15000);
+  assert.equal(backoff(6, 2, () => 0.5), 8000);
 });
 
 test('only passing failures are retried', () => {

@@ -405,11 +405,37 @@ fn survives_a_server_restart_losing_and_doubling_nothing() {
             .get(0)
     };
     assert_eq!(count_offline(&db), 0);
+    // Long enough down for the back-off to grow past 4 s (1 + 2 + 4 s), as
+    // in a real outage; "Reconnect now" is offered meanwhile.
+    wait_until(Duration::from_secs(30), "a back-off of 4 s or more", || {
+        let t = status(&s);
+        let secs: u32 = t
+            .strip_prefix("reconnecting in ")?
+            .strip_suffix(" s")?
+            .parse()
+            .ok()?;
+        (secs >= 4).then_some(())
+    });
+    assert_eq!(
+        s.execute("return document.getElementById('reconnect').hidden", vec![]),
+        json!(false),
+        "Reconnect now, while down"
+    );
 
     // The server comes back on the same address: the page catches up and
-    // sends the pending message, once.
+    // sends the pending message, once, within a second or so (the health
+    // probe), not at the end of the grown back-off.
     let back = RunnerConfig::chat(&db).listen(&addr).start();
     let restarted = Instant::now();
+    wait_until(Duration::from_secs(20), "the pending message sent", || {
+        (count_offline(&db) == 1).then_some(())
+    });
+    let resumed = restarted.elapsed();
+    eprintln!("resumed: the pending message was stored {resumed:?} after the server was back");
+    assert!(
+        resumed < Duration::from_secs(2),
+        "sends resumed {resumed:?} after the server was back: the page waited out its back-off"
+    );
     let expected = wait_until(Duration::from_secs(40), "the page to catch up", || {
         let want = stored(&api, "general");
         (want.len() == 7 && shown(&s) == want && status(&s) == "connected").then_some(want)
@@ -432,6 +458,11 @@ fn survives_a_server_restart_losing_and_doubling_nothing() {
         ]
     );
     assert_eq!(count_offline(&db), 1);
+    assert_eq!(
+        s.execute("return document.getElementById('reconnect').hidden", vec![]),
+        json!(true),
+        "no Reconnect now once connected"
+    );
     let c = Client::new(&back);
     assert_eq!(stored(&c, "general"), expected);
     assert_eq!(
@@ -1200,4 +1231,97 @@ fn join_as_guest_into_closed_room(s: &Session, runner: &Server) {
             vec![],
         ) == json!(true)
     });
+}
+
+/* ---------- the phone layout ---------- */
+
+/// What sticks out past the viewport's right edge: the document's width,
+/// the viewport's, and the widest offenders (for the failure message).
+fn overflow(s: &Session) -> Value {
+    s.execute(
+        "const w = document.documentElement.clientWidth;\
+         const out = Array.from(document.querySelectorAll('body *')).filter(e => {\
+           const r = e.getBoundingClientRect();\
+           if (!r.width || r.right <= w + 0.5) return false;\
+           for (let p = e.parentElement; p; p = p.parentElement) {\
+             const o = getComputedStyle(p).overflowX;\
+             if (o !== 'visible' && p.getBoundingClientRect().right <= w + 0.5) return false;\
+           }\
+           return true;\
+         }).slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));\
+         return {doc: document.documentElement.scrollWidth, view: w, out: out}",
+        vec![],
+    )
+}
+
+/// No horizontal overflow at phone widths (320-430 px), signed in or not,
+/// with long names, long words and long links; rooms scrolled out of the
+/// strip say at its edge that they have unread messages.
+#[test]
+fn the_phone_layout_fits_from_320_to_430_px() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let long = api.login("Maximilian Longname-Example");
+    for (i, body) in [
+        "https://example.com/a/very/long/path/that/does/not/break/anywhere/at/all/index.html",
+        "Supercalifragilisticexpialidocious-and-then-some-more-letters-without-a-space",
+        "a normal message",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            api.send_message(&long, "general", body, &format!("p{i}"))
+                .status,
+            201
+        );
+    }
+    let driver = ChromeDriver::start();
+    let s = driver.new_session();
+    s.set_window_size(390, 844);
+    s.goto(&runner.url("/#/room/general"));
+    wait_for(T, "the messages", || shows_body(&s, "a normal message"));
+    for width in [320, 360, 390, 430] {
+        s.set_viewport_size(width, 800);
+        let o = overflow(&s);
+        assert!(
+            o["doc"].as_i64() <= o["view"].as_i64() && o["out"] == json!([]),
+            "before joining, at {width} px: {o}"
+        );
+    }
+    join(&s, &runner, "general", "Another Rather Long Name");
+    // The last room of the strip gets news while the strip shows the first.
+    assert_eq!(
+        api.send_message(&long, "secure-software", "news", "n1")
+            .status,
+        201
+    );
+    for width in [320, 360, 390, 430] {
+        s.set_viewport_size(width, 800);
+        wait_for(T, "the room list", || {
+            s.find("#room-list li[data-room='secure-software'] .badge")
+                .is_ok()
+        });
+        let o = overflow(&s);
+        assert!(
+            o["doc"].as_i64() <= o["view"].as_i64() && o["out"] == json!([]),
+            "signed in, at {width} px: {o}"
+        );
+        let edge = s.execute(
+            "const strip = document.querySelector('.rooms').getBoundingClientRect();\
+             const chip = document.querySelector('#room-list li[data-room=\"secure-software\"]').getBoundingClientRect();\
+             const more = document.getElementById('rooms-more');\
+             return {hidden: chip.left >= strip.right - 1, more: more && !more.hidden ? more.textContent : ''}",
+            vec![],
+        );
+        if edge["hidden"] == json!(true) {
+            assert!(
+                edge["more"].as_str().unwrap().contains('1'),
+                "at {width} px an unread room out of view is summarised at the strip's edge: {edge}"
+            );
+        }
+    }
+    screenshot(&s, 390, 844, "phone");
 }

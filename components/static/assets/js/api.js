@@ -5,7 +5,11 @@
 
 export const REQUEST_TIMEOUT_MS = 15000;
 export const MIN_BACKOFF_MS = 1000;
-export const MAX_BACKOFF_MS = 15000;
+// Capped low: while no host answers, a health probe (sync.js) finds out
+// within half a second that one does again, so the back-off only spaces
+// out requests to a server that answers with errors.
+export const MAX_BACKOFF_MS = 8000;
+export const PROBE_MS = 500;
 
 // status 0 is "no answer" (offline, refused, timed out); `until`: a
 // mute's end (error.until, RFC 3339), when the server said it.
@@ -59,6 +63,12 @@ export function leave(path, token) {
       headers: { 'Accept': 'application/json', 'Authorization': 'Bearer ' + token }
     }).catch(() => {});
   } catch (e) { /* the page is going away anyway */ }
+}
+
+// Nobody answered: no connection, a timeout, or a proxy with no host
+// behind it.
+export function unanswered(e) {
+  return e.status === 0 || e.status === 502 || e.status === 504;
 }
 
 // Worth retrying later: no answer, a timeout, overload or a server error.

@@ -9,10 +9,10 @@ export var ui = {};
 function $(id) { return document.getElementById(id); }
 export function findElements() {
   Object.assign(ui, {
-    status: $('status'), statusLive: $('status-live'), identity: $('identity'), whoami: $('whoami'),
+    status: $('status'), statusLive: $('status-live'), reconnect: $('reconnect'), identity: $('identity'), whoami: $('whoami'),
     changeName: $('change-name'), signOut: $('sign-out'), guestBadge: $('guest-badge'),
     changePassword: $('change-password'), membersOnly: $('members-only'),
-    roomList: $('room-list'), roomsError: $('rooms-error'), roomTitle: $('room-title'),
+    roomList: $('room-list'), roomsNav: document.querySelector('.rooms'), roomsLess: $('rooms-less'), roomsMore: $('rooms-more'), roomsError: $('rooms-error'), roomTitle: $('room-title'),
     notice: $('notice'), scroller: $('messages'), loadOlder: $('load-older'),
     historyStart: $('history-start'), empty: $('empty'), list: $('message-list'), jump: $('jump'),
     joinForm: $('join-form'), nameInput: $('name-input'), remember: $('remember'),

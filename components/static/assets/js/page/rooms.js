@@ -59,6 +59,7 @@ function renderRooms() {
     var n = unreadCount(r);
     if (n > 0) {
       li.classList.add('unread');
+      li.setAttribute('data-unread', String(n));
       var b = unread.badge(n);
       a.appendChild(make('span', 'badge', b.text));
       a.appendChild(make('span', 'visually-hidden', b.spoken));
@@ -78,6 +79,28 @@ function renderRooms() {
   ui.roomTitle.textContent = S.current ? '#' + roomTitle(S.current) : '';
   if (S.current) updateTitle();
   if (hooks.updateComposer) hooks.updateComposer();
+  summariseHidden();
+}
+
+// On a phone the rooms are a strip that scrolls sideways: unread messages
+// of rooms out of view are summed at the edge they are beyond; a click
+// scrolls that way.
+export function summariseHidden() {
+  var box = ui.roomsNav.getBoundingClientRect(), before = 0, after = 0;
+  ui.roomList.querySelectorAll('li.unread').forEach(function (li) {
+    var r = li.getBoundingClientRect(), n = +li.getAttribute('data-unread') || 0;
+    if (r.left >= box.right - 8) after += n;
+    else if (r.right <= box.left + 8) before += n;
+  });
+  edge(ui.roomsLess, before, '← ', ' unread in rooms to the left');
+  edge(ui.roomsMore, after, '', ' unread in rooms to the right');
+}
+
+function edge(el, n, arrow, spoken) {
+  el.hidden = !n;
+  var b = unread.badge(n);
+  el.textContent = arrow ? arrow + b.text : b.text + ' →';
+  el.setAttribute('aria-label', b.text + spoken);
 }
 
 function roomFromHash() {

@@ -1,7 +1,7 @@
 /* Keeping up with the server: the poll, the connection status, and
  * sending (with retries that never double a message). */
 
-import { api, backoff, newClientId, pollPath, roomPath, transient } from '../api.js';
+import { api, backoff, newClientId, pollPath, PROBE_MS, roomPath, transient, unanswered } from '../api.js';
 import { showNotice, ui } from './dom.js';
 import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, roomState, S, savePending, sessionValid } from './state.js';
 import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
@@ -21,6 +21,34 @@ export function setStatus(state, text) {
   }
   ui.status.setAttribute('data-state', state);
   ui.status.textContent = text;
+  ui.reconnect.hidden = state !== 'reconnecting' && state !== 'offline';
+}
+
+/* ---------- finding out that the server is back ----------
+ * While no host answers, the page asks GET /api/health every half second
+ * (with jitter): an unanswered request costs nothing, and the first 200
+ * brings the poll and the pending sends back at once, instead of at the
+ * end of a back-off that has grown meanwhile. An answer with an error
+ * (overload, a database down) is waited out with the back-off instead. */
+
+var probeTimer = null;
+
+function startProbe() {
+  if (probeTimer) return;
+  probeTimer = setTimeout(runProbe, PROBE_MS * (0.8 + Math.random() * 0.4));
+}
+
+function runProbe() {
+  probeTimer = null;
+  if (!poll.failures) return;
+  api('GET', '/api/health').then(reconnectNow, function () { if (poll.failures) startProbe(); });
+}
+
+// The poll now, not at the end of its back-off; its success sends what waits.
+export function reconnectNow() {
+  if (!poll.failures) return;
+  stopCountdown();
+  if (!poll.inFlight) schedulePoll(0);
 }
 
 export function stopCountdown() {
@@ -96,6 +124,7 @@ function doPoll() {
     poll.failures++;
     var delay = backoff(poll.failures, e.retryAfter);
     startCountdown(delay);
+    if (unanswered(e)) startProbe();
     return delay;
   }).catch(function (err) {
     if (window.console) console.error(err);
