@@ -21,20 +21,18 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 const T: Duration = Duration::from_secs(15);
 
+/// Opens the chat at `room`, not signed in: the join form shows.
+fn open_join(s: &Session, runner: &Server, room: &str) {
+    s.goto(&runner.url(&format!("/#/room/{room}")));
+    s.wait_for_element("#name-input", T);
+}
+
 /// Opens the chat at `room` and joins as `name`.
 fn join(s: &Session, runner: &Server, room: &str, name: &str) {
-    s.goto(&runner.url(&format!("/#/room/{room}")));
-    let input = s.wait_for_element("#name-input", T);
-    wait_for(T, "the join form", || {
-        s.execute(
-            "return !document.getElementById('join-form').hidden",
-            vec![],
-        ) == json!(true)
-    });
-    input.send_keys(&format!("{name}{}", keys::ENTER));
-    wait_for(T, "the composer after joining", || {
-        s.execute("return !document.getElementById('composer').hidden", vec![]) == json!(true)
-    });
+    open_join(s, runner, room);
+    fill_join(s, name, "");
+    s.find("#name-input").unwrap().send_keys(keys::ENTER);
+    wait_composer(s, "the composer after joining");
 }
 
 /// Types into the composer; Enter sends.
@@ -895,8 +893,7 @@ fn fill_join(s: &Session, name: &str, password: &str) {
 
 /// Opens the page at `room` and creates the account `name` there.
 fn create_account(s: &Session, runner: &Server, room: &str, name: &str, password: &str) {
-    s.goto(&runner.url(&format!("/#/room/{room}")));
-    s.wait_for_element("#name-input", T);
+    open_join(s, runner, room);
     fill_join(s, name, password);
     s.find("#create-account").unwrap().click();
     wait_composer(s, &format!("{name}'s account"));
@@ -904,8 +901,7 @@ fn create_account(s: &Session, runner: &Server, room: &str, name: &str, password
 
 /// Opens the page at `room` and signs in to `name`'s account.
 fn sign_in(s: &Session, runner: &Server, room: &str, name: &str, password: &str) {
-    s.goto(&runner.url(&format!("/#/room/{room}")));
-    s.wait_for_element("#name-input", T);
+    open_join(s, runner, room);
     fill_join(s, name, password);
     s.find("#password-input").unwrap().send_keys(keys::ENTER);
     wait_composer(s, &format!("{name} signed in"));
@@ -947,8 +943,7 @@ fn a_claimed_name_is_its_accounts_alone_on_every_device() {
     laptop.set_window_size(1280, 800);
 
     // Alice claims her name, remembered on this device.
-    laptop.goto(&runner.url("/#/room/general"));
-    laptop.wait_for_element("#name-input", T);
+    open_join(&laptop, &runner, "general");
     fill_join(&laptop, "alice", "correct horse");
     laptop.find("#remember").unwrap().click();
     laptop.find("#create-account").unwrap().click();
@@ -965,8 +960,7 @@ fn a_claimed_name_is_its_accounts_alone_on_every_device() {
     // Mallory tries her name as a guest, in another case and in Cyrillic
     // look-alikes, then with a guessed password: each time the form says
     // why, and no session comes of it.
-    mallory.goto(&runner.url("/#/room/general"));
-    mallory.wait_for_element("#name-input", T);
+    open_join(&mallory, &runner, "general");
     for name in ["alice", "ALICE", "\u{0430}lice"] {
         fill_join(&mallory, name, "");
         mallory.find("#join-button").unwrap().click();
@@ -1221,8 +1215,7 @@ fn a_mute_outlives_a_rename_and_a_members_only_room_closes_to_guests() {
 /// A guest joins and lands in a members-only room: the closed box, not the
 /// composer.
 fn join_as_guest_into_closed_room(s: &Session, runner: &Server) {
-    s.goto(&runner.url("/#/room/general"));
-    s.wait_for_element("#name-input", T);
+    open_join(s, runner, "general");
     fill_join(s, "carol", "");
     s.find("#join-button").unwrap().click();
     wait_for(T, "the closed box for a guest", || {

@@ -4,7 +4,7 @@
 import { api, messagePath } from '../api.js';
 import { isRemoved, updatedState } from '../events.js';
 import { announce, make, ui } from './dom.js';
-import { MAX_BODY, modToken, roomInfo, roomState, roomTitle, S, sessionValid } from './state.js';
+import { MAX_BODY, MIN_PASSWORD, modToken, roomInfo, roomState, roomTitle, S, sessionValid } from './state.js';
 import { ownsMessage } from './model.js';
 import { applyUpdate, closeMenu, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
 import { joinErrorText, markMuted, sessionLost, startSession, updateComposer, updateIdentity } from './session.js';
@@ -372,7 +372,7 @@ export function savePassword(ev) {
   var name = ui.pwName.value.trim(), current = ui.pwCurrent.value, next = ui.pwNew.value, code = ui.pwReset.checked;
   var problem = nameProblem(name) ||
     (!current && (code ? 'Enter the reset code the operator gave you.' : 'Enter your current password.')) ||
-    (Array.from(next).length < 8 && 'Choose a new password of at least 8 characters.');
+    (Array.from(next).length < MIN_PASSWORD && 'Choose a new password of at least ' + MIN_PASSWORD + ' characters.');
   if (problem) { setText(ui.pwError, problem); return; }
   var body = { name: name, new_password: next };
   body[code ? 'reset_code' : 'password'] = current;

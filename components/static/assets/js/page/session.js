@@ -6,13 +6,12 @@
 
 import { api } from '../api.js';
 import { ui } from './dom.js';
-import { clearSession, DEFAULT_EDIT_WINDOW_SECS, hooks, modToken, role, roomInfo, roomState, roomTitle, S, sessionValid, setSession } from './state.js';
+import { clearSession, DEFAULT_EDIT_WINDOW_SECS, hooks, MIN_PASSWORD, modToken, role, roomInfo, roomState, roomTitle, S, sessionValid, setSession } from './state.js';
 import { rerenderCurrent, updatePendingEl } from './messages.js';
 import { enterPresence, leavePresence } from './rooms.js';
 import { nameProblem } from '../text.js';
 import { mutedText } from '../time.js';
 
-var MIN_PASSWORD = 8;
 var shownMute = 0, muteTimer = null;
 
 /* ---------- who I am ---------- */

@@ -18,6 +18,7 @@ export var ROOMS_RETRY_MS = 5000;         // the first room list, until it loads
 export var PAGE = 100;
 export var OLDER_PAGE = 50;
 export var MAX_BODY = 2000;
+export var MIN_PASSWORD = 8;              // as the server checks a new password
 export var PRESENCE_MS = 30000;           // "I am here" at most this often; polls list the last minute
 export var DEFAULT_EDIT_WINDOW_SECS = 900;
 
@@ -71,9 +72,8 @@ export function roomInfo(id) {
 }
 
 export function roomTitle(id) {
-  var rooms = S.rooms;
-  for (var i = 0; i < rooms.length; i++) if (rooms[i].id === id) return rooms[i].title || id;
-  return id;
+  var r = roomInfo(id);
+  return (r && r.title) || id;
 }
 
 export function markSeen(roomId, id) {
