@@ -90,8 +90,13 @@ enum Body {
     Raw(Vec<u8>),
     Name(String),
     NewRoom(Room, String),
-    /// Text and a client id: `c0`..`c15` (so retries happen) or any string.
-    Message(String, Result<u8, String>),
+    /// Text and a client id: `c0`..`c15` (so retries happen) or any
+    /// string, and the id (0..=15, so messages exist) of the message it
+    /// answers, or any number.
+    Message(String, Result<u8, String>, Option<Result<u8, i64>>),
+    /// A reaction: a few emoji (so reactions meet), or any string; added
+    /// or withdrawn.
+    Reaction(Result<u8, String>, bool),
     /// An edit's new text.
     Edit(String),
     /// A mute: name, room (None: everywhere), duration.
@@ -294,12 +299,25 @@ fuzz_target!(|calls: Vec<Call>| {
             Body::NewRoom(room, title) => serde_json::json!({ "id": room.id(), "title": title })
                 .to_string()
                 .into_bytes(),
-            Body::Message(text, client_id) => {
+            Body::Message(text, client_id, reply_to) => {
                 let client_id = match client_id {
                     Ok(n) => format!("c{}", n % 16),
                     Err(s) => s.clone(),
                 };
-                serde_json::json!({ "body": text, "client_id": client_id })
+                let reply_to = reply_to.as_ref().map(|to| match to {
+                    Ok(n) => i64::from(n % 16),
+                    Err(n) => *n,
+                });
+                serde_json::json!({ "body": text, "client_id": client_id, "reply_to": reply_to })
+                    .to_string()
+                    .into_bytes()
+            }
+            Body::Reaction(emoji, on) => {
+                let emoji = match emoji {
+                    Ok(n) => ["👍", "❤️", "🎉", "👩‍👩‍👧"][usize::from(n % 4)].to_string(),
+                    Err(s) => s.clone(),
+                };
+                serde_json::json!({ "emoji": emoji, "on": on })
                     .to_string()
                     .into_bytes()
             }

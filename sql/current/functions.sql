@@ -606,6 +606,15 @@ $function$;
 
 CREATE OR REPLACE FUNCTION chat.poll_events(p_room text, p_after bigint, p_max bigint, p_rooms text)
  RETURNS TABLE(kind text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, title text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT * FROM chat.poll_events(p_room, p_after, p_max, p_rooms, false)
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.poll_events(p_room text, p_after bigint, p_max bigint, p_rooms text, p_reactions boolean)
+ RETURNS TABLE(kind text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, title text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
@@ -621,7 +630,6 @@ BEGIN
     IF p_after IS NULL OR p_after < 0 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_after must be 0 or more';
     END IF;
-    -- A replica behind its primary says by how much (0 when caught up).
     IF v_replica AND (pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()
                       OR pg_is_wal_replay_paused()) THEN
         v_lag := greatest(0, COALESCE(
@@ -651,6 +659,7 @@ BEGIN
         SELECT 'event'::text, e.*, NULL::text
         FROM chat.messages m, LATERAL chat.event_row(m) e
         WHERE m.room_id = p_room AND m.id > p_after
+          AND (p_reactions OR m.kind IN ('message', 'edit', 'removal'))
         ORDER BY m.id
         LIMIT p_max;
 END
@@ -728,6 +737,17 @@ $function$;
 
 CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_session text, p_burst bigint, p_per_minute bigint, p_account bigint, p_version bigint, p_name_key text, p_client text)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE sql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT * FROM chat.post_message(p_room, p_author, p_body, p_client_id, p_session, p_burst,
+                                    p_per_minute, p_account, p_version, p_name_key, p_client,
+                                    NULL)
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.post_message(p_room text, p_author text, p_body text, p_client_id text, p_session text, p_burst bigint, p_per_minute bigint, p_account bigint, p_version bigint, p_name_key text, p_client text, p_reply_to bigint)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
  LANGUAGE plpgsql
  SECURITY DEFINER
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
@@ -738,28 +758,36 @@ DECLARE
     v_until timestamptz;
     v_wait bigint;
     v_msg chat.messages%ROWTYPE;
+    v_target chat.messages%ROWTYPE;
 BEGIN
     IF NOT chat.lock_room(p_room) THEN
         v_status := 'unknown_room';
     ELSE
-        -- A retry of a stored message is answered with it, whatever else
-        -- has changed since.
         SELECT m.* INTO v_msg
         FROM chat.messages m
         WHERE m.room_id = p_room AND m.author = p_author AND m.client_id = p_client_id;
         IF FOUND THEN
             v_status := 'replayed';
         ELSE
-            SELECT g.status, g.until, g.wait_ms INTO v_status, v_until, v_wait
-            FROM chat.writer_gate(p_room, p_author, p_account, p_version, p_name_key, p_client,
-                                  p_burst, p_per_minute) g;
-            v_status := COALESCE(v_status, 'created');
+            IF p_reply_to IS NOT NULL THEN
+                SELECT m.* INTO v_target FROM chat.messages m
+                WHERE m.room_id = p_room AND m.id = p_reply_to AND m.kind = 'message';
+                v_status := CASE WHEN NOT FOUND THEN 'unknown_reply'
+                                 WHEN v_target.removed_at IS NOT NULL THEN 'reply_removed' END;
+            END IF;
+            IF v_status IS NULL THEN
+                SELECT g.status, g.until, g.wait_ms INTO v_status, v_until, v_wait
+                FROM chat.writer_gate(p_room, p_author, p_account, p_version, p_name_key,
+                                      p_client, p_burst, p_per_minute) g;
+                v_status := COALESCE(v_status, 'created');
+            END IF;
         END IF;
     END IF;
     IF v_status = 'created' THEN
-        INSERT INTO chat.messages AS m (room_id, id, author, body, client_id, session_id, sent_at)
+        INSERT INTO chat.messages AS m (room_id, id, author, body, client_id, session_id, sent_at,
+                                        target_id)
         VALUES (p_room, chat.next_id(p_room), p_author, p_body, p_client_id, p_session,
-                clock_timestamp())
+                clock_timestamp(), p_reply_to)
         RETURNING m.* INTO v_msg;
     END IF;
     RETURN QUERY SELECT v_status, e.*,
@@ -779,6 +807,70 @@ AS $function$
     WHERE p.room_id = p_room AND p.seen_at > clock_timestamp() - interval '60 seconds'
     ORDER BY p.name
     LIMIT 100
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.react(p_room text, p_id bigint, p_author text, p_session text, p_emoji text, p_on bigint, p_max_emoji bigint, p_burst bigint, p_per_minute bigint, p_account bigint, p_version bigint, p_name_key text, p_client text)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text, retry_after_ms bigint, until text)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_status text;
+    v_until timestamptz;
+    v_wait bigint;
+    v_msg chat.messages%ROWTYPE;
+    v_event chat.messages%ROWTYPE;
+    v_on boolean := p_on <> 0;
+BEGIN
+    IF NOT chat.lock_room(p_room) THEN
+        v_status := 'unknown_room';
+    ELSE
+        SELECT m.* INTO v_msg FROM chat.messages m
+        WHERE m.room_id = p_room AND m.id = p_id AND m.kind = 'message';
+        IF NOT FOUND THEN
+            v_status := 'unknown_message';
+        ELSIF v_msg.removed_at IS NOT NULL THEN
+            v_status := 'removed';
+        ELSIF v_on = EXISTS (SELECT 1 FROM chat.reactions x
+                             WHERE x.room_id = p_room AND x.message_id = p_id
+                               AND x.session_id = p_session AND x.emoji = p_emoji) THEN
+            v_status := 'unchanged';
+        ELSIF v_on
+              AND NOT EXISTS (SELECT 1 FROM chat.reactions x
+                              WHERE x.room_id = p_room AND x.message_id = p_id
+                                AND x.emoji = p_emoji)
+              AND (SELECT count(DISTINCT x.emoji) FROM chat.reactions x
+                   WHERE x.room_id = p_room AND x.message_id = p_id) >= p_max_emoji THEN
+            v_status := 'too_many';
+        ELSE
+            SELECT g.status, g.until, g.wait_ms INTO v_status, v_until, v_wait
+            FROM chat.writer_gate(p_room, p_author, p_account, p_version, p_name_key,
+                                  p_client, p_burst, p_per_minute) g;
+            v_status := COALESCE(v_status, 'reacted');
+        END IF;
+    END IF;
+    IF v_status = 'reacted' THEN
+        INSERT INTO chat.messages AS m (room_id, id, kind, target_id, author, body, session_id,
+                                        sent_at)
+        VALUES (p_room, chat.next_id(p_room), CASE WHEN v_on THEN 'reaction' ELSE 'unreaction' END,
+                p_id, p_author, p_emoji, p_session, clock_timestamp())
+        RETURNING m.* INTO v_event;
+        IF v_on THEN
+            INSERT INTO chat.reactions (room_id, message_id, session_id, emoji, event_id)
+            VALUES (p_room, p_id, p_session, p_emoji, v_event.id);
+        ELSE
+            DELETE FROM chat.reactions x
+            WHERE x.room_id = p_room AND x.message_id = p_id AND x.session_id = p_session
+              AND x.emoji = p_emoji;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT v_status, e.*,
+                        CASE WHEN v_status = 'rate_limited' THEN v_wait END,
+                        CASE WHEN v_status = 'muted' THEN chat.format_ts(v_until) END
+                 FROM chat.event_row(v_event) e;
+END
 $function$;
 
 CREATE OR REPLACE FUNCTION chat.read_source()
@@ -946,12 +1038,23 @@ $function$;
 
 CREATE OR REPLACE FUNCTION chat.room_events(p_room text, p_after bigint, p_before bigint, p_max bigint)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+    SELECT * FROM chat.room_events(p_room, p_after, p_before, p_max, false)
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.room_events(p_room text, p_after bigint, p_before bigint, p_max bigint, p_reactions boolean)
+ RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text, event text, target bigint, session text, edited_at text, removed_at text, removed_by text)
  LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
 AS $function$
 DECLARE
     v_found boolean;
+    v_first bigint;
+    v_last bigint;
 BEGIN
     IF p_max IS NULL OR p_max < 1 OR p_max > 500 THEN
         RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'p_max must be between 1 and 500';
@@ -963,29 +1066,38 @@ BEGIN
         RETURN;
     END IF;
     IF p_after IS NOT NULL THEN
-        -- Every event after the cursor (and before `before`), oldest first.
         RETURN QUERY
             SELECT 'event'::text, e.*
             FROM chat.messages m, LATERAL chat.event_row(m) e
             WHERE m.room_id = p_room AND m.id > p_after
               AND m.id < COALESCE(p_before, 9223372036854775807)
+              AND (p_reactions OR m.kind IN ('message', 'edit', 'removal'))
             ORDER BY m.id
             LIMIT p_max;
-    ELSE
-        -- The newest messages (before `before`), oldest first; edits and
-        -- removals are already applied to them.
+        RETURN;
+    END IF;
+    SELECT min(t.id), max(t.id) INTO v_first, v_last
+    FROM (SELECT m.id FROM chat.messages m
+          WHERE m.room_id = p_room AND m.id < COALESCE(p_before, 9223372036854775807)
+            AND m.kind = 'message'
+          ORDER BY m.id DESC
+          LIMIT p_max) t;
+    RETURN QUERY
+        SELECT 'event'::text, e.*
+        FROM chat.messages m, LATERAL chat.event_row(m) e
+        WHERE m.room_id = p_room AND m.id BETWEEN v_first AND v_last AND m.kind = 'message'
+        ORDER BY m.id;
+    IF p_reactions THEN
         RETURN QUERY
             SELECT 'event'::text, e.*
-            FROM (
-                SELECT m AS msg
-                FROM chat.messages m
-                WHERE m.room_id = p_room
-                  AND m.id < COALESCE(p_before, 9223372036854775807)
-                  AND m.kind = 'message'
-                ORDER BY m.id DESC
-                LIMIT p_max
-            ) t, LATERAL chat.event_row(t.msg) e
-            ORDER BY (t.msg).id;
+            FROM chat.reactions x
+            JOIN chat.messages t ON t.room_id = x.room_id AND t.id = x.message_id
+            JOIN chat.messages m ON m.room_id = x.room_id AND m.id = x.event_id,
+            LATERAL chat.event_row(m) e
+            WHERE x.room_id = p_room AND x.message_id BETWEEN v_first AND v_last
+              AND t.removed_at IS NULL
+            ORDER BY m.id
+            LIMIT 2000;
     END IF;
 END
 $function$;

@@ -42,12 +42,13 @@ import { clearSession, hooks, poll, roomState, S } from './js/page/state.js';
 import { askNotificationPermission, closeMenu, loadOlder, onMenuKey, positionMenu, rerenderCurrent, scrollToBottom, updateTitle } from './js/page/messages.js';
 import { enterPresence, leavePresence, loadRooms, onHashChange, summariseHidden } from './js/page/rooms.js';
 import { composerError, join, joinButtonText, showComposer, showJoin, updateComposer } from './js/page/session.js';
-import { attachEditor, closeDialog, doMute, doRemove, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
+import { applyTheme, nextTheme, attachEditor, closeDialog, doMute, doRemove, onListClick, onListKey, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, setReply, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
 import { autosize, flushPending, reconnectNow, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
 
 /* ---------- wiring ---------- */
 
 findElements();
+applyTheme();
 hooks.schedulePoll = schedulePoll;
 hooks.flushPending = flushPending;
 hooks.retryPending = retryPending;
@@ -99,6 +100,9 @@ ui.createAccount.addEventListener('click', askNotificationPermission);
 ui.sendButton.addEventListener('click', askNotificationPermission);
 
 ui.loadOlder.addEventListener('click', loadOlder);
+ui.list.addEventListener('click', onListClick);
+ui.list.addEventListener('keydown', onListKey);
+ui.replyCancel.addEventListener('click', function () { setReply(null); ui.input.focus(); });
 ui.jump.addEventListener('click', function () { scrollToBottom(); ui.input.focus(); });
 ui.scroller.addEventListener('scroll', function () {
   var s = ui.scroller;
@@ -139,6 +143,7 @@ ui.mute.addEventListener('close', function () {
   if (ms) restoreFocus(ms.returnTo, ms.room, ms.id);
 });
 ui.settingsButton.addEventListener('click', openSettings);
+ui.themeButton.addEventListener('click', nextTheme);
 ui.settingsForm.addEventListener('submit', function (ev) {
   ev.preventDefault();
   var token = ui.adminInput.value.trim();

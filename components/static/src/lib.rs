@@ -37,6 +37,7 @@ const ASSETS: &[Asset] = &[
     asset!("app.js", "text/javascript; charset=utf-8"),
     asset!("js/api.js", "text/javascript; charset=utf-8"),
     asset!("js/events.js", "text/javascript; charset=utf-8"),
+    asset!("js/format.js", "text/javascript; charset=utf-8"),
     asset!("js/storage.js", "text/javascript; charset=utf-8"),
     asset!("js/text.js", "text/javascript; charset=utf-8"),
     asset!("js/time.js", "text/javascript; charset=utf-8"),

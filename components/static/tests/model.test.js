@@ -5,7 +5,7 @@ import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   advanceCursor, duePending, loadPending, looksMine, menuItems, mergeEvents, newPending, noteLoaded,
-  ownsMessage, pendingFailed, setPresent, takePending, unreadCount,
+  ownsMessage, pendingFailed, reactionsOf, setPresent, takePending, unreadCount,
 } from '../assets/js/page/model.js';
 import { markSeen, modToken, PAGE, presence, roomState, roomStates, S, seen } from '../assets/js/page/state.js';
 
@@ -248,13 +248,15 @@ test('mine: by session id, else by name; the menu offers what I may do', () => {
   assert.deepEqual([own, sameName, legacy, other].map(ownsMessage), [true, false, false, false]);
   assert.deepEqual([own, sameName, legacy, other].map(looksMine), [true, false, true, false]);
 
-  const actions = (m) => menuItems(m).map((i) => i.action);
+  // Anyone signed in replies and reacts; only the sender edits.
+  const actions = (m) => menuItems(m).map((i) => i.action).filter((a) => a !== 'reply' && a !== 'react');
+  assert.deepEqual(menuItems(other).map((i) => i.action), ['reply', 'react']);
   assert.deepEqual(actions(own), ['edit', 'remove']);
   assert.deepEqual(actions(old), ['remove'], 'past the edit window');
   assert.deepEqual(actions(other), []);
   assert.deepEqual(actions({ ...own, removed_at: now, removed_by: 'author' }), []);
   S.adminToken = 'admin';
-  assert.deepEqual(menuItems(other).map((i) => [i.action, i.label]), [['remove', 'Remove'], ['mute', 'Mute bob…']]);
+  assert.deepEqual(menuItems(other).slice(2).map((i) => [i.action, i.label]), [['remove', 'Remove'], ['mute', 'Mute bob…']]);
   // A moderator's own session moderates too (no admin token needed); a
   // member's does not.
   S.adminToken = null;
@@ -266,4 +268,44 @@ test('mine: by session id, else by name; the menu offers what I may do', () => {
   assert.equal(modToken(), 't');
   S.session = null;
   assert.equal(looksMine(own), false);
+  assert.deepEqual(menuItems(other), [], 'signed out: nothing to do');
+});
+
+const reaction = (id, target, session, author, emoji, on = true) =>
+  ({ id, kind: on ? 'reaction' : 'unreaction', target, session, author, body: emoji, sent_at: T0 });
+
+test('reactions: one per person and emoji, counted with who, the latest event winning', () => {
+  S.session = { name: 'ann', session: 'sa', token: 't' };
+  const st = roomState('general');
+  const v = recorder();
+  mergeEvents(st, [msg(1, 'bob', 'ship it?')], v);
+  const n = mergeEvents(st, [
+    reaction(2, 1, 'sb', 'bob', '👍'),
+    reaction(3, 1, 'sa', 'ann', '👍'),
+    reaction(4, 1, 'sa', 'ann', '🎉'),
+    reaction(5, 1, 'sb', 'bob', '👍', false),
+  ], v);
+  assert.deepEqual(n, { added: 0, changed: 4 }, 'each shows its message again');
+  assert.deepEqual(v.log.slice(1), [2, 3, 4, 5].map(() => ['changed', 'general', 1]));
+  assert.deepEqual(reactionsOf(st, 1), [
+    { emoji: '👍', count: 1, names: ['ann'], mine: true, first: 3 },
+    { emoji: '🎉', count: 1, names: ['ann'], mine: true, first: 4 },
+  ]);
+  // A page scrolling back, read before bob's withdrawal, brings his thumb
+  // again: the older event changes nothing.
+  assert.deepEqual(mergeEvents(st, [msg(1, 'bob', 'ship it?'), reaction(2, 1, 'sb', 'bob', '👍')], v), { added: 0, changed: 0 });
+  assert.equal(reactionsOf(st, 1)[0].count, 1);
+  // Reactions to a message not loaded yet are kept for when it comes.
+  mergeEvents(st, [reaction(9, 7, 'sb', 'bob', '👀')], v);
+  assert.deepEqual(reactionsOf(st, 7).map((r) => [r.emoji, r.count, r.mine]), [['👀', 1, false]]);
+  // Malformed events change nothing.
+  mergeEvents(st, [{ id: 10, kind: 'reaction', target: 1, body: '👍' }, { id: 11, kind: 'reaction', session: 'x', body: '👍' }], v);
+  assert.equal(reactionsOf(st, 1).length, 2);
+});
+
+test('a reply waiting to be sent keeps what it answers', () => {
+  S.session = { name: 'ann', session: 'sa', token: 't' };
+  loadPending([{ room: 'general', client_id: 'c1', body: 'yes', author: 'ann', reply_to: 4 }, { room: 'general', client_id: 'c2', body: 'no', author: 'ann', reply_to: 'x' }]);
+  const p = roomState('general').pending;
+  assert.deepEqual([p.get('c1').reply_to, p.get('c2').reply_to], [4, null]);
 });

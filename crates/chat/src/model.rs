@@ -32,7 +32,7 @@ pub struct RoomList {
 }
 
 /// What an event of a room's log is. Every event takes the room's next
-/// gapless id, so one cursor (`after=`) delivers all three.
+/// gapless id, so one cursor (`after=`) delivers them all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
@@ -43,9 +43,15 @@ pub enum EventKind {
     Edit,
     /// A removal of message `target`: no body.
     Removal,
+    /// A person (`session`, named `author`) adds the emoji `body` to
+    /// message `target`.
+    Reaction,
+    /// A person withdraws the emoji `body` from message `target`.
+    Unreaction,
 }
 
-/// An event of a room's log: a message, or an edit or removal of one.
+/// An event of a room's log: a message, or an edit, removal or reaction
+/// of one.
 /// Optional fields are left out of the JSON when they do not apply.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -60,9 +66,12 @@ pub struct Message {
     pub sent_at: String,
     #[serde(default)]
     pub kind: EventKind,
-    /// Edits and removals: the id of the message concerned.
+    /// Edits, removals and reactions: the id of the message concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<i64>,
+    /// Messages: the id of the earlier message of the room it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
     /// Messages: the id of the session that sent it (not a credential:
     /// the signed token is), so a page can tell its own messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,11 +87,23 @@ pub struct Message {
     pub removed_by: Option<String>,
 }
 
-/// `{"messages": [Message], "cursor": id}`
+/// `{"messages": [Message], "cursor": id, "reactions": [Message]}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagePage {
     pub messages: Vec<Message>,
     pub cursor: i64,
+    /// Pages scrolling back (no `after`): the `reaction` events in force on
+    /// their messages, oldest first (left out when there are none). Pages
+    /// after a cursor carry reactions among their events instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Message>,
+}
+
+/// Reply to `POST /api/rooms/{room}/messages/{id}/reactions`: the event
+/// appended, or null when there was nothing to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionReply {
+    pub event: Option<Message>,
 }
 
 /// Reply to `GET /api/poll`: `{"room", "messages", "cursor", "rooms", "present"}`.
@@ -207,6 +228,17 @@ pub struct RoomEnvelope {
 pub struct NewMessage {
     pub body: String,
     pub client_id: String,
+    /// The id of the message of this room it answers.
+    #[serde(default)]
+    pub reply_to: Option<i64>,
+}
+
+/// Body of `POST /api/rooms/{room}/messages/{id}/reactions`: one emoji,
+/// added (`on`) or withdrawn.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewReaction {
+    pub emoji: String,
+    pub on: bool,
 }
 
 /// Body of `PATCH /api/rooms/{room}/messages/{id}`.
@@ -392,7 +424,8 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&MessagePage {
                 messages: vec![],
-                cursor: 5
+                cursor: 5,
+                reactions: vec![],
             })
             .unwrap(),
             r#"{"messages":[],"cursor":5}"#

@@ -163,6 +163,7 @@ mod tests {
                 .take(if i <= on_replica { 2 } else { 1 })
             {
                 block_on(store.run(&Post {
+                    reply_to: None,
                     writer: Default::default(),
                     room: "general",
                     author: "a",
@@ -218,6 +219,7 @@ mod tests {
         }));
         assert_eq!(page.unwrap().unwrap().len(), 3);
         let sent = block_on(store.run(&Post {
+            reply_to: None,
             writer: Default::default(),
             room: "general",
             author: "b",
@@ -408,6 +410,7 @@ mod tests {
         assert_eq!(ids(&p), vec![1, 2, 3]);
         assert!(
             block_on(store.run(&Post {
+                reply_to: None,
                 writer: Default::default(),
                 room: "general",
                 author: "a",

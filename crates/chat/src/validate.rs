@@ -199,6 +199,34 @@ pub fn client_id(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_string())
 }
 
+/// The longest emoji accepted, in code points: a family or a flag with
+/// its joiners and modifiers fits.
+pub const EMOJI_MAX_CHARS: usize = 16;
+
+/// A reaction's emoji: 1 to [`EMOJI_MAX_CHARS`] code points, no letters (of
+/// any script), spaces or controls, and at least one character beyond
+/// ASCII.
+/// Not a full emoji grammar (Unicode's changes every year): it keeps
+/// reactions to symbols, not words. Keycaps ("#\u{fe0f}\u{20e3}") pass.
+pub fn emoji(raw: &str) -> Result<String, ApiError> {
+    let n = raw.chars().count();
+    let fine = (1..=EMOJI_MAX_CHARS).contains(&n)
+        && raw.chars().any(|c| !c.is_ascii())
+        && raw
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && !c.is_alphabetic());
+    if !fine {
+        return Err(ApiError::bad_request(
+            "invalid_emoji",
+            format!(
+                "emoji must be one emoji (1-{EMOJI_MAX_CHARS} characters, no letters or spaces), \
+                 such as \"👍\"; send it as the JSON string of the emoji itself"
+            ),
+        ));
+    }
+    Ok(raw.to_string())
+}
+
 /// Parses a non-negative decimal integer; only ASCII digits, so "+1",
 /// " 1" or "1e3" are refused instead of being guessed at.
 fn non_negative(key: &str, value: &str) -> Result<i64, ApiError> {
@@ -377,6 +405,20 @@ pub fn poll_query(query: &str) -> Result<PollQuery<'_>, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_emoji_is_a_symbol_not_a_word() {
+        for ok in ["👍", "❤️", "👩‍👩‍👧‍👦", "🇫🇷", "👍🏽", "#\u{fe0f}\u{20e3}", "✓"]
+        {
+            assert_eq!(super::emoji(ok).as_deref(), Ok(ok), "{ok:?}");
+        }
+        for bad in ["", "ok", "a👍", "👍 ", "\u{0}👍", "Ж", "+1", "<script>"] {
+            let e = super::emoji(bad).unwrap_err();
+            assert_eq!((e.status, e.code), (400, "invalid_emoji"), "{bad:?}");
+        }
+        assert!(super::emoji(&"😀".repeat(super::EMOJI_MAX_CHARS)).is_ok());
+        assert!(super::emoji(&"😀".repeat(super::EMOJI_MAX_CHARS + 1)).is_err());
+    }
+
     use super::*;
 
     fn code<T: std::fmt::Debug>(r: Result<T, ApiError>) -> &'static str {

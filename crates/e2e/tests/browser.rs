@@ -1318,3 +1318,186 @@ fn the_phone_layout_fits_from_320_to_430_px() {
     }
     screenshot(&s, 390, 844, "phone");
 }
+
+/// The text of the first element matching `css`, or None.
+fn text_at(s: &Session, css: &str) -> Option<String> {
+    s.execute(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : null",
+        vec![json!(css)],
+    )
+    .as_str()
+    .map(str::to_string)
+}
+
+/// A message's reactions as the page shows them: (emoji and count, pressed).
+fn reactions_shown(s: &Session, id: i64) -> Vec<(String, bool)> {
+    let v = s.execute(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(b =>\
+           [b.textContent, b.getAttribute('aria-pressed') === 'true'])",
+        vec![json!(format!("{} .reactions button.reaction", message(id)))],
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_bool().unwrap()))
+        .collect()
+}
+
+#[test]
+fn replies_reactions_and_formatting_between_two_people() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    // History: a question, then more than a page of other messages, then
+    // Bob's reply to the question, so the quoted message is not loaded.
+    let carol = api.login("carol");
+    api.send_message(&carol, "general", "deploy target?", "q1");
+    api.post_many(&carol, "general", 120, "filler");
+    let bob_token = api.login("bob");
+    let r = api.post_json(
+        "/api/rooms/general/messages",
+        Some(&bob_token),
+        &json!({"body": "staging", "client_id": "b1", "reply_to": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let answer = id_of(&api, "general", "staging");
+
+    let driver = ChromeDriver::start();
+    let alice = driver.new_session();
+    let bob = driver.new_session();
+    alice.set_window_size(1280, 800);
+    bob.set_window_size(1280, 800);
+    join(&alice, &runner, "general", "alice");
+    join(&bob, &runner, "general", "bob");
+    wait_for(T, "Alice sees Bob's reply", || {
+        shows_body(&alice, "staging")
+    });
+    assert!(
+        alice.find(&message(1)).is_err(),
+        "the question is not loaded"
+    );
+    // The quote names what it answers, asked for by itself.
+    let quote = format!("{} .reply-quote", message(answer));
+    wait_for(T, "the quote shows the question", || {
+        text_at(&alice, &quote).is_some_and(|t| t.contains("carol: deploy target?"))
+    });
+    // Clicking it loads older pages until the question is there, and
+    // shows it.
+    alice.find(&quote).unwrap().click();
+    wait_for(T, "the question is loaded and shown", || {
+        alice
+            .execute(
+                "const li = document.querySelector(arguments[0]); if (!li) return false;\
+                 const r = li.getBoundingClientRect(), v = document.getElementById('messages').getBoundingClientRect();\
+                 return r.top >= v.top && r.bottom <= v.bottom",
+                vec![json!(message(1))],
+            )
+            .as_bool()
+            .unwrap_or(false)
+    });
+
+    // Alice answers Bob from the message's menu; the composer says to whom.
+    pick(&alice, answer, "reply");
+    wait_for(T, "the reply bar", || {
+        text_at(&alice, "#reply-text").is_some_and(|t| t.contains("Replying to bob: staging"))
+    });
+    type_message(&alice, "thanks, **on it**: run `make deploy` _now_");
+    let thanks = id_of(
+        &api,
+        "general",
+        "thanks, **on it**: run `make deploy` _now_",
+    );
+    let (events, _) = api.messages_after("general", thanks - 1, 1);
+    assert_eq!(events[0]["reply_to"], answer, "stored as a reply");
+    assert_eq!(
+        alice.execute("return document.getElementById('reply-bar').hidden", vec![]),
+        json!(true),
+        "the reply bar closes once sent"
+    );
+    wait_for(T, "Bob sees the reply with its quote", || {
+        text_at(&bob, &format!("{} .reply-quote", message(thanks)))
+            .is_some_and(|t| t.contains("bob: staging"))
+    });
+    // Formatting, as elements, never HTML.
+    let formatted = bob.execute(
+        "const b = document.querySelector(arguments[0] + ' .body');\
+         return [b.querySelector('strong')?.textContent, b.querySelector('code')?.textContent,\
+                 b.querySelector('em')?.textContent, b.textContent]",
+        vec![json!(message(thanks))],
+    );
+    assert_eq!(
+        formatted,
+        json!([
+            "on it",
+            "make deploy",
+            "now",
+            "thanks, on it: run make deploy now"
+        ])
+    );
+
+    // Reactions: Bob adds one from the palette, Alice adds hers from the
+    // chip; both pages count them, with who.
+    pick(&bob, thanks, "react");
+    bob.wait_for_element(
+        &format!("{} .palette button[data-react='👍']", message(thanks)),
+        T,
+    )
+    .click();
+    wait_for(T, "Alice sees Bob's reaction", || {
+        reactions_shown(&alice, thanks) == [("👍 1".to_string(), false)]
+    });
+    let chip = format!("{} .reactions button.reaction", message(thanks));
+    assert_eq!(
+        alice.execute(
+            "return document.querySelector(arguments[0]).title",
+            vec![json!(chip)]
+        ),
+        json!("bob"),
+        "who reacted"
+    );
+    alice.find(&chip).unwrap().click();
+    wait_for(T, "both count two", || {
+        reactions_shown(&alice, thanks) == [("👍 2".to_string(), true)]
+            && reactions_shown(&bob, thanks) == [("👍 2".to_string(), true)]
+    });
+    // Bob withdraws his.
+    bob.find(&chip).unwrap().click();
+    wait_for(T, "both count one", || {
+        reactions_shown(&alice, thanks) == [("👍 1".to_string(), true)]
+            && reactions_shown(&bob, thanks) == [("👍 1".to_string(), false)]
+    });
+    // A page loaded afresh shows the reactions in force: with a message
+    // after them, they come with its newest page, not from its polls.
+    type_message(&alice, "one more");
+    id_of(&api, "general", "one more");
+    let carol_page = driver.new_session();
+    carol_page.set_window_size(1280, 800);
+    open_join(&carol_page, &runner, "general");
+    wait_for(T, "a new page shows the reactions in force", || {
+        reactions_shown(&carol_page, thanks) == [("👍 1".to_string(), false)]
+    });
+
+    // Bob removes what Alice answered (from where he sent it): her reply
+    // keeps a "removed message" quote on both pages.
+    let auth = format!("Bearer {bob_token}");
+    let r = e2e::send(
+        &api.agent,
+        "DELETE",
+        &runner.url(&format!("/api/rooms/general/messages/{answer}")),
+        &[("authorization", auth.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    for (who, s) in [("Alice", &alice), ("Bob", &bob)] {
+        wait_for(
+            T,
+            &format!("{who} sees the quote of a removed message"),
+            || {
+                text_at(s, &format!("{} .reply-quote", message(thanks)))
+                    .is_some_and(|t| t.contains("removed message") && !t.contains("staging"))
+            },
+        );
+    }
+    screenshot(&alice, 1280, 800, "replies");
+}

@@ -6,6 +6,7 @@ export const SESSION_KEY = 'chat.session';
 export const SEEN_KEY = 'chat.seen';        // localStorage: last seen message id per room
 export const PENDING_KEY = 'chat.pending';  // sessionStorage: messages not yet stored
 export const ADMIN_KEY = 'chat.admin';      // sessionStorage only: a moderator's admin token
+export const THEME_KEY = 'chat.theme';      // localStorage: 'light' or 'dark' (none: the system's)
 
 export function localStore() { try { return globalThis.localStorage || null; } catch (e) { return null; } }
 export function sessionStore() { try { return globalThis.sessionStorage || null; } catch (e) { return null; } }

@@ -1,15 +1,19 @@
 //! `PATCH|DELETE /api/rooms/{room}/messages/{id}`: a session edits its own
 //! message (within the edit window) or removes it (any time); a moderator
-//! (an account with the role, or the admin token) removes any message. Each is a new event of the room,
-//! with the room's next id, so every open page learns of it by its poll.
+//! (an account with the role, or the admin token) removes any message.
+//! `POST .../{id}/reactions`: a person adds or withdraws an emoji. Each is
+//! a new event of the room, with the room's next id, so every open page
+//! learns of it by its poll.
 use super::auth::{WriterOf, bearer, is_admin, missing_token, moderator_creds, session_claims};
 use super::reply::{Reply, muted, refused, reply, too_fast, unknown_room};
 use super::request::Request;
 use crate::config::Config;
 
 use crate::error::ApiError;
-use crate::model::{EditMessage, MessageEnvelope, parse_json};
-use crate::store::{Edit, Edited, Remove, Removed, Remover, Store};
+use crate::model::{EditMessage, MessageEnvelope, NewReaction, ReactionReply, parse_json};
+use crate::store::{
+    Edit, Edited, MAX_EMOJI_PER_MESSAGE, React, Reacted, Remove, Removed, Remover, Store,
+};
 use crate::validate;
 
 fn unknown_message() -> ApiError {
@@ -88,6 +92,18 @@ pub(super) async fn remove(
     reply(remove_message(req, room, id, cfg, now_unix, store).await)
 }
 
+/// `POST .../reactions`: a person adds or withdraws one emoji.
+pub(super) async fn react(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Reply {
+    reply(react_to(req, room, id, cfg, now_unix, store).await)
+}
+
 async fn edit_message(
     req: &Request<'_>,
     room: &str,
@@ -118,10 +134,7 @@ async fn edit_message(
         Edited::UnknownRoom => Err(unknown_room()),
         Edited::UnknownMessage => Err(unknown_message()),
         Edited::NotYours => Err(not_yours(claims.session.is_some(), "edit")),
-        Edited::Removed(_) => Err(ApiError::conflict(
-            "message_removed",
-            "this message was removed and cannot be edited; send a new message instead",
-        )),
+        Edited::Removed(_) => Err(message_removed("edited")),
         Edited::WindowClosed(message) => Err(ApiError::conflict(
             "edit_window_closed",
             format!(
@@ -137,6 +150,66 @@ async fn edit_message(
             retry_after_secs,
         )),
         Edited::Refused(refusal) => Err(refused(refusal)),
+    }
+}
+
+/// 409 for a removed message, which takes no edits, reactions or replies.
+pub(super) fn message_removed(what: &str) -> ApiError {
+    ApiError::conflict(
+        "message_removed",
+        format!("this message was removed and cannot be {what}; send a new message instead"),
+    )
+}
+
+async fn react_to(
+    req: &Request<'_>,
+    room: &str,
+    id: &str,
+    cfg: &Config,
+    now_unix: i64,
+    store: &impl Store,
+) -> Result<Reply, ApiError> {
+    let id = target(room, id)?;
+    let claims = session_claims(req, cfg, now_unix)?;
+    let new: NewReaction = parse_json(req.content_type, req.body)?;
+    let emoji = validate::emoji(&new.emoji)?;
+    // A reaction is a person's: without a session id there is no person to
+    // count once.
+    let Some(session) = claims.session.as_deref() else {
+        return Err(not_yours(false, "react to"));
+    };
+    let writer = WriterOf::new(req, cfg, &claims);
+    let react = React {
+        room,
+        id,
+        author: &claims.name,
+        session,
+        emoji: &emoji,
+        on: new.on,
+        limit: cfg.post_limit,
+        writer: writer.writer(),
+    };
+    match store.run(&react).await? {
+        Reacted::Reacted(event) => Ok(Reply::json(200, &ReactionReply { event: Some(event) })),
+        // Adding twice, or withdrawing what is not there, is no error: a
+        // retry gets the same state.
+        Reacted::Unchanged => Ok(Reply::json(200, &ReactionReply { event: None })),
+        Reacted::UnknownRoom => Err(unknown_room()),
+        Reacted::UnknownMessage => Err(unknown_message()),
+        Reacted::Removed => Err(message_removed("reacted to")),
+        Reacted::TooMany => Err(ApiError::conflict(
+            "too_many_reactions",
+            format!(
+                "this message already has {MAX_EMOJI_PER_MESSAGE} different emoji; \
+                 add one of those instead"
+            ),
+        )),
+        Reacted::Muted { until } => Err(muted(&until)),
+        Reacted::RateLimited { retry_after_secs } => Err(too_fast(
+            "you are posting or reacting in this room too fast",
+            retry_after_secs,
+        )),
+        Reacted::Refused(refusal) => Err(refused(refusal)),
     }
 }
 
@@ -224,6 +297,111 @@ mod tests {
         u16,
         &'a str,
     );
+
+    #[test]
+    fn replies_and_reactions_over_http() {
+        let store = MemStore::seeded();
+        let (alice, bob) = (login("alice"), login("bob"));
+        assert_eq!(
+            post(&store, &alice, "general", "which port?", "c1").status,
+            201
+        );
+        let reply = |auth: &str, to: serde_json::Value, cid: &str| {
+            let b = serde_json::json!({"body": "5432", "client_id": cid, "reply_to": to});
+            call(
+                &store,
+                &cfg(),
+                "POST",
+                "/api/rooms/general/messages",
+                Some(auth),
+                &b.to_string(),
+            )
+        };
+        let r = reply(&bob, 1.into(), "b1");
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(body(&r)["message"]["reply_to"], 1);
+        assert!(body(&r)["message"].get("target").is_none());
+        for (to, status, code) in [
+            (serde_json::json!(99), 404, "unknown_message"),
+            (serde_json::json!(0), 404, "unknown_message"),
+            (serde_json::json!("1"), 400, "invalid_json"),
+        ] {
+            let r = reply(&bob, to.clone(), "b-x");
+            assert_eq!((r.status, error_code(&r).as_str()), (status, code), "{to}");
+        }
+        let react = |auth: &str, id: &str, b: &str| {
+            let path = format!("/api/rooms/general/messages/{id}/reactions");
+            call(&store, &cfg(), "POST", &path, Some(auth), b)
+        };
+        let thumbs = r#"{"emoji":"👍","on":true}"#;
+        let r = react(&bob, "1", thumbs);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_common_headers(&r);
+        let e = &body(&r)["event"];
+        assert_eq!(
+            (
+                e["kind"].as_str(),
+                e["target"].as_i64(),
+                e["body"].as_str(),
+                e["author"].as_str()
+            ),
+            (Some("reaction"), Some(1), Some("👍"), Some("bob"))
+        );
+        // The same again changes nothing, and says so.
+        assert_eq!(react(&bob, "1", thumbs).body, r#"{"event":null}"#);
+        // Scrolling back, the reactions in force come apart from the
+        // messages, and the cursor stays the last message's.
+        let page = body(&get(&store, "general", ""));
+        assert_eq!(page["cursor"], 2);
+        assert_eq!(page["messages"].as_array().unwrap().len(), 2);
+        assert_eq!(page["reactions"][0]["body"], "👍");
+        // After a cursor, reactions are events among the messages.
+        let page = body(&get(&store, "general", "after=0"));
+        assert_eq!(page["cursor"], 3);
+        assert!(page.get("reactions").is_none());
+        for (auth, id, b, status, code) in [
+            (
+                bob.as_str(),
+                "1",
+                r#"{"emoji":"ok","on":true}"#,
+                400,
+                "invalid_emoji",
+            ),
+            (bob.as_str(), "1", r#"{"emoji":"👍"}"#, 400, "invalid_json"),
+            (bob.as_str(), "3", thumbs, 404, "unknown_message"),
+            (bob.as_str(), "x", thumbs, 404, "unknown_message"),
+            ("Bearer nope", "1", thumbs, 401, "invalid_token"),
+        ] {
+            let r = react(auth, id, b);
+            assert_eq!(
+                (r.status, error_code(&r).as_str()),
+                (status, code),
+                "{id} {b}"
+            );
+        }
+        // A removed message takes no reactions and no replies.
+        assert_eq!(
+            call(&store, &cfg(), "DELETE", M1, Some(&alice), "").status,
+            200
+        );
+        let r = react(&bob, "1", r#"{"emoji":"🎉","on":true}"#);
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (409, "message_removed")
+        );
+        let r = reply(&bob, 1.into(), "b2");
+        assert_eq!(
+            (r.status, error_code(&r).as_str()),
+            (409, "message_removed")
+        );
+        let before = store.messages().len();
+        assert_eq!(
+            reply(&bob, 1.into(), "b1").status,
+            200,
+            "a retry is answered"
+        );
+        assert_eq!(store.messages().len(), before, "refusals change nothing");
+    }
 
     #[test]
     fn the_author_edits_within_the_window_and_removes_any_time() {

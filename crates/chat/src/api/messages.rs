@@ -6,7 +6,7 @@ use super::request::Request;
 use crate::config::Config;
 
 use crate::error::ApiError;
-use crate::model::Page;
+use crate::model::{EventKind, Page};
 use crate::model::{MessageEnvelope, MessagePage, NewMessage, parse_json};
 use crate::store::{Post, Posted, ReadPage, Store};
 use crate::validate;
@@ -46,10 +46,22 @@ async fn get_messages(
         return Err(unknown_room());
     }
     let page = validate::page(req.query)?;
-    let messages = store
+    let mut messages = store
         .run(&ReadPage { room, page })
         .await?
         .ok_or_else(unknown_room)?;
+    // Scrolling back, the reactions in force come after the messages: they
+    // go apart, so the cursor and the list stay the messages'.
+    let reactions = match page {
+        Page::Latest { .. } | Page::Before { .. } => {
+            let at = messages
+                .iter()
+                .position(|m| m.kind != EventKind::Message)
+                .unwrap_or(messages.len());
+            messages.split_off(at)
+        }
+        Page::After { .. } | Page::Between { .. } => Vec::new(),
+    };
     // The cursor is the id of the last (newest) message returned. With no
     // messages it is the position the client asked from, so polling with
     // `after=cursor` never moves backwards: `after` for After (and Between) pages, 0 for
@@ -62,7 +74,14 @@ async fn get_messages(
         Page::Before { before, .. } => before,
     };
     let cursor = messages.last().map_or(fallback, |m| m.id);
-    Ok(Reply::json(200, &MessagePage { messages, cursor }))
+    Ok(Reply::json(
+        200,
+        &MessagePage {
+            messages,
+            cursor,
+            reactions,
+        },
+    ))
 }
 
 async fn post_message(
@@ -79,6 +98,10 @@ async fn post_message(
     let new: NewMessage = parse_json(req.content_type, req.body)?;
     let body = validate::message_body(&new.body)?;
     let client_id = validate::client_id(&new.client_id)?;
+    let reply_to = match new.reply_to {
+        Some(id) if id < 1 => return Err(unknown_reply()),
+        other => other,
+    };
     let writer = WriterOf::new(req, cfg, &claims);
     let post = Post {
         room,
@@ -88,6 +111,7 @@ async fn post_message(
         session: claims.session.as_deref(),
         limit: cfg.post_limit,
         writer: writer.writer(),
+        reply_to,
     };
     // 201 for a new message, 200 for a replay, so a retrying client can
     // tell (if it cares) that its earlier attempt had in fact succeeded.
@@ -108,7 +132,18 @@ async fn post_message(
         )),
         Posted::Muted { until } => Err(muted(&until)),
         Posted::Refused(refusal) => Err(refused(refusal)),
+        Posted::UnknownReply => Err(unknown_reply()),
+        Posted::ReplyRemoved => Err(super::message::message_removed("replied to")),
     }
+}
+
+/// 404 for a reply to what is not a message of this room.
+fn unknown_reply() -> ApiError {
+    ApiError::not_found(
+        "unknown_message",
+        "reply_to names no message of this room; take ids from \
+         GET /api/rooms/{room}/messages, or leave reply_to out",
+    )
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //! route, answers 404 or 405 from the table, and calls the operation in its
 //! module, one per resource: `session`, `accounts`, `rooms` (the list, a
 //! new room, a room's settings), `mutes`, `messages` (a
-//! room's events: read and post), `message` (one message: edit and remove),
+//! room's events: read and post, replies too), `message` (one message: edit,
+//! remove and react to),
 //! `presence`, `poll` and `health`. Beside them what they share: `request`
 //! (the [`Request`] and the host's [`Context`]), `reply` (the [`Reply`],
 //! the API's headers, shared refusals), `auth` (bearer, admin and session
@@ -62,6 +63,7 @@ pub enum Op {
     PostMessage,
     EditMessage,
     RemoveMessage,
+    React,
     Announce,
     Leave,
     Poll,
@@ -120,6 +122,11 @@ pub const ROUTES: &[Route<Op>] = &[
         methods: &[("PATCH", Op::EditMessage), ("DELETE", Op::RemoveMessage)],
     },
     Route {
+        path: "/api/rooms/{room}/messages/{id}/reactions",
+        component: "messages",
+        methods: &[("POST", Op::React)],
+    },
+    Route {
         path: "/api/rooms/{room}/presence",
         component: "messages",
         methods: &[("PUT", Op::Announce), ("DELETE", Op::Leave)],
@@ -169,6 +176,7 @@ pub async fn handle(req: &Request<'_>, cx: &Context<'_>, store: &impl Store) -> 
         Op::PostMessage => messages::send(req, at.room, cfg, now, store).await,
         Op::EditMessage => message::edit(req, at.room, at.id, cfg, now, store).await,
         Op::RemoveMessage => message::remove(req, at.room, at.id, cfg, now, store).await,
+        Op::React => message::react(req, at.room, at.id, cfg, now, store).await,
         Op::Announce | Op::Leave => presence::presence(req, at.room, cfg, now, store).await,
         Op::Poll => poll::poll(req, cfg, store).await,
         Op::Health => health::health(store).await,

@@ -87,6 +87,7 @@ mod tests {
         .unwrap();
         for i in 1..=3 {
             block_on(store.run(&Post {
+                reply_to: None,
                 writer: Default::default(),
                 room: "general",
                 author: "alice",
@@ -98,6 +99,7 @@ mod tests {
             .unwrap();
         }
         block_on(store.run(&Post {
+            reply_to: None,
             writer: Default::default(),
             room: "rust",
             author: "bob",

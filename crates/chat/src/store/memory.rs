@@ -142,6 +142,26 @@ impl MemStore {
             .map(f)
     }
 
+    /// The `reaction` events in force on message `id`: for each person and
+    /// emoji, the latest of its reactions and withdrawals, when a reaction.
+    pub(crate) fn reactions_in_force(&self, room: &str, id: i64) -> Vec<Message> {
+        let mut latest: HashMap<(Option<String>, String), Message> = HashMap::new();
+        for e in self.messages.borrow().iter() {
+            if e.room == room
+                && e.target == Some(id)
+                && matches!(e.kind, EventKind::Reaction | EventKind::Unreaction)
+            {
+                latest.insert((e.session.clone(), e.body.clone()), e.clone());
+            }
+        }
+        let mut v: Vec<Message> = latest
+            .into_values()
+            .filter(|e| e.kind == EventKind::Reaction)
+            .collect();
+        v.sort_by_key(|e| e.id);
+        v
+    }
+
     /// 0 when a token was taken, else the seconds until one would be there.
     pub(crate) fn take(&self, key: String, limit: Limit) -> u32 {
         if limit.is_off() {

@@ -7,13 +7,17 @@ use super::{Access, Operation, StoreError};
 use crate::model::{Message, Page};
 
 /// Events ascending by id; `None` when the room does not exist. Pages after
-/// a cursor hold every event; the others (scrolling back) only messages, as
-/// they are now.
+/// a cursor hold every event; the others (scrolling back) messages as they
+/// are now, then the `reaction` events in force on them (at most
+/// [`MAX_PAGE_REACTIONS`]), ascending by id too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadPage<'a> {
     pub room: &'a str,
     pub page: Page,
 }
+
+/// The most reaction events a page scrolling back carries.
+pub const MAX_PAGE_REACTIONS: usize = 2000;
 
 impl Operation for ReadPage<'_> {
     type Output = Option<Vec<Message>>;
@@ -31,14 +35,14 @@ impl Operation for ReadPage<'_> {
         Statement {
             sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by \
-                  FROM chat.room_events($1, $2, $3, $4)",
+                  FROM chat.room_events($1, $2, $3, $4, true)",
             params: vec![
                 Param::Text(self.room),
                 after,
                 before,
                 Param::Int(page.limit()),
             ],
-            max_rows: usize::try_from(page.limit()).unwrap_or(0) + 1,
+            max_rows: usize::try_from(page.limit()).unwrap_or(0) + 1 + MAX_PAGE_REACTIONS,
         }
     }
 
@@ -103,6 +107,18 @@ impl Operation for ReadPage<'_> {
                 v[v.len().saturating_sub(limit)..].to_vec()
             }
         };
+        drop(all);
+        let mut picked = picked;
+        if matches!(self.page, Page::Latest { .. } | Page::Before { .. }) {
+            let mut reactions: Vec<Message> = picked
+                .iter()
+                .filter(|m| m.removed_at.is_none())
+                .flat_map(|m| store.reactions_in_force(self.room, m.id))
+                .collect();
+            reactions.sort_by_key(|r| r.id);
+            reactions.truncate(MAX_PAGE_REACTIONS);
+            picked.extend(reactions);
+        }
         Ok(Some(picked))
     }
 }
@@ -141,7 +157,7 @@ mod tests {
         assert!(read(&[message_row("event", 1)]).is_err());
         // An event of an unknown kind is an error, never a message.
         let mut odd = message_row("event", 1);
-        odd.0[7] = Value::Text("reaction");
+        odd.0[7] = Value::Text("poke");
         assert!(read(&[status_row("ok"), odd]).is_err());
     }
 
@@ -153,8 +169,8 @@ mod tests {
             limit: 100,
         });
         let s = s.statement();
-        assert_eq!(s.max_rows, 101);
-        assert!(s.sql.contains("chat.room_events($1, $2, $3, $4)"));
+        assert_eq!(s.max_rows, 101 + MAX_PAGE_REACTIONS);
+        assert!(s.sql.contains("chat.room_events($1, $2, $3, $4, true)"));
         let g = Param::Text("g");
         assert_eq!(s.params, [g, Param::Int(5), Param::Null, Param::Int(100)]);
         assert_eq!(

@@ -51,7 +51,7 @@ impl Operation for Poll<'_> {
         Statement {
             sql: "SELECT kind, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by, title \
-                  FROM chat.poll_events($1, $2, $3, $4)",
+                  FROM chat.poll_events($1, $2, $3, $4, true)",
             params: vec![
                 Param::Text(&query.room),
                 Param::Int(query.after),

@@ -14,7 +14,9 @@ use crate::model::Message;
 /// Appends a message, unless the room does not exist, it is a replay of
 /// (room, author, client_id) (the original comes back), the author's name
 /// is muted, or the author is over the limit in this room (counted before
-/// anything is stored), or the writer may not write here ([`Refusal`]).
+/// anything is stored), or the writer may not write here ([`Refusal`]), or
+/// it answers (`reply_to`) what is not a message of the room, or a removed
+/// one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Post<'a> {
     pub room: &'a str,
@@ -25,6 +27,8 @@ pub struct Post<'a> {
     pub limit: Limit,
     /// Who writes (an account, or a guest from an address).
     pub writer: Writer<'a>,
+    /// The message of the room it answers.
+    pub reply_to: Option<i64>,
 }
 
 /// What became of a post.
@@ -43,6 +47,10 @@ pub enum Posted {
         until: String,
     },
     Refused(Refusal),
+    /// `reply_to` names no message of this room.
+    UnknownReply,
+    /// `reply_to` names a removed message.
+    ReplyRemoved,
 }
 
 impl Operation for Post<'_> {
@@ -53,7 +61,7 @@ impl Operation for Post<'_> {
         Statement {
             sql: "SELECT status, id, room, author, body, client_id, sent_at, event, target, \
                   session, edited_at, removed_at, removed_by, retry_after_ms, until \
-                  FROM chat.post_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                  FROM chat.post_message($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             params: [
                 Param::Text(self.room),
                 Param::Text(self.author),
@@ -65,6 +73,7 @@ impl Operation for Post<'_> {
             ]
             .into_iter()
             .chain(self.writer.params())
+            .chain([self.reply_to.map_or(Param::Null, Param::Int)])
             .collect(),
             max_rows: 1,
         }
@@ -78,6 +87,8 @@ impl Operation for Post<'_> {
             "created" => Ok(Posted::Created(message(row)?)),
             "replayed" => Ok(Posted::Replayed(message(row)?)),
             "unknown_room" => Ok(Posted::UnknownRoom),
+            "unknown_reply" => Ok(Posted::UnknownReply),
+            "reply_removed" => Ok(Posted::ReplyRemoved),
             "rate_limited" => Ok(Posted::RateLimited {
                 retry_after_secs: wait_secs(int(row, 13, "retry_after_ms")?),
             }),
@@ -105,6 +116,13 @@ impl Operation for Post<'_> {
         }) {
             return Ok(Posted::Replayed(m.clone()));
         }
+        if let Some(id) = self.reply_to {
+            match store.with_message(self.room, id, |m| m.removed_at.is_some()) {
+                None => return Ok(Posted::UnknownReply),
+                Some(true) => return Ok(Posted::ReplyRemoved),
+                Some(false) => {}
+            }
+        }
         if let Some(refusal) = store.writer_refusal(Some(self.room), &self.writer, true) {
             return Ok(Posted::Refused(refusal));
         }
@@ -124,6 +142,7 @@ impl Operation for Post<'_> {
                 body: self.body.into(),
                 client_id: self.client_id.into(),
                 session: self.session.map(str::to_string),
+                reply_to: self.reply_to,
                 ..Message::default()
             },
         )))
@@ -147,6 +166,7 @@ mod tests {
                 client_id: "c-1",
                 session: None,
                 limit: Limit::OFF,
+                reply_to: None,
             }
             .read(rows)
         };

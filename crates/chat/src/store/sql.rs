@@ -123,7 +123,16 @@ pub(crate) fn message(row: &impl Row) -> Result<Message, StoreError> {
         "message" => EventKind::Message,
         "edit" => EventKind::Edit,
         "removal" => EventKind::Removal,
+        "reaction" => EventKind::Reaction,
+        "unreaction" => EventKind::Unreaction,
         other => return Err(malformed(&format!("event kind `{other}`"))),
+    };
+    // A message's target is the message it answers; the other events'
+    // is the message they change.
+    let target = opt_int(row, 8, "target")?;
+    let (target, reply_to) = match kind {
+        EventKind::Message => (None, target),
+        _ => (target, None),
     };
     Ok(Message {
         id: int(row, 1, "id")?,
@@ -133,7 +142,8 @@ pub(crate) fn message(row: &impl Row) -> Result<Message, StoreError> {
         client_id: text(row, 5, "client_id")?,
         sent_at: text(row, 6, "sent_at")?,
         kind,
-        target: opt_int(row, 8, "target")?,
+        target,
+        reply_to,
         session: opt_text(row, 9, "session")?,
         edited_at: opt_text(row, 10, "edited_at")?,
         removed_at: opt_text(row, 11, "removed_at")?,

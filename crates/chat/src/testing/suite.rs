@@ -90,6 +90,7 @@ pub async fn store_suite(store: &impl Store) {
     }
     let sent = store
         .run(&Post {
+            reply_to: None,
             writer: Default::default(),
             room: "suite-none",
             author: "a",
@@ -125,6 +126,7 @@ pub async fn store_suite(store: &impl Store) {
     let send = |author: &'static str, body: String, client_id: String, limit: Limit| async move {
         store
             .run(&Post {
+                reply_to: None,
                 writer: Default::default(),
                 room: "suite-a",
                 author,
@@ -351,6 +353,7 @@ pub async fn store_suite(store: &impl Store) {
     events_suite(store).await;
     accounts_suite(store).await;
     edit_limit_suite(store).await;
+    replies_and_reactions_suite(store).await;
 
     // Other rooms are untouched.
     assert_eq!(
@@ -512,6 +515,7 @@ async fn accounts_suite(store: &impl Store) {
     let post = |author: &'static str, client_id: &'static str, writer: Writer<'static>| async move {
         store
             .run(&Post {
+                reply_to: None,
                 room,
                 author,
                 body: "hi",
@@ -782,6 +786,7 @@ async fn edit_limit_suite(store: &impl Store) {
         .expect("a new room");
     let posted = store
         .run(&Post {
+            reply_to: None,
             writer: Default::default(),
             room,
             author: "erin",
@@ -844,6 +849,7 @@ async fn events_suite(store: &impl Store) {
             .is_some()
     );
     let post = |author, body, client_id, session| Post {
+        reply_to: None,
         writer: Default::default(),
         room,
         author,
@@ -1086,6 +1092,7 @@ async fn events_suite(store: &impl Store) {
     created(
         store
             .run(&Post {
+                reply_to: None,
                 writer: Default::default(),
                 room: "general",
                 ..post("dave", "hi", "d1", Some("sd"))
@@ -1141,6 +1148,7 @@ async fn events_suite(store: &impl Store) {
     assert!(matches!(
         store
             .run(&Post {
+                reply_to: None,
                 writer: Default::default(),
                 room: "general",
                 ..post("dave", "again", "d2", Some("sd"))
@@ -1252,6 +1260,7 @@ mod tests {
     fn a_down_store_fails_every_call_as_unavailable() {
         let store = MemStore::seeded();
         block_on(store.run(&Post {
+            reply_to: None,
             writer: Default::default(),
             room: "general",
             author: "alice",
@@ -1274,6 +1283,7 @@ mod tests {
             rooms: None,
         };
         let post = Post {
+            reply_to: None,
             writer: Default::default(),
             room: "general",
             author: "alice",
@@ -1363,4 +1373,322 @@ mod tests {
         store.set_down(false);
         assert_eq!(store.messages().len(), 1, "nothing was stored while down");
     }
+}
+
+/// Replies and reactions (`suite-r`): a reply names a message of its room
+/// that is not removed; a person has each emoji once per message; both are
+/// events of the log, pass the writer's gate, and a removal leaves replies
+/// as they are while its message takes no more reactions.
+async fn replies_and_reactions_suite(store: &impl Store) {
+    let room = "suite-r";
+    for id in [room, "suite-r2"] {
+        assert!(
+            store
+                .run(&CreateRoom {
+                    members_only: false,
+                    by: Moderator::OPERATOR,
+                    id,
+                    title: "Replies",
+                })
+                .await
+                .expect("create")
+                .done()
+                .is_some()
+        );
+    }
+    let post = |room, author, body, client_id, session, reply_to| Post {
+        reply_to,
+        writer: Default::default(),
+        room,
+        author,
+        body,
+        client_id,
+        session: Some(session),
+        limit: Limit::OFF,
+    };
+    let react = |id, author, session, emoji, on| React {
+        room,
+        id,
+        author,
+        session,
+        emoji,
+        on,
+        limit: Limit::OFF,
+        writer: Default::default(),
+    };
+    let q = store
+        .run(&post(room, "alice", "which port?", "r1", "sa", None))
+        .await
+        .expect("post");
+    let Posted::Created(q) = q else {
+        panic!("a question: {q:?}")
+    };
+    let a = store
+        .run(&post(room, "bob", "5432", "r2", "sb", Some(q.id)))
+        .await
+        .expect("reply");
+    let Posted::Created(a) = a else {
+        panic!("a reply: {a:?}")
+    };
+    assert_eq!(
+        (a.kind, a.reply_to, a.target),
+        (EventKind::Message, Some(q.id), None),
+        "a reply is a message that names what it answers"
+    );
+    for (r, to) in [(room, 999), (room, -1), ("suite-r2", q.id)] {
+        assert_eq!(
+            store
+                .run(&post(r, "bob", "lost", "r-x", "sb", Some(to)))
+                .await
+                .expect("post"),
+            Posted::UnknownReply,
+            "a reply to {to} in {r} names no message of its room"
+        );
+    }
+
+    // Reactions: each person's emoji once; withdrawing what is not there,
+    // or adding twice, writes nothing.
+    let reacted = |r: Reacted| match r {
+        Reacted::Reacted(e) => e,
+        other => panic!("expected an event, got {other:?}"),
+    };
+    let run = |r: React<'static>| async move { store.run(&r).await.expect("react") };
+    let e1 = reacted(run(react(q.id, "bob", "sb", "👍", true)).await);
+    assert_eq!(
+        (
+            e1.kind,
+            e1.target,
+            e1.body.as_str(),
+            e1.session.as_deref(),
+            e1.author.as_str()
+        ),
+        (EventKind::Reaction, Some(q.id), "👍", Some("sb"), "bob")
+    );
+    assert_eq!(e1.id, a.id + 1, "a reaction takes the room's next id");
+    assert_eq!(
+        run(react(q.id, "bob", "sb", "👍", true)).await,
+        Reacted::Unchanged
+    );
+    let e2 = reacted(run(react(q.id, "carol", "sc", "👍", true)).await);
+    let e3 = reacted(run(react(q.id, "bob", "sb", "❤️", true)).await);
+    let e4 = reacted(run(react(q.id, "bob", "sb", "👍", false)).await);
+    assert_eq!((e4.kind, e4.body.as_str()), (EventKind::Unreaction, "👍"));
+    assert_eq!(
+        run(react(q.id, "bob", "sb", "👍", false)).await,
+        Reacted::Unchanged
+    );
+    assert_eq!(
+        last_id(store, room).await,
+        Some(e4.id),
+        "unchanged writes no event"
+    );
+    assert_eq!(
+        run(react(999, "bob", "sb", "👍", true)).await,
+        Reacted::UnknownMessage
+    );
+    assert_eq!(
+        run(react(e1.id, "bob", "sb", "👍", true)).await,
+        Reacted::UnknownMessage,
+        "a reaction is not a message to react to"
+    );
+    assert_eq!(
+        store
+            .run(&React {
+                room: "suite-none",
+                ..react(q.id, "bob", "sb", "👍", true)
+            })
+            .await
+            .expect("react"),
+        Reacted::UnknownRoom
+    );
+
+    // Every event after a cursor, reactions too; scrolling back, the
+    // messages and then the reactions in force on them.
+    let all = store
+        .run(&ReadPage {
+            room,
+            page: Page::After {
+                after: 0,
+                limit: 50,
+            },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(
+        all.iter().map(|m| (m.id, m.kind)).collect::<Vec<_>>(),
+        [
+            (q.id, EventKind::Message),
+            (a.id, EventKind::Message),
+            (e1.id, EventKind::Reaction),
+            (e2.id, EventKind::Reaction),
+            (e3.id, EventKind::Reaction),
+            (e4.id, EventKind::Unreaction),
+        ]
+    );
+    assert_eq!(all[1].reply_to, Some(q.id));
+    let latest = store
+        .run(&ReadPage {
+            room,
+            page: Page::Latest { limit: 50 },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert_eq!(
+        latest.iter().map(|m| (m.id, m.kind)).collect::<Vec<_>>(),
+        [
+            (q.id, EventKind::Message),
+            (a.id, EventKind::Message),
+            (e2.id, EventKind::Reaction),
+            (e3.id, EventKind::Reaction),
+        ],
+        "bob's withdrawn thumb is not in force; carol's and bob's heart are"
+    );
+    let polled = store
+        .run(&Poll::new(&PollQuery {
+            room: room.into(),
+            after: a.id,
+            limit: 50,
+            known: None,
+            rooms: None,
+        }))
+        .await
+        .expect("poll")
+        .expect("room");
+    assert_eq!(
+        polled.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+        [e1.id, e2.id, e3.id, e4.id],
+        "a poll carries reactions"
+    );
+
+    // A message holds at most MAX_EMOJI_PER_MESSAGE different emoji; those
+    // there may still be added by others.
+    let symbols = [
+        "😀", "😁", "😂", "🤣", "😃", "😄", "😅", "😆", "😉", "😊", "😋", "😎", "😍", "😘", "🥰",
+        "😗", "😙", "😚", "🙂", "🤗", "🤩",
+    ];
+    assert_eq!(symbols.len(), MAX_EMOJI_PER_MESSAGE as usize + 1);
+    for e in &symbols[..MAX_EMOJI_PER_MESSAGE as usize] {
+        reacted(run(react(a.id, "dave", "sd", e, true)).await);
+    }
+    assert_eq!(
+        run(react(
+            a.id,
+            "erin",
+            "se",
+            symbols[MAX_EMOJI_PER_MESSAGE as usize],
+            true
+        ))
+        .await,
+        Reacted::TooMany
+    );
+    reacted(run(react(a.id, "erin", "se", symbols[0], true)).await);
+
+    // The writer's gate: the post bucket and mutes.
+    let limited = React {
+        limit: Limit {
+            burst: 1,
+            per_minute: 1,
+        },
+        ..react(q.id, "frank", "sf", "👀", true)
+    };
+    reacted(store.run(&limited).await.expect("react"));
+    assert!(
+        matches!(
+            store
+                .run(&React {
+                    emoji: "🎉",
+                    ..limited
+                })
+                .await
+                .expect("react"),
+            Reacted::RateLimited { .. }
+        ),
+        "reactions take from the post bucket"
+    );
+    let Muted::Until(_) = store
+        .run(&MuteName {
+            name: "Gina",
+            name_key: &crate::names::key("Gina"),
+            room: Some(room),
+            secs: 600,
+            by: Moderator::OPERATOR,
+            recent_secs: 86_400,
+        })
+        .await
+        .expect("mute")
+    else {
+        panic!("muted");
+    };
+    assert!(matches!(
+        run(react(q.id, "gina", "sg", "👀", true)).await,
+        Reacted::Muted { .. }
+    ));
+    assert!(matches!(
+        store
+            .run(&post(room, "gina", "me too", "g1", "sg", Some(q.id)))
+            .await
+            .expect("post"),
+        Posted::Muted { .. }
+    ));
+
+    // A removal: the question takes no more reactions or replies, its old
+    // reactions go from pages, and the answer still names it.
+    assert!(matches!(
+        store
+            .run(&Remove {
+                room,
+                id: q.id,
+                by: Remover::Author(Some("sa")),
+                account: None,
+            })
+            .await
+            .expect("remove"),
+        Removed::Removed(_)
+    ));
+    assert_eq!(
+        run(react(q.id, "bob", "sb", "🎉", true)).await,
+        Reacted::Removed
+    );
+    assert_eq!(
+        store
+            .run(&post(room, "bob", "late", "r3", "sb", Some(q.id)))
+            .await
+            .expect("post"),
+        Posted::ReplyRemoved
+    );
+    assert!(
+        matches!(
+            store
+                .run(&post(room, "bob", "5432", "r2", "sb", Some(q.id)))
+                .await
+                .expect("post"),
+            Posted::Replayed(m) if m.id == a.id
+        ),
+        "a retry of the reply is answered with it"
+    );
+    let latest = store
+        .run(&ReadPage {
+            room,
+            page: Page::Latest { limit: 50 },
+        })
+        .await
+        .expect("page")
+        .expect("room");
+    assert!(latest[0].removed_at.is_some() && latest[1].reply_to == Some(q.id));
+    assert!(
+        latest
+            .iter()
+            .filter(|m| m.kind == EventKind::Reaction)
+            .all(|r| r.target == Some(a.id)),
+        "a removed message's reactions are no longer carried"
+    );
+    assert_eq!(
+        latest
+            .iter()
+            .filter(|m| m.kind == EventKind::Reaction)
+            .count(),
+        MAX_EMOJI_PER_MESSAGE as usize + 1
+    );
 }

@@ -1,14 +1,15 @@
-/* What one does to a message: what its menu's items do, editing one's
- * own, and the dialogs (removal, mute, the moderator's settings). */
+/* What one does to a message: what its menu's items do, replying and
+ * reacting, editing one's own, and the dialogs (removal, mute, the
+ * moderator's settings). */
 
 import { api, messagePath } from '../api.js';
 import { isRemoved, updatedState } from '../events.js';
 import { announce, make, ui } from './dom.js';
 import { MAX_BODY, MIN_PASSWORD, modToken, roomInfo, roomState, roomTitle, S, sessionValid } from './state.js';
 import { ownsMessage } from './model.js';
-import { applyUpdate, closeMenu, focusMessage, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
+import { addMessages, applyUpdate, closeMenu, focusMessage, jumpTo, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
 import { joinErrorText, markMuted, sessionLost, startSession, updateComposer, updateIdentity } from './session.js';
-import { ADMIN_KEY, sessionStore, writeJSON } from '../storage.js';
+import { ADMIN_KEY, localStore, readJSON, sessionStore, THEME_KEY, writeJSON } from '../storage.js';
 import { excerpt, nameProblem } from '../text.js';
 import { fmtTime } from '../time.js';
 
@@ -19,9 +20,105 @@ export function onMenuClick(ev) {
   closeMenu(false);
   var m = roomState(at.room).msgs.get(at.id);
   if (!m || isRemoved(m)) { if (at.button.isConnected) at.button.focus(); return; }
-  if (action === 'edit') startEdit(at.room, m);
+  if (action === 'reply') setReply({ room: at.room, id: m.id });
+  else if (action === 'react') openPalette(at.room, m);
+  else if (action === 'edit') startEdit(at.room, m);
   else if (action === 'remove') askRemove(at.room, m, at.button);
   else if (action === 'mute') openMute(at.room, m, at.button);
+}
+
+/* ---------- replying and reacting ----------
+ * A reply: the composer shows what it answers (#reply-bar) until it is
+ * sent or cancelled; the pending message carries reply_to (sync.js).
+ * A reaction: a click on an emoji button (under a message, or in its
+ * palette) adds or withdraws mine; the event the server appends is shown
+ * at once, and everyone else's page gets it from its poll. */
+
+// The message the composer answers (null: none).
+export function setReply(to) {
+  S.replyTo = to;
+  var m = to && roomState(to.room).msgs.get(to.id);
+  ui.replyBar.hidden = !m;
+  if (!m) { S.replyTo = null; ui.replyText.textContent = ''; return; }
+  ui.replyText.textContent = 'Replying to ' + m.author + ': ' + excerpt(String(m.body).replace(/\s+/g, ' '), 60);
+  ui.input.focus();
+}
+
+function openPalette(room, m) {
+  var prev = S.reacting;
+  S.reacting = { room: room, id: m.id };
+  if (prev && prev.id !== m.id && roomState(prev.room).msgs.get(prev.id)) refreshMessageEl(roomState(prev.room).msgs.get(prev.id));
+  refreshMessageEl(m);
+  var li = liFor(m.id), first = li && li.querySelector('.palette button');
+  if (first) first.focus();
+}
+
+function closePalette(focus) {
+  var at = S.reacting;
+  S.reacting = null;
+  var m = at && roomState(at.room).msgs.get(at.id);
+  if (!m) return;
+  refreshMessageEl(m);
+  var li = liFor(m.id);
+  if (li && focus) focusMessage(li);
+}
+
+// Clicks inside the message list: an emoji button, a reply's quote, the
+// palette's Close.
+export function onListClick(ev) {
+  var b = ev.target.closest('button');
+  if (!b || !S.current) return;
+  var li = b.closest('li.message');
+  var id = li ? Number(li.getAttribute('data-id')) : NaN;
+  if (b.hasAttribute('data-jump')) jumpTo(Number(b.getAttribute('data-jump')));
+  else if (b.hasAttribute('data-palette-close')) closePalette(true);
+  else if (b.hasAttribute('data-react') && !isNaN(id)) {
+    var inPalette = !!b.closest('.palette');
+    react(S.current, id, b.getAttribute('data-react'), b.getAttribute('data-on') === '1');
+    if (inPalette) closePalette(true);
+  }
+}
+
+export function onListKey(ev) {
+  if (ev.key === 'Escape' && S.reacting && ev.target.closest && ev.target.closest('.palette')) {
+    ev.preventDefault();
+    closePalette(true);
+  }
+}
+
+function react(room, id, emoji, on) {
+  if (!sessionValid()) { updateIdentity(); return; }
+  api('POST', messagePath(room, id) + '/reactions', { emoji: emoji, on: on }, S.session.token).then(function (data) {
+    if (data && data.event) addMessages(room, [data.event]);
+  }, function (e) {
+    if (e.status === 401 || e.code === 'name_claimed') { sessionLost(e, '.'); return; }
+    if (e.code === 'muted') { markMuted(room, e.until); return; }
+    announce(e.status === 429 ? 'Slow down: you are reacting too fast. Try again in a moment.'
+      : 'Your reaction was not saved: ' + e.message, true);
+  });
+}
+
+/* ---------- the theme ----------
+ * The system's (no attribute), or light or dark chosen here and kept in
+ * localStorage; the button cycles system, light, dark and says which is
+ * on. style.css picks the colours by html[data-theme]. */
+
+var THEMES = ['system', 'light', 'dark'];
+
+// The theme given, else the one kept.
+export function applyTheme(theme) {
+  if (theme === undefined) theme = readJSON(localStore(), THEME_KEY);
+  if (THEMES.indexOf(theme) < 0) theme = 'system';
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  ui.themeButton.textContent = 'Theme: ' + theme;
+  ui.themeButton.setAttribute('aria-label', 'Theme: ' + theme + '. Change the theme');
+  writeJSON(localStore(), THEME_KEY, theme === 'system' ? null : theme);
+}
+
+export function nextTheme() {
+  var now = document.documentElement.dataset.theme || 'system';
+  applyTheme(THEMES[(THEMES.indexOf(now) + 1) % THEMES.length]);
 }
 
 /* ---------- editing one's own message ----------

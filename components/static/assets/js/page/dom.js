@@ -20,11 +20,11 @@ export function findElements() {
     joinLabel: $('join-label'), passwordInput: $('password-input'), createAccount: $('create-account'),
     joinHint: $('join-hint'), joinPassword: $('join-password'), closed: $('closed'), closedText: $('closed-text'), closedSignIn: $('closed-sign-in'),
     composer: $('composer'), input: $('message-input'), composerError: $('composer-error'),
-    sendButton: $('send-button'),
+    sendButton: $('send-button'), replyBar: $('reply-bar'), replyText: $('reply-text'), replyCancel: $('reply-cancel'),
     // presence, message actions, moderation
     presence: $('presence'), presenceCount: $('presence-count'), presenceEmpty: $('presence-empty'),
     actionStatus: $('action-status'), menu: $('message-menu'),
-    settingsButton: $('settings-button'), adminBadge: $('admin-badge'),
+    settingsButton: $('settings-button'), themeButton: $('theme-button'), adminBadge: $('admin-badge'),
     settings: $('settings'), settingsForm: $('settings-form'), adminInput: $('admin-token'),
     settingsClear: $('settings-clear'), settingsClose: $('settings-close'),
     confirm: $('confirm-dialog'), confirmText: $('confirm-text'), confirmQuote: $('confirm-quote'),

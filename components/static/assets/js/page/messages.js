@@ -7,8 +7,9 @@ import { api, roomPath } from '../api.js';
 import { isRemoved } from '../events.js';
 import { announce, isAtBottom, make, showNotice, ui } from './dom.js';
 import { hooks, OLDER_PAGE, presence, roomState, roomStates, roomTitle, S, savePending } from './state.js';
-import { looksMine, menuItems, mergeEvents, takePending, updateMessage } from './model.js';
-import { excerpt, mentionsMe, orderNames, segments } from '../text.js';
+import { looksMine, menuItems, mergeEvents, reactionsOf, takePending, updateMessage } from './model.js';
+import { excerpt, mentionsMe, orderNames } from '../text.js';
+import { render as renderFormatted } from '../format.js';
 import { dayKey, dayLabel, fmtTime, groupsWith, timeOf } from '../time.js';
 
 /* ---------- messages ---------- */
@@ -45,12 +46,133 @@ function messageEl(m) {
     meta.appendChild(edited);
   }
   li.appendChild(meta);
+  if (typeof m.reply_to === 'number') {
+    li.setAttribute('data-reply-to', String(m.reply_to));
+    li.appendChild(quoteEl(m.reply_to));
+  }
   var body = renderBody(make('div', 'body'), String(m.body));
   li.appendChild(body);
+  var reactions = reactionsEl(m);
+  if (reactions) li.appendChild(reactions);
+  if (S.reacting && S.reacting.room === S.current && S.reacting.id === m.id) li.appendChild(paletteEl(m));
   if (!mine && body.querySelector('.mention.me')) li.classList.add('mentions-me');
   if (S.editing && S.editing.room === S.current && S.editing.id === m.id) hooks.attachEditor(li, body);
   else if (menuItems(m).length) { li.classList.add('has-menu'); li.appendChild(menuButton(m)); }
   return li;
+}
+
+/* ---------- replies: the quote of what a message answers ----------
+ * A button that jumps to the message it quotes (loading older pages until
+ * it is there). Its text comes from the loaded message, else from one
+ * page of one message asked for once (st.quoted), else "an earlier
+ * message". A removed message is quoted as such, also when removed later:
+ * the removal refreshes its replies (showMessage). */
+
+function quotedMessage(st, id) {
+  if (st.msgs.has(id)) return st.msgs.get(id);
+  if (!st.quoted.has(id)) fetchQuote(st, id);
+  return st.quoted.get(id) || null;
+}
+
+function fetchQuote(st, id) {
+  st.quoted.set(id, null);
+  api('GET', roomPath(st.id) + '?before=' + (id + 1) + '&limit=1').then(function (data) {
+    var m = data && Array.isArray(data.messages) ? data.messages[0] : null;
+    if (!m || m.id !== id) return;
+    st.quoted.set(id, m);
+    if (st.id === S.current) refreshReplies(id);
+  }, function () { st.quoted.delete(id); });
+}
+
+function quoteEl(id) {
+  var q = quotedMessage(roomState(S.current), id);
+  var b = make('button', 'reply-quote');
+  b.type = 'button';
+  b.setAttribute('data-jump', String(id));
+  var text;
+  if (q && isRemoved(q)) { text = 'removed message'; b.classList.add('gone'); }
+  else if (q) text = q.author + ': ' + excerpt(String(q.body).replace(/\s+/g, ' '), 80);
+  else text = 'an earlier message';
+  var mark = make('span', 'quote-mark', '↩');
+  mark.setAttribute('aria-hidden', 'true');
+  b.appendChild(mark);
+  b.appendChild(document.createTextNode(' ' + text));
+  b.setAttribute('aria-label', 'In reply to ' + text + '. Show it');
+  return b;
+}
+
+function refreshReplies(id) {
+  var st = roomState(S.current);
+  ui.list.querySelectorAll('li.message[data-reply-to="' + Number(id) + '"]').forEach(function (li) {
+    var m = st.msgs.get(Number(li.getAttribute('data-id')));
+    if (m) refreshMessageEl(m);
+  });
+}
+
+// Shows message `id` of the open room, loading older pages until it is
+// there or the room's start is reached; it is scrolled to and flashed.
+export function jumpTo(id) {
+  var roomId = S.current, st = roomState(roomId);
+  var li = liFor(id);
+  if (li) {
+    li.scrollIntoView({ block: 'center' });
+    li.classList.remove('flash');
+    void li.offsetWidth; // restarts the animation
+    li.classList.add('flash');
+    focusMessage(li);
+    return;
+  }
+  if (st.atStart || !st.minId || id >= st.minId) { announce('That message is no longer there.', true); return; }
+  loadOlder().then(function () { if (S.current === roomId && !st.loadingOlder) jumpTo(id); });
+}
+
+/* ---------- reactions ----------
+ * Under a message, one button per emoji with its count: pressed when one of
+ * them is mine, and clicking it adds or withdraws mine (actions.js, by the
+ * data-react attributes). Who reacted is in its title and name. The
+ * palette (from the menu's "Add reaction…") offers a few common emoji. */
+
+export var PALETTE = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
+
+function reactionsEl(m) {
+  if (isRemoved(m)) return null;
+  var list = reactionsOf(roomState(S.current), m.id);
+  if (!list.length) return null;
+  var box = make('div', 'reactions');
+  list.forEach(function (r) {
+    var b = make('button', 'reaction', r.emoji + ' ' + r.count);
+    b.type = 'button';
+    b.setAttribute('aria-pressed', r.mine ? 'true' : 'false');
+    b.setAttribute('data-react', r.emoji);
+    b.setAttribute('data-on', r.mine ? '0' : '1');
+    b.title = r.names.join(', ');
+    b.setAttribute('aria-label', r.emoji + ' ' + r.count + ': ' + r.names.join(', ') +
+      (S.session ? (r.mine ? '. Withdraw yours' : '. Add yours') : ''));
+    b.disabled = !S.session;
+    box.appendChild(b);
+  });
+  return box;
+}
+
+function paletteEl(m) {
+  var box = make('div', 'palette');
+  box.setAttribute('role', 'group');
+  box.setAttribute('aria-label', 'Add a reaction to the message from ' + m.author);
+  var mine = reactionsOf(roomState(S.current), m.id);
+  PALETTE.forEach(function (e) {
+    var b = make('button', 'reaction', e);
+    b.type = 'button';
+    var on = mine.some(function (r) { return r.emoji === e && r.mine; });
+    b.setAttribute('data-react', e);
+    b.setAttribute('data-on', on ? '0' : '1');
+    b.setAttribute('aria-pressed', on ? 'true' : 'false');
+    box.appendChild(b);
+  });
+  var close = make('button', 'link-button palette-close', 'Close');
+  close.type = 'button';
+  close.setAttribute('data-palette-close', '');
+  box.appendChild(close);
+  return box;
 }
 
 /* ---------- a message's menu (what its items do: actions.js) ----------
@@ -172,6 +294,7 @@ export function pendingEl(p) {
   meta.appendChild(make('span', 'author', p.author));
   meta.appendChild(make('span', 'state'));
   li.appendChild(meta);
+  if (p.reply_to && p.room === S.current) li.appendChild(quoteEl(p.reply_to));
   li.appendChild(renderBody(make('div', 'body'), p.body));
   p.el = li;
   updatePendingEl(p);
@@ -270,6 +393,7 @@ export function renderRoom() {
   ui.list.textContent = '';
   ui.list.appendChild(frag);
   ui.input.placeholder = 'Message #' + roomTitle(S.current);
+  ui.replyBar.hidden = !(S.replyTo && S.replyTo.room === S.current);
   updateRoomChrome();
   if (st.atBottom || st.scrollTop == null) scrollToBottom();
   else ui.scroller.scrollTop = st.scrollTop;
@@ -302,15 +426,18 @@ export function updateRoomChrome() {
   ui.historyStart.hidden = !(st.loaded && st.atStart && st.msgs.size > 0);
 }
 
+// Loads the page before the oldest loaded message; the promise settles
+// when it is shown (at once when there is nothing to load).
 export function loadOlder() {
   var roomId = S.current;
   var st = roomState(roomId);
-  if (!st.loaded || st.loadingOlder || st.atStart) return;
-  if (!st.minId) { st.atStart = true; updateRoomChrome(); return; }
+  if (!st.loaded || st.loadingOlder || st.atStart) return Promise.resolve();
+  if (!st.minId) { st.atStart = true; updateRoomChrome(); return Promise.resolve(); }
   st.loadingOlder = true;
   updateRoomChrome();
-  api('GET', roomPath(roomId) + '?before=' + st.minId + '&limit=' + OLDER_PAGE).then(function (data) {
+  return api('GET', roomPath(roomId) + '?before=' + st.minId + '&limit=' + OLDER_PAGE).then(function (data) {
     var msgs = Array.isArray(data.messages) ? data.messages : [];
+    var all = Array.isArray(data.reactions) ? msgs.concat(data.reactions) : msgs;
     if (msgs.length < OLDER_PAGE) st.atStart = true;
     st.loadingOlder = false;
     if (roomId === S.current) {
@@ -322,11 +449,11 @@ export function loadOlder() {
       var anchor = ui.list.querySelector('li.message');
       var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
       var h = s.scrollHeight, top = s.scrollTop;
-      addMessages(roomId, msgs, { older: true });
+      addMessages(roomId, all, { older: true });
       if (anchor && anchor.isConnected) s.scrollTop = top + (anchor.getBoundingClientRect().top - anchorTop);
       else s.scrollTop = top + (s.scrollHeight - h);
     } else {
-      addMessages(roomId, msgs, { older: true });
+      addMessages(roomId, all, { older: true });
     }
   }, function (e) {
     st.loadingOlder = false;
@@ -336,23 +463,10 @@ export function loadOlder() {
   });
 }
 
-// Message text with http(s) links made clickable and @mentions marked
-// (text.js finds them). Only text nodes, spans and anchors are built here.
+// Message text, formatted (bold, italic, code, quotes, links, @mentions:
+// format.js), built as DOM nodes only, never from HTML.
 function renderBody(el, text) {
-  segments(text, knownNames(), S.session ? S.session.name : null).forEach(function (s) {
-    if (s.kind === 'link') {
-      var a = make('a', null, s.text);
-      a.href = s.href;
-      a.rel = 'noopener noreferrer';
-      a.target = '_blank';
-      el.appendChild(a);
-    } else if (s.kind === 'mention') {
-      el.appendChild(make('span', s.me ? 'mention me' : 'mention', s.text));
-    } else {
-      el.appendChild(document.createTextNode(s.text));
-    }
-  });
-  return el;
+  return renderFormatted(document, el, text, knownNames(), S.session ? S.session.name : null);
 }
 
 /* ---------- edits and removals: showing them ---------- */
@@ -370,6 +484,7 @@ function showMessage(st, m) {
     announce('The message you were editing was removed.');
   }
   refreshMessageEl(m);
+  refreshReplies(m.id);
 }
 
 // Replaces a shown message's element; focus inside it (or in its open

@@ -31,6 +31,10 @@ export function mergeEvents(st, msgs, view) {
       if (applyEvent(st, m, view.changed)) changed++;
       continue;
     }
+    if (kind === 'reaction' || kind === 'unreaction') {
+      if (applyReaction(st, m) && st.msgs.has(m.target)) { view.changed(st, st.msgs.get(m.target)); changed++; }
+      continue;
+    }
     if (kind !== 'message') continue; // a kind this page does not know: the cursor still moves on
     var p = m.client_id && st.pending.get(m.client_id);
     if (p && p.author === m.author) view.settled(takePending(st, m.client_id));
@@ -55,6 +59,37 @@ function applyEvent(st, ev, shown) {
   if (st.msgs.has(ev.target)) return updateMessage(st, ev.target, upd, shown);
   rememberLate(st.late, ev.target, upd);
   return false;
+}
+
+/* Reactions: per message, what each person's emoji (session and emoji)
+ * last became. The event with the larger id wins, so events applied twice
+ * or out of order (a page scrolling back brings the reactions in force when
+ * it was read; a poll may have brought a withdrawal since) change nothing.
+ * Kept for messages not loaded yet too: they may arrive later. */
+function applyReaction(st, ev) {
+  if (typeof ev.target !== 'number' || typeof ev.body !== 'string' || !ev.session) return false;
+  var per = st.reactions.get(ev.target);
+  if (!per) st.reactions.set(ev.target, per = new Map());
+  var key = ev.session + ' ' + ev.body, prev = per.get(key);
+  if (prev && prev.id >= ev.id) return false;
+  per.set(key, { id: ev.id, on: ev.kind === 'reaction', emoji: ev.body, session: ev.session, name: ev.author });
+  return true;
+}
+
+// A message's reactions in force: { emoji, count, names, mine }, in the
+// order each emoji was first added.
+export function reactionsOf(st, id) {
+  var per = st.reactions.get(id), by = new Map(), own = S.session && S.session.session;
+  if (!per) return [];
+  Array.from(per.values()).sort(function (a, b) { return a.id - b.id; }).forEach(function (r) {
+    if (!r.on) return;
+    var e = by.get(r.emoji);
+    if (!e) by.set(r.emoji, e = { emoji: r.emoji, count: 0, names: [], mine: false, first: r.id });
+    e.count++;
+    e.names.push(r.name);
+    if (own && r.session === own) e.mine = true;
+  });
+  return Array.from(by.values());
 }
 
 // Gives stored message `id` the state an update brings; true if it changed.
@@ -86,8 +121,8 @@ export function advanceCursor(st, cursor, msgs) {
 
 /* ---------- messages waiting to be sent (same client_id every try) ---------- */
 
-export function newPending(room, clientId, body, author) {
-  return { client_id: clientId, body: body, room: room, author: author, state: 'sending',
+export function newPending(room, clientId, body, author, replyTo) {
+  return { client_id: clientId, body: body, room: room, author: author, reply_to: replyTo || null, state: 'sending',
     auto: true, attempts: 0, nextTry: 0, inFlight: false, error: '', el: null, created: Date.now() };
 }
 
@@ -129,7 +164,8 @@ export function loadPending(saved) {
   if (!Array.isArray(saved)) return;
   saved.forEach(function (s) {
     if (!s || !s.room || !s.client_id || typeof s.body !== 'string') return;
-    var p = newPending(s.room, s.client_id, s.body, s.author || (S.session ? S.session.name : ''));
+    var p = newPending(s.room, s.client_id, s.body, s.author || (S.session ? S.session.name : ''),
+      typeof s.reply_to === 'number' ? s.reply_to : null);
     p.state = 'failed';
     roomState(s.room).pending.set(p.client_id, p);
   });
@@ -182,6 +218,10 @@ function canEdit(m) {
 export function menuItems(m) {
   if (isRemoved(m)) return [];
   var own = ownsMessage(m), items = [];
+  if (S.session) {
+    items.push({ action: 'reply', label: 'Reply' });
+    items.push({ action: 'react', label: 'Add reaction…' });
+  }
   if (canEdit(m)) items.push({ action: 'edit', label: 'Edit' });
   var mod = !!modToken();
   if (own || mod) items.push({ action: 'remove', label: 'Remove' });

@@ -29,6 +29,8 @@ export var S = {
   rooms: [],                      // the room list, as the server gave it
   adminToken: loadAdminToken(),   // a moderator's token, this tab only
   menu: null,                     // the open message menu: { button, room, id }
+  replyTo: null,                  // the message the composer answers: { room, id }
+  reacting: null,                 // the message whose emoji palette is open: { room, id }
   editing: null,                  // the message being edited: { room, id, draft, busy, error }
   confirmState: null,             // the removal being confirmed
   muteState: null,                // the mute being chosen
@@ -59,7 +61,9 @@ export function roomState(id) {
     st = roomStates[id] = {
       id: id, msgs: new Map(), minId: 0, cursor: 0, known: 0, loaded: false, atStart: false,
       loadingOlder: false, pending: new Map(), scrollTop: null, atBottom: true, newBelow: 0,
-      late: new Map(), authors: new Set(), authorsVersion: 0
+      late: new Map(), authors: new Set(), authorsVersion: 0,
+      reactions: new Map(), // message id -> (session + emoji -> its latest event), model.js
+      quoted: new Map()     // message id -> the message a reply quotes, when not loaded (or null: asked)
     };
   }
   return st;
@@ -84,7 +88,7 @@ export function savePending() {
   var all = [];
   Object.keys(roomStates).forEach(function (id) {
     roomStates[id].pending.forEach(function (p) {
-      all.push({ room: p.room, client_id: p.client_id, body: p.body, author: p.author });
+      all.push({ room: p.room, client_id: p.client_id, body: p.body, author: p.author, reply_to: p.reply_to });
     });
   });
   writeJSON(sessionStore(), PENDING_KEY, all.length ? all : null);

@@ -7,6 +7,7 @@ import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, 
 import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
 import { addMessages, pendingEl, removePending, scrollToBottom, updatePendingEl, updateRoomChrome } from './messages.js';
 import { setRooms, showPresent } from './rooms.js';
+import { setReply } from './actions.js';
 import { composerError, markMuted, sessionLost, showJoin, updateComposer, updateIdentity } from './session.js';
 import { PENDING_KEY, readJSON, sessionStore } from '../storage.js';
 
@@ -94,7 +95,8 @@ function doPoll() {
     stopCountdown();
     setStatus('connected', 'connected');
     noteLoaded(st, msgs.length);
-    addMessages(roomId, msgs, { live: wasLoaded });
+    // A newest page brings the reactions in force on its messages apart.
+    addMessages(roomId, Array.isArray(data.reactions) ? msgs.concat(data.reactions) : msgs, { live: wasLoaded });
     if (data.rooms) setRooms(data.rooms);
     if (Array.isArray(data.present)) showPresent(roomId, data.present);
     advanceCursor(st, data.cursor, msgs);
@@ -156,7 +158,9 @@ export function send() {
   composerError('');
   if (!sessionValid()) { updateIdentity(); showJoin('Your session expired. Please choose a name again.'); return; }
   var st = roomState(S.current);
-  var p = newPending(S.current, newClientId(), text, S.session.name);
+  var to = S.replyTo && S.replyTo.room === S.current ? S.replyTo.id : null;
+  var p = newPending(S.current, newClientId(), text, S.session.name, to);
+  setReply(null);
   st.pending.set(p.client_id, p);
   savePending();
   ui.list.appendChild(pendingEl(p));
@@ -182,7 +186,9 @@ function postPending(p) {
   p.state = 'sending';
   p.error = '';
   updatePendingEl(p);
-  api('POST', roomPath(p.room), { body: p.body, client_id: p.client_id }, S.session.token).then(function (data) {
+  var body = { body: p.body, client_id: p.client_id };
+  if (p.reply_to) body.reply_to = p.reply_to;
+  api('POST', roomPath(p.room), body, S.session.token).then(function (data) {
     p.inFlight = false;
     removePending(st, p.client_id);
     if (data && data.message) {
