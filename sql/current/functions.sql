@@ -478,6 +478,35 @@ BEGIN
 END
 $function$;
 
+CREATE OR REPLACE FUNCTION chat.mark_read(p_account bigint, p_version bigint, p_room text, p_id bigint)
+ RETURNS TABLE(status text, room text, last_read bigint)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+#variable_conflict use_column
+DECLARE
+    v_last bigint;
+    v_mark bigint;
+BEGIN
+    IF chat.writer_status(NULL, p_account, p_version, NULL, false) IS NOT NULL THEN
+        RETURN QUERY SELECT 'signed_out'::text, p_room, NULL::bigint;
+        RETURN;
+    END IF;
+    SELECT r.last_message_id INTO v_last FROM chat.rooms r WHERE r.id = p_room;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT 'unknown_room'::text, p_room, NULL::bigint;
+        RETURN;
+    END IF;
+    INSERT INTO chat.read_marks AS k (account_id, room_id, last_read)
+    VALUES (p_account, p_room, least(greatest(p_id, 0), v_last))
+    ON CONFLICT (account_id, room_id)
+        DO UPDATE SET last_read = greatest(k.last_read, EXCLUDED.last_read)
+    RETURNING k.last_read INTO v_mark;
+    RETURN QUERY SELECT 'ok'::text, p_room, v_mark;
+END
+$function$;
+
 CREATE OR REPLACE FUNCTION chat.messages_page(p_room text, p_after bigint, p_before bigint, p_max bigint)
  RETURNS TABLE(status text, id bigint, room text, author text, body text, client_id text, sent_at text)
  LANGUAGE sql
@@ -870,6 +899,25 @@ BEGIN
                         CASE WHEN v_status = 'rate_limited' THEN v_wait END,
                         CASE WHEN v_status = 'muted' THEN chat.format_ts(v_until) END
                  FROM chat.event_row(v_event) e;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION chat.read_marks(p_account bigint, p_version bigint)
+ RETURNS TABLE(status text, room text, last_read bigint)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'chat', 'pg_catalog', 'pg_temp'
+AS $function$
+BEGIN
+    IF chat.writer_status(NULL, p_account, p_version, NULL, false) IS NOT NULL THEN
+        RETURN QUERY SELECT 'signed_out'::text, NULL::text, NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT 'ok'::text, NULL::text, NULL::bigint;
+    RETURN QUERY SELECT 'mark'::text, k.room_id, k.last_read
+                 FROM chat.read_marks k WHERE k.account_id = p_account
+                 ORDER BY k.room_id
+                 LIMIT 1000;
 END
 $function$;
 

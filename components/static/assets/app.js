@@ -40,10 +40,10 @@
 import { announce, findElements, isAtBottom, ui } from './js/page/dom.js';
 import { clearSession, hooks, poll, roomState, S } from './js/page/state.js';
 import { askNotificationPermission, closeMenu, loadOlder, onMenuKey, positionMenu, rerenderCurrent, scrollToBottom, updateTitle } from './js/page/messages.js';
-import { enterPresence, leavePresence, loadRooms, onHashChange, summariseHidden } from './js/page/rooms.js';
+import { enterPresence, leavePresence, loadRooms, onHashChange, stepRoom, summariseHidden } from './js/page/rooms.js';
 import { composerError, join, joinButtonText, showComposer, showJoin, updateComposer } from './js/page/session.js';
-import { applyTheme, nextTheme, attachEditor, closeDialog, doMute, doRemove, onListClick, onListKey, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, setReply, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
-import { autosize, flushPending, reconnectNow, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
+import { applyTheme, nextTheme, editLast, attachEditor, closeDialog, doMute, doRemove, onListClick, onListKey, onMenuClick, openPassword, openSettings, restoreFocus, savePassword, setAdminToken, setReply, syncMuteButton, syncPasswordProof, toggleMembersOnly } from './js/page/actions.js';
+import { autosize, flushPending, loadReadMarks, reconnectNow, restorePending, retryPending, schedulePoll, send, setStatus, stopCountdown, tickStatus } from './js/page/sync.js';
 
 /* ---------- wiring ---------- */
 
@@ -55,6 +55,7 @@ hooks.retryPending = retryPending;
 hooks.attachEditor = attachEditor;
 
 hooks.updateComposer = updateComposer;
+hooks.loadReadMarks = loadReadMarks;
 
 ui.joinForm.addEventListener('submit', function (ev) { join(ev, false); });
 ui.createAccount.addEventListener('click', function () { join(null, true); });
@@ -87,6 +88,10 @@ ui.signOut.addEventListener('click', function () {
 
 ui.composer.addEventListener('submit', function (ev) { ev.preventDefault(); send(); ui.input.focus(); });
 ui.input.addEventListener('keydown', function (ev) {
+  if (ev.key === 'ArrowUp' && !ev.altKey && !ev.shiftKey && !ev.ctrlKey && !ev.metaKey && !ui.input.value && editLast()) {
+    ev.preventDefault();
+    return;
+  }
   if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
     ev.preventDefault();
     send();
@@ -164,6 +169,13 @@ ui.settings.addEventListener('close', function () {
 
 ui.reconnect.addEventListener('click', reconnectNow);
 window.addEventListener('hashchange', onHashChange);
+// Alt+ArrowUp/Down moves between rooms from anywhere but a dialog.
+document.addEventListener('keydown', function (ev) {
+  if (!ev.altKey || ev.ctrlKey || ev.metaKey || ev.shiftKey || (ev.key !== 'ArrowUp' && ev.key !== 'ArrowDown')) return;
+  if (document.querySelector('dialog[open]')) return;
+  ev.preventDefault();
+  stepRoom(ev.key === 'ArrowUp' ? -1 : 1);
+});
 window.addEventListener('online', function () {
   stopCountdown();
   setStatus('connecting', 'connecting…');
@@ -185,3 +197,4 @@ restorePending();
 if (S.session) showComposer(false); else showJoin('');
 loadRooms();
 onHashChange();
+loadReadMarks();

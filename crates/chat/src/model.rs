@@ -233,6 +233,26 @@ pub struct NewMessage {
     pub reply_to: Option<i64>,
 }
 
+/// Body of `PUT /api/read`: the account has read `room` up to event `id`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct NewReadMark {
+    pub room: String,
+    pub id: i64,
+}
+
+/// Reply to `PUT /api/read`: the mark as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMark {
+    pub room: String,
+    pub last_read: i64,
+}
+
+/// Reply to `GET /api/read`: `{"read": {room: last read event id}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarkList {
+    pub read: std::collections::BTreeMap<String, i64>,
+}
+
 /// Body of `POST /api/rooms/{room}/messages/{id}/reactions`: one emoji,
 /// added (`on`) or withdrawn.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

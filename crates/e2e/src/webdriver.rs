@@ -24,6 +24,10 @@ pub mod keys {
     pub const NULL: &str = "\u{E000}";
     pub const ENTER: &str = "\u{E007}";
     pub const SHIFT: &str = "\u{E008}";
+    pub const ALT: &str = "\u{E00A}";
+    pub const ESCAPE: &str = "\u{E00C}";
+    pub const UP: &str = "\u{E013}";
+    pub const DOWN: &str = "\u{E015}";
 }
 
 pub fn chromedriver_bin() -> PathBuf {
@@ -145,27 +149,44 @@ impl ChromeDriver {
         driver
     }
 
-    /// A new headless Chromium with its own fresh profile.
+    /// A new headless Chromium with its own fresh profile. Headless, it has
+    /// no pointing device: `(hover: hover)` does not match, as on a phone.
     pub fn new_session(&self) -> Session {
+        self.session_with(&[])
+    }
+
+    /// As [`ChromeDriver::new_session`], with a mouse: `(hover: hover)` and
+    /// `(pointer: fine)` match, as on a desktop (Blink's settings for the
+    /// pointer and hover types: 4 is fine, 2 is hover).
+    pub fn new_desktop_session(&self) -> Session {
+        self.session_with(
+            &["--blink-settings=primaryHoverType=2,availableHoverTypes=2,\
+             primaryPointerType=4,availablePointerTypes=4"],
+        )
+    }
+
+    fn session_with(&self, extra: &[&str]) -> Session {
         let profile = std::env::temp_dir().join(crate::unique_name("ostchat-chromium-"));
         std::fs::create_dir_all(&profile).expect("create a Chromium profile directory");
+        let mut args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         let caps = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "goog:chromeOptions": {
                         "binary": chromium_bin(),
-                        "args": [
-                            "--headless",
-                            "--no-sandbox",
-                            "--disable-gpu",
-                            "--no-first-run",
-                            "--disable-background-networking",
-                            "--disable-component-update",
-                            "--disable-sync",
-                            "--disable-dev-shm-usage",
-                            format!("--user-data-dir={}", profile.display()),
-                        ],
+                        "args": args,
                     },
                 },
             },

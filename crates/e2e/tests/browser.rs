@@ -1501,3 +1501,195 @@ fn replies_reactions_and_formatting_between_two_people() {
     }
     screenshot(&alice, 1280, 800, "replies");
 }
+
+/// The open room, from the address bar.
+fn open_room(s: &Session) -> String {
+    s.execute("return location.hash", vec![])
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The text of the message element right after the unread line, if any.
+fn after_divider(s: &Session) -> Option<String> {
+    s.execute(
+        "const d = document.querySelector('#message-list li.unread-divider');\
+         const m = d && d.nextElementSibling;\
+         return m ? (m.querySelector('.body') || m).textContent : null",
+        vec![],
+    )
+    .as_str()
+    .map(str::to_string)
+}
+
+#[test]
+fn unread_line_mentions_keys_theme_and_titles() {
+    let _one = serial();
+    let db = TestDb::new();
+    db.connect()
+        .batch_execute(
+            "UPDATE chat.rooms SET title = 'Distributed Systems and Consensus Protocols' \
+             WHERE id = 'distributed-systems'",
+        )
+        .unwrap();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let bob = api.login("bob");
+    api.send_message(&bob, "general", "before", "b0");
+    let driver = ChromeDriver::start();
+    let laptop = driver.new_desktop_session();
+    laptop.set_window_size(1280, 800);
+    create_account(
+        &laptop,
+        &runner,
+        "general",
+        "alice",
+        "correct horse battery",
+    );
+    wait_for(T, "the laptop shows the room", || {
+        shows_body(&laptop, "before")
+    });
+
+    // Up in the empty composer edits my last message.
+    type_message(&laptop, "tpyo");
+    wait_for(T, "the message is stored", || shows_body(&laptop, "tpyo"));
+    laptop.find("#message-input").unwrap().send_keys(keys::UP);
+    let editor = laptop.wait_for_element("textarea.edit-body", T);
+    assert_eq!(
+        laptop.execute(
+            "return document.querySelector('textarea.edit-body').value",
+            vec![]
+        ),
+        json!("tpyo")
+    );
+    editor.send_keys(keys::ESCAPE);
+
+    // Alt+Down moves to the next room, whose long title shows whole on hover.
+    laptop.find("#message-input").unwrap().click();
+    laptop
+        .find("#message-input")
+        .unwrap()
+        .send_keys(&format!("{}{}", keys::ALT, keys::DOWN));
+    wait_for(T, "Alt+Down opens the next room", || {
+        open_room(&laptop) == "#/room/distributed-systems"
+    });
+    let full = "#Distributed Systems and Consensus Protocols";
+    wait_for(
+        T,
+        "the title and the room link carry the whole title",
+        || {
+            laptop.execute(
+            "return [document.getElementById('room-title').title,\
+                     document.querySelector('#room-list li[data-room=\"distributed-systems\"] a').title,\
+                     document.getElementById('message-input').placeholder]",
+            vec![],
+        ) == json!([full, full, format!("Message {full}")])
+        },
+    );
+
+    // Meanwhile in general: news, and a mention of alice. Its room gets an @.
+    api.send_message(&bob, "general", "news one", "b1");
+    api.send_message(&bob, "general", "news two, @alice please look", "b2");
+    wait_for(T, "general shows an @ for the mention", || {
+        laptop
+            .execute(
+                "return !!document.querySelector('#room-list li.mentioned[data-room=\"general\"] .at-badge')",
+                vec![],
+            )
+            .as_bool()
+            .unwrap_or(false)
+    });
+    // Alt+Up goes back: the unread line sits above what came meanwhile, and
+    // the @ is gone.
+    laptop
+        .find("#message-input")
+        .unwrap()
+        .send_keys(&format!("{}{}", keys::ALT, keys::UP));
+    wait_for(T, "the unread line above the first new message", || {
+        open_room(&laptop) == "#/room/general"
+            && after_divider(&laptop).as_deref() == Some("news one")
+    });
+    assert_eq!(
+        laptop.execute(
+            "return document.querySelectorAll('#room-list .at-badge').length",
+            vec![]
+        ),
+        json!(0)
+    );
+
+    // The account remembers how far it has read: a phone that signs in
+    // later draws the line where the laptop left off.
+    std::thread::sleep(Duration::from_secs(4)); // the laptop sends its mark at most every 3 s
+    laptop
+        .find("#message-input")
+        .unwrap()
+        .send_keys(&format!("{}{}", keys::ALT, keys::DOWN));
+    wait_for(T, "the laptop leaves general", || {
+        open_room(&laptop) == "#/room/distributed-systems"
+    });
+    api.send_message(&bob, "general", "while you were away", "b3");
+    let phone = driver.new_session();
+    phone.set_window_size(390, 844);
+    sign_in(&phone, &runner, "general", "alice", "correct horse battery");
+    wait_for(
+        T,
+        "the phone draws the line from the account's mark",
+        || after_divider(&phone).as_deref() == Some("while you were away"),
+    );
+
+    // The theme: system, light, dark, remembered across a reload.
+    let background = |s: &Session| {
+        s.execute(
+            "return getComputedStyle(document.documentElement).backgroundColor",
+            vec![],
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    };
+    let theme = |s: &Session| {
+        s.execute(
+            "return document.documentElement.dataset.theme || 'system'",
+            vec![],
+        )
+    };
+    assert_eq!(theme(&laptop), json!("system"));
+    laptop.find("#theme-button").unwrap().click();
+    assert_eq!(theme(&laptop), json!("light"));
+    let light = background(&laptop);
+    laptop.find("#theme-button").unwrap().click();
+    assert_eq!(theme(&laptop), json!("dark"));
+    let dark = background(&laptop);
+    assert_ne!(light, dark, "the colours change with the theme");
+    laptop.goto(&runner.url("/#/room/general"));
+    wait_composer(&laptop, "the laptop after a reload");
+    wait_for(T, "the laptop shows general", || {
+        shows_body(&laptop, "tpyo")
+    });
+    assert_eq!(theme(&laptop), json!("dark"), "remembered");
+    assert_eq!(background(&laptop), dark);
+    screenshot(&laptop, 1280, 800, "dark");
+
+    // On a desktop the ... of a message shows on hover or focus only.
+    let own = id_of(&api, "general", "tpyo");
+    let opacity = |s: &Session| {
+        s.execute(
+            "return getComputedStyle(document.querySelector(arguments[0])).opacity",
+            vec![json!(format!("{} button.message-menu", message(own)))],
+        )
+    };
+    laptop.execute("document.activeElement.blur(); return 0", vec![]);
+    laptop.find("#room-title").unwrap().click(); // the pointer away from the message
+    let phone_opacity = phone.execute(
+        "const b = document.querySelector('#message-list li.message button.message-menu');\
+         return b ? getComputedStyle(b).opacity : null",
+        vec![],
+    );
+    assert_eq!(phone_opacity, json!("1"), "always shown on a touch screen");
+    assert_eq!(opacity(&laptop), json!("0"), "hidden until pointed at");
+    laptop.execute(
+        "document.querySelector(arguments[0]).focus(); return 0",
+        vec![json!(format!("{} button.message-menu", message(own)))],
+    );
+    assert_eq!(opacity(&laptop), json!("1"), "shown when focused");
+}

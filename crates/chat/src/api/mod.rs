@@ -12,7 +12,7 @@
 //! new room, a room's settings), `mutes`, `messages` (a
 //! room's events: read and post, replies too), `message` (one message: edit,
 //! remove and react to),
-//! `presence`, `poll` and `health`. Beside them what they share: `request`
+//! `presence`, `read` (how far an account has read), `poll` and `health`. Beside them what they share: `request`
 //! (the [`Request`] and the host's [`Context`]), `reply` (the [`Reply`],
 //! the API's headers, shared refusals), `auth` (bearer, admin and session
 //! tokens), `routes` (how a table matches a path) and `contract` (the
@@ -32,6 +32,7 @@ mod messages;
 mod mutes;
 mod poll;
 mod presence;
+mod read;
 mod reply;
 mod request;
 mod rooms;
@@ -64,6 +65,8 @@ pub enum Op {
     EditMessage,
     RemoveMessage,
     React,
+    ReadMarks,
+    MarkRead,
     Announce,
     Leave,
     Poll,
@@ -105,6 +108,11 @@ pub const ROUTES: &[Route<Op>] = &[
         path: "/api/mutes",
         component: "rooms",
         methods: &[("POST", Op::Mute)],
+    },
+    Route {
+        path: "/api/read",
+        component: "rooms",
+        methods: &[("GET", Op::ReadMarks), ("PUT", Op::MarkRead)],
     },
     Route {
         path: "/api/rooms/{room}",
@@ -177,6 +185,8 @@ pub async fn handle(req: &Request<'_>, cx: &Context<'_>, store: &impl Store) -> 
         Op::EditMessage => message::edit(req, at.room, at.id, cfg, now, store).await,
         Op::RemoveMessage => message::remove(req, at.room, at.id, cfg, now, store).await,
         Op::React => message::react(req, at.room, at.id, cfg, now, store).await,
+        Op::ReadMarks => read::list(req, cfg, now, store).await,
+        Op::MarkRead => read::mark(req, cfg, now, store).await,
         Op::Announce | Op::Leave => presence::presence(req, at.room, cfg, now, store).await,
         Op::Poll => poll::poll(req, cfg, store).await,
         Op::Health => health::health(store).await,

@@ -1,7 +1,7 @@
 //! The data-access boundary: each store operation in one place.
 //!
 //! An operation is a type (one file each: `rooms`, `page`, `post`, `edit`,
-//! `remove`, `react`, `mute`, `presence`, `poll`, `accounts`, `health`) that holds its
+//! `remove`, `react`, `read`, `mute`, `presence`, `poll`, `accounts`, `health`) that holds its
 //! inputs and says everything about itself: its outcome type, the SQL
 //! statement that runs it (a call of a `chat.*` function), how that
 //! statement's rows read, whether a replica may answer it, and (for tests)
@@ -136,6 +136,7 @@ mod poll;
 mod post;
 mod presence;
 mod react;
+mod read;
 mod remove;
 mod rooms;
 pub mod sql;
@@ -152,6 +153,7 @@ pub use poll::{Poll, Polled};
 pub use post::{Post, Posted};
 pub use presence::{Announce, Leave};
 pub use react::{MAX_EMOJI_PER_MESSAGE, React, Reacted};
+pub use read::{MAX_READ_MARKS, MarkRead, Marked, ReadMarks};
 pub use remove::{Remove, Removed, Remover};
 pub use rooms::{CreateRoom, ListRooms, Moderator, RoomSet, SetMembersOnly};
 

@@ -354,6 +354,7 @@ pub async fn store_suite(store: &impl Store) {
     accounts_suite(store).await;
     edit_limit_suite(store).await;
     replies_and_reactions_suite(store).await;
+    read_marks_suite(store).await;
 
     // Other rooms are untouched.
     assert_eq!(
@@ -1690,5 +1691,65 @@ async fn replies_and_reactions_suite(store: &impl Store) {
             .filter(|m| m.kind == EventKind::Reaction)
             .count(),
         MAX_EMOJI_PER_MESSAGE as usize + 1
+    );
+}
+
+/// Read marks: per account and room, never back, never past the room's
+/// last id; a password change signs the old session out of them too.
+async fn read_marks_suite(store: &impl Store) {
+    let zoe = store
+        .run(&CreateAccount {
+            name: "Suite Zoe",
+            name_key: "suite-zoe",
+            hash: "$argon2id$suite",
+        })
+        .await
+        .expect("create account")
+        .expect("a free name")
+        .reference();
+    let mark = |room: &'static str, id: i64| async move {
+        store
+            .run(&MarkRead {
+                account: zoe,
+                room,
+                id,
+            })
+            .await
+            .expect("mark read")
+    };
+    let last = last_id(store, "suite-r").await.expect("suite-r exists");
+    assert!(last > 3, "the room has events");
+    assert_eq!(mark("suite-r", 3).await, Marked::Marked(3));
+    assert_eq!(mark("suite-r", 2).await, Marked::Marked(3), "never back");
+    assert_eq!(
+        mark("suite-r", last + 50).await,
+        Marked::Marked(last),
+        "never past the last id"
+    );
+    assert_eq!(mark("suite-none", 1).await, Marked::UnknownRoom);
+    assert_eq!(mark("suite-e", 0).await, Marked::Marked(0));
+    let marks = store
+        .run(&ReadMarks { account: zoe })
+        .await
+        .expect("read marks")
+        .expect("signed in");
+    assert_eq!(
+        marks.into_iter().collect::<Vec<_>>(),
+        [("suite-e".to_string(), 0), ("suite-r".to_string(), last)]
+    );
+    assert!(
+        store
+            .run(&SetPassword {
+                account: zoe,
+                hash: "$argon2id$new",
+            })
+            .await
+            .expect("set password")
+            .is_some()
+    );
+    assert_eq!(mark("suite-r", 1).await, Marked::SignedOut);
+    assert_eq!(
+        store.run(&ReadMarks { account: zoe }).await.expect("marks"),
+        None
     );
 }

@@ -6,7 +6,7 @@ import { api, messagePath } from '../api.js';
 import { isRemoved, updatedState } from '../events.js';
 import { announce, make, ui } from './dom.js';
 import { MAX_BODY, MIN_PASSWORD, modToken, roomInfo, roomState, roomTitle, S, sessionValid } from './state.js';
-import { ownsMessage } from './model.js';
+import { menuItems, ownsMessage } from './model.js';
 import { addMessages, applyUpdate, closeMenu, focusMessage, jumpTo, liFor, refreshMessageEl, rerenderCurrent, updateRoomChrome } from './messages.js';
 import { joinErrorText, markMuted, sessionLost, startSession, updateComposer, updateIdentity } from './session.js';
 import { ADMIN_KEY, localStore, readJSON, sessionStore, THEME_KEY, writeJSON } from '../storage.js';
@@ -127,6 +127,19 @@ export function nextTheme() {
  * that inspects it). Enter saves, Shift+Enter is a new line, Escape
  * cancels. The server decides whether the edit window is still open (and
  * whether the person is muted); its refusal is shown next to the editor. */
+
+// ArrowUp in an empty composer: edit my newest message that I may still
+// edit; false when there is none.
+export function editLast() {
+  if (!S.current) return false;
+  var st = roomState(S.current), best = null;
+  st.msgs.forEach(function (m) {
+    if ((!best || m.id > best.id) && menuItems(m).some(function (it) { return it.action === 'edit'; })) best = m;
+  });
+  if (!best) return false;
+  startEdit(S.current, best);
+  return true;
+}
 
 function startEdit(room, m) {
   if (S.editing) stopEdit(false);

@@ -417,6 +417,7 @@ export function scrollToBottom() {
 export function updateRoomChrome() {
   var st = roomState(S.current);
   var count = st.msgs.size + st.pending.size;
+  placeDivider(st);
   relayout();
   ui.empty.textContent = st.loaded ? 'No messages yet. Say hi!' : 'Loading…';
   ui.empty.hidden = count > 0;
@@ -524,6 +525,35 @@ function separatorEl(key) {
   return li;
 }
 
+/* The unread line: "New since you were last here", above the first
+ * message (not one's own) after the room's read mark when it was opened
+ * (st.readMark, rooms.js). It stays while the room is open; opening the
+ * room again moves the mark. */
+function placeDivider(st) {
+  var old = ui.list.querySelector('li.unread-divider');
+  var first = null;
+  if (typeof st.readMark === 'number') {
+    var els = ui.list.querySelectorAll('li.message[data-id]');
+    for (var i = 0; i < els.length && !first; i++) {
+      var m = st.msgs.get(Number(els[i].getAttribute('data-id')));
+      if (m && m.id > st.readMark && !looksMine(m)) first = els[i];
+    }
+  }
+  if (!first) { if (old) old.remove(); return; }
+  if (old && old.nextElementSibling === first) return;
+  var li = old || make('li', 'unread-divider');
+  if (!old) li.appendChild(make('span', null, 'New since you were last here'));
+  ui.list.insertBefore(li, first);
+}
+
+// Scrolls the unread line into view, near the top; false when there is none.
+export function showDivider() {
+  var li = ui.list.querySelector('li.unread-divider');
+  if (!li) return false;
+  ui.scroller.scrollTop += li.getBoundingClientRect().top - ui.scroller.getBoundingClientRect().top - 16;
+  return true;
+}
+
 function relayout() {
   var list = ui.list;
   var kids = Array.prototype.slice.call(list.children);
@@ -538,15 +568,18 @@ function relayout() {
     var t = Number(el.getAttribute('data-time')) || (prev ? prev.t : Date.now());
     var item = { t: t, day: dayKey(t), author: el.getAttribute('data-author'), plain: !el.classList.contains('removed') };
     var grouped = false;
+    // The unread line stays right above its message, below the day's label.
+    var divided = !!(el.previousElementSibling && el.previousElementSibling.classList.contains('unread-divider'));
+    var at = divided ? el.previousElementSibling : el;
     if (!prev || prev.day !== item.day) {
       var sep = spare.get(item.day);
       if (!sep || used.has(sep)) sep = separatorEl(item.day);
       used.add(sep);
-      if (el.previousElementSibling !== sep) list.insertBefore(sep, el);
+      if (at.previousElementSibling !== sep) list.insertBefore(sep, at);
       var label = dayLabel(item.day, t);
       if (sep.firstElementChild.textContent !== label) sep.firstElementChild.textContent = label;
     } else {
-      grouped = groupsWith(prev, item);
+      grouped = !divided && groupsWith(prev, item);
     }
     if (el.classList.contains('grouped') !== grouped) el.classList.toggle('grouped', grouped);
     prev = item;

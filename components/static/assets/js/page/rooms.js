@@ -2,11 +2,12 @@
  * now"). */
 
 import * as unread from '../unread.js';
-import { api, leave, presencePath } from '../api.js';
+import { api, leave, presencePath, roomPath } from '../api.js';
 import { isAtBottom, make, showNotice, ui } from './dom.js';
 import { DEFAULT_ROOM, hooks, poll, presence, PRESENCE_MS, ROOMS_RETRY_MS, roomInfo, roomState, roomTitle, S, seen, sessionValid } from './state.js';
 import { setPresent, unreadCount } from './model.js';
 import { closeMenu, renderRoom, updateTitle } from './messages.js';
+import { mentionsMe, orderNames } from '../text.js';
 import { localStore, SEEN_KEY, writeJSON } from '../storage.js';
 
 var roomsTimer = null;
@@ -29,6 +30,42 @@ export function setRooms(list) {
   if (unread.seedSeen(seen, list)) writeJSON(localStore(), SEEN_KEY, seen);
   ui.roomsError.hidden = true;
   renderRooms();
+  scanForMentions();
+}
+
+/* ---------- mentions in other rooms ----------
+ * A poll brings only the open room's events; of the others, their newest
+ * id. When one moves on, its new events are read once (from where this
+ * page last read it: the same request for everyone who was here, so a
+ * shared cache answers most of them), and a message that mentions me puts
+ * an @ on the room until I open it. */
+
+var scanning = Object.create(null);
+
+function scanForMentions() {
+  if (!S.session) return;
+  var own = S.session.name, names = orderNames([own]);
+  S.rooms.forEach(function (r) {
+    if (r.id === S.current || scanning[r.id] || typeof r.last_message_id !== 'number') return;
+    var from = typeof S.scanned[r.id] === 'number' ? S.scanned[r.id] : seen[r.id];
+    if (typeof from !== 'number' || r.last_message_id <= from) return;
+    scanning[r.id] = true;
+    api('GET', roomPath(r.id) + '?after=' + from + '&limit=100').then(function (data) {
+      var msgs = Array.isArray(data.messages) ? data.messages : [];
+      var hit = msgs.some(function (m) {
+        return m.kind === 'message' && m.author !== own && mentionsMe(m.body, names, own);
+      });
+      S.scanned[r.id] = typeof data.cursor === 'number' && data.cursor > from ? data.cursor : r.last_message_id;
+      if (hit && r.id !== S.current) { S.mentioned[r.id] = true; renderRooms(); }
+    }, function () { /* the next poll tries again */ }).finally(function () { delete scanning[r.id]; });
+  });
+}
+
+// Alt+ArrowUp/Down: the room before or after the open one in the list.
+export function stepRoom(delta) {
+  var i = S.rooms.findIndex(function (r) { return r.id === S.current; });
+  var next = S.rooms[i + delta];
+  if (next) location.hash = '#/room/' + encodeURIComponent(next.id);
 }
 
 // Once at start, so the list shows before the first poll; polls keep it
@@ -56,6 +93,15 @@ function renderRooms() {
     a.href = '#/room/' + encodeURIComponent(r.id);
     a.appendChild(make('span', 'hash', '#'));
     a.appendChild(make('span', 'room-name', r.title || r.id));
+    // The whole title, where the strip or the sidebar cuts it off.
+    a.title = '#' + (r.title || r.id);
+    if (S.mentioned[r.id] && r.id !== S.current) {
+      li.classList.add('mentioned');
+      var at = make('span', 'at-badge', '@');
+      at.setAttribute('aria-hidden', 'true');
+      a.appendChild(at);
+      a.appendChild(make('span', 'visually-hidden', ' mentions you'));
+    }
     var n = unreadCount(r);
     if (n > 0) {
       li.classList.add('unread');
@@ -77,6 +123,7 @@ function renderRooms() {
     if (again) again.focus();
   }
   ui.roomTitle.textContent = S.current ? '#' + roomTitle(S.current) : '';
+  ui.roomTitle.title = ui.roomTitle.textContent;
   if (S.current) updateTitle();
   if (hooks.updateComposer) hooks.updateComposer();
   summariseHidden();
@@ -127,6 +174,11 @@ function switchRoom(id) {
   }
   closeMenu(false);
   S.current = id;
+  // Where "new since you were last here" begins: how far this page (or
+  // the account, from another device: sync.js) had read it before now.
+  roomState(id).readMark = typeof seen[id] === 'number' ? seen[id] : null;
+  delete S.mentioned[id];
+  S.scanned[id] = undefined;
   showNotice('');
   clearPresent();
   renderRooms();

@@ -129,6 +129,7 @@ export function startSession(data, name, remember) {
   showComposer(true);
   rerenderCurrent();
   hooks.flushPending(true);
+  hooks.loadReadMarks();
   if (S.current) enterPresence(S.current);
 }
 

@@ -38,7 +38,9 @@ export var S = {
   renaming: false,                // ...to give the signed-in account another name
   muted: Object.create(null),     // room -> when this person's mute there ends (ms)
   pwReturn: null,                 // where focus goes when the password dialog closes
-  mentionCount: 0                 // mentions of me while the tab was hidden, shown in the title
+  mentionCount: 0,                // mentions of me while the tab was hidden, shown in the title
+  mentioned: Object.create(null), // room -> true: a message there mentions me since I was last in it
+  scanned: Object.create(null)    // room -> the last id of it read for mentions (rooms.js)
 };
 export var seen = readJSON(localStore(), SEEN_KEY) || {};
 export var roomStates = Object.create(null);
@@ -46,7 +48,8 @@ export var poll = { timer: null, inFlight: false, again: false, failures: 0, cou
 export var presence = { room: null, timer: null, shownKey: null, names: [] };
 
 // What views call in later layers (sync.js, actions.js); app.js fills it.
-export var hooks = { schedulePoll: null, flushPending: null, retryPending: null, attachEditor: null, updateComposer: null };
+export var hooks = { schedulePoll: null, flushPending: null, retryPending: null, attachEditor: null, updateComposer: null,
+  loadReadMarks: null };
 
 function loadAdminToken() {
   var t = readJSON(sessionStore(), ADMIN_KEY);

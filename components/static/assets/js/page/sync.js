@@ -3,9 +3,9 @@
 
 import { api, backoff, newClientId, pollPath, PROBE_MS, roomPath, transient, unanswered } from '../api.js';
 import { showNotice, ui } from './dom.js';
-import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, roomState, S, savePending, sessionValid } from './state.js';
+import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, roomState, S, savePending, seen, sessionValid } from './state.js';
 import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
-import { addMessages, pendingEl, removePending, scrollToBottom, updatePendingEl, updateRoomChrome } from './messages.js';
+import { addMessages, pendingEl, removePending, scrollToBottom, showDivider, updatePendingEl, updateRoomChrome } from './messages.js';
 import { setRooms, showPresent } from './rooms.js';
 import { setReply } from './actions.js';
 import { composerError, markMuted, sessionLost, showJoin, updateComposer, updateIdentity } from './session.js';
@@ -102,8 +102,9 @@ function doPoll() {
     advanceCursor(st, data.cursor, msgs);
     if (roomId === S.current) {
       markSeen(roomId, st.cursor);
+      saveReadMark(roomId);
       updateRoomChrome();
-      if (!wasLoaded) scrollToBottom();
+      if (!wasLoaded && !showDivider()) scrollToBottom();
       if (ui.notice.getAttribute('data-kind') === 'room') { showNotice(''); ui.notice.removeAttribute('data-kind'); }
     }
     flushPending(recovered);
@@ -144,6 +145,52 @@ function doPoll() {
 export function flushPending(force) {
   if (!sessionValid()) return;
   duePending(force, Date.now()).forEach(postPending);
+}
+
+/* ---------- how far an account has read, on every device ----------
+ * The browser keeps it for everyone (state.js, seen); an account keeps it
+ * on the server too (GET|PUT /api/read): a page signing in takes the marks
+ * that are further than its own, and sends its own at most every few
+ * seconds per room. */
+
+var READ_MARK_MS = 3000;
+var sentMarks = Object.create(null); // room -> { id, at, timer }
+
+function isAccount() { return !!(S.session && S.session.session && S.session.session.indexOf('account-') === 0); }
+
+export function loadReadMarks() {
+  if (!isAccount() || !sessionValid()) return;
+  api('GET', '/api/read', undefined, S.session.token).then(function (data) {
+    var read = data && data.read ? data.read : {};
+    Object.keys(read).forEach(function (room) {
+      var mark = read[room];
+      if (typeof mark !== 'number') return;
+      markSeen(room, mark);
+      var st = roomState(room);
+      if (room === S.current && (typeof st.readMark !== 'number' || mark > st.readMark)) {
+        st.readMark = mark;
+        updateRoomChrome();
+        if (st.loaded && !showDivider()) scrollToBottom();
+      }
+    });
+  }, function () { /* this device's own marks still work */ });
+}
+
+function saveReadMark(room) {
+  if (!isAccount()) return;
+  var sent = sentMarks[room] || (sentMarks[room] = { id: 0, at: 0, timer: null });
+  var id = seen[room] || 0;
+  if (id <= sent.id || sent.timer) return;
+  var wait = sent.at + READ_MARK_MS - Date.now();
+  sent.timer = setTimeout(function () {
+    sent.timer = null;
+    var now = seen[room] || 0;
+    if (now <= sent.id || !isAccount()) return;
+    sent.at = Date.now();
+    api('PUT', '/api/read', { room: room, id: now }, S.session.token).then(function () {
+      if (now > sent.id) sent.id = now;
+    }, function () { /* sent again with the next mark */ });
+  }, Math.max(0, wait));
 }
 
 /* ---------- sending ---------- */
