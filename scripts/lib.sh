@@ -300,3 +300,38 @@ PY
     rm -rf "$dir" && mv "$dir.part" "$dir"
     "$TRAEFIK_BIN" version | sed -n 1,2p
 }
+
+# axe-core (npm), pinned, for the accessibility test
+# (crates/e2e/tests/a11y.rs), which injects its axe.min.js into the page in
+# Chromium. Installed once under the user's cache, in a directory without
+# the version in its name so that the test finds it there by default;
+# reinstalled when the version there is not AXE_VERSION. Exports
+# OSTCHAT_AXE_JS, the path of axe.min.js (the test reads it first).
+AXE_VERSION=4.14.1
+ensure_axe() {
+    local dir="${XDG_CACHE_HOME:-$HOME/.cache}/ostchat/axe" have=""
+    export OSTCHAT_AXE_JS="$dir/node_modules/axe-core/axe.min.js"
+    if [ -f "$OSTCHAT_AXE_JS" ] && command -v node >/dev/null; then
+        have=$(node -p 'require(process.argv[1]).version' "$dir/node_modules/axe-core/package.json" 2>/dev/null || true)
+    fi
+    [ "$have" = "$AXE_VERSION" ] && return
+    if ! command -v npm >/dev/null; then
+        # Debian ships npm apart from nodejs (it pulls nodejs in).
+        step "Installing npm from Debian (apt-get install npm) to fetch axe-core for the accessibility test"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null \
+            || fail "could not install npm; run 'apt-get install npm' by hand, then 'source scripts/lib.sh; ensure_axe'"
+    fi
+    step "Installing axe-core $AXE_VERSION from npm into $dir (for the accessibility test)${have:+; $have was there}"
+    # Into a side directory first, so an interrupted install never leaves a
+    # half-written axe.min.js where the test looks. No lifecycle scripts:
+    # only the file is needed, not a build.
+    rm -rf "$dir.part" && mkdir -p "$dir.part"
+    npm install --prefix "$dir.part" --no-save --no-audit --no-fund --ignore-scripts --loglevel=error \
+        "axe-core@$AXE_VERSION" \
+        || { rm -rf "$dir.part"; fail "npm could not install axe-core@$AXE_VERSION; check that npm reaches its registry (npm config get registry), then run 'source scripts/lib.sh; ensure_axe'"; }
+    [ -f "$dir.part/node_modules/axe-core/axe.min.js" ] \
+        || { rm -rf "$dir.part"; fail "axe-core@$AXE_VERSION installed without node_modules/axe-core/axe.min.js; check the version"; }
+    rm -rf "$dir" && mv "$dir.part" "$dir"
+    echo "axe-core $AXE_VERSION: $OSTCHAT_AXE_JS"
+}

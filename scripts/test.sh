@@ -20,6 +20,7 @@ ensure_schemathesis
 ensure_cargo_fuzz
 ensure_traefik
 ensure_node
+ensure_axe
 build_all
 step "Building the probe component the Spin-compatibility tests run"
 cargo build --release --target wasm32-wasip2 -p spin-probe

@@ -14,7 +14,10 @@
 use std::path::Path;
 
 fn main() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    // Read when the script runs, not when it was compiled: a build cache may
+    // be shared by several checkouts.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let src = Path::new(&dir).join("assets");
     let out = Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets");
     println!("cargo:rerun-if-changed=assets");
     copy_dir(&src, &out, "");

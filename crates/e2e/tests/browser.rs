@@ -1500,6 +1500,7 @@ fn replies_reactions_and_formatting_between_two_people() {
         );
     }
     screenshot(&alice, 1280, 800, "replies");
+    screenshot(&bob, 390, 844, "replies");
 }
 
 /// The open room, from the address bar.
