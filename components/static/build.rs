@@ -7,7 +7,8 @@
 //!
 //! Line by line, so it cannot join two statements: a line is dropped only
 //! when it is wholly a comment or blank, and a kept line loses only its
-//! leading whitespace. A line that would make that unsafe (a template
+//! leading whitespace and a trailing `//` comment that cannot be anything
+//! else. A line that would make that unsafe (a template
 //! literal or string running on to the next line) fails the build, saying
 //! where.
 
@@ -88,10 +89,20 @@ fn lean_js(text: &str, rel: &str) -> String {
                 n + 1
             );
         }
-        out.push_str(t);
+        out.push_str(without_trailing_comment(t));
         out.push('\n');
     }
     out
+}
+
+/// A line without a `//` comment after its code, when that is certain: the
+/// code before it holds no quote, backtick or slash, so the `//` cannot be
+/// inside a string, a template, a regular expression or a URL.
+fn without_trailing_comment(line: &str) -> &str {
+    match line.find(" //") {
+        Some(i) if !line[..i].contains(['\'', '"', '`', '/']) => line[..i].trim_end(),
+        _ => line,
+    }
 }
 
 fn lean_css(text: &str) -> String {

@@ -2,7 +2,7 @@
 // builds them with a fake document that allows only what render may use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parse, render } from '../assets/js/format.js';
+import { parse, plainText, render } from '../assets/js/format.js';
 import { orderNames, safeHref } from '../assets/js/text.js';
 
 const TICK = '\x60';
@@ -233,4 +233,10 @@ test('random marker soup keeps its text and stays safe', () => {
     const blocks = parse(s);
     if (!blocks.some((b) => b.kind === 'fence' && b.lang)) assertAccountsFor(s);
   }
+});
+
+test('plainText reads as the formatted text does, markers gone, on one line', () => {
+  assert.equal(plainText('Who is on call for the **deploy** _tonight_?'), 'Who is on call for the deploy tonight?');
+  assert.equal(plainText('> quoted\nthen `code` and\n```\nfenced\n```'), 'quoted then code and fenced');
+  assert.equal(plainText('snake_case_name and 2*3'), 'snake_case_name and 2*3');
 });

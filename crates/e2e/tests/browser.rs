@@ -1694,3 +1694,88 @@ fn unread_line_mentions_keys_theme_and_titles() {
     );
     assert_eq!(opacity(&laptop), json!("1"), "shown when focused");
 }
+
+/// The pictures in the README (`docs/screenshot.png`, `docs/screenshot-phone.png`
+/// are copies of what this writes): a short conversation with a reply,
+/// reactions and formatting, at desktop size with a mouse and on a phone.
+#[test]
+fn screenshots_of_a_conversation_for_the_readme() {
+    let _one = serial();
+    let db = TestDb::new();
+    let runner = RunnerConfig::chat(&db).start();
+    let api = Client::new(&runner);
+    let grace = api.login("grace");
+    let post = |token: &str, body: &str, cid: &str, reply_to: Option<i64>| {
+        let mut b = json!({"body": body, "client_id": cid});
+        if let Some(to) = reply_to {
+            b["reply_to"] = json!(to);
+        }
+        let r = api.post_json("/api/rooms/general/messages", Some(token), &b);
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.json()["message"]["id"].as_i64().unwrap()
+    };
+    let react = |token: &str, id: i64, emoji: &str| {
+        let r = api.post_json(
+            &format!("/api/rooms/general/messages/{id}/reactions"),
+            Some(token),
+            &json!({"emoji": emoji, "on": true}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    let driver = ChromeDriver::start();
+    let alice = driver.new_desktop_session();
+    alice.set_window_size(1280, 800);
+    join(&alice, &runner, "general", "alice");
+    let bob = driver.new_session();
+    bob.set_window_size(390, 844);
+    join(&bob, &runner, "general", "bob");
+    let q = post(
+        &grace,
+        "Who is on call for the **deploy** tonight?",
+        "s1",
+        None,
+    );
+    type_message(&bob, "I am. The runbook is at https://example.org/runbook");
+    let bobs = id_of(
+        &api,
+        "general",
+        "I am. The runbook is at https://example.org/runbook",
+    );
+    react(&grace, bobs, "🙏");
+    let newline = format!("{}{}{}", keys::SHIFT, keys::ENTER, keys::NULL);
+    type_message(
+        &alice,
+        &[
+            "Thanks @bob! Before you start:",
+            "```",
+            "cargo test --release",
+            "```",
+        ]
+        .join(&newline),
+    );
+    let answer = post(
+        &grace,
+        "> Who is on call\n_Bob_, then me from midnight.",
+        "s2",
+        Some(q),
+    );
+    react(&grace, answer, "👍");
+    wait_for(T, "both pages show the conversation", || {
+        shown(&alice).len() >= 4 && shown(&bob).len() >= 4
+    });
+    pick(&alice, answer, "react");
+    alice
+        .wait_for_element(
+            &format!("{} .palette button[data-react='👍']", message(answer)),
+            T,
+        )
+        .click();
+    wait_for(T, "two thumbs", || {
+        reactions_shown(&bob, answer)
+            .first()
+            .is_some_and(|(t, _)| t.ends_with(" 2"))
+    });
+    alice.find("#message-input").unwrap().click();
+    screenshot(&alice, 1280, 800, "readme");
+    screenshot(&bob, 390, 844, "readme");
+}

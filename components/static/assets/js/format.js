@@ -158,6 +158,14 @@ function leaves(nodes, names, own) {
 // createTextNode, appendChild and the className, href, rel and target
 // properties are used. Line breaks are kept as '\n' in text nodes (the
 // message body has white-space: pre-wrap).
+// The text as it reads once formatted, without its markers, on one line:
+// for quotes of it (a reply's, the reply bar's).
+export function plainText(text) {
+  const words = (nodes) => nodes.map((n) => (n.children ? words(n.children) : n.text)).join('');
+  return parse(String(text)).map((b) => (b.kind === 'fence' ? b.text : b.lines.map(words).join(' ')))
+    .join(' ').replace(/\s+/g, ' ').trim();
+}
+
 export function render(doc, el, text, names, own) {
   const blocks = parse(text, names || [], own || null);
   blocks.forEach((b, k) => {

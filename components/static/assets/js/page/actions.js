@@ -11,6 +11,7 @@ import { addMessages, applyUpdate, closeMenu, focusMessage, jumpTo, liFor, refre
 import { joinErrorText, markMuted, sessionLost, startSession, updateComposer, updateIdentity } from './session.js';
 import { ADMIN_KEY, localStore, readJSON, sessionStore, THEME_KEY, writeJSON } from '../storage.js';
 import { excerpt, nameProblem } from '../text.js';
+import { plainText } from '../format.js';
 import { fmtTime } from '../time.js';
 
 export function onMenuClick(ev) {
@@ -40,7 +41,7 @@ export function setReply(to) {
   var m = to && roomState(to.room).msgs.get(to.id);
   ui.replyBar.hidden = !m;
   if (!m) { S.replyTo = null; ui.replyText.textContent = ''; return; }
-  ui.replyText.textContent = 'Replying to ' + m.author + ': ' + excerpt(String(m.body).replace(/\s+/g, ' '), 60);
+  ui.replyText.textContent = 'Replying to ' + m.author + ': ' + excerpt(plainText(m.body), 60);
   ui.input.focus();
 }
 

@@ -9,7 +9,7 @@ import { announce, isAtBottom, make, showNotice, ui } from './dom.js';
 import { hooks, OLDER_PAGE, presence, roomState, roomStates, roomTitle, S, savePending } from './state.js';
 import { looksMine, menuItems, mergeEvents, reactionsOf, takePending, updateMessage } from './model.js';
 import { excerpt, mentionsMe, orderNames } from '../text.js';
-import { render as renderFormatted } from '../format.js';
+import { plainText, render as renderFormatted } from '../format.js';
 import { dayKey, dayLabel, fmtTime, groupsWith, timeOf } from '../time.js';
 
 /* ---------- messages ---------- */
@@ -91,7 +91,7 @@ function quoteEl(id) {
   b.setAttribute('data-jump', String(id));
   var text;
   if (q && isRemoved(q)) { text = 'removed message'; b.classList.add('gone'); }
-  else if (q) text = q.author + ': ' + excerpt(String(q.body).replace(/\s+/g, ' '), 80);
+  else if (q) text = q.author + ': ' + excerpt(plainText(q.body), 80);
   else text = 'an earlier message';
   var mark = make('span', 'quote-mark', '↩');
   mark.setAttribute('aria-hidden', 'true');
