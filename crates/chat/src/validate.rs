@@ -211,7 +211,7 @@ pub const EMOJI_MAX_CHARS: usize = 16;
 pub fn emoji(raw: &str) -> Result<String, ApiError> {
     let n = raw.chars().count();
     let fine = (1..=EMOJI_MAX_CHARS).contains(&n)
-        && raw.chars().any(|c| !c.is_ascii())
+        && !raw.is_ascii()
         && raw
             .chars()
             .all(|c| !c.is_control() && !c.is_whitespace() && !c.is_alphabetic());

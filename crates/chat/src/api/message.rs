@@ -190,7 +190,12 @@ async fn react_to(
         writer: writer.writer(),
     };
     match store.run(&react).await? {
-        Reacted::Reacted(event) => Ok(Reply::json(200, &ReactionReply { event: Some(event) })),
+        Reacted::Reacted(event) => Ok(Reply::json(
+            200,
+            &ReactionReply {
+                event: Some(*event),
+            },
+        )),
         // Adding twice, or withdrawing what is not there, is no error: a
         // retry gets the same state.
         Reacted::Unchanged => Ok(Reply::json(200, &ReactionReply { event: None })),

@@ -29,7 +29,7 @@ pub struct React<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reacted {
     /// A `reaction` or `unreaction` event was appended.
-    Reacted(Message),
+    Reacted(Box<Message>),
     UnknownRoom,
     UnknownMessage,
     /// The message was removed: it takes no reactions.
@@ -78,7 +78,7 @@ impl Operation for React<'_> {
     fn read(&self, rows: &[impl Row]) -> Result<Reacted, StoreError> {
         let row = rows.first().ok_or_else(|| malformed("react: no row"))?;
         Ok(match status(row)? {
-            "reacted" => Reacted::Reacted(message(row)?),
+            "reacted" => Reacted::Reacted(Box::new(message(row)?)),
             "unknown_room" => Reacted::UnknownRoom,
             "unknown_message" => Reacted::UnknownMessage,
             "removed" => Reacted::Removed,
@@ -134,7 +134,7 @@ impl Operation for React<'_> {
                 retry_after_secs: wait,
             });
         }
-        Ok(Reacted::Reacted(store.append(
+        Ok(Reacted::Reacted(Box::new(store.append(
             self.room,
             Message {
                 author: self.author.into(),
@@ -148,7 +148,7 @@ impl Operation for React<'_> {
                 session: Some(self.session.into()),
                 ..Message::default()
             },
-        )))
+        ))))
     }
 }
 

@@ -1247,135 +1247,6 @@ async fn events_suite(store: &impl Store) {
     );
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::{MemStore, block_on};
-
-    #[test]
-    fn the_in_memory_store_passes_the_store_suite() {
-        block_on(store_suite(&MemStore::seeded()));
-    }
-
-    #[test]
-    fn a_down_store_fails_every_call_as_unavailable() {
-        let store = MemStore::seeded();
-        block_on(store.run(&Post {
-            reply_to: None,
-            writer: Default::default(),
-            room: "general",
-            author: "alice",
-            body: "hi",
-            client_id: "c1",
-            session: None,
-            limit: Limit::OFF,
-        }))
-        .unwrap();
-        store.set_down(true);
-        let unavailable = |what: &str, e: Option<StoreError>| match e {
-            Some(StoreError::Unavailable(_)) => {}
-            other => panic!("{what} while down: {other:?}, not Unavailable"),
-        };
-        let query = PollQuery {
-            room: "general".into(),
-            after: 0,
-            limit: 10,
-            known: None,
-            rooms: None,
-        };
-        let post = Post {
-            reply_to: None,
-            writer: Default::default(),
-            room: "general",
-            author: "alice",
-            body: "x",
-            client_id: "c2",
-            session: None,
-            limit: Limit::OFF,
-        };
-        let edit = Edit {
-            writer: Default::default(),
-            room: "general",
-            id: 1,
-            session: None,
-            body: "y",
-            window_secs: 900,
-            limit: Limit::OFF,
-        };
-        // Every operation (crate::store), one line each.
-        unavailable("list_rooms", block_on(store.run(&ListRooms)).err());
-        unavailable(
-            "create_room",
-            block_on(store.run(&CreateRoom {
-                members_only: false,
-                by: Moderator::OPERATOR,
-                id: "r",
-                title: "R",
-            }))
-            .err(),
-        );
-        let page = ReadPage {
-            room: "general",
-            page: Page::Latest { limit: 5 },
-        };
-        unavailable("messages", block_on(store.run(&page)).err());
-        unavailable("post", block_on(store.run(&post)).err());
-        unavailable("edit_message", block_on(store.run(&edit)).err());
-        let remove = store.run(&Remove {
-            room: "general",
-            id: 1,
-            by: Remover::Moderator("m", None),
-            account: None,
-        });
-        unavailable("remove_message", block_on(remove).err());
-        unavailable(
-            "mute",
-            block_on(store.run(&MuteName {
-                name: "bob",
-                name_key: &crate::names::key("bob"),
-                room: None,
-                secs: 60,
-                by: Moderator {
-                    actor: "m",
-                    account: None,
-                },
-                recent_secs: 86_400,
-            }))
-            .err(),
-        );
-        unavailable(
-            "announce",
-            block_on(store.run(&Announce {
-                room: "general",
-                key: "k",
-                name: "a",
-                writer: Writer::default(),
-            }))
-            .err(),
-        );
-        unavailable(
-            "leave",
-            block_on(store.run(&Leave {
-                room: "general",
-                key: "k",
-            }))
-            .err(),
-        );
-        let allow = store.run(&GuestJoin {
-            name_key: "x",
-            client: "192.0.2.1",
-            limit: Limit::OFF,
-        });
-        unavailable("allow_session", block_on(allow).err());
-        unavailable("health", block_on(store.run(&Health)).err());
-        unavailable("read_health", block_on(store.read_health()).err());
-        unavailable("poll", block_on(store.run(&Poll::new(&query))).err());
-        unavailable("read_source", block_on(store.run(&Source)).err());
-        store.set_down(false);
-        assert_eq!(store.messages().len(), 1, "nothing was stored while down");
-    }
-}
-
 /// Replies and reactions (`suite-r`): a reply names a message of its room
 /// that is not removed; a person has each emoji once per message; both are
 /// events of the log, pass the writer's gate, and a removal leaves replies
@@ -1450,7 +1321,7 @@ async fn replies_and_reactions_suite(store: &impl Store) {
     // Reactions: each person's emoji once; withdrawing what is not there,
     // or adding twice, writes nothing.
     let reacted = |r: Reacted| match r {
-        Reacted::Reacted(e) => e,
+        Reacted::Reacted(e) => *e,
         other => panic!("expected an event, got {other:?}"),
     };
     let run = |r: React<'static>| async move { store.run(&r).await.expect("react") };
@@ -1752,4 +1623,133 @@ async fn read_marks_suite(store: &impl Store) {
         store.run(&ReadMarks { account: zoe }).await.expect("marks"),
         None
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{MemStore, block_on};
+
+    #[test]
+    fn the_in_memory_store_passes_the_store_suite() {
+        block_on(store_suite(&MemStore::seeded()));
+    }
+
+    #[test]
+    fn a_down_store_fails_every_call_as_unavailable() {
+        let store = MemStore::seeded();
+        block_on(store.run(&Post {
+            reply_to: None,
+            writer: Default::default(),
+            room: "general",
+            author: "alice",
+            body: "hi",
+            client_id: "c1",
+            session: None,
+            limit: Limit::OFF,
+        }))
+        .unwrap();
+        store.set_down(true);
+        let unavailable = |what: &str, e: Option<StoreError>| match e {
+            Some(StoreError::Unavailable(_)) => {}
+            other => panic!("{what} while down: {other:?}, not Unavailable"),
+        };
+        let query = PollQuery {
+            room: "general".into(),
+            after: 0,
+            limit: 10,
+            known: None,
+            rooms: None,
+        };
+        let post = Post {
+            reply_to: None,
+            writer: Default::default(),
+            room: "general",
+            author: "alice",
+            body: "x",
+            client_id: "c2",
+            session: None,
+            limit: Limit::OFF,
+        };
+        let edit = Edit {
+            writer: Default::default(),
+            room: "general",
+            id: 1,
+            session: None,
+            body: "y",
+            window_secs: 900,
+            limit: Limit::OFF,
+        };
+        // Every operation (crate::store), one line each.
+        unavailable("list_rooms", block_on(store.run(&ListRooms)).err());
+        unavailable(
+            "create_room",
+            block_on(store.run(&CreateRoom {
+                members_only: false,
+                by: Moderator::OPERATOR,
+                id: "r",
+                title: "R",
+            }))
+            .err(),
+        );
+        let page = ReadPage {
+            room: "general",
+            page: Page::Latest { limit: 5 },
+        };
+        unavailable("messages", block_on(store.run(&page)).err());
+        unavailable("post", block_on(store.run(&post)).err());
+        unavailable("edit_message", block_on(store.run(&edit)).err());
+        let remove = store.run(&Remove {
+            room: "general",
+            id: 1,
+            by: Remover::Moderator("m", None),
+            account: None,
+        });
+        unavailable("remove_message", block_on(remove).err());
+        unavailable(
+            "mute",
+            block_on(store.run(&MuteName {
+                name: "bob",
+                name_key: &crate::names::key("bob"),
+                room: None,
+                secs: 60,
+                by: Moderator {
+                    actor: "m",
+                    account: None,
+                },
+                recent_secs: 86_400,
+            }))
+            .err(),
+        );
+        unavailable(
+            "announce",
+            block_on(store.run(&Announce {
+                room: "general",
+                key: "k",
+                name: "a",
+                writer: Writer::default(),
+            }))
+            .err(),
+        );
+        unavailable(
+            "leave",
+            block_on(store.run(&Leave {
+                room: "general",
+                key: "k",
+            }))
+            .err(),
+        );
+        let allow = store.run(&GuestJoin {
+            name_key: "x",
+            client: "192.0.2.1",
+            limit: Limit::OFF,
+        });
+        unavailable("allow_session", block_on(allow).err());
+        unavailable("health", block_on(store.run(&Health)).err());
+        unavailable("read_health", block_on(store.read_health()).err());
+        unavailable("poll", block_on(store.run(&Poll::new(&query))).err());
+        unavailable("read_source", block_on(store.run(&Source)).err());
+        store.set_down(false);
+        assert_eq!(store.messages().len(), 1, "nothing was stored while down");
+    }
 }
