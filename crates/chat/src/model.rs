@@ -229,7 +229,7 @@ pub struct NewMessage {
     pub body: String,
     pub client_id: String,
     /// The id of the message of this room it answers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_or_null")]
     pub reply_to: Option<i64>,
 }
 
@@ -237,7 +237,30 @@ pub struct NewMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NewReadMark {
     pub room: String,
+    #[serde(deserialize_with = "whole")]
     pub id: i64,
+}
+
+/// A whole number: JSON has one number type, so 42.0 is 42 (as
+/// `duration_secs` reads it); a fraction, or one beyond 2^53, is refused.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "{n} is not a whole number"
+        ))),
+    }
+}
+
+/// As [`whole`], or null.
+fn whole_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
 }
 
 /// Reply to `PUT /api/read`: the mark as it now stands.

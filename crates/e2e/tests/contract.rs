@@ -474,7 +474,7 @@ fn whole_api_under_strict_spin_settings() {
     // cause goes to the log.
     db.connect()
         .batch_execute(
-            "REVOKE EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint) FROM ostchat_app",
+            "REVOKE EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint, boolean) FROM ostchat_app",
         )
         .unwrap();
     let r = api.get(&format!("{path}?after=0"));
@@ -482,7 +482,7 @@ fn whole_api_under_strict_spin_settings() {
     assert!(r.header("retry-after").is_none());
     db.connect()
         .batch_execute(
-            "GRANT EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint) TO ostchat_app",
+            "GRANT EXECUTE ON FUNCTION chat.room_events(text, bigint, bigint, bigint, boolean) TO ostchat_app",
         )
         .unwrap();
     ok(&api.get(&format!("{path}?after=0")), 200);

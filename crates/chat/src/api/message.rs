@@ -327,8 +327,9 @@ mod tests {
         assert_eq!(body(&r)["message"]["reply_to"], 1);
         assert!(body(&r)["message"].get("target").is_none());
         for (to, status, code) in [
-            (serde_json::json!(99), 404, "unknown_message"),
-            (serde_json::json!(0), 404, "unknown_message"),
+            (serde_json::json!(99), 409, "unknown_reply"),
+            (serde_json::json!(0), 409, "unknown_reply"),
+            (serde_json::json!(1.5), 400, "invalid_json"),
             (serde_json::json!("1"), 400, "invalid_json"),
         ] {
             let r = reply(&bob, to.clone(), "b-x");

@@ -137,10 +137,11 @@ async fn post_message(
     }
 }
 
-/// 404 for a reply to what is not a message of this room.
+/// 409 for a reply to what is not a message of this room (the room
+/// exists: a 404 would say it does not).
 fn unknown_reply() -> ApiError {
-    ApiError::not_found(
-        "unknown_message",
+    ApiError::conflict(
+        "unknown_reply",
         "reply_to names no message of this room; take ids from \
          GET /api/rooms/{room}/messages, or leave reply_to out",
     )
