@@ -178,8 +178,9 @@ ensure_patroni() {
     command -v patroni >/dev/null || missing+=(patroni)
     command -v etcd >/dev/null || missing+=(etcd-server)
     command -v haproxy >/dev/null || missing+=(haproxy)
+    command -v pgbackrest >/dev/null || missing+=(pgbackrest)
     [ ${#missing[@]} -eq 0 ] && return
-    step "Installing ${missing[*]} from Debian for the failover test (apt-get install)"
+    step "Installing ${missing[*]} from Debian for the failover and backup tests (apt-get install)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
         || fail "could not install ${missing[*]}; run 'apt-get install ${missing[*]}' by hand and retry"

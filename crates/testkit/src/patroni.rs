@@ -9,6 +9,10 @@
 //! server's binaries (`scripts/lib.sh`, `ensure_patroni`). Postgres refuses
 //! to run as root, so as root the members run as the `postgres` user.
 //!
+//! With backups ([`Cluster::start_with_backups`]), every member archives its
+//! WAL with pgBackRest (`deploy/backup/`) into one repository under the
+//! cluster's directory, as the stack's members do into theirs.
+//!
 //! Everything lives in a fresh directory under /tmp, on ports that were
 //! free, and is killed and removed when the [`Cluster`] is dropped.
 
@@ -92,6 +96,8 @@ pub struct Cluster {
     bin_dir: PathBuf,
     /// Run as root: the members then run as `postgres`.
     as_root: bool,
+    /// With backups: the repository's key (the repository is `dir/repo`).
+    backup_key: Option<String>,
 }
 
 /// The newest Postgres server binaries Debian installed.
@@ -157,6 +163,20 @@ impl Cluster {
     /// serves, one as leader and one as its synchronous standby, and the
     /// chat's roles exist.
     pub fn start(members: usize) -> Result<Cluster> {
+        Cluster::start_with(members, false)
+    }
+
+    /// As [`Cluster::start`], with WAL archived by pgBackRest from whichever
+    /// member leads (`deploy/backup/patroni-archive.yml`) into an encrypted
+    /// repository, whose stanza is made once the cluster serves.
+    pub fn start_with_backups(members: usize) -> Result<Cluster> {
+        require("pgbackrest", "pgbackrest")?;
+        let cluster = Cluster::start_with(members, true)?;
+        cluster.pgbackrest_ok(cluster.leader().unwrap_or(0), &["stanza-create"])?;
+        Ok(cluster)
+    }
+
+    fn start_with(members: usize, backups: bool) -> Result<Cluster> {
         for (program, package) in [
             ("patroni", "patroni"),
             ("etcd", "etcd-server"),
@@ -217,6 +237,22 @@ impl Cluster {
                     m.dir.display()
                 ),
             )?;
+            if backups {
+                std::fs::copy(
+                    workspace_root().join("deploy/backup/patroni-archive.yml"),
+                    m.dir.join("conf/30-backup.yml"),
+                )
+                .context("cannot read deploy/backup/patroni-archive.yml")?;
+                std::fs::create_dir_all(m.dir.join("pgbackrest"))?;
+            }
+        }
+        if backups {
+            std::fs::create_dir_all(dir.join("repo"))?;
+            std::fs::copy(
+                workspace_root().join("deploy/backup/pgbackrest.conf"),
+                dir.join("pgbackrest.conf"),
+            )
+            .context("cannot read deploy/backup/pgbackrest.conf")?;
         }
         let haproxy_cfg = dir.join("haproxy.cfg");
         let primary_port = free_port();
@@ -254,6 +290,7 @@ impl Cluster {
             superuser_password: unique_name("su"),
             bin_dir,
             as_root: root,
+            backup_key: backups.then(|| unique_name("key")),
         };
         wait_for("etcd answering", Duration::from_secs(30), || {
             cluster
@@ -281,10 +318,11 @@ impl Cluster {
 
     /// Starts member `i` (again): Patroni with the stack's settings.
     pub fn start_member(&mut self, i: usize) -> Result<()> {
-        let (etcd, password, bin_dir) = (
+        let (etcd, password, bin_dir, backup_env) = (
             self.etcd_port,
             self.superuser_password.clone(),
             self.bin_dir.clone(),
+            self.backup_env_of(i),
         );
         let mut cmd = if self.as_root {
             let mut c = Command::new("runuser");
@@ -308,6 +346,7 @@ impl Cluster {
             .env("PATRONI_SUPERUSER_PASSWORD", &password)
             .env("PATRONI_REPLICATION_PASSWORD", &password)
             .env("PATRONI_REWIND_PASSWORD", &password)
+            .envs(backup_env)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
@@ -319,6 +358,71 @@ impl Cluster {
             .process_group(0);
         m.process = Some(cmd.spawn().context("cannot start patroni")?);
         Ok(())
+    }
+
+    /// pgBackRest's settings for member `i` (none without backups): the
+    /// stack's file, and what differs here as PGBACKREST_* variables.
+    pub fn backup_env_of(&self, i: usize) -> Vec<(String, String)> {
+        let Some(key) = &self.backup_key else {
+            return Vec::new();
+        };
+        let m = &self.members[i];
+        let own = m.dir.join("pgbackrest");
+        let path = |p: &Path| p.display().to_string();
+        [
+            ("CONFIG", path(&self.dir.join("pgbackrest.conf"))),
+            ("REPO1_PATH", path(&self.dir.join("repo"))),
+            ("REPO1_CIPHER_PASS", key.clone()),
+            ("PG1_PATH", path(&m.data_dir())),
+            ("PG1_PORT", m.pg_port.to_string()),
+            ("PG1_SOCKET_PATH", path(&m.dir)),
+            ("LOCK_PATH", path(&own)),
+            ("SPOOL_PATH", path(&own)),
+            ("LOG_PATH", path(&own)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("PGBACKREST_{k}"), v))
+        .collect()
+    }
+
+    /// The repository's settings for a restore elsewhere (the restore
+    /// drill): member 0's, without what names its data directory.
+    pub fn repository_env(&self) -> Vec<(String, String)> {
+        self.backup_env_of(0)
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("PGBACKREST_PG1_"))
+            .collect()
+    }
+
+    /// Runs `pgbackrest --stanza=ostchat ARGS` as member `i` (as the
+    /// postgres user), returning what it printed; an error says why.
+    pub fn pgbackrest_ok(&self, i: usize, args: &[&str]) -> Result<String> {
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "pgbackrest"]);
+            c
+        } else {
+            Command::new("pgbackrest")
+        };
+        let out = cmd
+            .arg("--stanza=ostchat")
+            .args(args)
+            .envs(self.backup_env_of(i))
+            .output()
+            .context("cannot run pgbackrest")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() {
+            bail!(
+                "pgbackrest {} on {} failed: {text}",
+                args.join(" "),
+                self.members[i].name
+            );
+        }
+        Ok(text)
     }
 
     /// Kills member `i` with no warning, as a lost node: SIGKILL to Patroni
