@@ -244,6 +244,20 @@ impl Cluster {
                 )
                 .context("cannot read deploy/backup/patroni-archive.yml")?;
                 std::fs::create_dir_all(m.dir.join("pgbackrest"))?;
+                // The callback where the postgres user may run it.
+                let hook = m.dir.join("on-role-change.sh");
+                std::fs::copy(
+                    workspace_root().join("deploy/backup/on-role-change.sh"),
+                    &hook,
+                )
+                .context("cannot read deploy/backup/on-role-change.sh")?;
+                std::fs::write(
+                    m.dir.join("conf/40-callback.yml"),
+                    format!(
+                        "postgresql:\n  callbacks:\n    on_role_change: {}\n",
+                        hook.display()
+                    ),
+                )?;
             }
         }
         if backups {
