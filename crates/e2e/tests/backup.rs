@@ -97,6 +97,18 @@ fn messages_in(url: &str) -> BTreeMap<String, BTreeMap<i64, String>> {
     out
 }
 
+/// A directory the drill keeps a restored server in: stopped and removed
+/// when dropped, also when the test fails.
+struct Kept(String);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let _ = Command::new(workspace_root().join("scripts/restore-drill.sh"))
+            .args(["--remove", &self.0])
+            .output();
+    }
+}
+
 /// The restored server's URL: the drill's last line (`--keep`).
 fn kept_url(output: &str) -> String {
     output
@@ -165,6 +177,7 @@ fn a_restore_brings_back_every_acknowledged_message_up_to_the_moment_asked() {
     // To the moment: all before it, the deleted room whole, nothing after.
     let dir = std::env::temp_dir().join(e2e::unique_name("ostchat-drill-"));
     let dir_s = dir.display().to_string();
+    let _kept = Kept(dir_s.clone());
     let t = Instant::now();
     let out = drill(
         &cluster,
