@@ -338,13 +338,7 @@ impl Cluster {
             self.bin_dir.clone(),
             self.backup_env_of(i),
         );
-        let mut cmd = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "patroni"]);
-            c
-        } else {
-            Command::new("patroni")
-        };
+        let mut cmd = self.as_postgres("patroni");
         let m = &mut self.members[i];
         let addr = |port: u16| format!("127.0.0.1:{port}");
         cmd.arg(m.dir.join("conf"))
@@ -372,6 +366,17 @@ impl Cluster {
             .process_group(0);
         m.process = Some(cmd.spawn().context("cannot start patroni")?);
         Ok(())
+    }
+
+    /// `program`, run as the postgres user (Postgres refuses root).
+    fn as_postgres(&self, program: &str) -> Command {
+        if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", program]);
+            c
+        } else {
+            Command::new(program)
+        }
     }
 
     /// pgBackRest's settings for member `i` (none without backups): the
@@ -411,14 +416,8 @@ impl Cluster {
     /// Runs `pgbackrest --stanza=ostchat ARGS` as member `i` (as the
     /// postgres user), returning what it printed; an error says why.
     pub fn pgbackrest_ok(&self, i: usize, args: &[&str]) -> Result<String> {
-        let mut cmd = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "pgbackrest"]);
-            c
-        } else {
-            Command::new("pgbackrest")
-        };
-        let out = cmd
+        let out = self
+            .as_postgres("pgbackrest")
             .arg("--stanza=ostchat")
             .args(args)
             .envs(self.backup_env_of(i))

@@ -610,6 +610,26 @@ impl MemStore {
         closed.then_some(Refusal::MembersOnly)
     }
 
+    /// As chat.writer_gate, the gate every new text passes, in its order:
+    /// the writer's status, a mute, then a token from the author's bucket
+    /// for the room. `None`: it passes (a token was taken).
+    pub(crate) fn writer_gate(
+        &self,
+        room: &str,
+        author: &str,
+        writer: &super::Writer<'_>,
+        limit: super::Limit,
+    ) -> Option<super::memory::Gated> {
+        if let Some(refusal) = self.writer_refusal(Some(room), writer, true) {
+            return Some(super::memory::Gated::Refused(refusal));
+        }
+        if let Some(until) = self.writer_muted_until(room, author, writer) {
+            return Some(super::memory::Gated::Muted(until));
+        }
+        let wait = self.take(format!("post:{room}:{author}"), limit);
+        (wait > 0).then_some(super::memory::Gated::RateLimited(wait))
+    }
+
     /// As chat.writer_muted_until.
     pub(crate) fn writer_muted_until(
         &self,

@@ -1,7 +1,7 @@
 //! An edit of one's message (`PATCH /api/rooms/{room}/messages/{id}`).
 
 #[cfg(any(test, feature = "testing"))]
-use super::memory::MemStore;
+use super::memory::{Gated, MemStore};
 use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
@@ -120,16 +120,11 @@ impl Operation for Edit<'_> {
         if e.window_secs <= 0 {
             return Ok(Edited::WindowClosed(current));
         }
-        if let Some(refusal) = store.writer_refusal(Some(e.room), &e.writer, true) {
-            return Ok(Edited::Refused(refusal));
-        }
-        if let Some(until) = store.writer_muted_until(e.room, &current.author, &e.writer) {
-            return Ok(Edited::Muted { until });
-        }
-        let wait = store.take(format!("post:{}:{}", e.room, current.author), e.limit);
-        if wait > 0 {
-            return Ok(Edited::RateLimited {
-                retry_after_secs: wait,
+        if let Some(gated) = store.writer_gate(e.room, &current.author, &e.writer, e.limit) {
+            return Ok(match gated {
+                Gated::Refused(refusal) => Edited::Refused(refusal),
+                Gated::Muted(until) => Edited::Muted { until },
+                Gated::RateLimited(retry_after_secs) => Edited::RateLimited { retry_after_secs },
             });
         }
         store.append(

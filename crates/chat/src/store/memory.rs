@@ -193,3 +193,12 @@ impl Store for MemStore {
         op.in_memory(self)
     }
 }
+
+/// Why [`MemStore::writer_gate`] stopped a text: the writer may not write,
+/// is muted until a time, or must wait this many seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Gated {
+    Refused(super::Refusal),
+    Muted(String),
+    RateLimited(u32),
+}

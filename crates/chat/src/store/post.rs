@@ -1,7 +1,7 @@
 //! A new message (`POST /api/rooms/{room}/messages`).
 
 #[cfg(any(test, feature = "testing"))]
-use super::memory::MemStore;
+use super::memory::{Gated, MemStore};
 use super::sql::{
     Param, Row, Statement, int, malformed, message, status, text, text_or_null, wait_secs,
 };
@@ -123,16 +123,11 @@ impl Operation for Post<'_> {
                 Some(false) => {}
             }
         }
-        if let Some(refusal) = store.writer_refusal(Some(self.room), &self.writer, true) {
-            return Ok(Posted::Refused(refusal));
-        }
-        if let Some(until) = store.writer_muted_until(self.room, self.author, &self.writer) {
-            return Ok(Posted::Muted { until });
-        }
-        let wait = store.take(format!("post:{}:{}", self.room, self.author), self.limit);
-        if wait > 0 {
-            return Ok(Posted::RateLimited {
-                retry_after_secs: wait,
+        if let Some(gated) = store.writer_gate(self.room, self.author, &self.writer, self.limit) {
+            return Ok(match gated {
+                Gated::Refused(refusal) => Posted::Refused(refusal),
+                Gated::Muted(until) => Posted::Muted { until },
+                Gated::RateLimited(retry_after_secs) => Posted::RateLimited { retry_after_secs },
             });
         }
         Ok(Posted::Created(store.append(

@@ -2,7 +2,7 @@
 //! (`POST /api/rooms/{room}/messages/{id}/reactions`).
 
 #[cfg(any(test, feature = "testing"))]
-use super::memory::MemStore;
+use super::memory::{Gated, MemStore};
 use super::sql::{Param, Row, Statement, int, malformed, message, status, text, wait_secs};
 use super::{Access, Limit, Operation, Refusal, StoreError, Writer};
 use crate::model::Message;
@@ -122,16 +122,11 @@ impl Operation for React<'_> {
         {
             return Ok(Reacted::TooMany);
         }
-        if let Some(refusal) = store.writer_refusal(Some(self.room), &self.writer, true) {
-            return Ok(Reacted::Refused(refusal));
-        }
-        if let Some(until) = store.writer_muted_until(self.room, self.author, &self.writer) {
-            return Ok(Reacted::Muted { until });
-        }
-        let wait = store.take(format!("post:{}:{}", self.room, self.author), self.limit);
-        if wait > 0 {
-            return Ok(Reacted::RateLimited {
-                retry_after_secs: wait,
+        if let Some(gated) = store.writer_gate(self.room, self.author, &self.writer, self.limit) {
+            return Ok(match gated {
+                Gated::Refused(refusal) => Reacted::Refused(refusal),
+                Gated::Muted(until) => Reacted::Muted { until },
+                Gated::RateLimited(retry_after_secs) => Reacted::RateLimited { retry_after_secs },
             });
         }
         Ok(Reacted::Reacted(Box::new(store.append(

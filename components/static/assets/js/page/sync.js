@@ -3,7 +3,7 @@
 
 import { api, backoff, newClientId, pollPath, PROBE_MS, roomPath, transient, unanswered } from '../api.js';
 import { showNotice, ui } from './dom.js';
-import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, roomState, S, savePending, seen, sessionValid } from './state.js';
+import { HIDDEN_POLL_MS, HIDDEN_POLL_SPREAD_MS, markSeen, MAX_BODY, PAGE, poll, POLL_MS, roomInfo, role, roomState, S, savePending, seen, sessionValid } from './state.js';
 import { advanceCursor, duePending, loadPending, newPending, noteLoaded, pendingFailed } from './model.js';
 import { addMessages, pendingEl, removePending, scrollToBottom, showDivider, updatePendingEl, updateRoomChrome } from './messages.js';
 import { setRooms, showPresent } from './rooms.js';
@@ -156,7 +156,8 @@ export function flushPending(force) {
 var READ_MARK_MS = 3000;
 var sentMarks = Object.create(null); // room -> { id, at, timer }
 
-function isAccount() { return !!(S.session && S.session.session && S.session.session.indexOf('account-') === 0); }
+// Only an account keeps marks on the server (a guest's role is 'guest').
+function isAccount() { return !!S.session && role() !== 'guest'; }
 
 export function loadReadMarks() {
   if (!isAccount() || !sessionValid()) return;
