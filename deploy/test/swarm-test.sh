@@ -4,8 +4,10 @@
 # hosts are killed, updated and scaled, the database cluster's leader is
 # killed, switched over and cut off, an etcd member is killed, and checks
 # that the stack's Prometheus sees every host and database member as they
-# come and go (crates/e2e/src/bin/swarm_check/). Prints a table; exits
-# non-zero if a scenario fails.
+# come and go; last, the stack's backups: the restore drill on its own
+# repository, and a careless DELETE restored to the moment before
+# (crates/e2e/src/bin/swarm_check/). Prints a table; exits non-zero if a
+# scenario fails.
 #
 # What differs from production is only what variables say: local test images
 # (images.sh; no registry here), ACME pointed at an address where nothing
@@ -35,7 +37,8 @@ export PROMETHEUS_TEST_IMAGE=${PROMETHEUS_TEST_IMAGE:-ostchat-test/prometheus:tr
 export CACHE_TEST_IMAGE=${CACHE_TEST_IMAGE:-ostchat-test/cache:trixie}
 NETWORK=traefik-public
 SECRETS=(postgres_password postgres_replication_password ostchat_database_url ostchat_database_read_url
-         ostchat_session_secret ostchat_admin_token pgadmin_password traefik_dashboard_users)
+         ostchat_session_secret ostchat_admin_token pgadmin_password traefik_dashboard_users
+         pgbackrest_secrets)
 started=$(date +%s)
 state=$(mktemp -d /tmp/ostchat-swarm-test.XXXXXX)
 chmod 700 "$state"
@@ -143,6 +146,7 @@ random > "$state/ostchat_session_secret"
 random > "$state/ostchat_admin_token"
 random > "$state/pgadmin_password"
 printf 'admin:%s\n' "$(openssl passwd -apr1 "$(random)")" > "$state/traefik_dashboard_users"
+printf '[global]\nrepo1-cipher-pass=%s\n' "$(random)" > "$state/pgbackrest_secrets"
 for s in "${SECRETS[@]}"; do
     if docker secret inspect "$s" >/dev/null 2>&1; then
         fail "a secret named $s exists already; remove the stack that uses it (or the secret) first"
@@ -188,7 +192,7 @@ remove_stack() {
         sleep 1
     done
     local v
-    for v in pg1data pg2data pg3data etcd1data etcd2data etcd3data letsencrypt pgadmin prometheus; do
+    for v in pg1data pg2data pg3data pgbackrest etcd1data etcd2data etcd3data letsencrypt pgadmin prometheus; do
         docker volume rm "${STACK}_$v" >/dev/null 2>&1 || true
     done
     echo "   stack $STACK removed"
@@ -236,7 +240,7 @@ wait_for 60 "polls being answered through the cache" cache_answers
 docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '   {{.Name}} {{.Replicas}} {{.Image}}'
 
 # ---- Under load
-step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 8 minutes)"
+step "Scenarios through Traefik on 127.0.0.1:$HTTPS_PORT (about 9 minutes)"
 target/release/swarm-check \
     --url "https://$DOMAIN:$HTTPS_PORT" --connect "127.0.0.1:$HTTPS_PORT" \
     --http-url "http://127.0.0.1:$HTTP_PORT" --stack "$STACK" \

@@ -8,7 +8,7 @@
 //! hand; then more posts, a failover (the leader killed), and more posts on
 //! the new leader.
 //!
-//! `scripts/restore-drill.sh` then restores into a throwaway Postgres:
+//! `deploy/backup/restore-drill.sh` then restores into a throwaway Postgres:
 //! - to the moment: every message acknowledged before it is there (the
 //!   deleted room's too), gapless per room, and nothing after it; the chat,
 //!   served from the restored database, lists them;
@@ -65,11 +65,11 @@ fn drill(cluster: &Cluster, args: &[&str]) -> String {
 
 /// Runs the restore drill: whether it passed, and what it printed.
 fn run_drill(cluster: &Cluster, args: &[&str]) -> (bool, String) {
-    let out = Command::new(workspace_root().join("scripts/restore-drill.sh"))
+    let out = Command::new(workspace_root().join("deploy/backup/restore-drill.sh"))
         .args(args)
         .envs(cluster.repository_env())
         .output()
-        .expect("run scripts/restore-drill.sh");
+        .expect("run deploy/backup/restore-drill.sh");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -103,7 +103,7 @@ struct Kept(String);
 
 impl Drop for Kept {
     fn drop(&mut self) {
-        let _ = Command::new(workspace_root().join("scripts/restore-drill.sh"))
+        let _ = Command::new(workspace_root().join("deploy/backup/restore-drill.sh"))
             .args(["--remove", &self.0])
             .output();
     }

@@ -46,13 +46,29 @@ pub use server::{RunnerConfig, Server, free_port};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// The workspace's root directory (where `spin.toml` and `sql/` are).
+/// The workspace's root directory (where `spin.toml` and `sql/` are): the
+/// first directory holding `spin.toml` above the package cargo runs (its
+/// `CARGO_MANIFEST_DIR` at run time), else above the current directory
+/// (`swarm-check`, run from the checkout), else where this crate was built.
+/// The build's path comes last because a shared target directory may keep a
+/// build made in another checkout (cargo does not rebuild a moved
+/// workspace).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crates/testkit sits two levels below the workspace root")
-        .to_path_buf()
+    let root_above = |dir: PathBuf| {
+        dir.ancestors()
+            .find(|d| d.join("spin.toml").is_file())
+            .map(Path::to_path_buf)
+    };
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .and_then(|d| root_above(PathBuf::from(d)))
+        .or_else(|| std::env::current_dir().ok().and_then(root_above))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .nth(2)
+                .expect("crates/testkit sits two levels below the workspace root")
+                .to_path_buf()
+        })
 }
 
 /// The runner binary: `MINISPIN_BIN`, or the release build in `target/`.
@@ -147,21 +163,36 @@ fn dashboard_series(prefix: &str) -> Vec<String> {
     names
 }
 
+/// The series starting with `prefix` that the Grafana dashboard asks for
+/// and `metrics` (an exporter's Prometheus text) does not serve, and how
+/// many it asks for in all.
+pub fn dashboard_series_missing(prefix: &str, metrics: &str) -> (Vec<String>, usize) {
+    let names = dashboard_series(prefix);
+    let missing = names
+        .iter()
+        .filter(|name| {
+            !metrics
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        })
+        .cloned()
+        .collect();
+    (missing, names.len())
+}
+
 /// Holds the dashboard to an exporter: every series starting with `prefix`
 /// that it asks for (at least `at_least` of them) is in `metrics`, the
 /// exporter's Prometheus text.
 pub fn assert_dashboard_served(prefix: &str, at_least: usize, metrics: &str) {
-    let names = dashboard_series(prefix);
-    assert!(names.len() >= at_least, "{names:?}");
-    for name in &names {
-        let served = metrics
-            .lines()
-            .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
-        assert!(
-            served,
-            "the dashboard asks for {name}, which is not served:\n{metrics}"
-        );
-    }
+    let (missing, asked) = dashboard_series_missing(prefix, metrics);
+    assert!(
+        asked >= at_least,
+        "the dashboard asks for {asked} series starting with {prefix}"
+    );
+    assert!(
+        missing.is_empty(),
+        "the dashboard asks for {missing:?}, which is not served:\n{metrics}"
+    );
 }
 
 /// Calls `probe` every 200 ms until it finds something (its value), or

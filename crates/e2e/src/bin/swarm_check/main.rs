@@ -16,11 +16,14 @@
 //! - `isolate`: the leader cut off from the network: it must stop taking
 //!   writes before another member leads, and rejoin as a replica;
 //! - `metrics`: the stack's Prometheus sees every host, Traefik and the
-//!   database members, and a scale to 5 hosts and back shows in its series.
+//!   database members, and a scale to 5 hosts and back shows in its series;
+//! - `backup`: the stack's backups and their metrics and alerts; the restore
+//!   drill on its repository; a careless DELETE restored (`backups`).
 //!
 //! Layout: `docker` (the Swarm through the docker CLI), `cluster` (the
 //! database cluster through `patronictl` in its containers), `load` (the
-//! load and one scenario's figures), `scenarios` (each scenario), and this file
+//! load and one scenario's figures), `scenarios` (each scenario but the
+//! backups'), `backups` (theirs), and this file
 //! (the command line and the table). HTTP goes through `testkit::http`,
 //! the tests' one client.
 //!
@@ -31,6 +34,7 @@
 //! acknowledged / seen by every poller / duplicated, and the longest time a
 //! client went without a successful answer.
 
+mod backups;
 mod cluster;
 mod docker;
 mod load;
@@ -62,8 +66,8 @@ struct Cli {
     #[arg(long, value_name = "PATH")]
     admin_token_file: std::path::PathBuf,
     /// The scenarios to run, in order.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,cache,update,scale,failover,switchover,etcd,replica,isolate,metrics",
-          value_parser = ["api", "kill", "cache", "update", "scale", "failover", "switchover", "etcd", "replica", "isolate", "metrics"])]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "api,kill,cache,update,scale,failover,switchover,etcd,replica,isolate,metrics,backup",
+          value_parser = ["api", "kill", "cache", "update", "scale", "failover", "switchover", "etcd", "replica", "isolate", "metrics", "backup"])]
     scenarios: Vec<String>,
     /// Posting clients of the load.
     #[arg(long, value_name = "N", default_value = "3")]
@@ -139,6 +143,7 @@ fn main() -> ExitCode {
             "replica" => scenarios::replica(&args),
             "isolate" => scenarios::isolate(&args),
             "metrics" => scenarios::metrics(&args),
+            "backup" => backups::backup(&args),
             other => failed_row(other, "unknown scenario".into()),
         };
         say(&format!(

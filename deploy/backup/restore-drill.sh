@@ -4,8 +4,12 @@
 # Nothing of the live cluster is touched, and the throwaway archives nothing
 # (archive_mode off), so the repository stays as it was.
 #
-#   scripts/restore-drill.sh [--target latest|TIME] [--database NAME] [--keep DIR] [--port PORT]
-#   scripts/restore-drill.sh --remove DIR
+#   restore-drill.sh [--target latest|TIME] [--database NAME] [--keep DIR] [--port PORT]
+#   restore-drill.sh --remove DIR
+#
+# From a checkout: deploy/backup/restore-drill.sh. In a member of the stack
+# (its image carries it, with the repository and its key):
+#   docker exec -u postgres CONTAINER ostchat-restore-drill [...]
 #
 # TIME is a moment Postgres reads ("2026-12-05 17:30:00+00"): the database
 # as it was then (point-in-time recovery); latest (the default) replays every
@@ -17,14 +21,17 @@
 # check fails (to look at what is wrong). NAME is the
 # chat's database (ostchat in the stack).
 #
-# pgBackRest's settings: deploy/backup/pgbackrest.conf, unless
-# PGBACKREST_CONFIG names another, and the repository and its key from the
-# environment as on the members (PGBACKREST_REPO1_PATH,
-# PGBACKREST_REPO1_CIPHER_PASS, ...). Run as root (the server runs as the
-# postgres user) or as postgres. deploy/README.md, "Backups and restore".
+# pgBackRest's settings: PGBACKREST_CONFIG if set; else pgbackrest.conf
+# beside this script (a checkout, with the repository and its key from the
+# environment: PGBACKREST_REPO1_PATH, PGBACKREST_REPO1_CIPHER_PASS, ...);
+# else pgBackRest's own (/etc/pgbackrest, as in the stack's image). Run as
+# root (the server runs as the postgres user) or as postgres. Needs bash,
+# python3, pgbackrest and Postgres's server. deploy/README.md, "Backups and
+# restore".
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/lib.sh
+step() { printf '\n==> %s\n' "$*"; }
+fail() { printf '\nerror: %s\n' "$*" >&2; exit 1; }
+trap 'fail "the restore drill stopped at line $LINENO ($BASH_COMMAND); the output above says why"' ERR
 
 target=latest keep="" port="" remove="" database=ostchat
 while [ $# -gt 0 ]; do
@@ -34,10 +41,13 @@ while [ $# -gt 0 ]; do
         --port) port=$2; shift 2 ;;
         --database) database=$2; shift 2 ;;
         --remove) remove=$2; shift 2 ;;
-        *) fail "unknown argument $1; see the usage at the top of scripts/restore-drill.sh" ;;
+        *) fail "unknown argument $1; see the usage at the top of deploy/backup/restore-drill.sh" ;;
     esac
 done
-export PGBACKREST_CONFIG=${PGBACKREST_CONFIG:-$PWD/deploy/backup/pgbackrest.conf}
+here=$(cd "$(dirname "$0")" && pwd)
+if [ -z "${PGBACKREST_CONFIG:-}" ] && [ -f "$here/pgbackrest.conf" ]; then
+    export PGBACKREST_CONFIG=$here/pgbackrest.conf
+fi
 command -v pgbackrest >/dev/null || fail "pgbackrest is not installed: apt-get install pgbackrest"
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 [ -x "$bin/pg_ctl" ] || fail "no Postgres server binaries under /usr/lib/postgresql: apt-get install postgresql"
