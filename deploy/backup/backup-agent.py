@@ -141,7 +141,6 @@ class Agent:
         self.text = "# no round yet\n"
         self.failed = 0
         self.succeeded = 0
-        self.last_duration = {}
         self.next_try = 0.0
 
     def backup(self, kind):
@@ -150,7 +149,6 @@ class Agent:
         code, _, err = run("pgbackrest", f"--stanza={STANZA}", f"--type={kind}", "--log-level-console=warn", "backup")
         if code == 0:
             self.succeeded += 1
-            self.last_duration[kind] = time.time() - t0
             log(f"{kind} backup done in {time.time() - t0:.1f} s")
         else:
             self.failed += 1

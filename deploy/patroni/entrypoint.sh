@@ -69,24 +69,24 @@ chmod 600 /etc/pgbouncer/userlist.txt
 
 as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
 
-# PgBouncer: restarted if it ever exits (it has nothing to lose).
-(
-    while :; do
-        as_postgres pgbouncer /etc/pgbouncer/pgbouncer.ini || true
-        echo "patroni-entrypoint: pgbouncer exited; starting it again in 1 s" >&2
-        sleep 1
-    done
-) &
+# WHAT SECONDS COMMAND...: runs COMMAND as postgres in the background, and
+# again SECONDS after it exits, for as long as the container lives.
+keep_running() {
+    what=$1 delay=$2
+    shift 2
+    (
+        while :; do
+            as_postgres "$@" || true
+            echo "patroni-entrypoint: $what exited; starting it again in $delay s" >&2
+            sleep "$delay"
+        done
+    ) &
+}
 
-# The backup schedule and its metrics (acts only while this member leads):
-# restarted likewise.
-(
-    while :; do
-        as_postgres /usr/local/bin/ostchat-backup-agent || true
-        echo "patroni-entrypoint: the backup agent exited; starting it again in 5 s" >&2
-        sleep 5
-    done
-) &
+# PgBouncer (it has nothing to lose), and the backup schedule with its
+# metrics (it acts only while this member leads).
+keep_running pgbouncer 1 pgbouncer /etc/pgbouncer/pgbouncer.ini
+keep_running "the backup agent" 5 /usr/local/bin/ostchat-backup-agent
 
 # Patroni as PID 1's successor: it reaps its children and handles SIGTERM.
 exec setpriv --reuid=postgres --regid=postgres --init-groups -- patroni /etc/patroni

@@ -22,13 +22,19 @@ use std::time::{Duration, Instant};
 use crate::Args;
 use crate::cluster::{Cluster, psql_at};
 use crate::docker::{a_container, docker, promql, wait_promql};
-use crate::load::{Row, call, failed_row};
+use crate::load::{Row, call, failed_row, new_room};
 
-/// As the postgres user in a member's container: `program` with `args`.
-fn as_postgres(container: &str, program: &[&str]) -> Result<String> {
+/// `docker exec` as the postgres user in a member's container: the
+/// arguments for `program`.
+fn exec_as_postgres<'a>(container: &'a str, program: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["exec", "-u", "postgres", container];
     all.extend_from_slice(program);
-    docker(&all)
+    all
+}
+
+/// As the postgres user in a member's container: `program`'s output.
+fn as_postgres(container: &str, program: &[&str]) -> Result<String> {
+    docker(&exec_as_postgres(container, program))
 }
 
 /// One good backup as `pgbackrest info` lists it.
@@ -65,10 +71,9 @@ fn backups(container: &str) -> Result<Vec<Backup>> {
 fn drill(container: &str, args: &[&str]) -> Result<String> {
     let mut program = vec!["ostchat-restore-drill"];
     program.extend_from_slice(args);
-    let mut all = vec!["exec", "-u", "postgres", container];
-    all.extend_from_slice(&program);
+    // Not `docker()`: a failed drill's report is on stdout and stderr both.
     let out = std::process::Command::new("docker")
-        .args(&all)
+        .args(exec_as_postgres(container, &program))
         .output()
         .context("run docker exec")?;
     let text = format!(
@@ -205,17 +210,7 @@ fn check(args: &Args) -> Result<Row> {
 
     // A room, its messages, the moment, the careless DELETE, more posts.
     let agent = http::agent_via(&args.connect);
-    let room = format!("backup-{}", std::process::id());
-    let created = call(
-        &agent,
-        "POST",
-        &format!("{}/api/rooms", args.url),
-        &[("authorization", &format!("Bearer {}", args.admin_token))],
-        Some(&json!({ "id": room, "title": "swarm test: backup" })),
-    );
-    if !matches!(&created, Ok(r) if r.status == 201) {
-        bail!("cannot create the room: {}", http::describe(&created));
-    }
+    let room = new_room(args, &agent, "backup")?;
     let session = call(
         &agent,
         "POST",
@@ -295,18 +290,17 @@ fn check(args: &Args) -> Result<Row> {
             );
         }
         // The lost rows back into the live database, as the guide says.
-        docker(&[
-            "exec",
-            "-u",
-            "postgres",
+        as_postgres(
             &member,
-            "sh",
-            "-c",
-            &format!(
-                "psql '{restored_url}' -XAtqc \"COPY (SELECT * FROM chat.messages WHERE room_id = '{room}') TO STDOUT\" \
+            &[
+                "sh",
+                "-c",
+                &format!(
+                    "psql '{restored_url}' -XAtqc \"COPY (SELECT * FROM chat.messages WHERE room_id = '{room}') TO STDOUT\" \
                  | psql -Xq -d ostchat -c 'COPY chat.messages FROM STDIN'"
-            ),
-        ])?;
+                ),
+            ],
+        )?;
         Ok(restored_url)
     })();
     let _ = drill(&member, &["--remove", &kept]);

@@ -264,6 +264,22 @@ pub(crate) struct Row {
     pub(crate) passed: bool,
 }
 
+/// A fresh room for scenario `name` (made with the admin token): its id.
+pub(crate) fn new_room(args: &Args, agent: &ureq::Agent, name: &str) -> anyhow::Result<String> {
+    let room = format!("{name}-{}", std::process::id());
+    let created = call(
+        agent,
+        "POST",
+        &format!("{}/api/rooms", args.url),
+        &[("authorization", &format!("Bearer {}", args.admin_token))],
+        Some(&json!({ "id": room, "title": format!("swarm test: {name}") })),
+    );
+    if !matches!(&created, Ok(r) if r.status == 201) {
+        anyhow::bail!("cannot create the room: {}", http::describe(&created));
+    }
+    Ok(room)
+}
+
 /// Runs the load in a fresh room while `action` runs; `action` returns a
 /// note for the table (or an error, which fails the scenario).
 pub(crate) fn under_load(
@@ -273,20 +289,10 @@ pub(crate) fn under_load(
     action: impl FnOnce(&Shared) -> anyhow::Result<String>,
 ) -> Row {
     let agent = http::agent_via(&args.connect);
-    let room = format!("{name}-{}", std::process::id());
-    let created = call(
-        &agent,
-        "POST",
-        &format!("{}/api/rooms", args.url),
-        &[("authorization", &format!("Bearer {}", args.admin_token))],
-        Some(&json!({ "id": room, "title": format!("swarm test: {name}") })),
-    );
-    if !matches!(&created, Ok(r) if r.status == 201) {
-        return failed_row(
-            name,
-            format!("cannot create the room: {}", http::describe(&created)),
-        );
-    }
+    let room = match new_room(args, &agent, name) {
+        Ok(room) => room,
+        Err(e) => return failed_row(name, format!("{e:#}")),
+    };
     let shared = Arc::new(Shared {
         catch_up_to: AtomicI64::new(-1),
         ..Shared::default()
